@@ -1,0 +1,61 @@
+//! A global allocator that counts live bytes, for INFO's `used_memory`.
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use mimalloc::MiMalloc;
+
+static ALLOCATED: AtomicU64 = AtomicU64::new(0);
+static PEAK: AtomicU64 = AtomicU64::new(0);
+
+pub struct CountingAllocator;
+
+// SAFETY: every call is forwarded unchanged to mimalloc; the counters do not affect memory.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let ptr = unsafe { MiMalloc.alloc(layout) };
+        if !ptr.is_null() {
+            let now =
+                ALLOCATED.fetch_add(layout.size() as u64, Ordering::Relaxed) + layout.size() as u64;
+            if now > PEAK.load(Ordering::Relaxed) {
+                PEAK.store(now, Ordering::Relaxed);
+            }
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        ALLOCATED.fetch_sub(layout.size() as u64, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { MiMalloc.dealloc(ptr, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let ptr = unsafe { MiMalloc.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            ALLOCATED.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        }
+        ptr
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let new_ptr = unsafe { MiMalloc.realloc(ptr, layout, new_size) };
+        if !new_ptr.is_null() {
+            ALLOCATED.fetch_add(new_size as u64, Ordering::Relaxed);
+            ALLOCATED.fetch_sub(layout.size() as u64, Ordering::Relaxed);
+        }
+        new_ptr
+    }
+}
+
+/// Live bytes, or 0 when the counting allocator is not installed (tests, benches).
+pub fn allocated_bytes() -> u64 {
+    ALLOCATED.load(Ordering::Relaxed)
+}
+
+pub fn peak_bytes() -> u64 {
+    PEAK.load(Ordering::Relaxed)
+}

@@ -1,0 +1,249 @@
+//! From argv to reply: lookup, arity, auth and context checks, execution, and what follows a
+//! write (propagation, serving blocked clients, MONITOR).
+
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::table::{CommandSpec, lookup};
+use super::{Ctx, errors, flags};
+use crate::resp::Reply;
+use crate::server::clients::Outbound;
+use crate::server::session::ReplyMode;
+use crate::server::{Effect, Server, Session, State, unix_time_ms, unix_time_us};
+
+/// Commands a transaction does not queue.
+fn runs_inside_multi(name: &str) -> bool {
+    matches!(
+        name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+/// Commands allowed to a RESP2 client with subscriptions.
+fn allowed_in_pubsub(name: &str) -> bool {
+    matches!(
+        name,
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
+    )
+}
+
+/// Executes one request. Returns the reply to send, or None when nothing is to be sent
+/// (CLIENT REPLY OFF/SKIP, or the command blocked: see `session.pending_block`).
+pub fn execute(
+    server: &Server,
+    state: &mut State,
+    session: &mut Session,
+    argv: &[Bytes],
+) -> Option<Reply> {
+    let reply = check_and_run(server, state, session, argv);
+    if state.blocking.has_ready() {
+        serve_blocked(server, state);
+    }
+    if !state.effects.is_empty() {
+        // The replication log consumes effects here once it exists; until then they are
+        // accounted for and dropped so that they cannot accumulate.
+        state.effects.clear();
+    }
+    if reply.is_error() {
+        if let Reply::Error(text) = &reply {
+            state.stats.record_error(text);
+        }
+    }
+    apply_reply_mode(session, reply)
+}
+
+fn apply_reply_mode(session: &mut Session, reply: Reply) -> Option<Reply> {
+    if session.pending_block.is_some() {
+        return None;
+    }
+    match session.reply_mode {
+        ReplyMode::On => Some(reply),
+        ReplyMode::Off => None,
+        ReplyMode::SkipNext => {
+            session.reply_mode = ReplyMode::Skipping;
+            Some(reply)
+        }
+        ReplyMode::Skipping => {
+            session.reply_mode = ReplyMode::On;
+            None
+        }
+    }
+}
+
+fn reject(session: &mut Session, text: impl Into<std::borrow::Cow<'static, str>>) -> Reply {
+    if let Some(multi) = session.multi.as_mut() {
+        multi.aborted = true;
+    }
+    Reply::error(text)
+}
+
+fn check_and_run(
+    server: &Server,
+    state: &mut State,
+    session: &mut Session,
+    argv: &[Bytes],
+) -> Reply {
+    let Some(spec) = lookup(&argv[0]) else {
+        return reject(session, errors::unknown_command(argv));
+    };
+    if !spec.arity_ok(argv.len()) {
+        return reject(session, errors::wrong_arity(spec.name));
+    }
+    if !session.authenticated && state.config.requirepass.is_some() && !spec.has(flags::NO_AUTH) {
+        return reject(session, errors::NOAUTH);
+    }
+    if session.multi.is_some() && !runs_inside_multi(spec.name) {
+        if spec.has(flags::NO_MULTI) {
+            return reject(
+                session,
+                format!("ERR Command not allowed inside a transaction"),
+            );
+        }
+        if let Some(multi) = session.multi.as_mut() {
+            multi.queued.push(argv.to_vec());
+        }
+        return super::transaction::queued_reply();
+    }
+    if session.in_pubsub_mode() && !allowed_in_pubsub(spec.name) {
+        return Reply::error(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        ));
+    }
+    call(server, state, session, spec, argv, false)
+}
+
+/// Runs a command that passed the checks; also used by EXEC for queued commands.
+pub fn call(
+    server: &Server,
+    state: &mut State,
+    session: &mut Session,
+    spec: &'static CommandSpec,
+    argv: &[Bytes],
+    nested: bool,
+) -> Reply {
+    if !state.clients.monitors.is_empty() && !spec.has(flags::ADMIN | flags::SKIP_MONITOR) {
+        feed_monitors(state, session, argv);
+    }
+    let started = Instant::now();
+    let mut ctx = Ctx::new(state, session, server, unix_time_ms());
+    ctx.nested = nested;
+    let reply = (spec.handler)(&mut ctx, argv);
+    let Ctx {
+        changes,
+        rewritten,
+        also,
+        suppress_own,
+        ..
+    } = ctx;
+    let db = session.db;
+    if changes > 0 && !suppress_own && spec.has(flags::WRITE) {
+        state.effects.push(Effect {
+            db,
+            argv: rewritten.unwrap_or_else(|| argv.to_vec()),
+        });
+    }
+    state.effects.extend(also);
+    state.dirty += changes;
+    let stat = state.stats.commands.entry(spec.name).or_default();
+    stat.calls += 1;
+    stat.usec += started.elapsed().as_micros() as u64;
+    if reply.is_error() {
+        stat.failed_calls += 1;
+    }
+    state.stats.total_commands_processed += 1;
+    reply
+}
+
+/// Serves clients blocked on keys that writes made ready, oldest first.
+pub fn serve_blocked(server: &Server, state: &mut State) {
+    while let Some((db, key)) = state.blocking.next_ready() {
+        for id in state.blocking.waiters(db, &key) {
+            let Some(blocked) = state.blocking.clients.get(&id) else {
+                continue;
+            };
+            let serve = blocked.request.serve;
+            let args = blocked.request.args.clone();
+            let protocol = state
+                .clients
+                .get(id)
+                .map(|c| c.protocol)
+                .unwrap_or_default();
+            let mut session = Session::new(id, true);
+            session.db = db;
+            session.protocol = protocol;
+            let mut ctx = Ctx::new(state, &mut session, server, unix_time_ms());
+            ctx.nested = true;
+            let served = serve(&mut ctx, &args);
+            let Ctx { changes, also, .. } = ctx;
+            state.effects.extend(also);
+            state.dirty += changes;
+            match served {
+                Some(reply) => {
+                    state.blocking.unblock(id);
+                    if let Some(client) = state.clients.get(id) {
+                        let size = reply.encoded_len_hint();
+                        client.send(Outbound::Unblocked(reply), size);
+                    }
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+fn feed_monitors(state: &mut State, session: &Session, argv: &[Bytes]) {
+    let now_us = unix_time_us();
+    let addr = state
+        .clients
+        .get(session.id)
+        .map(|c| c.addr.clone())
+        .unwrap_or_default();
+    let mut line = format!(
+        "{}.{:06} [{} {}]",
+        now_us / 1_000_000,
+        now_us % 1_000_000,
+        session.db,
+        addr
+    );
+    for arg in argv {
+        line.push(' ');
+        line.push_str(&repr(arg));
+    }
+    let reply = Reply::Simple(line.into());
+    for id in &state.clients.monitors {
+        if let Some(client) = state.clients.get(*id) {
+            client.send(Outbound::Push(reply.clone()), reply.encoded_len_hint());
+        }
+    }
+}
+
+/// Quotes bytes like Redis's `sdscatrepr`.
+pub fn repr(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 2);
+    out.push('"');
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            7 => out.push_str("\\a"),
+            8 => out.push_str("\\b"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -1,0 +1,5 @@
+//! hash commands.
+
+use crate::cmd::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! keys commands.
+
+use crate::cmd::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! list commands.
+
+use crate::cmd::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,280 @@
+//! SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE PUBLISH PUBSUB.
+
+use bytes::Bytes;
+
+use crate::cmd::flags::*;
+use crate::cmd::{CommandSpec, Ctx, errors};
+use crate::command;
+use crate::resp::Reply;
+use crate::server::State;
+use crate::server::clients::Outbound;
+use crate::util::glob;
+
+pub const COMMANDS: &[CommandSpec] = &[
+    command!(
+        "subscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "pubsub",
+        subscribe
+    ),
+    command!(
+        "unsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "pubsub",
+        unsubscribe
+    ),
+    command!(
+        "psubscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "pubsub",
+        psubscribe
+    ),
+    command!(
+        "punsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "pubsub",
+        punsubscribe
+    ),
+    command!(
+        "publish",
+        3,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+        (0, 0, 0),
+        "pubsub",
+        publish
+    ),
+    command!(
+        "pubsub",
+        -2,
+        PUBSUB | LOADING | STALE,
+        (0, 0, 0),
+        "pubsub",
+        pubsub
+    ),
+];
+
+fn push(kind: &'static str, name: Option<Bytes>, count: usize) -> Reply {
+    Reply::Push(vec![
+        Reply::bulk(Bytes::from_static(kind.as_bytes())),
+        name.map_or(Reply::Nil, Reply::Bulk),
+        Reply::integer(count),
+    ])
+}
+
+/// (P)SUBSCRIBE and (P)UNSUBSCRIBE answer with one message per channel.
+fn emit_all(_ctx: &mut Ctx<'_>, mut messages: Vec<Reply>) -> Reply {
+    if messages.len() == 1 {
+        return messages.pop().unwrap_or(Reply::NilArray);
+    }
+    Reply::Sequence(messages)
+}
+
+fn subscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let mut messages = Vec::new();
+    for channel in &argv[1..] {
+        if ctx.session.channels.insert(channel.clone()) {
+            ctx.state.pubsub.subscribe(ctx.session.id, channel.clone());
+        }
+        messages.push(push(
+            "subscribe",
+            Some(channel.clone()),
+            ctx.session.subscription_count(),
+        ));
+    }
+    emit_all(ctx, messages)
+}
+
+fn psubscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let mut messages = Vec::new();
+    for pattern in &argv[1..] {
+        if ctx.session.patterns.insert(pattern.clone()) {
+            ctx.state.pubsub.psubscribe(ctx.session.id, pattern.clone());
+        }
+        messages.push(push(
+            "psubscribe",
+            Some(pattern.clone()),
+            ctx.session.subscription_count(),
+        ));
+    }
+    emit_all(ctx, messages)
+}
+
+fn unsubscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let channels: Vec<Bytes> = if argv.len() > 1 {
+        argv[1..].to_vec()
+    } else {
+        ctx.session.channels.iter().cloned().collect()
+    };
+    if channels.is_empty() {
+        return push("unsubscribe", None, ctx.session.subscription_count());
+    }
+    let mut messages = Vec::new();
+    for channel in channels {
+        if ctx.session.channels.remove(&channel) {
+            ctx.state.pubsub.unsubscribe(ctx.session.id, &channel);
+        }
+        messages.push(push(
+            "unsubscribe",
+            Some(channel),
+            ctx.session.subscription_count(),
+        ));
+    }
+    emit_all(ctx, messages)
+}
+
+fn punsubscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let patterns: Vec<Bytes> = if argv.len() > 1 {
+        argv[1..].to_vec()
+    } else {
+        ctx.session.patterns.iter().cloned().collect()
+    };
+    if patterns.is_empty() {
+        return push("punsubscribe", None, ctx.session.subscription_count());
+    }
+    let mut messages = Vec::new();
+    for pattern in patterns {
+        if ctx.session.patterns.remove(&pattern) {
+            ctx.state.pubsub.punsubscribe(ctx.session.id, &pattern);
+        }
+        messages.push(push(
+            "punsubscribe",
+            Some(pattern),
+            ctx.session.subscription_count(),
+        ));
+    }
+    emit_all(ctx, messages)
+}
+
+/// Drops every subscription of the session (RESET, disconnect) without replying.
+pub fn unsubscribe_everything(ctx: &mut Ctx<'_>) {
+    for channel in std::mem::take(&mut ctx.session.channels) {
+        ctx.state.pubsub.unsubscribe(ctx.session.id, &channel);
+    }
+    for pattern in std::mem::take(&mut ctx.session.patterns) {
+        ctx.state.pubsub.punsubscribe(ctx.session.id, &pattern);
+    }
+}
+
+/// Delivers a message to channel and pattern subscribers; returns how many received it.
+pub fn publish_message(state: &mut State, channel: &Bytes, message: &Bytes) -> usize {
+    let mut receivers = 0;
+    let mut over_limit = Vec::new();
+    let hard = state.config.output_limit_pubsub.hard_bytes as usize;
+    if let Some(ids) = state.pubsub.channels.get(channel) {
+        let reply = Reply::Push(vec![
+            Reply::bulk(Bytes::from_static(b"message")),
+            Reply::Bulk(channel.clone()),
+            Reply::Bulk(message.clone()),
+        ]);
+        let size = reply.encoded_len_hint();
+        for id in ids {
+            if let Some(client) = state.clients.get(*id) {
+                client.send(Outbound::Push(reply.clone()), size);
+                receivers += 1;
+                if hard > 0 && client.queued() > hard {
+                    over_limit.push(*id);
+                }
+            }
+        }
+    }
+    for (pattern, ids) in &state.pubsub.patterns {
+        if !glob::matches(pattern, channel, false) {
+            continue;
+        }
+        let reply = Reply::Push(vec![
+            Reply::bulk(Bytes::from_static(b"pmessage")),
+            Reply::Bulk(pattern.clone()),
+            Reply::Bulk(channel.clone()),
+            Reply::Bulk(message.clone()),
+        ]);
+        let size = reply.encoded_len_hint();
+        for id in ids {
+            if let Some(client) = state.clients.get(*id) {
+                client.send(Outbound::Push(reply.clone()), size);
+                receivers += 1;
+                if hard > 0 && client.queued() > hard {
+                    over_limit.push(*id);
+                }
+            }
+        }
+    }
+    for id in over_limit {
+        tracing::warn!(
+            client = id,
+            "closing pub/sub client: output buffer over client-output-buffer-limit pubsub"
+        );
+        state.stats.client_output_buffer_kills += 1;
+        state.clients.kill(id, "pubsub output buffer limit reached");
+    }
+    receivers
+}
+
+fn publish(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let receivers = publish_message(ctx.state, &argv[1], &argv[2]);
+    // PUBLISH reaches replicas so their subscribers get the message too.
+    ctx.also_propagate(argv.to_vec());
+    Reply::integer(receivers)
+}
+
+fn pubsub(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let sub = argv[1].to_ascii_lowercase();
+    match sub.as_slice() {
+        b"channels" if argv.len() <= 3 => {
+            let pattern = argv.get(2);
+            let names: Vec<Reply> = ctx
+                .state
+                .pubsub
+                .channels
+                .keys()
+                .filter(|c| pattern.is_none_or(|p| glob::matches(p, c, false)))
+                .map(|c| Reply::Bulk(c.clone()))
+                .collect();
+            Reply::Array(names)
+        }
+        b"numsub" => {
+            let mut pairs = Vec::new();
+            for channel in &argv[2..] {
+                let n = ctx.state.pubsub.channels.get(channel).map_or(0, |s| s.len());
+                pairs.push((Reply::Bulk(channel.clone()), Reply::integer(n)));
+            }
+            Reply::Map(pairs)
+        }
+        b"numpat" if argv.len() == 2 => Reply::integer(ctx.state.pubsub.patterns.len()),
+        b"shardchannels" if argv.len() <= 3 => Reply::Array(Vec::new()),
+        b"shardnumsub" => Reply::Map(argv[2..].iter().map(|c| (Reply::Bulk(c.clone()), Reply::Integer(0))).collect()),
+        b"help" if argv.len() == 2 => Reply::Array(
+            [
+                "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CHANNELS [<pattern>]",
+                "    Return the currently active channels matching a <pattern> (default: '*').",
+                "NUMPAT",
+                "    Return number of subscriptions to patterns.",
+                "NUMSUB [<channel> ...]",
+                "    Return the number of subscribers for the specified channels, excluding",
+                "    pattern subscriptions(default: no channels).",
+                "SHARDCHANNELS [<pattern>]",
+                "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+                "SHARDNUMSUB [<shardchannel> ...]",
+                "    Return the number of subscribers for the specified shard level channel(s)",
+                "HELP",
+                "    Print this help.",
+            ]
+            .iter()
+            .map(|l| Reply::simple(*l))
+            .collect(),
+        ),
+        b"channels" | b"numpat" | b"shardchannels" | b"help" => Reply::error(errors::wrong_arity(&format!(
+            "pubsub|{}",
+            String::from_utf8_lossy(&sub)
+        ))),
+        _ => Reply::error(errors::unknown_subcommand(&argv[1], "pubsub")),
+    }
+}

@@ -1,0 +1,138 @@
+//! COMMAND: the command table as redis-cli and client libraries read it.
+
+use bytes::Bytes;
+
+use crate::cmd::table::{CommandSpec, all};
+use crate::cmd::{Ctx, errors, flags, lookup};
+use crate::resp::Reply;
+
+const FLAG_NAMES: &[(u32, &str)] = &[
+    (flags::WRITE, "write"),
+    (flags::READONLY, "readonly"),
+    (flags::DENYOOM, "denyoom"),
+    (flags::ADMIN, "admin"),
+    (flags::PUBSUB, "pubsub"),
+    (flags::NOSCRIPT, "noscript"),
+    (flags::BLOCKING, "blocking"),
+    (flags::LOADING, "loading"),
+    (flags::STALE, "stale"),
+    (flags::SKIP_MONITOR, "skip_monitor"),
+    (flags::FAST, "fast"),
+    (flags::NO_AUTH, "no_auth"),
+    (flags::MAY_REPLICATE, "may_replicate"),
+    (flags::NO_MULTI, "no_multi"),
+    (flags::ALLOW_BUSY, "allow_busy"),
+];
+
+fn info_of(c: &CommandSpec) -> Reply {
+    let flag_names: Vec<Reply> = FLAG_NAMES
+        .iter()
+        .filter(|(f, _)| c.has(*f))
+        .map(|(_, n)| Reply::simple(*n))
+        .collect();
+    let category = format!("@{}", c.group);
+    Reply::Array(vec![
+        Reply::bulk_str(c.name),
+        Reply::Integer(i64::from(c.arity)),
+        Reply::Set(flag_names),
+        Reply::Integer(i64::from(c.first_key)),
+        Reply::Integer(i64::from(c.last_key)),
+        Reply::Integer(i64::from(c.key_step)),
+        Reply::Set(vec![Reply::simple(category)]),
+        Reply::Set(Vec::new()),
+        Reply::Array(Vec::new()),
+        Reply::Array(Vec::new()),
+    ])
+}
+
+fn docs_of(c: &CommandSpec) -> Reply {
+    Reply::Map(vec![
+        (Reply::bulk_str("summary"), Reply::bulk_str("")),
+        (Reply::bulk_str("since"), Reply::bulk_str("1.0.0")),
+        (Reply::bulk_str("group"), Reply::bulk_str(c.group)),
+    ])
+}
+
+pub fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    if argv.len() == 1 {
+        return Reply::Array(all().into_iter().map(info_of).collect());
+    }
+    let sub = argv[1].to_ascii_lowercase();
+    match sub.as_slice() {
+        b"count" if argv.len() == 2 => Reply::integer(all().len()),
+        b"list" => Reply::Array(all().into_iter().map(|c| Reply::bulk_str(c.name)).collect()),
+        b"info" => {
+            if argv.len() == 2 {
+                return Reply::Array(all().into_iter().map(info_of).collect());
+            }
+            Reply::Array(
+                argv[2..]
+                    .iter()
+                    .map(|n| lookup(n).map_or(Reply::NilArray, info_of))
+                    .collect(),
+            )
+        }
+        b"docs" => {
+            let specs: Vec<&CommandSpec> = if argv.len() == 2 {
+                all()
+            } else {
+                argv[2..].iter().filter_map(|n| lookup(n)).collect()
+            };
+            Reply::Map(
+                specs
+                    .into_iter()
+                    .map(|c| (Reply::bulk_str(c.name), docs_of(c)))
+                    .collect(),
+            )
+        }
+        b"getkeys" if argv.len() >= 3 => {
+            let Some(spec) = lookup(&argv[2]) else {
+                return Reply::error("ERR Invalid command specified");
+            };
+            let args = &argv[2..];
+            if !spec.arity_ok(args.len()) {
+                return Reply::error("ERR Invalid number of arguments specified for command");
+            }
+            let keys: Vec<Reply> = spec
+                .key_positions(args.len())
+                .into_iter()
+                .map(|i| Reply::Bulk(args[i].clone()))
+                .collect();
+            if keys.is_empty() {
+                return Reply::error("ERR The command has no key arguments");
+            }
+            Reply::Array(keys)
+        }
+        b"help" if argv.len() == 2 => Reply::Array(
+            [
+                "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "(no subcommand)",
+                "    Return details about all Redis commands.",
+                "COUNT",
+                "    Return the total number of commands in this Redis server.",
+                "LIST",
+                "    Return a list of all commands in this Redis server.",
+                "INFO [<command-name> ...]",
+                "    Return details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
+                "DOCS [<command-name> ...]",
+                "    Return documentation details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full Redis command.",
+                "HELP",
+                "    Print this help.",
+            ]
+            .iter()
+            .map(|l| Reply::simple(*l))
+            .collect(),
+        ),
+        b"count" | b"getkeys" | b"help" => Reply::error(errors::wrong_arity(&format!(
+            "command|{}",
+            String::from_utf8_lossy(&sub)
+        ))),
+        _ => Reply::error(errors::unknown_subcommand(&argv[1], "command")),
+    }
+}

@@ -1,0 +1,293 @@
+//! INFO, with Redis's section and field names (tools and redis-sentinel parse them).
+
+use std::fmt::Write;
+
+use bytes::Bytes;
+
+use crate::cmd::Ctx;
+use crate::resp::Reply;
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+const ALL_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+pub fn info(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let mut sections: Vec<&str> = Vec::new();
+    if argv.len() == 1 {
+        sections.extend(DEFAULT_SECTIONS);
+    }
+    for arg in &argv[1..] {
+        let name = String::from_utf8_lossy(arg).to_ascii_lowercase();
+        match name.as_str() {
+            "default" => sections.extend(DEFAULT_SECTIONS),
+            "all" | "everything" => sections.extend(ALL_SECTIONS),
+            other => {
+                if let Some(s) = ALL_SECTIONS.iter().find(|s| **s == other) {
+                    sections.push(s);
+                }
+            }
+        }
+    }
+    let mut text = String::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for section in sections {
+        if seen.contains(&section) {
+            continue;
+        }
+        seen.push(section);
+        if !text.is_empty() {
+            text.push_str("\r\n");
+        }
+        render_section(ctx, section, &mut text);
+    }
+    Reply::Verbatim(Bytes::from(text))
+}
+
+/// Bytes the process has allocated (the counting allocator in main) or, without it, RSS.
+pub fn used_memory() -> u64 {
+    let counted = crate::alloc::allocated_bytes();
+    if counted > 0 { counted } else { rss_bytes() }
+}
+
+pub fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn cpu_times() -> (f64, f64) {
+    // SAFETY: getrusage fills the struct we pass; a zeroed rusage is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    if rc != 0 {
+        return (0.0, 0.0);
+    }
+    let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (secs(usage.ru_stime), secs(usage.ru_utime))
+}
+
+fn human_bytes(n: u64) -> String {
+    let n = n as f64;
+    if n < 1024.0 {
+        format!("{n}B")
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.2}K", n / 1024.0)
+    } else if n < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", n / (1024.0 * 1024.0))
+    } else {
+        format!("{:.2}G", n / (1024.0 * 1024.0 * 1024.0))
+    }
+}
+
+fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
+    let state = &*ctx.state;
+    let uptime = ctx.server.started.elapsed().as_secs();
+    let _ = match section {
+        "server" => write!(
+            out,
+            "# Server\r\nredis_version:{}\r\nsluice_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\n\
+             redis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\n\
+             multiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\n\
+             process_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\n\
+             uptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\n",
+            crate::REDIS_VERSION,
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::env::consts::ARCH,
+            std::process::id(),
+            ctx.server.run_id,
+            ctx.server
+                .bound_port
+                .load(std::sync::atomic::Ordering::Relaxed),
+            crate::server::unix_time_us(),
+            uptime,
+            uptime / 86400,
+            state.config.hz,
+            state.config.hz,
+            (ctx.now_ms / 1000) & ((1 << 24) - 1),
+            std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            state
+                .config
+                .config_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
+        "clients" => write!(
+            out,
+            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
+             client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\n\
+             tracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
+            state.clients.len(),
+            state.config.maxclients,
+            state.blocking.len(),
+            state
+                .blocking
+                .clients
+                .values()
+                .filter(|b| b.request.deadline_ms.is_some())
+                .count(),
+        ),
+        "memory" => {
+            let used = used_memory();
+            let rss = rss_bytes();
+            write!(
+                out,
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
+                 used_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_peak_human:{}\r\n\
+                 used_memory_dataset:{used}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n\
+                 mem_fragmentation_ratio:{:.2}\r\nmem_allocator:mimalloc\r\nlazyfree_pending_objects:0\r\n",
+                human_bytes(used),
+                human_bytes(rss),
+                crate::alloc::peak_bytes(),
+                human_bytes(crate::alloc::peak_bytes()),
+                if used > 0 {
+                    rss as f64 / used as f64
+                } else {
+                    0.0
+                },
+            )
+        }
+        "persistence" => write!(
+            out,
+            "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n\
+             current_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\n\
+             current_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\n\
+             rdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\n\
+             rdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\n\
+             rdb_last_load_keys_loaded:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n\
+             aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\n\
+             aof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\n\
+             aof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+            state.dirty, state.lastsave_unix,
+        ),
+        "stats" => {
+            let s = &state.stats;
+            write!(
+                out,
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
+                 instantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n\
+                 rejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\n\
+                 expired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\n\
+                 expire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\n\
+                 current_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\n\
+                 pubsub_patterns:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n\
+                 slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n\
+                 active_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\n\
+                 current_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\n\
+                 tracking_total_prefixes:0\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\n\
+                 dump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\n\
+                 io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nclient_query_buffer_limit_disconnections:{}\r\n\
+                 client_output_buffer_limit_disconnections:{}\r\n",
+                s.total_connections_received,
+                s.total_commands_processed,
+                s.instantaneous_ops_per_sec(),
+                s.total_net_input_bytes,
+                s.total_net_output_bytes,
+                s.rejected_connections,
+                s.expired_keys,
+                s.evicted_keys,
+                s.keyspace_hits,
+                s.keyspace_misses,
+                state.pubsub.channels.len(),
+                state.pubsub.patterns.len(),
+                s.unexpected_error_replies,
+                s.total_error_replies,
+                s.client_query_buffer_kills,
+                s.client_output_buffer_kills,
+            )
+        }
+        "replication" => write!(
+            out,
+            "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n\
+             master_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\n\
+             second_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:{}\r\n\
+             repl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+            ctx.server.run_id,
+            state.config.get("repl-backlog-size").unwrap_or("1048576"),
+        ),
+        "cpu" => {
+            let (sys, user) = cpu_times();
+            write!(
+                out,
+                "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\n\
+                 used_cpu_user_children:0.000000\r\nused_cpu_sys_main_thread:{sys:.6}\r\nused_cpu_user_main_thread:{user:.6}\r\n"
+            )
+        }
+        "modules" => write!(out, "# Modules\r\n"),
+        "cluster" => write!(out, "# Cluster\r\ncluster_enabled:0\r\n"),
+        "errorstats" => {
+            let _ = write!(out, "# Errorstats\r\n");
+            let mut errors: Vec<_> = state.stats.errors.iter().collect();
+            errors.sort();
+            for (code, count) in errors {
+                let _ = write!(out, "errorstat_{code}:count={count}\r\n");
+            }
+            Ok(())
+        }
+        "commandstats" => {
+            let _ = write!(out, "# Commandstats\r\n");
+            let mut stats: Vec<_> = state.stats.commands.iter().collect();
+            stats.sort_by_key(|(name, _)| *name);
+            for (name, s) in stats {
+                let per_call = if s.calls > 0 {
+                    s.usec as f64 / s.calls as f64
+                } else {
+                    0.0
+                };
+                let _ = write!(
+                    out,
+                    "cmdstat_{name}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
+                    s.calls, s.usec, s.rejected_calls, s.failed_calls
+                );
+            }
+            Ok(())
+        }
+        "keyspace" => {
+            let _ = write!(out, "# Keyspace\r\n");
+            for (i, db) in state.dbs.iter().enumerate() {
+                if !db.is_empty() {
+                    let _ = write!(
+                        out,
+                        "db{i}:keys={},expires={},avg_ttl=0\r\n",
+                        db.len(),
+                        db.volatile_len()
+                    );
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    };
+}

@@ -1,0 +1,71 @@
+//! Server commands: INFO CONFIG COMMAND TIME LASTSAVE SHUTDOWN DEBUG MONITOR.
+
+mod command;
+mod config;
+mod debug;
+pub mod info;
+mod misc;
+
+use crate::cmd::CommandSpec;
+use crate::cmd::flags::*;
+use crate::command;
+
+pub const COMMANDS: &[CommandSpec] = &[
+    command!("info", -1, LOADING | STALE, (0, 0, 0), "server", info::info),
+    command!(
+        "config",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        config::config
+    ),
+    command!(
+        "command",
+        -1,
+        LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        command::command
+    ),
+    command!(
+        "time",
+        1,
+        LOADING | STALE | FAST,
+        (0, 0, 0),
+        "server",
+        misc::time
+    ),
+    command!(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST,
+        (0, 0, 0),
+        "server",
+        misc::lastsave
+    ),
+    command!(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+        (0, 0, 0),
+        "server",
+        misc::shutdown
+    ),
+    command!(
+        "debug",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        debug::debug
+    ),
+    command!(
+        "monitor",
+        1,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        misc::monitor
+    ),
+];

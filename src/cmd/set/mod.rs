@@ -1,0 +1,5 @@
+//! set commands.
+
+use crate::cmd::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! string commands.
+
+use crate::cmd::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

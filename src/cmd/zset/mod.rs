@@ -1,0 +1,5 @@
+//! zset commands.
+
+use crate::cmd::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,568 @@
+//! Configuration: redis.conf syntax, `--directive value` flags, and CONFIG GET/SET.
+//!
+//! Every directive keeps its canonical text form (what CONFIG GET prints) in one table; the
+//! directives the server reads on hot paths are mirrored into typed fields by [`Config::apply`].
+
+mod redis_directives;
+mod spec;
+mod units;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+pub use spec::{DIRECTIVES, Directive, Kind};
+pub use units::{parse_bool, parse_memory};
+
+use crate::resp::parse::split_args;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("Bad directive or wrong number of arguments")]
+    UnknownDirective(String),
+    #[error("{reason}")]
+    BadValue { name: String, reason: String },
+    #[error("can't set immutable config")]
+    Immutable(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("cannot read config file {path}: {reason}")]
+    Io { path: String, reason: String },
+    #[error("config file line {line}: {source}\n>>> '{text}'")]
+    AtLine {
+        line: usize,
+        text: String,
+        #[source]
+        source: Box<ConfigError>,
+    },
+}
+
+impl ConfigError {
+    /// Name of the directive the error is about, for CONFIG SET's message.
+    pub fn directive(&self) -> &str {
+        match self {
+            ConfigError::UnknownDirective(n)
+            | ConfigError::BadValue { name: n, .. }
+            | ConfigError::Immutable(n) => n,
+            ConfigError::AtLine { source, .. } => source.directive(),
+            _ => "",
+        }
+    }
+}
+
+/// Output buffer limit of one client class (`client-output-buffer-limit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutputLimit {
+    pub hard_bytes: u64,
+    pub soft_bytes: u64,
+    pub soft_seconds: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    values: BTreeMap<&'static str, String>,
+    /// Directives Redis knows that sluice accepts without acting on them; warned about once.
+    pub ignored: Vec<String>,
+    save_seen: bool,
+    pub config_file: Option<PathBuf>,
+    pub port: u16,
+    pub bind: Vec<String>,
+    pub protected_mode: bool,
+    pub dir: PathBuf,
+    pub dbfilename: String,
+    pub requirepass: Option<Vec<u8>>,
+    pub maxclients: usize,
+    pub databases: usize,
+    pub save_points: Vec<(u64, u64)>,
+    pub replicaof: Option<(String, u16)>,
+    pub loglevel: String,
+    pub logfile: String,
+    pub pidfile: String,
+    pub proto_max_bulk_len: u64,
+    pub client_query_buffer_limit: u64,
+    pub output_limit_normal: OutputLimit,
+    pub output_limit_replica: OutputLimit,
+    pub output_limit_pubsub: OutputLimit,
+    pub timeout_seconds: u64,
+    pub tcp_keepalive_seconds: u64,
+    pub tcp_backlog: u32,
+    pub hz: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut values = BTreeMap::new();
+        for (name, value) in redis_directives::REDIS_DIRECTIVES {
+            values.insert(*name, (*value).to_string());
+        }
+        for d in DIRECTIVES {
+            values.insert(d.name, d.default.to_string());
+        }
+        let mut config = Config {
+            values,
+            ignored: Vec::new(),
+            save_seen: false,
+            config_file: None,
+            port: 6379,
+            bind: vec!["127.0.0.1".into()],
+            protected_mode: true,
+            dir: PathBuf::from("."),
+            dbfilename: "dump.rdb".into(),
+            requirepass: None,
+            maxclients: 10000,
+            databases: 16,
+            save_points: Vec::new(),
+            replicaof: None,
+            loglevel: "notice".into(),
+            logfile: String::new(),
+            pidfile: String::new(),
+            proto_max_bulk_len: 512 << 20,
+            client_query_buffer_limit: 1 << 30,
+            output_limit_normal: OutputLimit::default(),
+            output_limit_replica: OutputLimit::default(),
+            output_limit_pubsub: OutputLimit::default(),
+            timeout_seconds: 0,
+            tcp_keepalive_seconds: 300,
+            tcp_backlog: 511,
+            hz: 10,
+        };
+        let names: Vec<&'static str> = config.values.keys().copied().collect();
+        for name in names {
+            // Defaults are known-good; apply cannot fail on them.
+            let _ = config.apply(name);
+        }
+        config
+    }
+}
+
+/// Where a setting comes from: start-up (file or flags) may set immutable directives,
+/// CONFIG SET may not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Startup,
+    Runtime,
+}
+
+impl Config {
+    /// Builds the configuration from redis-server style arguments:
+    /// `[config-file] [--directive value ...]`, where `-` as the file reads standard input.
+    pub fn from_args(args: &[String]) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        let mut rest = args;
+        let mut text = String::new();
+        if let Some(first) = rest.first() {
+            if !first.starts_with("--") {
+                let path = PathBuf::from(first);
+                let content = if first == "-" {
+                    std::io::read_to_string(std::io::stdin())
+                } else {
+                    std::fs::read_to_string(&path)
+                }
+                .map_err(|e| ConfigError::Io {
+                    path: first.clone(),
+                    reason: e.to_string(),
+                })?;
+                text.push_str(&content);
+                text.push('\n');
+                if first != "-" {
+                    config.config_file = Some(std::fs::canonicalize(&path).unwrap_or(path));
+                }
+                rest = &rest[1..];
+            }
+        }
+        text.push_str(&flags_to_config_text(rest));
+        config.load_text(&text)?;
+        Ok(config)
+    }
+
+    /// Applies redis.conf text, line by line.
+    pub fn load_text(&mut self, text: &str) -> Result<(), ConfigError> {
+        for (index, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let at_line = |e: ConfigError| ConfigError::AtLine {
+                line: index + 1,
+                text: line.to_string(),
+                source: Box::new(e),
+            };
+            let words = split_args(line.as_bytes()).ok_or_else(|| {
+                at_line(ConfigError::BadValue {
+                    name: String::new(),
+                    reason: "Unbalanced quotes in configuration line".into(),
+                })
+            })?;
+            let words: Vec<String> = words
+                .into_iter()
+                .map(|w| String::from_utf8_lossy(&w).into_owned())
+                .collect();
+            let Some((name, values)) = words.split_first() else {
+                continue;
+            };
+            let name = name.to_ascii_lowercase();
+            if name == "include" {
+                for path in values {
+                    let content = std::fs::read_to_string(path).map_err(|e| {
+                        at_line(ConfigError::Io {
+                            path: path.clone(),
+                            reason: e.to_string(),
+                        })
+                    })?;
+                    self.load_text(&content)?;
+                }
+                continue;
+            }
+            self.set(&name, values, Origin::Startup).map_err(at_line)?;
+        }
+        Ok(())
+    }
+
+    /// Sets one directive from its words (after the name).
+    pub fn set(&mut self, name: &str, words: &[String], origin: Origin) -> Result<(), ConfigError> {
+        let name = spec::canonical_name(name);
+        if let Some(directive) = DIRECTIVES.iter().find(|d| d.name == name) {
+            if origin == Origin::Runtime && !directive.mutable {
+                return Err(ConfigError::Immutable(name.to_string()));
+            }
+            let words = self.merged_words(directive.name, words, origin);
+            let mut value = directive.kind.normalize(name, &words)?;
+            if directive.name == "client-output-buffer-limit" {
+                let limits =
+                    spec::parse_output_limits(&value).map_err(|reason| ConfigError::BadValue {
+                        name: name.to_string(),
+                        reason,
+                    })?;
+                value = spec::format_output_limits(&limits);
+            }
+            if let Some(reason) = spec::refusal(name, &value) {
+                return Err(ConfigError::Refused(reason));
+            }
+            let previous = self.values.insert(directive.name, value);
+            if let Err(e) = self.apply(directive.name) {
+                if let Some(previous) = previous {
+                    self.values.insert(directive.name, previous);
+                }
+                return Err(e);
+            }
+            return Ok(());
+        }
+        if let Some((known, _)) = redis_directives::REDIS_DIRECTIVES
+            .iter()
+            .find(|(n, _)| *n == name)
+        {
+            if let Some(reason) = spec::refusal(name, &words.join(" ")) {
+                return Err(ConfigError::Refused(reason));
+            }
+            if words.is_empty() {
+                return Err(ConfigError::UnknownDirective(name.to_string()));
+            }
+            self.values.insert(known, words.join(" "));
+            if !self.ignored.iter().any(|n| n == known) {
+                self.ignored.push(known.to_string());
+            }
+            return Ok(());
+        }
+        if spec::FILE_ONLY_DIRECTIVES.contains(&name) {
+            if !self.ignored.iter().any(|n| n == name) {
+                self.ignored.push(name.to_string());
+            }
+            return Ok(());
+        }
+        Err(ConfigError::UnknownDirective(name.to_string()))
+    }
+
+    /// Directives whose lines add to the current value rather than replace it: a partial
+    /// `client-output-buffer-limit` keeps the other classes, and the `save` lines of one
+    /// config file accumulate (the first one replaces the built-in default).
+    fn merged_words(&mut self, name: &str, words: &[String], origin: Origin) -> Vec<String> {
+        let current = self.values.get(name).cloned().unwrap_or_default();
+        match name {
+            "client-output-buffer-limit" => std::iter::once(current)
+                .chain(words.iter().cloned())
+                .collect(),
+            "save" if origin == Origin::Startup => {
+                let joined = words.join(" ");
+                if joined.trim().is_empty() || !self.save_seen {
+                    self.save_seen = true;
+                    words.to_vec()
+                } else {
+                    vec![current, joined]
+                }
+            }
+            _ => words.to_vec(),
+        }
+    }
+
+    /// The canonical value of a directive, as CONFIG GET shows it.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values
+            .get(spec::canonical_name(name))
+            .map(String::as_str)
+    }
+
+    /// Every (name, value) whose name matches the glob, aliases included as Redis does.
+    pub fn matching(&self, pattern: &[u8]) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (name, value) in &self.values {
+            if crate::util::glob::matches(pattern, name.as_bytes(), true) {
+                out.push((name.to_string(), value.clone()));
+            }
+        }
+        for (alias, target) in spec::ALIASES {
+            if crate::util::glob::matches(pattern, alias.as_bytes(), true) {
+                if let Some(v) = self.values.get(target) {
+                    out.push((alias.to_string(), v.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Mirrors one directive's text value into its typed field.
+    fn apply(&mut self, name: &'static str) -> Result<(), ConfigError> {
+        let value = self.values.get(name).cloned().unwrap_or_default();
+        let bad = |reason: &str| ConfigError::BadValue {
+            name: name.to_string(),
+            reason: reason.to_string(),
+        };
+        let int = |v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| bad("argument couldn't be parsed into an integer"))
+        };
+        match name {
+            "port" => {
+                self.port = int(&value)?
+                    .try_into()
+                    .map_err(|_| bad("argument must be between 0 and 65535 inclusive"))?
+            }
+            "bind" => self.bind = value.split_whitespace().map(str::to_string).collect(),
+            "protected-mode" => self.protected_mode = value == "yes",
+            "dir" => self.dir = PathBuf::from(&value),
+            "dbfilename" => self.dbfilename = value,
+            "requirepass" => {
+                self.requirepass = if value.is_empty() {
+                    None
+                } else {
+                    Some(value.into_bytes())
+                }
+            }
+            "maxclients" => self.maxclients = int(&value)? as usize,
+            "databases" => self.databases = int(&value)? as usize,
+            "save" => self.save_points = spec::parse_save(&value).map_err(|r| bad(&r))?,
+            "replicaof" => {
+                self.replicaof = match value.split_whitespace().collect::<Vec<_>>().as_slice() {
+                    [] => None,
+                    [host, port] => Some((
+                        host.to_string(),
+                        port.parse().map_err(|_| bad("Invalid master port"))?,
+                    )),
+                    _ => return Err(bad("wrong number of arguments")),
+                }
+            }
+            "loglevel" => self.loglevel = value,
+            "logfile" => self.logfile = value,
+            "pidfile" => self.pidfile = value,
+            "proto-max-bulk-len" => self.proto_max_bulk_len = int(&value)?,
+            "client-query-buffer-limit" => self.client_query_buffer_limit = int(&value)?,
+            "client-output-buffer-limit" => {
+                let limits = spec::parse_output_limits(&value).map_err(|r| bad(&r))?;
+                self.output_limit_normal = limits[0];
+                self.output_limit_replica = limits[1];
+                self.output_limit_pubsub = limits[2];
+            }
+            "timeout" => self.timeout_seconds = int(&value)?,
+            "tcp-keepalive" => self.tcp_keepalive_seconds = int(&value)?,
+            "tcp-backlog" => self.tcp_backlog = int(&value)? as u32,
+            "hz" => self.hz = int(&value)?.clamp(1, 500),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The `rewrite`-ready list of directives that differ from their defaults.
+    pub fn non_default(&self) -> Vec<(String, String)> {
+        let defaults = Config::default();
+        self.values
+            .iter()
+            .filter(|(name, value)| defaults.values.get(*name) != Some(*value))
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .collect()
+    }
+}
+
+/// Turns `--name a b --other c` into config-file lines, quoting each value the way
+/// redis-server does so that `--save ""` means an empty argument.
+pub fn flags_to_config_text(args: &[String]) -> String {
+    let mut text = String::new();
+    let mut first = true;
+    for arg in args {
+        if let Some(name) = arg
+            .strip_prefix("--")
+            .filter(|n| !n.is_empty() && !n.starts_with(|c: char| c.is_ascii_digit()))
+        {
+            if !first {
+                text.push('\n');
+            }
+            text.push_str(name);
+            first = false;
+        } else {
+            text.push(' ');
+            text.push('"');
+            for c in arg.chars() {
+                match c {
+                    '"' => text.push_str("\\\""),
+                    '\\' => text.push_str("\\\\"),
+                    '\n' => text.push_str("\\n"),
+                    c => text.push(c),
+                }
+            }
+            text.push('"');
+        }
+    }
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn flags_like_redis_server() {
+        let c = Config::from_args(&args(&[
+            "--port",
+            "7000",
+            "--replicaof",
+            "127.0.0.1",
+            "6379",
+            "--save",
+            "",
+            "--repl-backlog-size",
+            "64mb",
+        ]))
+        .unwrap();
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.replicaof, Some(("127.0.0.1".into(), 6379)));
+        assert!(c.save_points.is_empty());
+        assert_eq!(c.get("save"), Some(""));
+        assert_eq!(c.get("repl-backlog-size"), Some("67108864"));
+        let c = Config::from_args(&args(&["--save", "3600 1 300 100"])).unwrap();
+        assert_eq!(c.save_points, vec![(3600, 1), (300, 100)]);
+    }
+
+    #[test]
+    fn unknown_and_bad_values_are_errors() {
+        assert!(matches!(
+            Config::from_args(&args(&["--no-such-thing", "1"])),
+            Err(ConfigError::AtLine { .. })
+        ));
+        assert!(Config::from_args(&args(&["--port", "abc"])).is_err());
+        assert!(Config::from_args(&args(&["--appendonly", "yes"])).is_err());
+        let c = Config::from_args(&args(&[
+            "--appendonly",
+            "no",
+            "--lazyfree-lazy-expire",
+            "yes",
+        ]))
+        .unwrap();
+        assert_eq!(c.ignored, vec!["lazyfree-lazy-expire".to_string()]);
+    }
+
+    #[test]
+    fn stock_debian_config_loads() {
+        let text = "bind 127.0.0.1 -::1\nprotected-mode yes\ndaemonize yes\nsave 3600 1\nsave 300 100\n\
+                    client-output-buffer-limit pubsub 32mb 8mb 60\nslave-read-only yes\n";
+        let mut c = Config::default();
+        c.load_text(text).unwrap();
+        assert_eq!(c.bind, vec!["127.0.0.1".to_string(), "-::1".to_string()]);
+        assert_eq!(c.save_points, vec![(3600, 1), (300, 100)]);
+        assert_eq!(c.output_limit_pubsub.hard_bytes, 32 << 20);
+        assert_eq!(c.get("replica-read-only"), Some("yes"));
+    }
+}
+
+impl Config {
+    /// CONFIG REWRITE: updates the config file in place. Lines of directives sluice knows
+    /// are rewritten with the current value; comments and other lines are kept as they are;
+    /// directives that differ from their default and had no line are appended.
+    pub fn rewrite(&self) -> Result<(), String> {
+        let path = self
+            .config_file
+            .as_ref()
+            .ok_or("The server is running without a config file")?;
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        let mut written: Vec<&str> = Vec::new();
+        let mut lines: Vec<String> = Vec::new();
+        for line in old.lines() {
+            let trimmed = line.trim();
+            let first = trimmed
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            let canonical = spec::canonical_name(&first);
+            let known = self.values.get_key_value(canonical).map(|(k, _)| *k);
+            match known {
+                Some(name) if !trimmed.starts_with('#') => {
+                    if written.contains(&name) {
+                        continue;
+                    }
+                    written.push(name);
+                    if let Some(line) = self.config_line(name) {
+                        lines.push(line);
+                    }
+                }
+                _ => lines.push(line.to_string()),
+            }
+        }
+        let defaults = Config::default();
+        let mut appended = false;
+        for (name, value) in &self.values {
+            if written.contains(name) || defaults.values.get(name) == Some(value) {
+                continue;
+            }
+            if !appended {
+                lines.push("# Generated by CONFIG REWRITE".to_string());
+                appended = true;
+            }
+            if let Some(line) = self.config_line(name) {
+                lines.push(line);
+            }
+        }
+        let mut text = lines.join("\n");
+        text.push('\n');
+        let tmp = path.with_extension("rewrite.tmp");
+        std::fs::write(&tmp, text).map_err(|e| format!("Rewriting config file: {e}"))?;
+        std::fs::rename(&tmp, path).map_err(|e| format!("Rewriting config file: {e}"))?;
+        Ok(())
+    }
+
+    fn config_line(&self, name: &str) -> Option<String> {
+        let value = self.values.get(name)?;
+        let multi_word = DIRECTIVES
+            .iter()
+            .any(|d| d.name == name && matches!(d.kind, Kind::Words));
+        if name == "replicaof" && value.is_empty() {
+            return None;
+        }
+        if multi_word && !value.is_empty() {
+            return Some(format!("{name} {value}"));
+        }
+        let needs_quotes = value.is_empty()
+            || value.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'');
+        if needs_quotes {
+            Some(format!(
+                "{name} \"{}\"",
+                value.replace('\\', "\\\\").replace('"', "\\\"")
+            ))
+        } else {
+            Some(format!("{name} {value}"))
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! The `sluice` binary: `sluice [/path/to/sluice.conf] [--directive value ...]`, like
+//! redis-server.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use sluice::config::Config;
+use sluice::server::Server;
+
+#[global_allocator]
+static ALLOCATOR: sluice::alloc::CountingAllocator = sluice::alloc::CountingAllocator;
+
+/// A Redis-compatible server whose speciality is replication.
+///
+/// Takes redis-server's arguments: an optional config file in redis.conf syntax (`-` reads
+/// standard input), then any directive as a flag, e.g. `--port 7000 --replicaof 127.0.0.1 6379
+/// --save ""`.
+#[derive(Parser, Debug)]
+#[command(name = "sluice", version, about, long_about = None)]
+struct Cli {
+    /// `[config-file] [--directive value ...]`
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    args: Vec<String>,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let config = match Config::from_args(&cli.args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!(
+                "\n*** FATAL CONFIG FILE ERROR (sluice {}) ***",
+                env!("CARGO_PKG_VERSION")
+            );
+            eprintln!("{e}");
+            if let Some(source) = std::error::Error::source(&e) {
+                eprintln!("{source}");
+            }
+            std::process::exit(1);
+        }
+    };
+    sluice::logging::init(&config.loglevel, &config.logfile).map_err(anyhow::Error::msg)?;
+    for name in &config.ignored {
+        tracing::warn!(
+            "directive '{name}' is accepted for compatibility but has no effect in sluice"
+        );
+    }
+    if config.get("daemonize") == Some("yes") {
+        tracing::warn!(
+            "daemonize yes is ignored: sluice runs in the foreground (use your supervisor)"
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> Result<()> {
+    if !config.dir.as_os_str().is_empty() && config.dir != std::path::Path::new(".") {
+        std::env::set_current_dir(&config.dir)
+            .with_context(|| format!("Can't chdir to '{}'", config.dir.display()))?;
+    }
+    let listeners = sluice::net::listener::bind_all(&config.bind, config.port).await?;
+    let port = listeners
+        .first()
+        .and_then(|l| l.local_addr().ok())
+        .map_or(config.port, |a| a.port());
+    let pidfile = config.pidfile.clone();
+    let server = Server::new(config);
+    server.bound_port.store(u64::from(port), Ordering::Relaxed);
+    if !pidfile.is_empty() {
+        if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
+            tracing::warn!("could not write pidfile {pidfile}: {e}");
+        }
+    }
+    tracing::info!(
+        port,
+        pid = std::process::id(),
+        version = env!("CARGO_PKG_VERSION"),
+        "Ready to accept connections"
+    );
+    spawn_signal_handler(server.clone());
+    sluice::net::run(server.clone(), listeners).await;
+    tracing::warn!("sluice is now ready to exit, bye bye...");
+    if !pidfile.is_empty() {
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    Ok(())
+}
+
+fn spawn_signal_handler(server: Arc<Server>) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::warn!("could not install signal handlers");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+            _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+        }
+        server.request_shutdown();
+    });
+}

@@ -1,0 +1,441 @@
+//! One client connection: read, parse (outside the lock), execute a batch under the lock,
+//! write the replies. Messages from other clients (pub/sub, MONITOR, unblocking, kills)
+//! arrive on the connection's channel.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+
+use crate::cmd::dispatch;
+use crate::resp::parse::{ParseLimits, ProtocolError, RequestParser};
+use crate::resp::{Protocol, Reply};
+use crate::server::clients::{ClientHandle, Outbound, sync_session};
+use crate::server::{Server, Session, unix_time_ms};
+
+/// Commands executed per lock acquisition at most, so one pipelining client cannot hold the
+/// server for long.
+const BATCH_COMMANDS_MAX: usize = 1024;
+/// Replies buffered before the batch stops to flush them, so a pipeline of large reads
+/// cannot grow the output buffer without bound.
+const BATCH_OUTPUT_BYTES_MAX: usize = 1 << 20;
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+enum Step {
+    Continue,
+    Close(String),
+}
+
+struct Connection {
+    server: Arc<Server>,
+    session: Session,
+    reader: OwnedReadHalf,
+    writer: OwnedWriteHalf,
+    rx: mpsc::UnboundedReceiver<Outbound>,
+    queued: Arc<AtomicUsize>,
+    input: BytesMut,
+    output: BytesMut,
+    parser: RequestParser,
+    pending: VecDeque<Vec<Bytes>>,
+    protocol_error: Option<ProtocolError>,
+    last_cmd: &'static str,
+    last_active_ms: u64,
+    blocked: bool,
+    /// Requests are left to run once the output is flushed.
+    has_more: bool,
+}
+
+/// Serves one accepted socket until it closes.
+pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let local = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let id = server.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queued = Arc::new(AtomicUsize::new(0));
+    let admission = {
+        let mut state = server.state.lock();
+        state.stats.total_connections_received += 1;
+        let config = &state.config;
+        let open_bind = config
+            .bind
+            .iter()
+            .any(|b| b == "*" || b == "0.0.0.0" || b == "::" || b == "-::*" || b == "::*");
+        if config.protected_mode
+            && config.requirepass.is_none()
+            && open_bind
+            && !peer.ip().is_loopback()
+        {
+            state.stats.rejected_connections += 1;
+            Err(DENIED.to_string())
+        } else if state.clients.len() >= state.config.maxclients {
+            state.stats.rejected_connections += 1;
+            Err("-ERR max number of clients reached\r\n".to_string())
+        } else {
+            let now = unix_time_ms();
+            state.clients.by_id.insert(
+                id,
+                ClientHandle {
+                    id,
+                    addr: peer.to_string(),
+                    laddr: local,
+                    name: None,
+                    lib_name: None,
+                    lib_ver: None,
+                    db: 0,
+                    protocol: Protocol::Resp2,
+                    created_ms: now,
+                    last_active_ms: now,
+                    last_cmd: "NULL",
+                    flags: String::new(),
+                    subscriptions: 0,
+                    patterns: 0,
+                    multi_len: -1,
+                    authenticated: false,
+                    tx,
+                    queued_bytes: queued.clone(),
+                    no_evict: false,
+                },
+            );
+            Ok(state.config.requirepass.is_none())
+        }
+    };
+    let (reader, mut writer) = stream.into_split();
+    let authenticated = match admission {
+        Ok(authenticated) => authenticated,
+        Err(message) => {
+            tracing::info!(%peer, "connection refused: {}", message.trim_end().chars().take(60).collect::<String>());
+            let _ = writer.write_all(message.as_bytes()).await;
+            return;
+        }
+    };
+    tracing::debug!(client = id, %peer, "accepted");
+    let mut conn = Connection {
+        server: server.clone(),
+        session: Session::new(id, authenticated),
+        reader,
+        writer,
+        rx,
+        queued,
+        input: BytesMut::with_capacity(16 * 1024),
+        output: BytesMut::with_capacity(16 * 1024),
+        parser: RequestParser::default(),
+        pending: VecDeque::new(),
+        protocol_error: None,
+        last_cmd: "NULL",
+        last_active_ms: unix_time_ms(),
+        blocked: false,
+        has_more: false,
+    };
+    let reason = conn.run().await;
+    tracing::debug!(client = id, %peer, reason, "closed");
+    conn.unregister();
+}
+
+impl Connection {
+    async fn run(&mut self) -> String {
+        loop {
+            match self.process_input() {
+                Step::Continue => {}
+                Step::Close(reason) => {
+                    let _ = self.flush().await;
+                    return reason;
+                }
+            }
+            if let Err(e) = self.flush().await {
+                return format!("write error: {e}");
+            }
+            if self.blocked {
+                let step = self.wait_unblocked().await;
+                self.blocked = false;
+                match step {
+                    Step::Continue => continue,
+                    Step::Close(reason) => return reason,
+                }
+            }
+            if std::mem::take(&mut self.has_more) {
+                continue;
+            }
+            match self.wait_for_input().await {
+                Step::Continue => {}
+                Step::Close(reason) => return reason,
+            }
+        }
+    }
+
+    /// Parses what is buffered and executes it; one lock acquisition per batch.
+    fn process_input(&mut self) -> Step {
+        let (bulk_len_max, requirepass_set, query_limit) = {
+            let state = self.server.state.lock();
+            (
+                state.config.proto_max_bulk_len as usize,
+                state.config.requirepass.is_some(),
+                state.config.client_query_buffer_limit as usize,
+            )
+        };
+        loop {
+            let authenticated = self.session.authenticated || !requirepass_set;
+            let limits = ParseLimits {
+                bulk_len_max,
+                authenticated,
+                ..ParseLimits::default()
+            };
+            while self.protocol_error.is_none() && self.pending.len() < BATCH_COMMANDS_MAX {
+                match self.parser.parse(&mut self.input, &limits) {
+                    Ok(Some(argv)) if argv.is_empty() => continue,
+                    Ok(Some(argv)) => {
+                        self.pending.push_back(argv);
+                        // Until AUTH succeeds each request is parsed with the small
+                        // unauthenticated caps, one at a time, so an AUTH early in a
+                        // pipeline lifts them for the requests after it.
+                        if !authenticated {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => self.protocol_error = Some(e),
+                }
+            }
+            if self.input.len() > query_limit {
+                self.server.state.lock().stats.client_query_buffer_kills += 1;
+                tracing::warn!(
+                    client = self.session.id,
+                    bytes = self.input.len(),
+                    "closing client: query buffer over client-query-buffer-limit"
+                );
+                return Step::Close("query buffer limit".into());
+            }
+            if self.pending.is_empty() {
+                break;
+            }
+            if let Step::Close(reason) = self.execute_pending() {
+                return Step::Close(reason);
+            }
+            if self.blocked {
+                return Step::Continue;
+            }
+            if !self.pending.is_empty() || self.output.len() > BATCH_OUTPUT_BYTES_MAX {
+                // Flush before running more; the run loop comes straight back.
+                self.has_more = true;
+                return Step::Continue;
+            }
+        }
+        if self.pending.is_empty() {
+            if let Some(e) = self.protocol_error.take() {
+                tracing::info!(client = self.session.id, "protocol error: {e}");
+                Reply::error(format!("ERR Protocol error: {e}"))
+                    .encode(self.session.protocol, &mut self.output);
+                return Step::Close(format!("protocol error: {e}"));
+            }
+        }
+        Step::Continue
+    }
+
+    /// Executes queued requests under one lock acquisition until done, blocked, or at a limit.
+    fn execute_pending(&mut self) -> Step {
+        let server = self.server.clone();
+        let mut state = server.state.lock();
+        let mut close = None;
+        while let Some(argv) = self.pending.pop_front() {
+            self.last_cmd = crate::cmd::lookup(&argv[0]).map_or("NULL", |c| c.name);
+            let reply = dispatch::execute(&server, &mut state, &mut self.session, &argv);
+            if let Some(reply) = reply {
+                reply.encode(self.session.protocol, &mut self.output);
+            }
+            if let Some(request) = self.session.pending_block.take() {
+                state
+                    .blocking
+                    .block(self.session.id, self.session.db, request);
+                self.blocked = true;
+                break;
+            }
+            if self.session.close_after_reply {
+                close = Some("closed by the client or CLIENT KILL".to_string());
+                self.pending.clear();
+                break;
+            }
+            if self.output.len() > BATCH_OUTPUT_BYTES_MAX {
+                break;
+            }
+        }
+        sync_session(&mut state, &self.session, self.last_cmd);
+        self.last_active_ms = unix_time_ms();
+        match close {
+            Some(reason) => Step::Close(reason),
+            None => Step::Continue,
+        }
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if self.output.is_empty() {
+            return Ok(());
+        }
+        let len = self.output.len();
+        let result = self.writer.write_all(&self.output).await;
+        self.output.clear();
+        if self.output.capacity() > 4 * READ_CHUNK_BYTES {
+            // Give back memory a large reply took.
+            self.output = BytesMut::with_capacity(16 * 1024);
+        }
+        let mut state = self.server.state.lock();
+        state.stats.total_net_output_bytes += len as u64;
+        result
+    }
+
+    fn handle_outbound(&mut self, message: Outbound) -> Step {
+        match message {
+            Outbound::Push(reply) => {
+                let size = reply.encoded_len_hint();
+                reply.encode(self.session.protocol, &mut self.output);
+                self.queued.fetch_sub(
+                    size.min(self.queued.load(Ordering::Relaxed)),
+                    Ordering::Relaxed,
+                );
+                Step::Continue
+            }
+            // A late unblock for a command that already timed out: nothing to answer.
+            Outbound::Unblocked(_) | Outbound::Unblock(_) => Step::Continue,
+            Outbound::Kill(reason) => Step::Close(reason),
+        }
+    }
+
+    fn after_read(&mut self, result: std::io::Result<usize>) -> Step {
+        match result {
+            Ok(0) => Step::Close("client closed connection".into()),
+            Ok(n) => {
+                self.server.state.lock().stats.total_net_input_bytes += n as u64;
+                Step::Continue
+            }
+            Err(e) => Step::Close(format!("read error: {e}")),
+        }
+    }
+
+    fn reserve_input(&mut self) {
+        if self.input.capacity() - self.input.len() < READ_CHUNK_BYTES / 4 {
+            self.input.reserve(READ_CHUNK_BYTES);
+        }
+    }
+
+    async fn wait_for_input(&mut self) -> Step {
+        let idle_timeout = {
+            let seconds = self.server.state.lock().config.timeout_seconds;
+            let exempt = self.session.subscription_count() > 0
+                || self.session.is_monitor
+                || self.session.is_master_link;
+            if seconds == 0 || exempt {
+                None
+            } else {
+                Some(Duration::from_secs(seconds))
+            }
+        };
+        let idle = async {
+            match idle_timeout {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        self.reserve_input();
+        let server = self.server.clone();
+        tokio::select! {
+            biased;
+            message = self.rx.recv() => match message {
+                Some(m) => {
+                    let step = self.handle_outbound(m);
+                    while let Ok(m) = self.rx.try_recv() {
+                        if let Step::Close(r) = self.handle_outbound(m) {
+                            return Step::Close(r);
+                        }
+                    }
+                    step
+                }
+                None => Step::Close("server dropped the client".into()),
+            },
+            result = self.reader.read_buf(&mut self.input) => self.after_read(result),
+            _ = server.shutdown.notified() => Step::Close("server shutting down".into()),
+            _ = idle => Step::Close("idle timeout".into()),
+        }
+    }
+
+    /// Waits until a write serves the blocked command, its timeout passes, or the client
+    /// goes away (then it must stop being a candidate for served pops).
+    async fn wait_unblocked(&mut self) -> Step {
+        let deadline_ms = self
+            .server
+            .state
+            .lock()
+            .blocking
+            .clients
+            .get(&self.session.id)
+            .and_then(|b| b.request.deadline_ms);
+        loop {
+            let sleep = async {
+                match deadline_ms {
+                    Some(at) => {
+                        tokio::time::sleep(Duration::from_millis(at.saturating_sub(unix_time_ms())))
+                            .await
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            self.reserve_input();
+            tokio::select! {
+                biased;
+                message = self.rx.recv() => match message {
+                    Some(Outbound::Unblocked(reply)) => {
+                        reply.encode(self.session.protocol, &mut self.output);
+                        return Step::Continue;
+                    }
+                    Some(other) => {
+                        if let Step::Close(r) = self.handle_outbound(other) {
+                            return Step::Close(r);
+                        }
+                        let _ = self.flush().await;
+                    }
+                    None => return Step::Close("server dropped the client".into()),
+                },
+                _ = sleep => {
+                    let timed_out = self.server.state.lock().blocking.unblock(self.session.id);
+                    if let Some(blocked) = timed_out {
+                        blocked.request.timeout_reply.encode(self.session.protocol, &mut self.output);
+                        return Step::Continue;
+                    }
+                    // Served just before the timeout: the reply is already in the channel.
+                }
+                result = self.reader.read_buf(&mut self.input) => {
+                    if let Step::Close(reason) = self.after_read(result) {
+                        return Step::Close(reason);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes every trace of the client from the shared state.
+    fn unregister(&mut self) {
+        let server = self.server.clone();
+        let mut state = server.state.lock();
+        let id = self.session.id;
+        state.blocking.unblock(id);
+        let watched = std::mem::take(&mut self.session.watched);
+        state.watches.unwatch_all(id, &watched);
+        for channel in std::mem::take(&mut self.session.channels) {
+            state.pubsub.unsubscribe(id, &channel);
+        }
+        for pattern in std::mem::take(&mut self.session.patterns) {
+            state.pubsub.punsubscribe(id, &pattern);
+        }
+        state.clients.monitors.retain(|&m| m != id);
+        state.clients.by_id.remove(&id);
+    }
+}

@@ -1,0 +1,140 @@
+//! Registry of connected clients: what CLIENT LIST shows and how to reach a connection from
+//! another one (pub/sub messages, unblocking, CLIENT KILL).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::resp::{Protocol, Reply};
+
+/// Messages to a connection from outside its own request/reply flow.
+#[derive(Debug)]
+pub enum Outbound {
+    /// Pub/sub messages and MONITOR lines, encoded by the receiver for its protocol.
+    Push(Reply),
+    /// The reply of a blocked command that another client's write served.
+    Unblocked(Reply),
+    /// CLIENT UNBLOCK: reply nil (or the given error) to a blocked command.
+    Unblock(Option<String>),
+    /// Close the connection, with the reason to log.
+    Kill(String),
+}
+
+#[derive(Debug)]
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub name: Option<Bytes>,
+    pub lib_name: Option<Bytes>,
+    pub lib_ver: Option<Bytes>,
+    pub db: usize,
+    pub protocol: Protocol,
+    pub created_ms: u64,
+    pub last_active_ms: u64,
+    pub last_cmd: &'static str,
+    pub flags: String,
+    pub subscriptions: usize,
+    pub patterns: usize,
+    pub multi_len: i64,
+    pub authenticated: bool,
+    pub tx: mpsc::UnboundedSender<Outbound>,
+    /// Bytes queued through `tx` and not yet written, for output buffer limits.
+    pub queued_bytes: Arc<AtomicUsize>,
+    pub no_evict: bool,
+}
+
+impl ClientHandle {
+    /// Queues a message, counting its size against the client's output buffer.
+    pub fn send(&self, message: Outbound, size_hint: usize) -> bool {
+        self.queued_bytes.fetch_add(size_hint, Ordering::Relaxed);
+        self.tx.send(message).is_ok()
+    }
+
+    pub fn queued(&self) -> usize {
+        self.queued_bytes.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Clients {
+    pub by_id: std::collections::BTreeMap<u64, ClientHandle>,
+    pub monitors: Vec<u64>,
+}
+
+impl Clients {
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    pub fn get(&self, id: u64) -> Option<&ClientHandle> {
+        self.by_id.get(&id)
+    }
+
+    pub fn get_mut(&mut self, id: u64) -> Option<&mut ClientHandle> {
+        self.by_id.get_mut(&id)
+    }
+
+    pub fn kill(&self, id: u64, reason: &str) -> bool {
+        match self.by_id.get(&id) {
+            Some(c) => c.send(Outbound::Kill(reason.to_string()), 0),
+            None => false,
+        }
+    }
+}
+
+/// Copies what CLIENT LIST shows from a session into its registry entry.
+pub fn sync_session(
+    state: &mut crate::server::State,
+    session: &crate::server::Session,
+    last_cmd: &'static str,
+) {
+    let now_ms = crate::server::unix_time_ms();
+    let blocked = state.blocking.is_blocked(session.id);
+    let Some(handle) = state.clients.get_mut(session.id) else {
+        return;
+    };
+    handle.db = session.db;
+    handle.protocol = session.protocol;
+    handle.authenticated = session.authenticated;
+    if handle.name != session.name {
+        handle.name = session.name.clone();
+    }
+    if handle.lib_name != session.lib_name {
+        handle.lib_name = session.lib_name.clone();
+    }
+    if handle.lib_ver != session.lib_ver {
+        handle.lib_ver = session.lib_ver.clone();
+    }
+    handle.subscriptions = session.channels.len();
+    handle.patterns = session.patterns.len();
+    handle.multi_len = session.multi.as_ref().map_or(-1, |m| m.queued.len() as i64);
+    handle.last_cmd = last_cmd;
+    handle.last_active_ms = now_ms;
+    handle.no_evict = session.no_evict;
+    let mut flags = String::new();
+    if session.is_master_link {
+        flags.push('M');
+    }
+    if session.is_monitor {
+        flags.push('O');
+    }
+    if session.multi.is_some() {
+        flags.push('x');
+    }
+    if blocked {
+        flags.push('b');
+    }
+    if session.no_evict {
+        flags.push('e');
+    }
+    if handle.flags != flags {
+        handle.flags = flags;
+    }
+}

@@ -1,0 +1,67 @@
+//! Per-connection state that only the connection itself reads and writes.
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+
+use super::blocking::BlockRequest;
+use crate::resp::Protocol;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReplyMode {
+    #[default]
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    SkipNext,
+    Skipping,
+}
+
+#[derive(Debug, Default)]
+pub struct MultiState {
+    pub queued: Vec<Vec<Bytes>>,
+    /// A command failed to queue: EXEC answers EXECABORT.
+    pub aborted: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Session {
+    pub id: u64,
+    pub db: usize,
+    pub protocol: Protocol,
+    pub authenticated: bool,
+    pub name: Option<Bytes>,
+    pub multi: Option<MultiState>,
+    pub watched: Vec<(usize, Bytes)>,
+    pub channels: HashSet<Bytes>,
+    pub patterns: HashSet<Bytes>,
+    pub reply_mode: ReplyMode,
+    /// Set by a blocking command that found nothing to serve.
+    pub pending_block: Option<BlockRequest>,
+    pub close_after_reply: bool,
+    pub is_monitor: bool,
+    /// The connection from our master: its writes are applied even on a read-only replica.
+    pub is_master_link: bool,
+    pub lib_name: Option<Bytes>,
+    pub lib_ver: Option<Bytes>,
+    pub no_evict: bool,
+}
+
+impl Session {
+    pub fn new(id: u64, authenticated: bool) -> Session {
+        Session {
+            id,
+            authenticated,
+            ..Session::default()
+        }
+    }
+
+    /// In RESP2, a client with subscriptions may only run pub/sub commands.
+    pub fn in_pubsub_mode(&self) -> bool {
+        self.protocol == Protocol::Resp2 && (!self.channels.is_empty() || !self.patterns.is_empty())
+    }
+
+    pub fn subscription_count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+}

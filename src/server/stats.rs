@@ -1,0 +1,60 @@
+//! Counters shown by INFO, under Redis's field names.
+
+use std::collections::HashMap;
+
+#[derive(Debug, Default, Clone)]
+pub struct CommandStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected_calls: u64,
+    pub failed_calls: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub total_connections_received: u64,
+    pub total_commands_processed: u64,
+    pub rejected_connections: u64,
+    pub expired_keys: u64,
+    pub evicted_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub total_net_input_bytes: u64,
+    pub total_net_output_bytes: u64,
+    pub total_error_replies: u64,
+    pub unexpected_error_replies: u64,
+    pub commands: HashMap<&'static str, CommandStat>,
+    pub errors: HashMap<String, u64>,
+    /// Ring of (unix ms, commands processed) samples for `instantaneous_ops_per_sec`.
+    pub ops_samples: Vec<(u64, u64)>,
+    pub client_query_buffer_kills: u64,
+    pub client_output_buffer_kills: u64,
+}
+
+impl Stats {
+    pub fn reset(&mut self) {
+        *self = Stats::default();
+    }
+
+    /// Records one sample; called by the server cron.
+    pub fn sample_ops(&mut self, now_ms: u64) {
+        self.ops_samples
+            .push((now_ms, self.total_commands_processed));
+        if self.ops_samples.len() > 16 {
+            self.ops_samples.remove(0);
+        }
+    }
+
+    pub fn instantaneous_ops_per_sec(&self) -> u64 {
+        match (self.ops_samples.first(), self.ops_samples.last()) {
+            (Some(&(t0, c0)), Some(&(t1, c1))) if t1 > t0 => (c1 - c0) * 1000 / (t1 - t0),
+            _ => 0,
+        }
+    }
+
+    pub fn record_error(&mut self, text: &str) {
+        self.total_error_replies += 1;
+        let code = text.split(' ').next().unwrap_or("ERR").to_string();
+        *self.errors.entry(code).or_insert(0) += 1;
+    }
+}

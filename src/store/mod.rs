@@ -1,0 +1,9 @@
+//! The keyspace: databases of segments holding reference-counted values.
+
+pub mod db;
+pub mod value;
+pub mod zset;
+
+pub use db::{Db, DbSnapshot, Entry, SEGMENTS_PER_DB};
+pub use value::{Value, ValueType};
+pub use zset::{Score, ZSet};

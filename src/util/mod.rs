@@ -1,0 +1,4 @@
+//! Small pure helpers shared by commands.
+
+pub mod glob;
+pub mod num;
