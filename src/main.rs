@@ -77,10 +77,10 @@ async fn serve(config: Config) -> Result<()> {
     let pidfile = config.pidfile.clone();
     let server = Server::new(config);
     server.bound_port.store(u64::from(port), Ordering::Relaxed);
-    if !pidfile.is_empty() {
-        if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
-            tracing::warn!("could not write pidfile {pidfile}: {e}");
-        }
+    if !pidfile.is_empty()
+        && let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id()))
+    {
+        tracing::warn!("could not write pidfile {pidfile}: {e}");
     }
     tracing::info!(
         port,

@@ -53,10 +53,8 @@ pub fn execute(
         // accounted for and dropped so that they cannot accumulate.
         state.effects.clear();
     }
-    if reply.is_error() {
-        if let Reply::Error(text) = &reply {
-            state.stats.record_error(text);
-        }
+    if let Reply::Error(text) = &reply {
+        state.stats.record_error(text);
     }
     apply_reply_mode(session, reply)
 }
@@ -68,9 +66,10 @@ fn apply_reply_mode(session: &mut Session, reply: Reply) -> Option<Reply> {
     match session.reply_mode {
         ReplyMode::On => Some(reply),
         ReplyMode::Off => None,
+        // CLIENT REPLY SKIP itself is not answered either, nor the command after it.
         ReplyMode::SkipNext => {
             session.reply_mode = ReplyMode::Skipping;
-            Some(reply)
+            None
         }
         ReplyMode::Skipping => {
             session.reply_mode = ReplyMode::On;
@@ -79,11 +78,62 @@ fn apply_reply_mode(session: &mut Session, reply: Reply) -> Option<Reply> {
     }
 }
 
-fn reject(session: &mut Session, text: impl Into<std::borrow::Cow<'static, str>>) -> Reply {
+/// Commands whose first argument names a subcommand; Redis reports them as `name|sub`.
+fn has_subcommands(name: &str) -> bool {
+    matches!(
+        name,
+        "client"
+            | "config"
+            | "command"
+            | "pubsub"
+            | "object"
+            | "memory"
+            | "script"
+            | "function"
+            | "acl"
+            | "latency"
+            | "slowlog"
+            | "module"
+            | "cluster"
+            | "xinfo"
+            | "xgroup"
+    )
+}
+
+/// The name Redis uses for a command in errors: `client|id` for subcommands.
+fn full_name(spec: &CommandSpec, argv: &[Bytes]) -> String {
+    match argv.get(1) {
+        Some(sub) if has_subcommands(spec.name) => format!(
+            "{}|{}",
+            spec.name,
+            String::from_utf8_lossy(sub).to_ascii_lowercase()
+        ),
+        _ => spec.name.to_string(),
+    }
+}
+
+/// Refuses a command before it runs. Inside MULTI this dooms the transaction; a refused EXEC
+/// discards the transaction (and its watches) at once and says why, as Redis does.
+fn reject(
+    state: &mut State,
+    session: &mut Session,
+    spec: Option<&CommandSpec>,
+    text: impl Into<std::borrow::Cow<'static, str>>,
+) -> Reply {
+    let text = text.into();
+    if spec.is_some_and(|s| s.name == "exec") {
+        session.multi = None;
+        let watched = std::mem::take(&mut session.watched);
+        state.watches.unwatch_all(session.id, &watched);
+        let reason = text.strip_prefix("ERR ").unwrap_or(&text);
+        return Reply::error(format!(
+            "EXECABORT Transaction discarded because of: {reason}"
+        ));
+    }
     if let Some(multi) = session.multi.as_mut() {
         multi.aborted = true;
     }
-    Reply::error(text)
+    Reply::Error(text)
 }
 
 fn check_and_run(
@@ -93,19 +143,21 @@ fn check_and_run(
     argv: &[Bytes],
 ) -> Reply {
     let Some(spec) = lookup(&argv[0]) else {
-        return reject(session, errors::unknown_command(argv));
+        return reject(state, session, None, errors::unknown_command(argv));
     };
     if !spec.arity_ok(argv.len()) {
-        return reject(session, errors::wrong_arity(spec.name));
+        return reject(state, session, Some(spec), errors::wrong_arity(spec.name));
     }
     if !session.authenticated && state.config.requirepass.is_some() && !spec.has(flags::NO_AUTH) {
-        return reject(session, errors::NOAUTH);
+        return reject(state, session, Some(spec), errors::NOAUTH);
     }
     if session.multi.is_some() && !runs_inside_multi(spec.name) {
         if spec.has(flags::NO_MULTI) {
             return reject(
+                state,
                 session,
-                format!("ERR Command not allowed inside a transaction"),
+                Some(spec),
+                "ERR Command not allowed inside a transaction",
             );
         }
         if let Some(multi) = session.multi.as_mut() {
@@ -114,10 +166,15 @@ fn check_and_run(
         return super::transaction::queued_reply();
     }
     if session.in_pubsub_mode() && !allowed_in_pubsub(spec.name) {
-        return Reply::error(format!(
-            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-            spec.name
-        ));
+        return reject(
+            state,
+            session,
+            Some(spec),
+            format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                full_name(spec, argv)
+            ),
+        );
     }
     call(server, state, session, spec, argv, false)
 }

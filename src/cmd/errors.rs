@@ -27,13 +27,15 @@ pub fn wrong_arity(name: &str) -> String {
 /// `ERR unknown command '<name>', with args beginning with: '<a>' '<b>' `, truncated the way
 /// Redis truncates it (128 bytes of name, args until 128 bytes).
 pub fn unknown_command(argv: &[bytes::Bytes]) -> String {
-    let name = String::from_utf8_lossy(&argv[0][..argv[0].len().min(128)]).into_owned();
+    let name = c_string(&argv[0]);
+    let name = String::from_utf8_lossy(&name[..name.len().min(128)]).into_owned();
     let mut args = String::new();
     for arg in &argv[1..] {
         if args.len() >= 128 {
             break;
         }
         let room = 128 - args.len();
+        let arg = c_string(arg);
         let text = String::from_utf8_lossy(&arg[..arg.len().min(room)]).into_owned();
         args.push_str(&format!("'{text}' "));
     }
@@ -41,9 +43,18 @@ pub fn unknown_command(argv: &[bytes::Bytes]) -> String {
 }
 
 pub fn unknown_subcommand(sub: &[u8], command: &str) -> String {
+    let sub = c_string(sub);
     let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();
     format!(
         "ERR unknown subcommand '{sub}'. Try {} HELP.",
         command.to_ascii_uppercase()
     )
+}
+
+/// Redis formats these names with `%s`, which stops at the first NUL byte.
+fn c_string(bytes: &[u8]) -> &[u8] {
+    bytes
+        .iter()
+        .position(|&b| b == 0)
+        .map_or(bytes, |end| &bytes[..end])
 }

@@ -151,25 +151,25 @@ impl Config {
         let mut config = Config::default();
         let mut rest = args;
         let mut text = String::new();
-        if let Some(first) = rest.first() {
-            if !first.starts_with("--") {
-                let path = PathBuf::from(first);
-                let content = if first == "-" {
-                    std::io::read_to_string(std::io::stdin())
-                } else {
-                    std::fs::read_to_string(&path)
-                }
-                .map_err(|e| ConfigError::Io {
-                    path: first.clone(),
-                    reason: e.to_string(),
-                })?;
-                text.push_str(&content);
-                text.push('\n');
-                if first != "-" {
-                    config.config_file = Some(std::fs::canonicalize(&path).unwrap_or(path));
-                }
-                rest = &rest[1..];
+        if let Some(first) = rest.first()
+            && !first.starts_with("--")
+        {
+            let path = PathBuf::from(first);
+            let content = if first == "-" {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(&path)
             }
+            .map_err(|e| ConfigError::Io {
+                path: first.clone(),
+                reason: e.to_string(),
+            })?;
+            text.push_str(&content);
+            text.push('\n');
+            if first != "-" {
+                config.config_file = Some(std::fs::canonicalize(&path).unwrap_or(path));
+            }
+            rest = &rest[1..];
         }
         text.push_str(&flags_to_config_text(rest));
         config.load_text(&text)?;
@@ -311,10 +311,10 @@ impl Config {
             }
         }
         for (alias, target) in spec::ALIASES {
-            if crate::util::glob::matches(pattern, alias.as_bytes(), true) {
-                if let Some(v) = self.values.get(target) {
-                    out.push((alias.to_string(), v.clone()));
-                }
+            if crate::util::glob::matches(pattern, alias.as_bytes(), true)
+                && let Some(v) = self.values.get(target)
+            {
+                out.push((alias.to_string(), v.clone()));
             }
         }
         out
@@ -425,68 +425,6 @@ pub fn flags_to_config_text(args: &[String]) -> String {
     text
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn flags_like_redis_server() {
-        let c = Config::from_args(&args(&[
-            "--port",
-            "7000",
-            "--replicaof",
-            "127.0.0.1",
-            "6379",
-            "--save",
-            "",
-            "--repl-backlog-size",
-            "64mb",
-        ]))
-        .unwrap();
-        assert_eq!(c.port, 7000);
-        assert_eq!(c.replicaof, Some(("127.0.0.1".into(), 6379)));
-        assert!(c.save_points.is_empty());
-        assert_eq!(c.get("save"), Some(""));
-        assert_eq!(c.get("repl-backlog-size"), Some("67108864"));
-        let c = Config::from_args(&args(&["--save", "3600 1 300 100"])).unwrap();
-        assert_eq!(c.save_points, vec![(3600, 1), (300, 100)]);
-    }
-
-    #[test]
-    fn unknown_and_bad_values_are_errors() {
-        assert!(matches!(
-            Config::from_args(&args(&["--no-such-thing", "1"])),
-            Err(ConfigError::AtLine { .. })
-        ));
-        assert!(Config::from_args(&args(&["--port", "abc"])).is_err());
-        assert!(Config::from_args(&args(&["--appendonly", "yes"])).is_err());
-        let c = Config::from_args(&args(&[
-            "--appendonly",
-            "no",
-            "--lazyfree-lazy-expire",
-            "yes",
-        ]))
-        .unwrap();
-        assert_eq!(c.ignored, vec!["lazyfree-lazy-expire".to_string()]);
-    }
-
-    #[test]
-    fn stock_debian_config_loads() {
-        let text = "bind 127.0.0.1 -::1\nprotected-mode yes\ndaemonize yes\nsave 3600 1\nsave 300 100\n\
-                    client-output-buffer-limit pubsub 32mb 8mb 60\nslave-read-only yes\n";
-        let mut c = Config::default();
-        c.load_text(text).unwrap();
-        assert_eq!(c.bind, vec!["127.0.0.1".to_string(), "-::1".to_string()]);
-        assert_eq!(c.save_points, vec![(3600, 1), (300, 100)]);
-        assert_eq!(c.output_limit_pubsub.hard_bytes, 32 << 20);
-        assert_eq!(c.get("replica-read-only"), Some("yes"));
-    }
-}
-
 impl Config {
     /// CONFIG REWRITE: updates the config file in place. Lines of directives sluice knows
     /// are rewritten with the current value; comments and other lines are kept as they are;
@@ -564,5 +502,67 @@ impl Config {
         } else {
             Some(format!("{name} {value}"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn flags_like_redis_server() {
+        let c = Config::from_args(&args(&[
+            "--port",
+            "7000",
+            "--replicaof",
+            "127.0.0.1",
+            "6379",
+            "--save",
+            "",
+            "--repl-backlog-size",
+            "64mb",
+        ]))
+        .unwrap();
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.replicaof, Some(("127.0.0.1".into(), 6379)));
+        assert!(c.save_points.is_empty());
+        assert_eq!(c.get("save"), Some(""));
+        assert_eq!(c.get("repl-backlog-size"), Some("67108864"));
+        let c = Config::from_args(&args(&["--save", "3600 1 300 100"])).unwrap();
+        assert_eq!(c.save_points, vec![(3600, 1), (300, 100)]);
+    }
+
+    #[test]
+    fn unknown_and_bad_values_are_errors() {
+        assert!(matches!(
+            Config::from_args(&args(&["--no-such-thing", "1"])),
+            Err(ConfigError::AtLine { .. })
+        ));
+        assert!(Config::from_args(&args(&["--port", "abc"])).is_err());
+        assert!(Config::from_args(&args(&["--appendonly", "yes"])).is_err());
+        let c = Config::from_args(&args(&[
+            "--appendonly",
+            "no",
+            "--lazyfree-lazy-expire",
+            "yes",
+        ]))
+        .unwrap();
+        assert_eq!(c.ignored, vec!["lazyfree-lazy-expire".to_string()]);
+    }
+
+    #[test]
+    fn stock_debian_config_loads() {
+        let text = "bind 127.0.0.1 -::1\nprotected-mode yes\ndaemonize yes\nsave 3600 1\nsave 300 100\n\
+                    client-output-buffer-limit pubsub 32mb 8mb 60\nslave-read-only yes\n";
+        let mut c = Config::default();
+        c.load_text(text).unwrap();
+        assert_eq!(c.bind, vec!["127.0.0.1".to_string(), "-::1".to_string()]);
+        assert_eq!(c.save_points, vec![(3600, 1), (300, 100)]);
+        assert_eq!(c.output_limit_pubsub.hard_bytes, 32 << 20);
+        assert_eq!(c.get("replica-read-only"), Some("yes"));
     }
 }

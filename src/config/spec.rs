@@ -44,7 +44,7 @@ pub const DIRECTIVES: &[Directive] = &[
     d("dir", Kind::Text, ".", true),
     d("dbfilename", Kind::Text, "dump.rdb", true),
     d("requirepass", Kind::Text, "", true),
-    d("maxclients", Kind::Int(1, 1_000_000), "10000", true),
+    d("maxclients", Kind::Int(1, u32::MAX as u64), "10000", true),
     d("databases", Kind::Int(1, 1_000_000), "16", false),
     d("save", Kind::Words, "3600 1 300 100 60 10000", true),
     d("replicaof", Kind::Words, "", false),
@@ -195,6 +195,18 @@ impl Kind {
             Kind::Memory => {
                 let v = parse_memory(single()?)
                     .ok_or_else(|| bad("argument must be a memory value"))?;
+                // Redis's lower bounds for the memory directives that have one.
+                let min: u64 = match name {
+                    "proto-max-bulk-len" | "client-query-buffer-limit" => 1024 * 1024,
+                    "repl-backlog-size" => 1,
+                    _ => 0,
+                };
+                if v < min || v > i64::MAX as u64 {
+                    return Err(bad(&format!(
+                        "argument must be between {min} and {} inclusive",
+                        i64::MAX
+                    )));
+                }
                 Ok(v.to_string())
             }
             Kind::Text => Ok(single()?.to_string()),
@@ -255,7 +267,7 @@ impl WithOptions for ConfigError {
 /// `save` pairs: "" disables snapshots.
 pub fn parse_save(text: &str) -> Result<Vec<(u64, u64)>, String> {
     let words: Vec<&str> = text.split_whitespace().collect();
-    if words.len() % 2 != 0 {
+    if !words.len().is_multiple_of(2) {
         return Err("Invalid save parameters".into());
     }
     words
@@ -270,7 +282,7 @@ pub fn parse_save(text: &str) -> Result<Vec<(u64, u64)>, String> {
 /// Merges `text` (one or more `class hard soft seconds` groups) into the full setting.
 pub fn parse_output_limits(text: &str) -> Result<[OutputLimit; 3], String> {
     let words: Vec<&str> = text.split_whitespace().collect();
-    if words.is_empty() || words.len() % 4 != 0 {
+    if words.is_empty() || !words.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     let mut limits = [

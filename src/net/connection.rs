@@ -30,6 +30,24 @@ const READ_CHUNK_BYTES: usize = 64 * 1024;
 
 const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
+/// The configuration the parser needs, cached per connection.
+#[derive(Debug, Clone, Copy)]
+struct InputLimits {
+    bulk_len_max: usize,
+    requirepass_set: bool,
+    query_limit: usize,
+}
+
+impl InputLimits {
+    fn from_config(config: &crate::config::Config) -> InputLimits {
+        InputLimits {
+            bulk_len_max: config.proto_max_bulk_len as usize,
+            requirepass_set: config.requirepass.is_some(),
+            query_limit: config.client_query_buffer_limit as usize,
+        }
+    }
+}
+
 enum Step {
     Continue,
     Close(String),
@@ -52,6 +70,7 @@ struct Connection {
     blocked: bool,
     /// Requests are left to run once the output is flushed.
     has_more: bool,
+    input_limits: InputLimits,
 }
 
 /// Serves one accepted socket until it closes.
@@ -108,12 +127,12 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
                     no_evict: false,
                 },
             );
-            Ok(state.config.requirepass.is_none())
+            Ok((state.config.requirepass.is_none(), InputLimits::from_config(&state.config)))
         }
     };
     let (reader, mut writer) = stream.into_split();
-    let authenticated = match admission {
-        Ok(authenticated) => authenticated,
+    let (authenticated, input_limits) = match admission {
+        Ok(admitted) => admitted,
         Err(message) => {
             tracing::info!(%peer, "connection refused: {}", message.trim_end().chars().take(60).collect::<String>());
             let _ = writer.write_all(message.as_bytes()).await;
@@ -137,6 +156,7 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         last_active_ms: unix_time_ms(),
         blocked: false,
         has_more: false,
+        input_limits,
     };
     let reason = conn.run().await;
     tracing::debug!(client = id, %peer, reason, "closed");
@@ -176,14 +196,7 @@ impl Connection {
 
     /// Parses what is buffered and executes it; one lock acquisition per batch.
     fn process_input(&mut self) -> Step {
-        let (bulk_len_max, requirepass_set, query_limit) = {
-            let state = self.server.state.lock();
-            (
-                state.config.proto_max_bulk_len as usize,
-                state.config.requirepass.is_some(),
-                state.config.client_query_buffer_limit as usize,
-            )
-        };
+        let InputLimits { bulk_len_max, requirepass_set, query_limit } = self.input_limits;
         loop {
             let authenticated = self.session.authenticated || !requirepass_set;
             let limits = ParseLimits {
@@ -231,13 +244,12 @@ impl Connection {
                 return Step::Continue;
             }
         }
-        if self.pending.is_empty() {
-            if let Some(e) = self.protocol_error.take() {
-                tracing::info!(client = self.session.id, "protocol error: {e}");
-                Reply::error(format!("ERR Protocol error: {e}"))
-                    .encode(self.session.protocol, &mut self.output);
-                return Step::Close(format!("protocol error: {e}"));
-            }
+        if self.pending.is_empty()
+            && let Some(e) = self.protocol_error.take()
+        {
+            tracing::info!(client = self.session.id, "protocol error: {e}");
+            Reply::error(format!("ERR Protocol error: {e}")).encode(self.session.protocol, &mut self.output);
+            return Step::Close(format!("protocol error: {e}"));
         }
         Step::Continue
     }
@@ -270,6 +282,8 @@ impl Connection {
             }
         }
         sync_session(&mut state, &self.session, self.last_cmd);
+        // Refreshed here, under the lock already held, so parsing never takes it.
+        self.input_limits = InputLimits::from_config(&state.config);
         self.last_active_ms = unix_time_ms();
         match close {
             Some(reason) => Step::Close(reason),
@@ -288,8 +302,7 @@ impl Connection {
             // Give back memory a large reply took.
             self.output = BytesMut::with_capacity(16 * 1024);
         }
-        let mut state = self.server.state.lock();
-        state.stats.total_net_output_bytes += len as u64;
+        self.server.net_output_bytes.fetch_add(len as u64, Ordering::Relaxed);
         result
     }
 
@@ -314,7 +327,7 @@ impl Connection {
         match result {
             Ok(0) => Step::Close("client closed connection".into()),
             Ok(n) => {
-                self.server.state.lock().stats.total_net_input_bytes += n as u64;
+                self.server.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                 Step::Continue
             }
             Err(e) => Step::Close(format!("read error: {e}")),

@@ -256,6 +256,11 @@ fn parse_inline(
     Ok(Some(args.into_iter().map(Bytes::from).collect()))
 }
 
+/// C's `isspace`: unlike `u8::is_ascii_whitespace` it includes the vertical tab.
+fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
 fn hex_value(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
@@ -266,9 +271,11 @@ fn hex_value(c: u8) -> Option<u8> {
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut args = Vec::new();
     let mut i = 0;
-    let n = line.len();
+    // sdssplitargs works on a C string: nothing after a NUL byte exists for it. Cutting the
+    // line there also keeps the unquoted scan below from stopping on a NUL forever.
+    let n = line.iter().position(|&b| b == 0).unwrap_or(line.len());
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_c_space(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -283,12 +290,14 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     return None;
                 }
                 let c = line[i];
-                if c == b'\\' && i + 3 < n && line[i + 1] == b'x' {
-                    if let (Some(h), Some(l)) = (hex_value(line[i + 2]), hex_value(line[i + 3])) {
-                        current.push(h * 16 + l);
-                        i += 4;
-                        continue;
-                    }
+                if c == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && let (Some(h), Some(l)) = (hex_value(line[i + 2]), hex_value(line[i + 3]))
+                {
+                    current.push(h * 16 + l);
+                    i += 4;
+                    continue;
                 }
                 if c == b'\\' && i + 1 < n {
                     i += 1;
@@ -301,7 +310,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -320,7 +329,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     i += 2;
                     continue;
                 } else if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -442,6 +451,20 @@ mod tests {
         assert_eq!(
             parse_all(b"get \"a\"b\r\n"),
             Err(ProtocolError::UnbalancedQuotes)
+        );
+    }
+
+    #[test]
+    fn nul_ends_an_inline_line_like_a_c_string() {
+        assert_eq!(
+            split_args(b"ECHO a\0b c"),
+            Some(vec![b"ECHO".to_vec(), b"a".to_vec()])
+        );
+        assert_eq!(split_args(b"\0PING"), Some(vec![]));
+        assert_eq!(split_args(b"ECHO \"a\0b\""), None);
+        assert_eq!(
+            split_args(b"ECHO \"a\"\x0bb"),
+            Some(vec![b"ECHO".to_vec(), b"a".to_vec(), b"b".to_vec()])
         );
     }
 

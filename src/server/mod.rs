@@ -84,6 +84,9 @@ pub struct Server {
     pub shutdown: Notify,
     /// The port actually bound (differs from the config when it says 0).
     pub bound_port: AtomicU64,
+    /// Network byte counters, updated without the state lock.
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
 }
 
 impl Server {
@@ -101,6 +104,8 @@ impl Server {
             shutdown_requested: AtomicBool::new(false),
             shutdown: Notify::new(),
             bound_port: AtomicU64::new(0),
+            net_input_bytes: AtomicU64::new(0),
+            net_output_bytes: AtomicU64::new(0),
         })
     }
 

@@ -19,8 +19,6 @@ pub struct Stats {
     pub evicted_keys: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
-    pub total_net_input_bytes: u64,
-    pub total_net_output_bytes: u64,
     pub total_error_replies: u64,
     pub unexpected_error_replies: u64,
     pub commands: HashMap<&'static str, CommandStat>,

@@ -91,7 +91,7 @@ impl Db {
                 .collect(),
             keys: 0,
             volatile: 0,
-            hasher: foldhash::fast::FixedState::with_seed(0x5eed_51u64),
+            hasher: foldhash::fast::FixedState::with_seed(0x005e_ed51_u64),
         }
     }
 

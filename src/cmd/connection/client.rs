@@ -237,9 +237,11 @@ fn list(ctx: &mut Ctx<'_>, options: &[Bytes]) -> Reply {
         [opt, ids @ ..] if opt.eq_ignore_ascii_case(b"id") && !ids.is_empty() => {
             let mut parsed = Vec::new();
             for id in ids {
+                // Any integer is accepted; ids that cannot exist simply match nobody.
                 match parse_i64(id) {
                     Some(v) if v > 0 => parsed.push(v as u64),
-                    _ => return Reply::error("ERR Invalid client ID"),
+                    Some(_) => {}
+                    None => return Reply::error("ERR Invalid client ID"),
                 }
             }
             wanted_ids = Some(parsed);
@@ -277,7 +279,7 @@ fn kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         kill_one(ctx, id);
         return Reply::ok();
     }
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Reply::error(errors::SYNTAX);
     }
     let mut id: Option<u64> = None;

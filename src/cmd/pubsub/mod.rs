@@ -165,6 +165,19 @@ pub fn unsubscribe_everything(ctx: &mut Ctx<'_>) {
 
 /// Delivers a message to channel and pattern subscribers; returns how many received it.
 pub fn publish_message(state: &mut State, channel: &Bytes, message: &Bytes) -> usize {
+    publish_message_from(state, channel, message, None).0
+}
+
+/// Like [`publish_message`], but the messages for `publisher` itself (a RESP3 client may
+/// publish to its own channels) are returned instead of queued, so that they go out before
+/// PUBLISH's own reply, as in Redis.
+pub fn publish_message_from(
+    state: &mut State,
+    channel: &Bytes,
+    message: &Bytes,
+    publisher: Option<u64>,
+) -> (usize, Vec<Reply>) {
+    let mut own = Vec::new();
     let mut receivers = 0;
     let mut over_limit = Vec::new();
     let hard = state.config.output_limit_pubsub.hard_bytes as usize;
@@ -176,6 +189,11 @@ pub fn publish_message(state: &mut State, channel: &Bytes, message: &Bytes) -> u
         ]);
         let size = reply.encoded_len_hint();
         for id in ids {
+            if Some(*id) == publisher {
+                own.push(reply.clone());
+                receivers += 1;
+                continue;
+            }
             if let Some(client) = state.clients.get(*id) {
                 client.send(Outbound::Push(reply.clone()), size);
                 receivers += 1;
@@ -197,6 +215,11 @@ pub fn publish_message(state: &mut State, channel: &Bytes, message: &Bytes) -> u
         ]);
         let size = reply.encoded_len_hint();
         for id in ids {
+            if Some(*id) == publisher {
+                own.push(reply.clone());
+                receivers += 1;
+                continue;
+            }
             if let Some(client) = state.clients.get(*id) {
                 client.send(Outbound::Push(reply.clone()), size);
                 receivers += 1;
@@ -214,14 +237,19 @@ pub fn publish_message(state: &mut State, channel: &Bytes, message: &Bytes) -> u
         state.stats.client_output_buffer_kills += 1;
         state.clients.kill(id, "pubsub output buffer limit reached");
     }
-    receivers
+    (receivers, own)
 }
 
 fn publish(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    let receivers = publish_message(ctx.state, &argv[1], &argv[2]);
+    let (receivers, mut own) =
+        publish_message_from(ctx.state, &argv[1], &argv[2], Some(ctx.session.id));
     // PUBLISH reaches replicas so their subscribers get the message too.
     ctx.also_propagate(argv.to_vec());
-    Reply::integer(receivers)
+    if own.is_empty() {
+        return Reply::integer(receivers);
+    }
+    own.push(Reply::integer(receivers));
+    Reply::Sequence(own)
 }
 
 fn pubsub(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
@@ -239,17 +267,29 @@ fn pubsub(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
                 .collect();
             Reply::Array(names)
         }
+        // A flat array even in RESP3, as Redis 7.0 sends it.
         b"numsub" => {
-            let mut pairs = Vec::new();
+            let mut items = Vec::new();
             for channel in &argv[2..] {
                 let n = ctx.state.pubsub.channels.get(channel).map_or(0, |s| s.len());
-                pairs.push((Reply::Bulk(channel.clone()), Reply::integer(n)));
+                items.push(Reply::Bulk(channel.clone()));
+                items.push(Reply::integer(n));
             }
-            Reply::Map(pairs)
+            Reply::Array(items)
         }
         b"numpat" if argv.len() == 2 => Reply::integer(ctx.state.pubsub.patterns.len()),
         b"shardchannels" if argv.len() <= 3 => Reply::Array(Vec::new()),
-        b"shardnumsub" => Reply::Map(argv[2..].iter().map(|c| (Reply::Bulk(c.clone()), Reply::Integer(0))).collect()),
+        b"shardnumsub" => Reply::Array(
+            argv[2..]
+                .iter()
+                .flat_map(|c| [Reply::Bulk(c.clone()), Reply::Integer(0)])
+                .collect(),
+        ),
+        // These take an optional pattern; Redis checks the count itself, with this text.
+        b"channels" | b"shardchannels" if argv.len() > 3 => Reply::error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(&argv[1])
+        )),
         b"help" if argv.len() == 2 => Reply::Array(
             [
                 "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

@@ -68,7 +68,7 @@ pub fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             Reply::Array(
                 argv[2..]
                     .iter()
-                    .map(|n| lookup(n).map_or(Reply::NilArray, info_of))
+                    .map(|n| lookup(n).map_or(Reply::Nil, info_of))
                     .collect(),
             )
         }
@@ -85,7 +85,7 @@ pub fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
                     .collect(),
             )
         }
-        b"getkeys" if argv.len() >= 3 => {
+        b"getkeys" if argv.len() >= 4 => {
             let Some(spec) = lookup(&argv[2]) else {
                 return Reply::error("ERR Invalid command specified");
             };

@@ -12,8 +12,21 @@ pub fn config(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         b"get" if argv.len() >= 3 => {
             let mut pairs: Vec<(String, String)> = Vec::new();
             for pattern in &argv[2..] {
-                for (name, value) in ctx.state.config.matching(pattern) {
-                    if !pairs.iter().any(|(n, _)| *n == name) {
+                // A plain name is answered under the spelling it was asked with, as Redis does.
+                let is_glob = pattern.iter().any(|c| matches!(c, b'*' | b'?' | b'['));
+                let found = ctx.state.config.matching(pattern);
+                let found: Vec<(String, String)> = if is_glob {
+                    found
+                } else {
+                    let given = String::from_utf8_lossy(pattern).into_owned();
+                    found
+                        .into_iter()
+                        .take(1)
+                        .map(|(_, v)| (given.clone(), v))
+                        .collect()
+                };
+                for (name, value) in found {
+                    if !pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
                         pairs.push((name, value));
                     }
                 }
@@ -25,7 +38,8 @@ pub fn config(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
                     .collect(),
             )
         }
-        b"set" if argv.len() >= 4 && argv.len() % 2 == 0 => set(ctx, &argv[2..]),
+        b"set" if argv.len() >= 4 && argv.len().is_multiple_of(2) => set(ctx, &argv[2..]),
+        b"set" if argv.len() >= 4 => Reply::error(errors::SYNTAX),
         b"resetstat" if argv.len() == 2 => {
             ctx.state.stats.reset();
             Reply::ok()

@@ -8,9 +8,10 @@ pub fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let sub = argv[1].to_ascii_lowercase();
     match (sub.as_slice(), argv.len()) {
         (b"sleep", 3) => {
-            let Some(seconds) = parse_f64(&argv[2]).filter(|s| s.is_finite() && *s >= 0.0) else {
-                return Reply::error(errors::NOT_FLOAT);
-            };
+            // Redis reads the duration with atof: text that is not a number sleeps 0 seconds.
+            let seconds = parse_f64(&argv[2])
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .unwrap_or(0.0);
             // Redis blocks the whole server for the duration; so does this (the lock is held),
             // which is what tests that use DEBUG SLEEP rely on.
             std::thread::sleep(std::time::Duration::from_secs_f64(seconds.min(3600.0)));
