@@ -1,4 +1,5 @@
 //! Small pure helpers shared by commands.
 
 pub mod glob;
+pub mod longdouble;
 pub mod num;

@@ -1,0 +1,83 @@
+//! INCR, DECR, INCRBY, DECRBY, INCRBYFLOAT.
+
+use bytes::Bytes;
+
+use super::{current_string, store_keep_ttl};
+use crate::cmd::{Ctx, errors};
+use crate::resp::Reply;
+use crate::util::longdouble::{IncrFloatError, incr_by_float};
+use crate::util::num::parse_i64;
+
+pub fn incr(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    incr_decr(ctx, &argv[1], 1)
+}
+
+pub fn decr(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    incr_decr(ctx, &argv[1], -1)
+}
+
+pub fn incrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    match parse_i64(&argv[2]) {
+        Some(by) => incr_decr(ctx, &argv[1], by),
+        None => Reply::error(errors::NOT_INTEGER),
+    }
+}
+
+pub fn decrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    match parse_i64(&argv[2]) {
+        Some(i64::MIN) => Reply::error("ERR decrement would overflow"),
+        Some(by) => incr_decr(ctx, &argv[1], -by),
+        None => Reply::error(errors::NOT_INTEGER),
+    }
+}
+
+fn incr_decr(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> Reply {
+    let current = match current_string(ctx, key) {
+        Ok(v) => v,
+        Err(e) => return e,
+    };
+    let value = match current {
+        None => 0,
+        Some(text) => match parse_i64(&text) {
+            Some(v) => v,
+            None => return Reply::error(errors::NOT_INTEGER),
+        },
+    };
+    let Some(new_value) = value.checked_add(by) else {
+        return Reply::error(errors::OVERFLOW);
+    };
+    let mut buf = itoa::Buffer::new();
+    store_keep_ttl(
+        ctx,
+        key,
+        Bytes::copy_from_slice(buf.format(new_value).as_bytes()),
+    );
+    Reply::Integer(new_value)
+}
+
+pub fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let key = &argv[1];
+    let current = match current_string(ctx, key) {
+        Ok(v) => v,
+        Err(e) => return e,
+    };
+    let current = current.unwrap_or_else(|| Bytes::from_static(b"0"));
+    let new_value = match incr_by_float(&current, &argv[2]) {
+        Ok(v) => v,
+        Err(IncrFloatError::CurrentNotFloat | IncrFloatError::IncrementNotFloat) => {
+            return Reply::error(errors::NOT_FLOAT);
+        }
+        Err(IncrFloatError::NanOrInfinity) => {
+            return Reply::error("ERR increment would produce NaN or Infinity");
+        }
+    };
+    store_keep_ttl(ctx, key, new_value.clone());
+    // Replicas get the resulting value: float formatting must not be recomputed there.
+    ctx.rewrite(vec![
+        Bytes::from_static(b"SET"),
+        key.clone(),
+        new_value.clone(),
+        Bytes::from_static(b"KEEPTTL"),
+    ]);
+    Reply::Bulk(new_value)
+}

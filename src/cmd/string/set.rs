@@ -1,0 +1,255 @@
+//! SET and its older variants SETNX, SETEX, PSETEX, plus the option parser GETEX shares.
+
+use bytes::Bytes;
+
+use super::old_value_reply;
+use crate::cmd::{Ctx, errors};
+use crate::resp::Reply;
+use crate::store::{Entry, Value};
+use crate::util::num::parse_i64;
+
+pub const NX: u32 = 1 << 0;
+pub const XX: u32 = 1 << 1;
+pub const EX: u32 = 1 << 2;
+pub const PX: u32 = 1 << 3;
+pub const KEEPTTL: u32 = 1 << 4;
+pub const GET: u32 = 1 << 5;
+pub const EXAT: u32 = 1 << 6;
+pub const PXAT: u32 = 1 << 7;
+pub const PERSIST: u32 = 1 << 8;
+
+const ANY_EXPIRE: u32 = EX | PX | EXAT | PXAT;
+
+/// Which command's options are parsed: SET takes NX/XX/GET/KEEPTTL, GETEX takes PERSIST.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum OptionsOf {
+    Set,
+    GetEx,
+}
+
+/// Parsed SET/GETEX options: flag bits and the raw expire argument.
+pub struct StringOptions {
+    pub flags: u32,
+    pub expire: Option<Bytes>,
+}
+
+/// Parses options from `argv[first..]`. Any option that conflicts with one already given is
+/// a syntax error, in whatever order they come, as in Redis.
+pub fn parse_options(argv: &[Bytes], first: usize, of: OptionsOf) -> Result<StringOptions, Reply> {
+    let mut flags = 0u32;
+    let mut expire = None;
+    let is_set = of == OptionsOf::Set;
+    let mut j = first;
+    while j < argv.len() {
+        let opt = argv[j].to_ascii_uppercase();
+        let has_next = j + 1 < argv.len();
+        let expire_free = flags & (KEEPTTL | PERSIST) == 0;
+        let (flag, takes_value) = match opt.as_slice() {
+            b"NX" if is_set && flags & XX == 0 => (NX, false),
+            b"XX" if is_set && flags & NX == 0 => (XX, false),
+            b"GET" if is_set => (GET, false),
+            b"KEEPTTL" if is_set && flags & (PERSIST | ANY_EXPIRE) == 0 => (KEEPTTL, false),
+            b"PERSIST" if !is_set && flags & (ANY_EXPIRE | KEEPTTL) == 0 => (PERSIST, false),
+            b"EX" if expire_free && flags & (ANY_EXPIRE & !EX) == 0 && has_next => (EX, true),
+            b"PX" if expire_free && flags & (ANY_EXPIRE & !PX) == 0 && has_next => (PX, true),
+            b"EXAT" if expire_free && flags & (ANY_EXPIRE & !EXAT) == 0 && has_next => (EXAT, true),
+            b"PXAT" if expire_free && flags & (ANY_EXPIRE & !PXAT) == 0 && has_next => (PXAT, true),
+            _ => return Err(Reply::error(errors::SYNTAX)),
+        };
+        flags |= flag;
+        if takes_value {
+            expire = Some(argv[j + 1].clone());
+            j += 1;
+        }
+        j += 1;
+    }
+    Ok(StringOptions { flags, expire })
+}
+
+/// The absolute expiry in Unix ms from an EX/PX/EXAT/PXAT argument, with Redis's checks:
+/// not an integer → NOT_INTEGER; zero, negative or overflowing → "invalid expire time".
+pub fn expire_at_ms(arg: &[u8], flags: u32, now_ms: u64, command: &[u8]) -> Result<u64, Reply> {
+    let invalid = || {
+        Reply::error(format!(
+            "ERR invalid expire time in '{}' command",
+            String::from_utf8_lossy(&command.to_ascii_lowercase())
+        ))
+    };
+    let value = parse_i64(arg).ok_or_else(|| Reply::error(errors::NOT_INTEGER))?;
+    let seconds = flags & (EX | EXAT) != 0;
+    if value <= 0 || (seconds && value > i64::MAX / 1000) {
+        return Err(invalid());
+    }
+    let mut ms = if seconds { value * 1000 } else { value };
+    if flags & (EX | PX) != 0 {
+        ms = ms
+            .checked_add(i64::try_from(now_ms).unwrap_or(i64::MAX))
+            .ok_or_else(invalid)?;
+    }
+    u64::try_from(ms).map_err(|_| invalid())
+}
+
+pub fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let options = match parse_options(argv, 3, OptionsOf::Set) {
+        Ok(o) => o,
+        Err(e) => return e,
+    };
+    set_generic(
+        ctx,
+        argv,
+        options.flags,
+        options.expire.as_deref(),
+        &argv[1],
+        &argv[2],
+        SetReplies::standard(),
+    )
+}
+
+pub fn setnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let replies = SetReplies {
+        ok: Reply::Integer(1),
+        aborted: Reply::Integer(0),
+    };
+    set_generic(ctx, argv, NX, None, &argv[1], &argv[2], replies)
+}
+
+pub fn setex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    set_generic(
+        ctx,
+        argv,
+        EX,
+        Some(&argv[2]),
+        &argv[1],
+        &argv[3],
+        SetReplies::standard(),
+    )
+}
+
+pub fn psetex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    set_generic(
+        ctx,
+        argv,
+        PX,
+        Some(&argv[2]),
+        &argv[1],
+        &argv[3],
+        SetReplies::standard(),
+    )
+}
+
+struct SetReplies {
+    ok: Reply,
+    aborted: Reply,
+}
+
+impl SetReplies {
+    fn standard() -> SetReplies {
+        SetReplies {
+            ok: Reply::ok(),
+            aborted: Reply::Nil,
+        }
+    }
+}
+
+fn set_generic(
+    ctx: &mut Ctx<'_>,
+    argv: &[Bytes],
+    flags: u32,
+    expire: Option<&[u8]>,
+    key: &Bytes,
+    value: &Bytes,
+    replies: SetReplies,
+) -> Reply {
+    let expire_at = match expire {
+        Some(arg) => match expire_at_ms(arg, flags, ctx.now_ms, &argv[0]) {
+            Ok(at) => Some(at),
+            Err(e) => return e,
+        },
+        None => None,
+    };
+    let old_value = if flags & GET != 0 {
+        match old_value_reply(ctx, key) {
+            Ok(reply) => Some(reply),
+            Err(e) => return e,
+        }
+    } else {
+        None
+    };
+    let found = ctx.lookup(key).map(|e| e.expire_at_ms);
+    if (flags & NX != 0 && found.is_some()) || (flags & XX != 0 && found.is_none()) {
+        return old_value.unwrap_or(replies.aborted);
+    }
+    let kept_ttl = if flags & KEEPTTL != 0 {
+        found.flatten()
+    } else {
+        None
+    };
+    ctx.db().insert(
+        Bytes::copy_from_slice(key),
+        Entry {
+            value: Value::Str(Bytes::copy_from_slice(value)),
+            expire_at_ms: expire_at.or(kept_ttl),
+        },
+    );
+    ctx.modified(key);
+    if let Some(at) = expire_at {
+        ctx.rewrite(vec![
+            Bytes::from_static(b"SET"),
+            key.clone(),
+            value.clone(),
+            Bytes::from_static(b"PXAT"),
+            Bytes::from(at.to_string()),
+        ]);
+    } else if flags & GET != 0 {
+        // The GET option only shapes the reply; replicas get the plain SET.
+        let without_get = argv
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| *i < 3 || !a.eq_ignore_ascii_case(b"get"))
+            .map(|(_, a)| a.clone())
+            .collect();
+        ctx.rewrite(without_get);
+    }
+    old_value.unwrap_or(replies.ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<Bytes> {
+        list.iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn options_conflicts_are_syntax_errors() {
+        let ok = |l: &[&str]| parse_options(&args(l), 3, OptionsOf::Set).is_ok();
+        assert!(ok(&["set", "k", "v", "nx", "get", "ex", "1"]));
+        assert!(ok(&["set", "k", "v", "ex", "1", "ex", "2"]));
+        assert!(!ok(&["set", "k", "v", "nx", "xx"]));
+        assert!(!ok(&["set", "k", "v", "ex", "1", "px", "2"]));
+        assert!(!ok(&["set", "k", "v", "keepttl", "ex", "1"]));
+        assert!(!ok(&["set", "k", "v", "ex"]));
+        assert!(!ok(&["set", "k", "v", "persist"]));
+        let getex = |l: &[&str]| parse_options(&args(l), 2, OptionsOf::GetEx).is_ok();
+        assert!(getex(&["getex", "k", "persist"]));
+        assert!(!getex(&["getex", "k", "persist", "ex", "1"]));
+        assert!(!getex(&["getex", "k", "nx"]));
+    }
+
+    #[test]
+    fn expire_arguments() {
+        assert_eq!(expire_at_ms(b"10", EX, 1000, b"set"), Ok(11_000));
+        assert_eq!(expire_at_ms(b"10", PXAT, 1000, b"set"), Ok(10));
+        assert!(expire_at_ms(b"0", EX, 1000, b"set").is_err());
+        assert!(expire_at_ms(b"-1", PX, 1000, b"set").is_err());
+        assert!(expire_at_ms(b"9223372036854775807", EX, 1000, b"set").is_err());
+        assert!(expire_at_ms(b"9223372036854775807", PX, 1000, b"set").is_err());
+        assert_eq!(
+            expire_at_ms(b"x", EX, 0, b"set"),
+            Err(Reply::error(errors::NOT_INTEGER))
+        );
+    }
+}
