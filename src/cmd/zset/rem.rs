@@ -1,0 +1,130 @@
+//! ZREM ZREMRANGEBYRANK ZREMRANGEBYSCORE ZREMRANGEBYLEX.
+
+use bytes::Bytes;
+
+use super::score::{parse_lex_range, parse_score_range};
+use crate::cmd::set::shared::{parse_long, peek_zset, touched};
+use crate::cmd::{Ctx, errors};
+use crate::resp::Reply;
+use crate::store::ZSet;
+
+pub fn zrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let key = &argv[1];
+    let zset = match ctx.write_zset(key, false) {
+        Ok(Some(z)) => z,
+        Ok(None) => return Reply::Integer(0),
+        Err(e) => return e,
+    };
+    let mut removed = 0;
+    for member in &argv[2..] {
+        if zset.remove(member).is_some() {
+            removed += 1;
+        }
+        if zset.is_empty() {
+            break;
+        }
+    }
+    ctx.remove_if_empty(key);
+    touched(ctx, key, removed);
+    Reply::integer(removed)
+}
+
+/// Clamps Redis-style inclusive rank indexes (negative from the end) to `start..end`, or
+/// None when the range is empty.
+pub(crate) fn clamp_ranks(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = i64::try_from(len).unwrap_or(i64::MAX);
+    let mut start = if start < 0 {
+        start.saturating_add(len)
+    } else {
+        start
+    };
+    let mut end = if end < 0 {
+        end.saturating_add(len)
+    } else {
+        end
+    };
+    if start < 0 {
+        start = 0;
+    }
+    if start > end || start >= len {
+        return None;
+    }
+    if end >= len {
+        end = len - 1;
+    }
+    Some((start as usize, end as usize + 1))
+}
+
+/// Shared tail of the ZREMRANGEBY* commands: `ranks` picks the ranks to remove.
+fn remove_range(
+    ctx: &mut Ctx<'_>,
+    key: &Bytes,
+    ranks: impl Fn(&ZSet) -> Option<(usize, usize)>,
+) -> Reply {
+    let zset = match peek_zset(ctx, key) {
+        Ok(Some(z)) => z,
+        Ok(None) => return Reply::Integer(0),
+        Err(e) => return e,
+    };
+    let Some((start, end)) = ranks(&zset) else {
+        return Reply::Integer(0);
+    };
+    drop(zset);
+    if start >= end {
+        return Reply::Integer(0);
+    }
+    let removed = match ctx.write_zset(key, false) {
+        Ok(Some(z)) => z.remove_ranks(start, end),
+        Ok(None) => 0,
+        Err(e) => return e,
+    };
+    ctx.remove_if_empty(key);
+    touched(ctx, key, removed);
+    Reply::integer(removed)
+}
+
+pub fn zremrangebyrank(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let start = match parse_long(&argv[2], None) {
+        Ok(v) => v,
+        Err(e) => return e,
+    };
+    let end = match parse_long(&argv[3], None) {
+        Ok(v) => v,
+        Err(e) => return e,
+    };
+    remove_range(ctx, &argv[1], |z| clamp_ranks(start, end, z.len()))
+}
+
+pub fn zremrangebyscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let Some(range) = parse_score_range(&argv[2], &argv[3]) else {
+        return Reply::error(errors::MIN_MAX_NOT_FLOAT);
+    };
+    remove_range(ctx, &argv[1], |z| Some(z.score_range_ranks(&range)))
+}
+
+pub fn zremrangebylex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let Some((min, max)) = parse_lex_range(&argv[2], &argv[3]) else {
+        return Reply::error(errors::MIN_MAX_NOT_STRING);
+    };
+    remove_range(ctx, &argv[1], |z| {
+        z.lex_delete_start(&min, &max)
+            .map(|start| (start, z.lex_run_up(start, &max)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rank_clamping() {
+        assert_eq!(clamp_ranks(0, -1, 5), Some((0, 5)));
+        assert_eq!(clamp_ranks(-2, -1, 5), Some((3, 5)));
+        assert_eq!(clamp_ranks(-100, 2, 5), Some((0, 3)));
+        assert_eq!(clamp_ranks(3, 1, 5), None);
+        assert_eq!(clamp_ranks(5, 10, 5), None);
+        assert_eq!(clamp_ranks(0, -6, 5), None);
+        assert_eq!(clamp_ranks(0, 0, 0), None);
+        assert_eq!(clamp_ranks(i64::MIN, i64::MAX, 3), Some((0, 3)));
+    }
+}
