@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use crate::cmd::dispatch;
 use crate::resp::parse::{ParseLimits, ProtocolError, RequestParser};
 use crate::resp::{Protocol, Reply};
-use crate::server::clients::{ClientHandle, Outbound, sync_session};
+use crate::server::clients::{ClientHandle, KillSwitch, Outbound, sync_session};
 use crate::server::{Server, Session, unix_time_ms};
 
 /// Commands executed per lock acquisition at most, so one pipelining client cannot hold the
@@ -83,6 +83,7 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     let id = server.next_client_id.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicUsize::new(0));
+    let kill_switch = Arc::new(KillSwitch::default());
     let admission = {
         let mut state = server.state.lock();
         state.stats.total_connections_received += 1;
@@ -124,10 +125,14 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
                     authenticated: false,
                     tx,
                     queued_bytes: queued.clone(),
+                    kill_switch: kill_switch.clone(),
                     no_evict: false,
                 },
             );
-            Ok((state.config.requirepass.is_none(), InputLimits::from_config(&state.config)))
+            Ok((
+                state.config.requirepass.is_none(),
+                InputLimits::from_config(&state.config),
+            ))
         }
     };
     let (reader, mut writer) = stream.into_split();
@@ -158,7 +163,13 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         has_more: false,
         input_limits,
     };
-    let reason = conn.run().await;
+    let reason = tokio::select! {
+        reason = conn.run() => reason,
+        reason = kill_switch.tripped() => {
+            tracing::info!(client = id, %peer, "client killed: {reason}");
+            reason
+        }
+    };
     tracing::debug!(client = id, %peer, reason, "closed");
     conn.unregister();
 }
@@ -196,7 +207,11 @@ impl Connection {
 
     /// Parses what is buffered and executes it; one lock acquisition per batch.
     fn process_input(&mut self) -> Step {
-        let InputLimits { bulk_len_max, requirepass_set, query_limit } = self.input_limits;
+        let InputLimits {
+            bulk_len_max,
+            requirepass_set,
+            query_limit,
+        } = self.input_limits;
         loop {
             let authenticated = self.session.authenticated || !requirepass_set;
             let limits = ParseLimits {
@@ -248,7 +263,8 @@ impl Connection {
             && let Some(e) = self.protocol_error.take()
         {
             tracing::info!(client = self.session.id, "protocol error: {e}");
-            Reply::error(format!("ERR Protocol error: {e}")).encode(self.session.protocol, &mut self.output);
+            Reply::error(format!("ERR Protocol error: {e}"))
+                .encode(self.session.protocol, &mut self.output);
             return Step::Close(format!("protocol error: {e}"));
         }
         Step::Continue
@@ -302,7 +318,9 @@ impl Connection {
             // Give back memory a large reply took.
             self.output = BytesMut::with_capacity(16 * 1024);
         }
-        self.server.net_output_bytes.fetch_add(len as u64, Ordering::Relaxed);
+        self.server
+            .net_output_bytes
+            .fetch_add(len as u64, Ordering::Relaxed);
         result
     }
 
@@ -319,7 +337,6 @@ impl Connection {
             }
             // A late unblock for a command that already timed out: nothing to answer.
             Outbound::Unblocked(_) | Outbound::Unblock(_) => Step::Continue,
-            Outbound::Kill(reason) => Step::Close(reason),
         }
     }
 
@@ -327,7 +344,9 @@ impl Connection {
         match result {
             Ok(0) => Step::Close("client closed connection".into()),
             Ok(n) => {
-                self.server.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                self.server
+                    .net_input_bytes
+                    .fetch_add(n as u64, Ordering::Relaxed);
                 Step::Continue
             }
             Err(e) => Step::Close(format!("read error: {e}")),

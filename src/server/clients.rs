@@ -18,8 +18,6 @@ pub enum Outbound {
     Unblocked(Reply),
     /// CLIENT UNBLOCK: reply nil (or the given error) to a blocked command.
     Unblock(Option<String>),
-    /// Close the connection, with the reason to log.
-    Kill(String),
 }
 
 #[derive(Debug)]
@@ -43,12 +41,51 @@ pub struct ClientHandle {
     pub tx: mpsc::UnboundedSender<Outbound>,
     /// Bytes queued through `tx` and not yet written, for output buffer limits.
     pub queued_bytes: Arc<AtomicUsize>,
+    /// Out-of-band kill: a client stuck writing to a peer that stops reading would never
+    /// reach a kill message queued behind its pending output.
+    pub kill_switch: Arc<KillSwitch>,
     pub no_evict: bool,
 }
 
+/// Set once; the connection watches it while reading, writing and waiting.
+#[derive(Debug, Default)]
+pub struct KillSwitch {
+    reason: parking_lot::Mutex<Option<String>>,
+    notify: tokio::sync::Notify,
+}
+
+impl KillSwitch {
+    pub fn trip(&self, reason: &str) {
+        let mut slot = self.reason.lock();
+        if slot.is_none() {
+            *slot = Some(reason.to_string());
+        }
+        drop(slot);
+        // notify_one keeps a permit when nobody waits yet, so the kill is never missed.
+        self.notify.notify_one();
+    }
+
+    pub fn reason(&self) -> Option<String> {
+        self.reason.lock().clone()
+    }
+
+    pub async fn tripped(&self) -> String {
+        loop {
+            if let Some(reason) = self.reason() {
+                return reason;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
 impl ClientHandle {
-    /// Queues a message, counting its size against the client's output buffer.
+    /// Queues a message, counting its size against the client's output buffer. Nothing is
+    /// queued to a client that is being killed.
     pub fn send(&self, message: Outbound, size_hint: usize) -> bool {
+        if self.kill_switch.reason().is_some() {
+            return false;
+        }
         self.queued_bytes.fetch_add(size_hint, Ordering::Relaxed);
         self.tx.send(message).is_ok()
     }
@@ -83,7 +120,10 @@ impl Clients {
 
     pub fn kill(&self, id: u64, reason: &str) -> bool {
         match self.by_id.get(&id) {
-            Some(c) => c.send(Outbound::Kill(reason.to_string()), 0),
+            Some(c) => {
+                c.kill_switch.trip(reason);
+                true
+            }
             None => false,
         }
     }

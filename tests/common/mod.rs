@@ -222,7 +222,7 @@ impl ServerProcess {
                 if let Ok(reply) = client.cmd_raw_io(&["PING"])
                     && (reply.starts_with(b"+PONG") || reply.starts_with(b"-NOAUTH"))
                 {
-                    return Ok(());
+                    return self.confirm_identity(&mut client);
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -233,6 +233,27 @@ impl ServerProcess {
             self.port,
             self.log_text()
         ))
+    }
+
+    /// Free ports are picked before the server binds, so another test's server can take the
+    /// port first: the server that answered must be our own child, or the start is retried.
+    fn confirm_identity(&mut self, client: &mut Client) -> Result<(), String> {
+        let info = client.cmd_raw_io(&["INFO", "server"]).unwrap_or_default();
+        let text = String::from_utf8_lossy(&info);
+        let pid = text
+            .lines()
+            .find_map(|l| l.strip_prefix("process_id:"))
+            .and_then(|v| v.trim().parse::<u32>().ok());
+        let ours = match pid {
+            Some(pid) => pid == self.child.id(),
+            // Behind requirepass INFO answers NOAUTH; then a live child is the best evidence.
+            None => matches!(self.child.try_wait(), Ok(None)),
+        };
+        if ours {
+            Ok(())
+        } else {
+            Err(format!("port {} is served by another process", self.port))
+        }
     }
 
     pub fn client(&self) -> Client {

@@ -30,7 +30,27 @@ fn info_of(c: &CommandSpec) -> Reply {
         .filter(|(f, _)| c.has(*f))
         .map(|(_, n)| Reply::simple(*n))
         .collect();
-    let category = format!("@{}", c.group);
+    let mut categories: Vec<Reply> = Vec::new();
+    for (flag, name) in [
+        (flags::WRITE, "@write"),
+        (flags::READONLY, "@read"),
+        (flags::ADMIN, "@admin"),
+    ] {
+        if c.has(flag) {
+            categories.push(Reply::simple(name));
+        }
+    }
+    if let Some(group) = acl_category(c.group) {
+        categories.push(Reply::simple(group));
+    }
+    categories.push(Reply::simple(if c.has(flags::FAST) {
+        "@fast"
+    } else {
+        "@slow"
+    }));
+    if c.has(flags::BLOCKING) {
+        categories.push(Reply::simple("@blocking"));
+    }
     Reply::Array(vec![
         Reply::bulk_str(c.name),
         Reply::Integer(i64::from(c.arity)),
@@ -38,11 +58,28 @@ fn info_of(c: &CommandSpec) -> Reply {
         Reply::Integer(i64::from(c.first_key)),
         Reply::Integer(i64::from(c.last_key)),
         Reply::Integer(i64::from(c.key_step)),
-        Reply::Set(vec![Reply::simple(category)]),
+        Reply::Set(categories),
         Reply::Set(Vec::new()),
         Reply::Array(Vec::new()),
         Reply::Array(Vec::new()),
     ])
+}
+
+/// The ACL category of a command group (COMMAND DOCS groups and ACL categories differ in
+/// spelling).
+fn acl_category(group: &str) -> Option<&'static str> {
+    Some(match group {
+        "string" => "@string",
+        "list" => "@list",
+        "hash" => "@hash",
+        "set" => "@set",
+        "sorted-set" => "@sortedset",
+        "generic" => "@keyspace",
+        "pubsub" => "@pubsub",
+        "transactions" => "@transaction",
+        "connection" => "@connection",
+        _ => return None,
+    })
 }
 
 fn docs_of(c: &CommandSpec) -> Reply {
