@@ -369,19 +369,18 @@ impl<'a> Ctx<'a> {
 
 /// Converts a user timeout in seconds (float, as BLPOP takes it) to an absolute deadline.
 pub fn parse_timeout_seconds(arg: &[u8], now_ms: u64) -> Result<Option<u64>, Reply> {
-    let seconds = crate::util::num::parse_f64(arg)
-        .filter(|v| v.is_finite())
-        .ok_or_else(|| Reply::error(errors::TIMEOUT_NOT_FLOAT))?;
-    if seconds < 0.0 {
-        return Err(Reply::error(errors::TIMEOUT_NEGATIVE));
-    }
+    let seconds =
+        crate::util::num::parse_f64(arg).ok_or_else(|| Reply::error(errors::TIMEOUT_NOT_FLOAT))?;
     let ms = (seconds * 1000.0).ceil();
-    if ms > (i64::MAX / 2) as f64 {
-        return Err(Reply::error(errors::TIMEOUT_NOT_FLOAT));
+    // Redis converts the milliseconds to a C long long: infinities and values past its
+    // range come out as the most negative number, so they are "negative" there too
+    // ("-0.0001" rounds up to 0: wait forever).
+    if ms < 0.0 || ms >= i64::MAX as f64 {
+        return Err(Reply::error(errors::TIMEOUT_NEGATIVE));
     }
     Ok(if ms == 0.0 {
         None
     } else {
-        Some(now_ms + ms as u64)
+        Some(now_ms.saturating_add(ms as u64))
     })
 }

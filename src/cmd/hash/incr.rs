@@ -1,0 +1,90 @@
+//! HINCRBY HINCRBYFLOAT.
+
+use bytes::Bytes;
+
+use super::shared::peek_hash;
+use crate::cmd::{Ctx, errors};
+use crate::resp::Reply;
+use crate::util::longdouble::{self, IncrFloatError};
+use crate::util::num::parse_i64;
+
+/// The current value of `field`, after checking the key's type. Nothing is created: a
+/// refused increment must not leave an empty hash behind.
+fn current_value(ctx: &mut Ctx<'_>, key: &[u8], field: &[u8]) -> Result<Option<Bytes>, Reply> {
+    Ok(peek_hash(ctx, key)?.and_then(|h| h.get(field).cloned()))
+}
+
+fn store(ctx: &mut Ctx<'_>, key: &[u8], field: &[u8], value: Bytes) -> Result<(), Reply> {
+    if let Some(hash) = ctx.write_hash(key, true)? {
+        match hash.get_mut(field) {
+            Some(slot) => *slot = value,
+            None => {
+                hash.insert(Bytes::copy_from_slice(field), value);
+            }
+        }
+    }
+    ctx.modified(key);
+    Ok(())
+}
+
+pub fn hincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let (key, field) = (&argv[1], &argv[2]);
+    let Some(increment) = parse_i64(&argv[3]) else {
+        return Reply::error(errors::NOT_INTEGER);
+    };
+    let current = match current_value(ctx, key, field) {
+        Ok(None) => 0,
+        Ok(Some(text)) => match parse_i64(&text) {
+            Some(v) => v,
+            None => return Reply::error("ERR hash value is not an integer"),
+        },
+        Err(e) => return e,
+    };
+    let Some(new) = current.checked_add(increment) else {
+        return Reply::error(errors::OVERFLOW);
+    };
+    let mut digits = itoa::Buffer::new();
+    let text = Bytes::copy_from_slice(digits.format(new).as_bytes());
+    match store(ctx, key, field, text) {
+        Ok(()) => Reply::Integer(new),
+        Err(e) => e,
+    }
+}
+
+pub fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let (key, field, increment) = (&argv[1], &argv[2], &argv[3]);
+    // The increment is judged on its own first (Redis parses it before looking at the
+    // key): adding it to zero tells an infinite one from an unparsable one.
+    match longdouble::incr_by_float(b"0", increment) {
+        Ok(_) => {}
+        Err(IncrFloatError::NanOrInfinity) => {
+            return Reply::error("ERR value is NaN or Infinity");
+        }
+        Err(_) => return Reply::error(errors::NOT_FLOAT),
+    }
+    let current = match current_value(ctx, key, field) {
+        Ok(current) => current,
+        Err(e) => return e,
+    };
+    let new = match longdouble::incr_by_float(current.as_deref().unwrap_or(b"0"), increment) {
+        Ok(new) => new,
+        Err(IncrFloatError::CurrentNotFloat) => {
+            return Reply::error("ERR hash value is not a float");
+        }
+        Err(IncrFloatError::IncrementNotFloat) => return Reply::error(errors::NOT_FLOAT),
+        Err(IncrFloatError::NanOrInfinity) => {
+            return Reply::error("ERR increment would produce NaN or Infinity");
+        }
+    };
+    if let Err(e) = store(ctx, key, field, new.clone()) {
+        return e;
+    }
+    // Replicas get the result, not the arithmetic, so that they cannot round differently.
+    ctx.rewrite(vec![
+        Bytes::from_static(b"HSET"),
+        key.clone(),
+        field.clone(),
+        new.clone(),
+    ]);
+    Reply::Bulk(new)
+}

@@ -1,0 +1,69 @@
+//! HSET HMSET HSETNX.
+
+use bytes::Bytes;
+
+use super::shared::{peek_hash, record_changes};
+use crate::cmd::{Ctx, errors};
+use crate::resp::Reply;
+
+/// Sets the field/value pairs of `argv[2..]`; returns how many fields are new.
+fn set_pairs(ctx: &mut Ctx<'_>, argv: &[Bytes], name: &str) -> Result<usize, Reply> {
+    if !argv.len().is_multiple_of(2) {
+        return Err(Reply::error(errors::wrong_arity(name)));
+    }
+    let key = &argv[1];
+    let created = {
+        let Some(hash) = ctx.write_hash(key, true)? else {
+            return Ok(0);
+        };
+        let mut created = 0;
+        for pair in argv[2..].chunks_exact(2) {
+            let value = Bytes::copy_from_slice(&pair[1]);
+            match hash.get_mut(&pair[0]) {
+                Some(slot) => *slot = value,
+                None => {
+                    hash.insert(Bytes::copy_from_slice(&pair[0]), value);
+                    created += 1;
+                }
+            }
+        }
+        created
+    };
+    record_changes(ctx, key, (argv.len() - 2) / 2);
+    Ok(created)
+}
+
+pub fn hset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    match set_pairs(ctx, argv, "hset") {
+        Ok(created) => Reply::integer(created),
+        Err(e) => e,
+    }
+}
+
+pub fn hmset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    match set_pairs(ctx, argv, "hmset") {
+        Ok(_) => Reply::ok(),
+        Err(e) => e,
+    }
+}
+
+pub fn hsetnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let key = &argv[1];
+    match peek_hash(ctx, key) {
+        Err(e) => return e,
+        Ok(Some(hash)) if hash.contains_key(&argv[2]) => return Reply::Integer(0),
+        Ok(_) => {}
+    }
+    match ctx.write_hash(key, true) {
+        Ok(Some(hash)) => {
+            hash.insert(
+                Bytes::copy_from_slice(&argv[2]),
+                Bytes::copy_from_slice(&argv[3]),
+            );
+        }
+        Ok(None) => {}
+        Err(e) => return e,
+    }
+    ctx.modified(key);
+    Reply::Integer(1)
+}
