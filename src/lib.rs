@@ -10,6 +10,7 @@ pub mod config;
 pub mod expire;
 pub mod logging;
 pub mod net;
+pub mod repl;
 pub mod resp;
 pub mod server;
 pub mod store;

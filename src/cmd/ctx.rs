@@ -73,6 +73,9 @@ impl<'a> Ctx<'a> {
     /// deletion as DEL. Returns true if the key is logically expired, whether or not it was
     /// deleted (replicas only hide expired keys).
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+        if !self.state.dbs[db].may_be_volatile(key) {
+            return false;
+        }
         let expired = self.state.dbs[db]
             .get(key)
             .is_some_and(|e| e.is_expired(self.now_ms));
@@ -362,6 +365,7 @@ impl<'a> Ctx<'a> {
             args: args.to_vec(),
             serve,
             timeout_reply: timeout_reply.clone(),
+            wait: None,
         });
         timeout_reply
     }

@@ -10,6 +10,7 @@ use super::{Ctx, errors, flags};
 use crate::resp::Reply;
 use crate::server::clients::Outbound;
 use crate::server::session::ReplyMode;
+use crate::server::stats::CommandStat;
 use crate::server::{Effect, Server, Session, State, unix_time_ms, unix_time_us};
 
 /// Commands a transaction does not queue.
@@ -48,10 +49,13 @@ pub fn execute(
     if state.blocking.has_ready() {
         serve_blocked(server, state);
     }
-    if !state.effects.is_empty() {
-        // The replication log consumes effects here once it exists; until then they are
-        // accounted for and dropped so that they cannot accumulate.
+    if session.is_master_link {
+        // Our master's own bytes go to the log unchanged (see repl::replica), not these.
         state.effects.clear();
+    } else if !state.effects.is_empty() {
+        state.log_effects();
+        // WAIT waits for replicas to acknowledge this client's writes.
+        session.last_write_offset = state.repl.log.end_offset();
     }
     if let Reply::Error(text) = &reply {
         state.stats.record_error(text);
@@ -142,7 +146,9 @@ fn check_and_run(
     session: &mut Session,
     argv: &[Bytes],
 ) -> Reply {
-    let Some(spec) = lookup(&argv[0]) else {
+    let spec = lookup(&argv[0]);
+    session.last_cmd = spec.map_or("NULL", |c| c.name);
+    let Some(spec) = spec else {
         return reject(state, session, None, errors::unknown_command(argv));
     };
     if !spec.arity_ok(argv.len()) {
@@ -150,6 +156,10 @@ fn check_and_run(
     }
     if !session.authenticated && state.config.requirepass.is_some() && !spec.has(flags::NO_AUTH) {
         return reject(state, session, Some(spec), errors::NOAUTH);
+    }
+    // Checked before queueing, as Redis does, so a refused write aborts the transaction.
+    if let Some(refusal) = replication_refusal(state, session, spec) {
+        return reject(state, session, Some(spec), refusal);
     }
     if session.multi.is_some() && !runs_inside_multi(spec.name) {
         if spec.has(flags::NO_MULTI) {
@@ -192,7 +202,7 @@ pub fn call(
         feed_monitors(state, session, argv);
     }
     let started = Instant::now();
-    let mut ctx = Ctx::new(state, session, server, unix_time_ms());
+    let mut ctx = Ctx::new(state, session, server, crate::server::clock::unix_ms_at(started));
     ctx.nested = nested;
     let reply = (spec.handler)(&mut ctx, argv);
     let Ctx {
@@ -211,7 +221,11 @@ pub fn call(
     }
     state.effects.extend(also);
     state.dirty += changes;
-    let stat = state.stats.commands.entry(spec.name).or_default();
+    let stat = state
+        .stats
+        .commands
+        .entry(spec as *const CommandSpec as usize)
+        .or_insert_with(|| CommandStat { name: spec.name, ..CommandStat::default() });
     stat.calls += 1;
     stat.usec += started.elapsed().as_micros() as u64;
     if reply.is_error() {
@@ -303,4 +317,37 @@ pub fn repr(bytes: &[u8]) -> String {
     }
     out.push('"');
     out
+}
+
+/// Refusals that depend on the replication role: writes to a read-only replica, anything but
+/// stale-safe commands while the link is down with `replica-serve-stale-data no`, and writes
+/// without enough good replicas (`min-replicas-to-write`).
+fn replication_refusal(state: &State, session: &Session, spec: &CommandSpec) -> Option<&'static str> {
+    if session.is_master_link {
+        return None;
+    }
+    let config = &state.config;
+    if let Some(link) = &state.repl.master {
+        if link.status != crate::repl::LinkStatus::Up && !config.replica_serve_stale_data && !spec.has(flags::STALE) {
+            return Some("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
+        }
+        if config.replica_read_only && spec.has(flags::WRITE) {
+            return Some(errors::READONLY);
+        }
+        return None;
+    }
+    if config.min_replicas_to_write > 0 && spec.has(flags::WRITE) {
+        let now_ms = unix_time_ms();
+        let max_lag_ms = config.min_replicas_max_lag_seconds * 1000;
+        let good = state
+            .repl
+            .replicas
+            .values()
+            .filter(|r| r.phase == crate::repl::ReplicaPhase::Online && now_ms.saturating_sub(r.ack_unix_ms) <= max_lag_ms)
+            .count() as u64;
+        if good < config.min_replicas_to_write {
+            return Some("NOREPLICAS Not enough good replicas to write.");
+        }
+    }
+    None
 }

@@ -15,6 +15,7 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod pubsub;
+pub mod repl;
 pub mod server;
 pub mod set;
 pub mod string;

@@ -65,13 +65,16 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::zset::COMMANDS,
         super::transaction::COMMANDS,
         super::pubsub::COMMANDS,
+        super::repl::COMMANDS,
     ]
     .into_iter()
     .flatten()
 }
 
-fn table() -> &'static HashMap<&'static [u8], &'static CommandSpec> {
-    static TABLE: OnceLock<HashMap<&'static [u8], &'static CommandSpec>> = OnceLock::new();
+type Table = HashMap<&'static [u8], &'static CommandSpec, foldhash::fast::RandomState>;
+
+fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| families().map(|c| (c.name.as_bytes(), c)).collect())
 }
 

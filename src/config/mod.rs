@@ -88,6 +88,16 @@ pub struct Config {
     pub tcp_keepalive_seconds: u64,
     pub tcp_backlog: u32,
     pub hz: u64,
+    pub repl_backlog_size: u64,
+    pub repl_diskless_sync: bool,
+    pub repl_diskless_sync_delay_seconds: u64,
+    pub repl_diskless_sync_max_replicas: u64,
+    pub repl_timeout_seconds: u64,
+    pub repl_ping_replica_period_seconds: u64,
+    pub replica_read_only: bool,
+    pub replica_serve_stale_data: bool,
+    pub min_replicas_to_write: u64,
+    pub min_replicas_max_lag_seconds: u64,
 }
 
 impl Default for Config {
@@ -126,6 +136,16 @@ impl Default for Config {
             tcp_keepalive_seconds: 300,
             tcp_backlog: 511,
             hz: 10,
+            repl_backlog_size: 1 << 20,
+            repl_diskless_sync: true,
+            repl_diskless_sync_delay_seconds: 5,
+            repl_diskless_sync_max_replicas: 0,
+            repl_timeout_seconds: 60,
+            repl_ping_replica_period_seconds: 10,
+            replica_read_only: true,
+            replica_serve_stale_data: true,
+            min_replicas_to_write: 0,
+            min_replicas_max_lag_seconds: 10,
         };
         let names: Vec<&'static str> = config.values.keys().copied().collect();
         for name in names {
@@ -376,6 +396,16 @@ impl Config {
             "tcp-keepalive" => self.tcp_keepalive_seconds = int(&value)?,
             "tcp-backlog" => self.tcp_backlog = int(&value)? as u32,
             "hz" => self.hz = int(&value)?.clamp(1, 500),
+            "repl-backlog-size" => self.repl_backlog_size = int(&value)?,
+            "repl-diskless-sync" => self.repl_diskless_sync = value == "yes",
+            "repl-diskless-sync-delay" => self.repl_diskless_sync_delay_seconds = int(&value)?,
+            "repl-diskless-sync-max-replicas" => self.repl_diskless_sync_max_replicas = int(&value)?,
+            "repl-timeout" => self.repl_timeout_seconds = int(&value)?,
+            "repl-ping-replica-period" => self.repl_ping_replica_period_seconds = int(&value)?,
+            "replica-read-only" => self.replica_read_only = value == "yes",
+            "replica-serve-stale-data" => self.replica_serve_stale_data = value == "yes",
+            "min-replicas-to-write" => self.min_replicas_to_write = int(&value)?,
+            "min-replicas-max-lag" => self.min_replicas_max_lag_seconds = int(&value)?,
             _ => {}
         }
         Ok(())

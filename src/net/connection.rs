@@ -65,7 +65,6 @@ struct Connection {
     parser: RequestParser,
     pending: VecDeque<Vec<Bytes>>,
     protocol_error: Option<ProtocolError>,
-    last_cmd: &'static str,
     last_active_ms: u64,
     blocked: bool,
     /// Requests are left to run once the output is flushed.
@@ -118,7 +117,7 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
                     created_ms: now,
                     last_active_ms: now,
                     last_cmd: "NULL",
-                    flags: String::new(),
+                                flags: String::new(),
                     subscriptions: 0,
                     patterns: 0,
                     multi_len: -1,
@@ -157,19 +156,32 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         parser: RequestParser::default(),
         pending: VecDeque::new(),
         protocol_error: None,
-        last_cmd: "NULL",
         last_active_ms: unix_time_ms(),
         blocked: false,
         has_more: false,
         input_limits,
     };
-    let reason = tokio::select! {
+    let mut reason = tokio::select! {
         reason = conn.run() => reason,
         reason = kill_switch.tripped() => {
             tracing::info!(client = id, %peer, "client killed: {reason}");
             reason
         }
     };
+    if let Some(request) = conn.session.psync_request.take() {
+        reason = crate::repl::master::serve_replica(
+            server.clone(),
+            id,
+            peer.ip().to_string(),
+            &mut conn.reader,
+            &mut conn.writer,
+            &mut conn.input,
+            conn.session.replica_handshake.clone(),
+            request,
+            kill_switch.clone(),
+        )
+        .await;
+    }
     tracing::debug!(client = id, %peer, reason, "closed");
     conn.unregister();
 }
@@ -186,6 +198,9 @@ impl Connection {
             }
             if let Err(e) = self.flush().await {
                 return format!("write error: {e}");
+            }
+            if self.session.psync_request.is_some() {
+                return "became a replica".into();
             }
             if self.blocked {
                 let step = self.wait_unblocked().await;
@@ -276,7 +291,6 @@ impl Connection {
         let mut state = server.state.lock();
         let mut close = None;
         while let Some(argv) = self.pending.pop_front() {
-            self.last_cmd = crate::cmd::lookup(&argv[0]).map_or("NULL", |c| c.name);
             let reply = dispatch::execute(&server, &mut state, &mut self.session, &argv);
             if let Some(reply) = reply {
                 reply.encode(self.session.protocol, &mut self.output);
@@ -288,6 +302,10 @@ impl Connection {
                 self.blocked = true;
                 break;
             }
+            if self.session.psync_request.is_some() {
+                // What follows on this connection belongs to the replication stream.
+                break;
+            }
             if self.session.close_after_reply {
                 close = Some("closed by the client or CLIENT KILL".to_string());
                 self.pending.clear();
@@ -297,7 +315,8 @@ impl Connection {
                 break;
             }
         }
-        sync_session(&mut state, &self.session, self.last_cmd);
+        server.seal_log(&mut state);
+        sync_session(&mut state, &self.session, self.session.last_cmd);
         // Refreshed here, under the lock already held, so parsing never takes it.
         self.input_limits = InputLimits::from_config(&state.config);
         self.last_active_ms = unix_time_ms();
@@ -437,9 +456,16 @@ impl Connection {
                     None => return Step::Close("server dropped the client".into()),
                 },
                 _ = sleep => {
-                    let timed_out = self.server.state.lock().blocking.unblock(self.session.id);
-                    if let Some(blocked) = timed_out {
-                        blocked.request.timeout_reply.encode(self.session.protocol, &mut self.output);
+                    let timed_out = {
+                        let mut state = self.server.state.lock();
+                        state.blocking.unblock(self.session.id).map(|blocked| match blocked.request.wait {
+                            // WAIT answers how many replicas made it in time.
+                            Some((offset, _)) => Reply::integer(crate::cmd::repl::count_acked(&state, offset)),
+                            None => blocked.request.timeout_reply,
+                        })
+                    };
+                    if let Some(reply) = timed_out {
+                        reply.encode(self.session.protocol, &mut self.output);
                         return Step::Continue;
                     }
                     // Served just before the timeout: the reply is already in the channel.

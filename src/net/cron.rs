@@ -16,13 +16,32 @@ pub async fn run(server: Arc<Server>) {
         {
             return;
         }
+        crate::server::clock::refresh();
         let mut state = server.state.lock();
         let now_ms = unix_time_ms();
         state.stats.sample_ops(now_ms);
         // A quarter of each period at most, as Redis's slow cycle does.
         crate::expire::active_expire_cycle(&mut state, now_ms, period / 4);
-        if !state.effects.is_empty() {
-            state.effects.clear();
-        }
+        replication_cron(&mut state, now_ms);
+        server.seal_log(&mut state);
+    }
+}
+
+/// Keeps replica streams alive and measured: PING every `repl-ping-replica-period` (it counts
+/// in the offsets, as in Redis), GETACK when a WAIT is pending.
+fn replication_cron(state: &mut crate::server::State, now_ms: u64) {
+    if state.repl.replicas.is_empty() || state.repl.is_replica() {
+        state.repl.getack_requested = false;
+        return;
+    }
+    let period_ms = state.config.repl_ping_replica_period_seconds.max(1) * 1000;
+    if now_ms.saturating_sub(state.repl.last_ping_unix_ms) >= period_ms {
+        state.log_effects();
+        state.repl.log.append_dbless(&[b"PING"]);
+        state.repl.last_ping_unix_ms = now_ms;
+    }
+    if std::mem::take(&mut state.repl.getack_requested) {
+        state.log_effects();
+        state.repl.log.append_dbless(&[b"REPLCONF", b"GETACK", b"*"]);
     }
 }

@@ -21,6 +21,9 @@ pub struct BlockRequest {
     pub serve: TryServe,
     /// Reply on timeout (`*-1` for most, `$-1`/nil for BLMOVE).
     pub timeout_reply: Reply,
+    /// WAIT: (log offset, replicas wanted). Served when enough replicas acknowledged the
+    /// offset; on timeout answered with the count at that moment.
+    pub wait: Option<(u64, usize)>,
 }
 
 #[derive(Debug)]

@@ -3,6 +3,7 @@
 //! replication log will record.
 
 pub mod blocking;
+pub mod clock;
 pub mod clients;
 pub mod pubsub;
 pub mod session;
@@ -46,6 +47,7 @@ pub struct State {
     pub lastsave_unix: u64,
     /// Effects of executed writes not yet handed to the replication log.
     pub effects: Vec<Effect>,
+    pub repl: crate::repl::ReplState,
     /// Cursor of the active expiry cycle: (db, segment).
     pub expire_cursor: (usize, usize),
     pub rng: rand::rngs::SmallRng,
@@ -55,7 +57,8 @@ impl State {
     pub fn new(config: Config) -> State {
         use rand::SeedableRng;
         let databases = config.databases.max(1);
-        State {
+        let backlog_bytes_max = config.get("repl-backlog-size").and_then(|v| v.parse().ok()).unwrap_or(1 << 20);
+        let mut state = State {
             dbs: (0..databases).map(|_| Db::new()).collect(),
             config,
             stats: stats::Stats::default(),
@@ -68,9 +71,32 @@ impl State {
             active_expire: true,
             lastsave_unix: unix_time_ms() / 1000,
             effects: Vec::new(),
+            repl: crate::repl::ReplState::new(backlog_bytes_max),
             expire_cursor: (0, 0),
             rng: rand::rngs::SmallRng::from_os_rng(),
+        };
+        let replid = state.repl.ids.replid.clone();
+        state.repl.log.set_replid(&replid);
+        state
+    }
+
+    /// Hands the effects of executed commands to the replication log.
+    pub fn log_effects(&mut self) {
+        if self.effects.is_empty() {
+            return;
         }
+        self.repl.log.append_effects(self.effects.iter());
+        self.effects.clear();
+    }
+
+    /// Ends a batch: pending effects become one record, the log is trimmed to its limits,
+    /// and streaming replicas are told the new end.
+    pub fn seal_log(&mut self) -> Option<u64> {
+        self.log_effects();
+        self.repl.log.seal()?;
+        let keep_from = self.repl.lowest_replica_cursor();
+        self.repl.log.trim(keep_from);
+        Some(self.repl.log.end_offset())
     }
 }
 
@@ -87,6 +113,10 @@ pub struct Server {
     /// Network byte counters, updated without the state lock.
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
+    /// End of the replication log after each sealed batch; replica streams wait on it.
+    pub repl_offset: tokio::sync::watch::Sender<u64>,
+    /// The server itself, for command handlers that start tasks holding it (REPLICAOF).
+    pub this: std::sync::Weak<Server>,
 }
 
 impl Server {
@@ -96,7 +126,8 @@ impl Server {
         let run_id: String = (0..40)
             .map(|_| format!("{:x}", rng.random_range(0..16u8)))
             .collect();
-        Arc::new(Server {
+        Arc::new_cyclic(|this| Server {
+            this: this.clone(),
             state: Mutex::new(State::new(config)),
             started: Instant::now(),
             run_id,
@@ -106,7 +137,17 @@ impl Server {
             bound_port: AtomicU64::new(0),
             net_input_bytes: AtomicU64::new(0),
             net_output_bytes: AtomicU64::new(0),
+            repl_offset: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    /// Seals the batch's effects into the log and wakes replica streams if it grew.
+    pub fn seal_log(&self, state: &mut State) {
+        if let Some(end) = state.seal_log() {
+            if !state.repl.replicas.is_empty() {
+                self.repl_offset.send_replace(end);
+            }
+        }
     }
 
     pub fn request_shutdown(&self) {

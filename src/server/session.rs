@@ -45,6 +45,32 @@ pub struct Session {
     pub lib_name: Option<Bytes>,
     pub lib_ver: Option<Bytes>,
     pub no_evict: bool,
+    /// Name of the last command run, for CLIENT LIST's `cmd=`.
+    pub last_cmd: &'static str,
+    /// What a replica told us with REPLCONF before PSYNC.
+    pub replica_handshake: ReplicaHandshake,
+    /// Set by PSYNC/SYNC: the connection becomes a replica stream after this batch.
+    pub psync_request: Option<PsyncRequest>,
+    /// Log offset after this client's last write, for WAIT.
+    pub last_write_offset: u64,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ReplicaHandshake {
+    pub listening_port: u16,
+    pub announced_ip: Option<String>,
+    pub capa_eof: bool,
+    pub capa_psync2: bool,
+    pub capa_zstd: bool,
+    pub rdb_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PsyncRequest {
+    pub replid: String,
+    pub offset: String,
+    /// Old-style SYNC: no +FULLRESYNC line, just the payload.
+    pub legacy_sync: bool,
 }
 
 impl Session {

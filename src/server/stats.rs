@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 #[derive(Debug, Default, Clone)]
 pub struct CommandStat {
+    pub name: &'static str,
     pub calls: u64,
     pub usec: u64,
     pub rejected_calls: u64,
@@ -21,7 +22,9 @@ pub struct Stats {
     pub keyspace_misses: u64,
     pub total_error_replies: u64,
     pub unexpected_error_replies: u64,
-    pub commands: HashMap<&'static str, CommandStat>,
+    /// Per command, keyed by the address of its static spec: hashing a pointer is far cheaper
+    /// than hashing and comparing its name on every call.
+    pub commands: crate::store::value::FastMap<usize, CommandStat>,
     pub errors: HashMap<String, u64>,
     /// Ring of (unix ms, commands processed) samples for `instantaneous_ops_per_sec`.
     pub ops_samples: Vec<(u64, u64)>,

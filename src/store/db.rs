@@ -113,6 +113,12 @@ impl Db {
         self.volatile
     }
 
+    /// False when `key` certainly has no expiry: its segment holds no volatile key. Lets the
+    /// common case (no TTLs around) skip a probe of the table.
+    pub fn may_be_volatile(&self, key: &[u8]) -> bool {
+        self.volatile > 0 && self.segments[self.segment_of(key)].volatile > 0
+    }
+
     /// The entry, even if its expiry has passed (callers decide what expiry means).
     pub fn get(&self, key: &[u8]) -> Option<&Entry> {
         self.segments[self.segment_of(key)].map.get(key)

@@ -739,6 +739,7 @@ impl Tree {
 }
 
 /// Iterates the members with ranks in `start..end`, from either end.
+#[derive(Clone)]
 pub struct RankIter<'a> {
     tree: &'a Tree,
     /// Pending successors for forward iteration (top = next).

@@ -115,6 +115,8 @@ fn set(ctx: &mut Ctx<'_>, pairs: &[Bytes]) -> Reply {
     }
     let loglevel_changed = candidate.loglevel != ctx.state.config.loglevel;
     ctx.state.config = candidate;
+    let backlog = ctx.state.config.repl_backlog_size;
+    ctx.state.repl.log.set_backlog_bytes_max(backlog);
     if loglevel_changed {
         crate::logging::set_level(&ctx.state.config.loglevel);
     }

@@ -198,7 +198,7 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
                 out,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
                  instantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n\
-                 rejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\n\
+                 rejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\n\
                  expired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\n\
                  expire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\n\
                  current_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\n\
@@ -209,13 +209,20 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
                  tracking_total_prefixes:0\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\n\
                  dump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\n\
                  io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nclient_query_buffer_limit_disconnections:{}\r\n\
-                 client_output_buffer_limit_disconnections:{}\r\n",
+                 client_output_buffer_limit_disconnections:{}\r\nsync_snapshots:{}\r\n",
                 s.total_connections_received,
                 s.total_commands_processed,
                 s.instantaneous_ops_per_sec(),
-                ctx.server.net_input_bytes.load(std::sync::atomic::Ordering::Relaxed),
-                ctx.server.net_output_bytes.load(std::sync::atomic::Ordering::Relaxed),
+                ctx.server
+                    .net_input_bytes
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                ctx.server
+                    .net_output_bytes
+                    .load(std::sync::atomic::Ordering::Relaxed),
                 s.rejected_connections,
+                state.repl.sync_full,
+                state.repl.sync_partial_ok,
+                state.repl.sync_partial_err,
                 s.expired_keys,
                 s.evicted_keys,
                 s.keyspace_hits,
@@ -226,17 +233,13 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
                 s.total_error_replies,
                 s.client_query_buffer_kills,
                 s.client_output_buffer_kills,
+                state.repl.sync_snapshots,
             )
         }
-        "replication" => write!(
-            out,
-            "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n\
-             master_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\n\
-             second_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:{}\r\n\
-             repl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-            ctx.server.run_id,
-            state.config.get("repl-backlog-size").unwrap_or("1048576"),
-        ),
+        "replication" => {
+            render_replication(ctx, out);
+            Ok(())
+        }
         "cpu" => {
             let (sys, user) = cpu_times();
             write!(
@@ -258,9 +261,10 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
         }
         "commandstats" => {
             let _ = write!(out, "# Commandstats\r\n");
-            let mut stats: Vec<_> = state.stats.commands.iter().collect();
-            stats.sort_by_key(|(name, _)| *name);
-            for (name, s) in stats {
+            let mut stats: Vec<_> = state.stats.commands.values().collect();
+            stats.sort_by_key(|s| s.name);
+            for s in stats {
+                let name = s.name;
                 let per_call = if s.calls > 0 {
                     s.usec as f64 / s.calls as f64
                 } else {
@@ -290,4 +294,99 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
         }
         _ => Ok(()),
     };
+}
+
+fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
+    use crate::repl::LinkStatus;
+    let state = &*ctx.state;
+    let repl = &state.repl;
+    let now_ms = ctx.now_ms;
+    let end = repl.log.end_offset();
+    let _ = write!(out, "# Replication\r\n");
+    match &repl.master {
+        None => {
+            let _ = write!(out, "role:master\r\nconnected_slaves:{}\r\n", repl.replicas.len());
+            let min_good = state.config.min_replicas_to_write;
+            if min_good > 0 {
+                let _ = write!(out, "min_slaves_good_slaves:{}\r\n", repl.replicas.len());
+            }
+            for (index, r) in repl.replicas.values().enumerate() {
+                let _ = write!(
+                    out,
+                    "slave{index}:ip={},port={},state={},offset={},lag={}\r\n",
+                    r.ip,
+                    r.listening_port,
+                    r.phase.info_name(),
+                    r.ack_offset,
+                    now_ms.saturating_sub(r.ack_unix_ms) / 1000,
+                );
+            }
+        }
+        Some(link) => {
+            let up = link.status == LinkStatus::Up;
+            let _ = write!(
+                out,
+                "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\n\
+                 master_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{}\r\n\
+                 slave_repl_offset:{}\r\n",
+                link.host,
+                link.port,
+                if up { "up" } else { "down" },
+                if link.last_io_unix_ms > 0 { (now_ms.saturating_sub(link.last_io_unix_ms) / 1000) as i64 } else { -1 },
+                u8::from(link.sync_in_progress),
+                link.read_offset.max(end),
+                end,
+            );
+            if link.sync_in_progress {
+                let total = link.sync_total_bytes;
+                let read = link.sync_read_bytes;
+                let perc = if total > 0 { read as f64 * 100.0 / total as f64 } else { 0.0 };
+                let _ = write!(
+                    out,
+                    "master_sync_total_bytes:{total}\r\nmaster_sync_read_bytes:{read}\r\nmaster_sync_left_bytes:{}\r\n\
+                     master_sync_perc:{perc:.2}\r\nmaster_sync_last_io_seconds_ago:{}\r\n",
+                    if total > 0 { total - read as i64 } else { -1 },
+                    now_ms.saturating_sub(link.last_io_unix_ms) / 1000,
+                );
+            }
+            if !up {
+                let down_since = link.link_down_since_unix_ms.map_or(-1, |t| (now_ms.saturating_sub(t) / 1000) as i64);
+                let _ = write!(out, "master_link_down_since_seconds:{down_since}\r\n");
+            }
+            if let Some(error) = &link.last_error {
+                let _ = write!(out, "master_link_last_error:{}\r\n", error.replace(['\r', '\n'], " "));
+            }
+            let _ = write!(
+                out,
+                "slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:{}\r\nconnected_slaves:{}\r\n",
+                state.config.get("replica-priority").unwrap_or("100"),
+                u8::from(state.config.replica_read_only),
+                u8::from(state.config.get("replica-announced") != Some("no")),
+                repl.replicas.len(),
+            );
+            for (index, r) in repl.replicas.values().enumerate() {
+                let _ = write!(
+                    out,
+                    "slave{index}:ip={},port={},state={},offset={},lag={}\r\n",
+                    r.ip,
+                    r.listening_port,
+                    r.phase.info_name(),
+                    r.ack_offset,
+                    now_ms.saturating_sub(r.ack_unix_ms) / 1000,
+                );
+            }
+        }
+    }
+    let _ = write!(
+        out,
+        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{end}\r\n\
+         second_repl_offset:{}\r\nrepl_backlog_active:1\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\n\
+         repl_backlog_histlen:{}\r\n",
+        repl.ids.replid,
+        repl.ids.replid2,
+        repl.ids.second_replid_offset,
+        repl.log.backlog_bytes_max(),
+        repl.log.start_offset() + 1,
+        end - repl.log.start_offset(),
+    );
 }

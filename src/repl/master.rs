@@ -1,0 +1,551 @@
+//! The master side: a connection that sent PSYNC or SYNC becomes a replica stream.
+//!
+//! Full syncs are jobs: replicas that arrive during `repl-diskless-sync-delay` join the
+//! waiting job and share one snapshot, encoded once on its own thread and fanned out to
+//! every member. With `repl-diskless-sync no` the job writes one RDB file that each member
+//! then sends with `$<len>` framing. After the payload each replica streams the log from the
+//! snapshot's offset; a PSYNC that the log can satisfy streams from the replica's offset.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use sluice_rdb::EncoderOptions;
+use sluice_rdb::framing::{EofMark, length_header};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+
+use super::psync::{self, FullResyncReason, PsyncDecision};
+use super::snapshot;
+use super::{ReplicaInfo, ReplicaPhase};
+use crate::resp::parse::{ParseLimits, RequestParser};
+use crate::server::clients::KillSwitch;
+use crate::server::session::{PsyncRequest, ReplicaHandshake};
+use crate::server::{Server, State, unix_time_ms};
+
+/// Bytes of log handed to a replica socket per lock acquisition.
+const STREAM_READ_BYTES: usize = 1 << 20;
+/// Chunks buffered per member between the encoder thread and the member's socket.
+const FEED_CHUNKS: usize = 16;
+const RDB_CHUNK_BYTES: usize = 1 << 20;
+
+/// What a full-sync job sends each member.
+#[derive(Debug)]
+pub enum SyncFeed {
+    /// The snapshot was taken: the member answers +FULLRESYNC with these.
+    Start { replid: String, offset: u64, diskless: bool },
+    Chunk(Bytes),
+    /// Disk mode: the RDB file is complete.
+    File { path: PathBuf, len: u64 },
+    End,
+    Failed(String),
+}
+
+/// A diskless full sync gathering members during the delay.
+#[derive(Debug)]
+pub struct WaitingSync {
+    members: Vec<(u64, mpsc::Sender<SyncFeed>)>,
+    created: Instant,
+}
+
+/// Serves one replica connection until it closes; returns the reason.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve_replica(
+    server: Arc<Server>,
+    client_id: u64,
+    peer_ip: String,
+    reader: &mut OwnedReadHalf,
+    writer: &mut OwnedWriteHalf,
+    input: &mut BytesMut,
+    handshake: ReplicaHandshake,
+    request: PsyncRequest,
+    kill_switch: Arc<KillSwitch>,
+) -> String {
+    let decision = {
+        let mut state = server.state.lock();
+        state.seal_log();
+        let log = &state.repl.log;
+        let decision = psync::decide(&request.replid, &request.offset, &state.repl.ids, log.start_offset(), log.end_offset());
+        let decision = if request.legacy_sync { PsyncDecision::FullResync(FullResyncReason::Requested) } else { decision };
+        let ip = handshake.announced_ip.clone().unwrap_or(peer_ip);
+        let (phase, cursor) = match decision {
+            PsyncDecision::Continue { from } => (ReplicaPhase::Online, from),
+            PsyncDecision::FullResync(_) => (ReplicaPhase::WaitBgsave, state.repl.log.end_offset()),
+        };
+        state.repl.replicas.insert(
+            client_id,
+            ReplicaInfo {
+                client_id,
+                ip,
+                listening_port: handshake.listening_port,
+                phase,
+                cursor,
+                ack_offset: 0,
+                ack_unix_ms: unix_time_ms(),
+                capa_eof: handshake.capa_eof,
+                capa_psync2: handshake.capa_psync2,
+                capa_zstd: handshake.capa_zstd,
+            },
+        );
+        if let Some(c) = state.clients.get_mut(client_id) {
+            c.flags = "S".into();
+        }
+        match &decision {
+            PsyncDecision::Continue { .. } => state.repl.sync_partial_ok += 1,
+            PsyncDecision::FullResync(reason) => {
+                state.repl.sync_full += 1;
+                if *reason != FullResyncReason::Requested {
+                    state.repl.sync_partial_err += 1;
+                }
+            }
+        }
+        decision
+    };
+    let result = match decision {
+        PsyncDecision::Continue { from } => {
+            tracing::info!(replica = client_id, offset = from, "partial resynchronization accepted (+CONTINUE)");
+            let replid = server.state.lock().repl.ids.replid.clone();
+            let line = if handshake.capa_psync2 { format!("+CONTINUE {replid}\r\n") } else { "+CONTINUE\r\n".to_string() };
+            match writer.write_all(line.as_bytes()).await {
+                Ok(()) => stream(&server, client_id, reader, writer, input, from, &kill_switch).await,
+                Err(e) => format!("write error: {e}"),
+            }
+        }
+        PsyncDecision::FullResync(reason) => {
+            tracing::info!(replica = client_id, ?reason, "full resynchronization");
+            full_sync(&server, client_id, &handshake, &request, reader, writer, input, &kill_switch).await
+        }
+    };
+    server.state.lock().repl.replicas.remove(&client_id);
+    tracing::info!(replica = client_id, "replica stream closed: {result}");
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn full_sync(
+    server: &Arc<Server>,
+    client_id: u64,
+    handshake: &ReplicaHandshake,
+    request: &PsyncRequest,
+    reader: &mut OwnedReadHalf,
+    writer: &mut OwnedWriteHalf,
+    input: &mut BytesMut,
+    kill_switch: &Arc<KillSwitch>,
+) -> String {
+    let (tx, mut rx) = mpsc::channel(FEED_CHUNKS);
+    join_sync(server, client_id, handshake.capa_eof, tx);
+    let mut keepalive = tokio::time::interval(Duration::from_secs(1));
+    keepalive.tick().await;
+    // Until the snapshot is taken, newlines keep the link alive (replicas skip them).
+    let start = loop {
+        tokio::select! {
+            feed = rx.recv() => break feed,
+            _ = keepalive.tick() => {
+                if let Err(e) = writer.write_all(b"\n").await {
+                    return format!("write error: {e}");
+                }
+            }
+            reason = kill_switch.tripped() => return reason,
+        }
+    };
+    let Some(SyncFeed::Start { replid, offset, diskless }) = start else {
+        return "full sync job ended before its snapshot".into();
+    };
+    if !request.legacy_sync {
+        let line = format!("+FULLRESYNC {replid} {offset}\r\n");
+        if let Err(e) = writer.write_all(line.as_bytes()).await {
+            return format!("write error: {e}");
+        }
+    }
+    set_phase(server, client_id, ReplicaPhase::SendBulk);
+    let started = Instant::now();
+    let mut sent: u64 = 0;
+    if diskless {
+        let mark = EofMark::from_random_bytes(rand::random());
+        if let Err(e) = writer.write_all(&mark.header()).await {
+            return format!("write error: {e}");
+        }
+        loop {
+            let feed = tokio::select! {
+                feed = rx.recv() => feed,
+                reason = kill_switch.tripped() => return reason,
+            };
+            match feed {
+                Some(SyncFeed::Chunk(chunk)) => {
+                    if let Err(e) = writer.write_all(&chunk).await {
+                        return format!("write error during full sync: {e}");
+                    }
+                    sent += chunk.len() as u64;
+                    log_progress(client_id, sent, None, started);
+                }
+                Some(SyncFeed::End) => break,
+                Some(SyncFeed::Failed(reason)) => return format!("snapshot failed: {reason}"),
+                other => return format!("unexpected feed during full sync: {other:?}"),
+            }
+        }
+        if let Err(e) = writer.write_all(&mark.trailer()).await {
+            return format!("write error: {e}");
+        }
+        // A replica detects the end of an $EOF payload by its last bytes, so nothing may
+        // follow until it acknowledged (as Redis 7.0 does).
+        set_phase(server, client_id, ReplicaPhase::WaitAck);
+        if let Err(reason) = wait_first_ack(server, client_id, reader, input, kill_switch).await {
+            return reason;
+        }
+    } else {
+        let feed = tokio::select! {
+            feed = rx.recv() => feed,
+            reason = kill_switch.tripped() => return reason,
+        };
+        match feed {
+            Some(SyncFeed::File { path, len }) => {
+                if let Err(e) = send_file(writer, &path, len, client_id, started).await {
+                    return format!("sending {}: {e}", path.display());
+                }
+                sent = len;
+            }
+            Some(SyncFeed::Failed(reason)) => return format!("snapshot failed: {reason}"),
+            other => return format!("unexpected feed during full sync: {other:?}"),
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        replica = client_id,
+        bytes = sent,
+        seconds,
+        mb_per_s = sent as f64 / 1e6 / seconds.max(1e-9),
+        "full sync payload sent; streaming from offset {offset}"
+    );
+    set_phase(server, client_id, ReplicaPhase::Online);
+    stream(server, client_id, reader, writer, input, offset, kill_switch).await
+}
+
+fn log_progress(client_id: u64, sent: u64, total: Option<u64>, started: Instant) {
+    const EVERY_BYTES: u64 = 64 << 20;
+    if sent / EVERY_BYTES == (sent.saturating_sub(RDB_CHUNK_BYTES as u64)) / EVERY_BYTES {
+        return;
+    }
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    match total {
+        Some(total) if total > 0 => tracing::info!(
+            replica = client_id,
+            bytes = sent,
+            mb_per_s = sent as f64 / 1e6 / seconds,
+            percent = sent as f64 * 100.0 / total as f64,
+            "full sync progress"
+        ),
+        _ => tracing::info!(replica = client_id, bytes = sent, mb_per_s = sent as f64 / 1e6 / seconds, "full sync progress"),
+    }
+}
+
+async fn send_file(
+    writer: &mut OwnedWriteHalf,
+    path: &PathBuf,
+    len: u64,
+    client_id: u64,
+    started: Instant,
+) -> std::io::Result<()> {
+    let mut file = tokio::fs::File::open(path).await?;
+    writer.write_all(&length_header(len)).await?;
+    let mut buf = vec![0u8; RDB_CHUNK_BYTES];
+    let mut sent = 0u64;
+    while sent < len {
+        let want = ((len - sent) as usize).min(buf.len());
+        let n = file.read(&mut buf[..want]).await?;
+        if n == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "RDB file shorter than announced"));
+        }
+        writer.write_all(&buf[..n]).await?;
+        sent += n as u64;
+        log_progress(client_id, sent, Some(len), started);
+    }
+    Ok(())
+}
+
+fn set_phase(server: &Server, client_id: u64, phase: ReplicaPhase) {
+    if let Some(info) = server.state.lock().repl.replicas.get_mut(&client_id) {
+        info.phase = phase;
+    }
+}
+
+/// Adds the replica to a full-sync job: the diskless job gathering members, or a new job.
+fn join_sync(server: &Arc<Server>, client_id: u64, capa_eof: bool, tx: mpsc::Sender<SyncFeed>) {
+    let mut state = server.state.lock();
+    // Replicas that cannot read the $EOF framing get a file, as Redis does.
+    let diskless = state.config.repl_diskless_sync && capa_eof;
+    if !diskless {
+        drop(state);
+        start_job(server.clone(), vec![(client_id, tx)], false);
+        return;
+    }
+    if let Some(waiting) = state.repl.waiting_sync.as_mut() {
+        waiting.members.push((client_id, tx));
+        return;
+    }
+    state.repl.waiting_sync = Some(WaitingSync { members: vec![(client_id, tx)], created: Instant::now() });
+    let delay = Duration::from_secs(state.config.repl_diskless_sync_delay_seconds);
+    drop(state);
+    let server = server.clone();
+    tokio::spawn(async move {
+        // Wait for more replicas to share the snapshot, unless enough already came.
+        loop {
+            let ready = {
+                let state = server.state.lock();
+                let max = state.config.repl_diskless_sync_max_replicas as usize;
+                match &state.repl.waiting_sync {
+                    Some(w) => w.created.elapsed() >= delay || (max > 0 && w.members.len() >= max),
+                    None => return,
+                }
+            };
+            if ready {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let members = server.state.lock().repl.waiting_sync.take().map(|w| w.members).unwrap_or_default();
+        start_job(server, members, true);
+    });
+}
+
+/// Takes the snapshot for the members and encodes it on its own thread.
+fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>, diskless: bool) {
+    let (snap, path) = {
+        let mut state = server.state.lock();
+        let snap = snapshot::take(&mut state);
+        // The new replicas do not know the stream's db: the next write selects it again.
+        state.repl.log.force_select();
+        state.repl.sync_snapshots += 1;
+        for (id, _) in &members {
+            if let Some(info) = state.repl.replicas.get_mut(id) {
+                info.cursor = snap.offset;
+            }
+        }
+        let path = state.config.dir.join(&state.config.dbfilename);
+        (snap, path)
+    };
+    tracing::info!(
+        replicas = members.len(),
+        keys = snap.keys,
+        offset = snap.offset,
+        diskless,
+        "starting a full-sync snapshot"
+    );
+    for (_, tx) in &members {
+        let _ = tx.blocking_send_or_try(SyncFeed::Start { replid: snap.replid.clone(), offset: snap.offset, diskless });
+    }
+    std::thread::spawn(move || {
+        let options = EncoderOptions { chunk_size_bytes: RDB_CHUNK_BYTES, ..EncoderOptions::default() };
+        if diskless {
+            let mut live = members;
+            let result = snapshot::encode(&snap, options, |chunk| {
+                live.retain(|(_, tx)| tx.blocking_send(SyncFeed::Chunk(chunk.clone())).is_ok());
+                !live.is_empty()
+            });
+            let end = match result {
+                Ok(_) => SyncFeed::End,
+                Err(e) => SyncFeed::Failed(e.to_string()),
+            };
+            for (_, tx) in &live {
+                let _ = tx.blocking_send(match &end {
+                    SyncFeed::End => SyncFeed::End,
+                    SyncFeed::Failed(r) => SyncFeed::Failed(r.clone()),
+                    _ => SyncFeed::End,
+                });
+            }
+        } else {
+            let outcome = write_rdb_file(&snap, options, &path);
+            for (_, tx) in &members {
+                let _ = tx.blocking_send(match &outcome {
+                    Ok(len) => SyncFeed::File { path: path.clone(), len: *len },
+                    Err(reason) => SyncFeed::Failed(reason.clone()),
+                });
+            }
+        }
+    });
+}
+
+trait SendNow {
+    fn blocking_send_or_try(&self, feed: SyncFeed) -> bool;
+}
+
+impl SendNow for mpsc::Sender<SyncFeed> {
+    /// The first message of an empty channel always fits; never blocks the async caller.
+    fn blocking_send_or_try(&self, feed: SyncFeed) -> bool {
+        self.try_send(feed).is_ok()
+    }
+}
+
+/// Writes the snapshot to `path` through a temporary file renamed into place, fsynced, so a
+/// crash never leaves a half-written RDB under the real name.
+fn write_rdb_file(snap: &snapshot::Snapshot, options: EncoderOptions, path: &PathBuf) -> Result<u64, String> {
+    use std::io::Write;
+    let tmp = path.with_file_name(format!("temp-{}.rdb", std::process::id()));
+    let mut file = std::fs::File::create(&tmp).map_err(|e| format!("creating {}: {e}", tmp.display()))?;
+    let mut len = 0u64;
+    let mut write_error = None;
+    let encoded = snapshot::encode(snap, options, |chunk| match file.write_all(&chunk) {
+        Ok(()) => {
+            len += chunk.len() as u64;
+            true
+        }
+        Err(e) => {
+            write_error = Some(e);
+            false
+        }
+    });
+    if let Some(e) = write_error {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!("writing {}: {e}", tmp.display()));
+    }
+    encoded.map_err(|e| e.to_string())?;
+    file.sync_all().map_err(|e| format!("fsync {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("renaming to {}: {e}", path.display()))?;
+    Ok(len)
+}
+
+/// Reads replica input until the first REPLCONF ACK.
+async fn wait_first_ack(
+    server: &Server,
+    client_id: u64,
+    reader: &mut OwnedReadHalf,
+    input: &mut BytesMut,
+    kill_switch: &KillSwitch,
+) -> Result<(), String> {
+    let timeout = Duration::from_secs(server.state.lock().config.repl_timeout_seconds.max(1));
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if process_acks(server, client_id, input)? {
+            return Ok(());
+        }
+        tokio::select! {
+            read = reader.read_buf(input) => match read {
+                Ok(0) => return Err("replica closed the connection".into()),
+                Ok(_) => {}
+                Err(e) => return Err(format!("read error: {e}")),
+            },
+            _ = tokio::time::sleep_until(deadline) => return Err("timeout waiting for the replica's first ACK".into()),
+            reason = kill_switch.tripped() => return Err(reason),
+        }
+    }
+}
+
+/// Applies every complete REPLCONF ACK in `input`; true if at least one was seen.
+fn process_acks(server: &Server, client_id: u64, input: &mut BytesMut) -> Result<bool, String> {
+    let mut parser = RequestParser::default();
+    let limits = ParseLimits { bulk_len_max: 1024, ..ParseLimits::default() };
+    let mut acked = false;
+    loop {
+        let argv = match parser.parse(input, &limits) {
+            Ok(Some(argv)) => argv,
+            Ok(None) => break,
+            Err(e) => return Err(format!("protocol error from replica: {e}")),
+        };
+        if argv.len() >= 3 && argv[0].eq_ignore_ascii_case(b"replconf") && argv[1].eq_ignore_ascii_case(b"ack") {
+            let Some(offset) = std::str::from_utf8(&argv[2]).ok().and_then(|s| s.parse::<u64>().ok()) else {
+                continue;
+            };
+            let mut state = server.state.lock();
+            if let Some(info) = state.repl.replicas.get_mut(&client_id) {
+                info.ack_offset = info.ack_offset.max(offset);
+                info.ack_unix_ms = unix_time_ms();
+            }
+            serve_waiters(&mut state);
+            acked = true;
+        }
+        // Anything else from a replica (PING, REPLCONF options) needs no answer.
+    }
+    Ok(acked)
+}
+
+/// Answers WAIT clients whose target enough replicas have acknowledged.
+pub fn serve_waiters(state: &mut State) {
+    let ready: Vec<(u64, usize)> = state
+        .blocking
+        .clients
+        .iter()
+        .filter_map(|(id, b)| b.request.wait.map(|(offset, wanted)| (*id, offset, wanted)))
+        .filter_map(|(id, offset, wanted)| {
+            let acked = crate::cmd::repl::count_acked(state, offset);
+            (acked >= wanted).then_some((id, acked))
+        })
+        .collect();
+    for (id, acked) in ready {
+        state.blocking.unblock(id);
+        if let Some(client) = state.clients.get(id) {
+            client.send(crate::server::clients::Outbound::Unblocked(crate::resp::Reply::integer(acked)), 0);
+        }
+    }
+}
+
+/// Streams the log from `cursor` and reads ACKs, until the replica goes away or falls too
+/// far behind.
+async fn stream(
+    server: &Arc<Server>,
+    client_id: u64,
+    reader: &mut OwnedReadHalf,
+    writer: &mut OwnedWriteHalf,
+    input: &mut BytesMut,
+    mut cursor: u64,
+    kill_switch: &KillSwitch,
+) -> String {
+    let mut offsets = server.repl_offset.subscribe();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        // Send everything available.
+        loop {
+            let chunks = {
+                let mut state = server.state.lock();
+                let end = state.repl.log.end_offset();
+                let hard = state.config.output_limit_replica.hard_bytes;
+                if hard > 0 && end.saturating_sub(cursor) > hard {
+                    return format!(
+                        "replica is {} bytes behind, over client-output-buffer-limit replica ({hard})",
+                        end - cursor
+                    );
+                }
+                match state.repl.log.read(cursor, STREAM_READ_BYTES) {
+                    Ok(chunks) => {
+                        if let Some(info) = state.repl.replicas.get_mut(&client_id) {
+                            info.cursor = cursor;
+                        }
+                        chunks
+                    }
+                    Err(e) => return format!("cannot stream: {e}"),
+                }
+            };
+            if chunks.is_empty() {
+                break;
+            }
+            for chunk in chunks {
+                if let Err(e) = writer.write_all(&chunk).await {
+                    return format!("write error: {e}");
+                }
+                cursor += chunk.len() as u64;
+            }
+        }
+        tokio::select! {
+            _ = offsets.changed() => {}
+            read = reader.read_buf(input) => match read {
+                Ok(0) => return "replica closed the connection".into(),
+                Ok(_) => {
+                    if let Err(reason) = process_acks(server, client_id, input) {
+                        return reason;
+                    }
+                }
+                Err(e) => return format!("read error: {e}"),
+            },
+            _ = tick.tick() => {
+                let state = server.state.lock();
+                let timeout_ms = state.config.repl_timeout_seconds * 1000;
+                if let Some(info) = state.repl.replicas.get(&client_id) {
+                    if unix_time_ms().saturating_sub(info.ack_unix_ms) > timeout_ms {
+                        return format!("no ACK for {} seconds (repl-timeout)", state.config.repl_timeout_seconds);
+                    }
+                }
+            }
+            reason = kill_switch.tripped() => return reason,
+        }
+    }
+}

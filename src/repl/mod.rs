@@ -1,0 +1,143 @@
+//! Replication: the offset-addressed log every write's effect is appended to, the PSYNC
+//! decision, the master side (replicas attached to us) and the replica side (our link to a
+//! master). DESIGN.md §1 and §3 describe the protocol this follows.
+
+pub mod apply;
+pub mod ids;
+pub mod log;
+pub mod master;
+pub mod psync;
+pub mod record;
+pub mod replica;
+pub mod snapshot;
+
+use std::collections::BTreeMap;
+
+pub use ids::ReplIds;
+pub use log::ReplLog;
+
+/// Where an attached replica is in its life cycle, with Redis's INFO names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaPhase {
+    /// Waiting for its snapshot to start (diskless delay, or another sync in progress).
+    WaitBgsave,
+    /// Receiving the snapshot.
+    SendBulk,
+    /// Snapshot sent; waiting for its first ACK before streaming (diskless framing).
+    WaitAck,
+    /// Streaming the log.
+    Online,
+}
+
+impl ReplicaPhase {
+    pub fn info_name(self) -> &'static str {
+        match self {
+            ReplicaPhase::WaitBgsave => "wait_bgsave",
+            ReplicaPhase::SendBulk => "send_bulk",
+            ReplicaPhase::WaitAck | ReplicaPhase::Online => "online",
+        }
+    }
+}
+
+/// What the master knows about one attached replica.
+#[derive(Debug, Clone)]
+pub struct ReplicaInfo {
+    pub client_id: u64,
+    pub ip: String,
+    pub listening_port: u16,
+    pub phase: ReplicaPhase,
+    /// Next log offset this replica's stream will send (bytes already sent up to here).
+    pub cursor: u64,
+    /// Last offset the replica acknowledged.
+    pub ack_offset: u64,
+    pub ack_unix_ms: u64,
+    pub capa_eof: bool,
+    pub capa_psync2: bool,
+    pub capa_zstd: bool,
+}
+
+/// The state of our link to a master, when we are a replica.
+#[derive(Debug, Clone, Default)]
+pub struct MasterLink {
+    pub host: String,
+    pub port: u16,
+    pub status: LinkStatus,
+    /// Unix ms of the last byte received from the master.
+    pub last_io_unix_ms: u64,
+    pub link_down_since_unix_ms: Option<u64>,
+    pub sync_in_progress: bool,
+    pub sync_total_bytes: i64,
+    pub sync_read_bytes: u64,
+    pub sync_started_unix_ms: u64,
+    /// Why the link last stopped, for INFO and logs.
+    pub last_error: Option<String>,
+    /// Bytes of the master's stream we have read (may be ahead of what was applied).
+    pub read_offset: u64,
+    /// PSYNC asks to continue our history (replid and log offset) instead of `PSYNC ? -1`:
+    /// false only after a fresh start, until the first sync.
+    pub continue_history: bool,
+    /// The link stopped on an error a retry cannot fix (a command sluice does not
+    /// implement); REPLICAOF to the same master starts it again.
+    pub halted: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LinkStatus {
+    #[default]
+    Down,
+    Connecting,
+    Handshake,
+    Syncing,
+    Up,
+}
+
+/// Replication state, part of the server state (under its lock).
+#[derive(Debug)]
+pub struct ReplState {
+    pub ids: ReplIds,
+    pub log: ReplLog,
+    pub replicas: BTreeMap<u64, ReplicaInfo>,
+    /// Set when we replicate from a master.
+    pub master: Option<MasterLink>,
+    /// Bumped on every REPLICAOF so that a link task from an older configuration stops.
+    pub master_epoch: u64,
+    pub sync_full: u64,
+    pub sync_partial_ok: u64,
+    pub sync_partial_err: u64,
+    /// Snapshots produced for replication (INFO `sync_snapshots`).
+    pub sync_snapshots: u64,
+    /// A WAIT is pending: the cron sends REPLCONF GETACK to every replica.
+    pub getack_requested: bool,
+    /// Unix ms of the last PING appended for replicas.
+    pub last_ping_unix_ms: u64,
+    /// Full syncs gathering replicas (diskless delay) before their snapshot is taken.
+    pub waiting_sync: Option<master::WaitingSync>,
+}
+
+impl ReplState {
+    pub fn new(backlog_bytes_max: u64) -> ReplState {
+        ReplState {
+            ids: ReplIds::new_random(),
+            log: ReplLog::new(0, backlog_bytes_max),
+            replicas: BTreeMap::new(),
+            master: None,
+            master_epoch: 0,
+            sync_full: 0,
+            sync_partial_ok: 0,
+            sync_partial_err: 0,
+            sync_snapshots: 0,
+            getack_requested: false,
+            last_ping_unix_ms: 0,
+            waiting_sync: None,
+        }
+    }
+
+    pub fn is_replica(&self) -> bool {
+        self.master.is_some()
+    }
+
+    /// Offset up to which the log must keep its bytes for attached replicas.
+    pub fn lowest_replica_cursor(&self) -> Option<u64> {
+        self.replicas.values().map(|r| r.cursor).min()
+    }
+}
