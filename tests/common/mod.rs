@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod compare;
+
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

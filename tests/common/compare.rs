@@ -1,0 +1,92 @@
+//! Key-by-key comparison of two servers' datasets (every db, type, value and absolute
+//! expiry), and waiting for a replica to reach its master's offset.
+
+use std::time::{Duration, Instant};
+
+use super::{Client, Resp};
+
+/// One key as a comparable text: type, value (unordered collections sorted), expiry.
+fn describe_key(client: &mut Client, key: &[u8]) -> String {
+    let kind = client.cmd_text(&[&b"TYPE"[..], key]);
+    let value = match kind.as_str() {
+        "string" => format!("{:?}", client.cmd(&[&b"GET"[..], key])),
+        "list" => format!("{:?}", client.cmd(&[&b"LRANGE"[..], key, b"0", b"-1"])),
+        "hash" => {
+            let mut pairs: Vec<String> = client
+                .cmd(&[&b"HGETALL"[..], key])
+                .items()
+                .unwrap_or_default()
+                .chunks(2)
+                .map(|p| format!("{:?}", p))
+                .collect();
+            pairs.sort();
+            pairs.join(",")
+        }
+        "set" => {
+            let mut members: Vec<String> =
+                client.cmd(&[&b"SMEMBERS"[..], key]).items().unwrap_or_default().iter().map(|m| format!("{m:?}")).collect();
+            members.sort();
+            members.join(",")
+        }
+        "zset" => format!("{:?}", client.cmd(&[&b"ZRANGE"[..], key, b"0", b"-1", b"WITHSCORES"])),
+        other => format!("unsupported type {other}"),
+    };
+    let expire = client.cmd(&[&b"PEXPIRETIME"[..], key]);
+    format!("{kind} {value} expire={expire:?}")
+}
+
+/// Every key of every db of `client`, described, sorted.
+pub fn dataset(client: &mut Client, databases: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for db in 0..databases {
+        client.cmd(&["SELECT", &db.to_string()]);
+        let keys = client.cmd(&["KEYS", "*"]).items().unwrap_or_default();
+        for key in keys {
+            let Resp::Bulk(name) = key else { continue };
+            out.push(format!("db{db} {} => {}", String::from_utf8_lossy(&name), describe_key(client, &name)));
+        }
+    }
+    client.cmd(&["SELECT", "0"]);
+    out.sort();
+    out
+}
+
+/// Asserts both servers hold exactly the same data, reporting the first differences.
+pub fn assert_same_data(master: &mut Client, replica: &mut Client, databases: usize) {
+    let a = dataset(master, databases);
+    let b = dataset(replica, databases);
+    if a != b {
+        let only_master: Vec<&String> = a.iter().filter(|k| !b.contains(k)).take(5).collect();
+        let only_replica: Vec<&String> = b.iter().filter(|k| !a.contains(k)).take(5).collect();
+        panic!(
+            "datasets differ: master {} keys, replica {} keys\nonly on master: {only_master:#?}\nonly on replica: {only_replica:#?}",
+            a.len(),
+            b.len()
+        );
+    }
+}
+
+pub fn info_field(client: &mut Client, section: &str, field: &str) -> Option<String> {
+    let text = client.cmd_text(&["INFO", section]);
+    text.lines().find_map(|l| l.strip_prefix(&format!("{field}:"))).map(|v| v.trim().to_string())
+}
+
+/// Waits until the replica's link is up and it has processed everything the master wrote.
+pub fn wait_in_sync(master: &mut Client, replica: &mut Client, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let master_offset = info_field(master, "replication", "master_repl_offset");
+        let link = info_field(replica, "replication", "master_link_status");
+        let replica_offset = info_field(replica, "replication", "slave_repl_offset");
+        if link.as_deref() == Some("up") && master_offset.is_some() && master_offset == replica_offset {
+            return;
+        }
+        if Instant::now() >= deadline {
+            panic!(
+                "replica not in sync after {limit:?}: link {link:?}, master offset {master_offset:?}, replica offset {replica_offset:?}\n{}",
+                replica.cmd_text(&["INFO", "replication"])
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

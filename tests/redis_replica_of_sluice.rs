@@ -1,0 +1,116 @@
+//! A stock redis-server replicating from sluice: full sync (diskless and disk framing), the
+//! command stream with its effects (absolute expiries, served blocking pops, transactions),
+//! partial resync after a cut link, and WAIT. Data is compared key by key, expiries included.
+
+mod common;
+
+use std::time::Duration;
+
+use common::compare::{assert_same_data, info_field, wait_in_sync};
+use common::{Client, ServerProcess};
+
+const SYNC_LIMIT: Duration = Duration::from_secs(30);
+
+fn load_dataset(master: &mut Client) {
+    let mut pipeline = Vec::new();
+    for i in 0..2000 {
+        pipeline.extend(common::encode_command(&["SET", &format!("key:{i}"), &format!("value-{i}-{}", "x".repeat(i % 50))]));
+    }
+    master.send_raw(&pipeline).expect("pipeline");
+    for _ in 0..2000 {
+        master.read().expect("reply");
+    }
+    master.cmd(&["SET", "int", "12345"]);
+    master.cmd(&["SET", "big", &"b".repeat(300_000)]);
+    master.cmd(&["RPUSH", "list", "a", "b", "c", "d"]);
+    let long_list: Vec<String> = (0..500).map(|i| format!("item{i}")).collect();
+    let mut args = vec!["RPUSH".to_string(), "longlist".to_string()];
+    args.extend(long_list);
+    master.cmd(&args);
+    master.cmd(&["HSET", "hash", "f1", "v1", "f2", "2", "f3", "3.5"]);
+    master.cmd(&["SADD", "set", "x", "y", "z"]);
+    master.cmd(&["SADD", "intset", "1", "2", "3", "-7"]);
+    master.cmd(&["ZADD", "zset", "1.5", "a", "-2", "b", "inf", "c", "0", "d"]);
+    master.cmd(&["SET", "ttl", "v", "EX", "1000"]);
+    master.cmd(&["HSET", "ttlhash", "f", "v"]);
+    master.cmd(&["PEXPIRE", "ttlhash", "5000000"]);
+    master.cmd(&["SELECT", "5"]);
+    master.cmd(&["SET", "in-db5", "five"]);
+    master.cmd(&["SELECT", "0"]);
+}
+
+fn more_writes(master: &mut Client) {
+    master.cmd(&["SET", "after", "sync"]);
+    master.cmd(&["INCR", "counter"]);
+    master.cmd(&["INCRBYFLOAT", "float", "0.1"]);
+    master.cmd(&["INCRBYFLOAT", "float", "0.2"]);
+    master.cmd(&["SET", "rel", "v", "PX", "900000"]);
+    master.cmd(&["EXPIRE", "list", "800"]);
+    master.cmd(&["MULTI"]);
+    master.cmd(&["LPUSH", "tx", "1"]);
+    master.cmd(&["SELECT", "7"]);
+    master.cmd(&["SET", "tx7", "seven"]);
+    master.cmd(&["EXEC"]);
+    master.cmd(&["SELECT", "0"]);
+    master.cmd(&["SPOP", "set"]);
+    master.cmd(&["DEL", "key:1", "key:2"]);
+    master.cmd(&["ZINCRBY", "zset", "2.25", "a"]);
+    master.cmd(&["HINCRBYFLOAT", "hash", "f3", "1.1"]);
+    // A key that expires on the master reaches the replica as a DEL.
+    master.cmd(&["SET", "short", "v", "PX", "30"]);
+    std::thread::sleep(Duration::from_millis(60));
+    master.cmd(&["GET", "short"]);
+}
+
+fn replicate(diskless: &str) {
+    let master_server = ServerProcess::sluice(&["--repl-diskless-sync", diskless, "--repl-diskless-sync-delay", "0"]);
+    let mut master = master_server.client();
+    load_dataset(&mut master);
+    let replica_server = ServerProcess::redis(&["--replicaof", "127.0.0.1", &master_server.port.to_string()]);
+    let mut replica = replica_server.client();
+    wait_in_sync(&mut master, &mut replica, SYNC_LIMIT);
+    assert_same_data(&mut master, &mut replica, 16);
+    assert_eq!(info_field(&mut master, "stats", "sync_full").as_deref(), Some("1"));
+
+    // A blocked pop served by a later push reaches the replica as its effect.
+    let mut blocked = master_server.client();
+    blocked.send(&["BLPOP", "queue", "5"]).expect("send");
+    std::thread::sleep(Duration::from_millis(100));
+    master.cmd(&["RPUSH", "queue", "job1", "job2"]);
+    assert_eq!(blocked.read().expect("BLPOP reply").items().map(|i| i.len()), Some(2));
+
+    more_writes(&mut master);
+    wait_in_sync(&mut master, &mut replica, SYNC_LIMIT);
+    assert_same_data(&mut master, &mut replica, 16);
+    assert_eq!(replica.cmd(&["EXISTS", "short"]).int(), Some(0));
+
+    // WAIT counts the replica once it acknowledged the write.
+    master.cmd(&["SET", "waited", "1"]);
+    assert_eq!(master.cmd(&["WAIT", "1", "5000"]).int(), Some(1));
+
+    // A cut link resumes with a partial resync.
+    assert_eq!(master.cmd(&["CLIENT", "KILL", "TYPE", "replica"]).int(), Some(1));
+    master.cmd(&["SET", "while-cut", "1"]);
+    wait_in_sync(&mut master, &mut replica, SYNC_LIMIT);
+    assert_eq!(info_field(&mut master, "stats", "sync_partial_ok").as_deref(), Some("1"));
+    assert_eq!(info_field(&mut master, "stats", "sync_full").as_deref(), Some("1"));
+    assert_same_data(&mut master, &mut replica, 16);
+    let role = master.cmd(&["ROLE"]).items().unwrap_or_default();
+    assert_eq!(role.first().and_then(|r| r.text()).as_deref(), Some("master"));
+}
+
+#[test]
+fn redis_replicates_from_sluice_diskless() {
+    if !common::redis_available("redis_replicates_from_sluice_diskless") {
+        return;
+    }
+    replicate("yes");
+}
+
+#[test]
+fn redis_replicates_from_sluice_with_disk_snapshot() {
+    if !common::redis_available("redis_replicates_from_sluice_with_disk_snapshot") {
+        return;
+    }
+    replicate("no");
+}
