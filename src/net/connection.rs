@@ -169,7 +169,9 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         }
     };
     if let Some(request) = conn.session.psync_request.take() {
-        reason = crate::repl::master::serve_replica(
+        // A kill (lag limit, CLIENT KILL) must interrupt a write to a replica that stopped
+        // reading, so the stream runs under the kill switch as a whole.
+        let stream = crate::repl::master::serve_replica(
             server.clone(),
             id,
             peer.ip().to_string(),
@@ -179,8 +181,15 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
             conn.session.replica_handshake.clone(),
             request,
             kill_switch.clone(),
-        )
-        .await;
+        );
+        reason = tokio::select! {
+            reason = stream => reason,
+            reason = kill_switch.tripped() => {
+                server.state.lock().repl.replicas.remove(&id);
+                tracing::warn!(replica = id, %peer, "replica dropped: {reason}");
+                reason
+            }
+        };
     }
     tracing::debug!(client = id, %peer, reason, "closed");
     conn.unregister();

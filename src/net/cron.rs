@@ -30,6 +30,8 @@ pub async fn run(server: Arc<Server>) {
 /// Keeps replica streams alive and measured: PING every `repl-ping-replica-period` (it counts
 /// in the offsets, as in Redis), GETACK when a WAIT is pending.
 fn replication_cron(state: &mut crate::server::State, now_ms: u64) {
+    drop_lagging_replicas(state, now_ms);
+    // A replica's own replicas get its master's PINGs through the proxied stream.
     if state.repl.replicas.is_empty() || state.repl.is_replica() {
         state.repl.getack_requested = false;
         return;
@@ -43,5 +45,40 @@ fn replication_cron(state: &mut crate::server::State, now_ms: u64) {
     if std::mem::take(&mut state.repl.getack_requested) {
         state.log_effects();
         state.repl.log.append_dbless(&[b"REPLCONF", b"GETACK", b"*"]);
+    }
+}
+
+/// `client-output-buffer-limit replica`: a replica whose unsent part of the log passes the
+/// hard limit, or stays over the soft limit for its seconds, is disconnected, and only that
+/// replica. The log no longer has to keep bytes for it.
+fn drop_lagging_replicas(state: &mut crate::server::State, now_ms: u64) {
+    let limit = state.config.output_limit_replica;
+    let end = state.repl.log.end_offset();
+    let mut victims = Vec::new();
+    for (id, replica) in state.repl.replicas.iter_mut() {
+        if replica.phase != crate::repl::ReplicaPhase::Online {
+            continue;
+        }
+        let lag = end.saturating_sub(replica.cursor);
+        let over_hard = limit.hard_bytes > 0 && lag > limit.hard_bytes;
+        let over_soft = limit.soft_bytes > 0 && lag > limit.soft_bytes;
+        if over_soft {
+            let since = *replica.over_soft_limit_since_ms.get_or_insert(now_ms);
+            if now_ms.saturating_sub(since) >= limit.soft_seconds * 1000 {
+                victims.push((*id, lag));
+                continue;
+            }
+        } else {
+            replica.over_soft_limit_since_ms = None;
+        }
+        if over_hard {
+            victims.push((*id, lag));
+        }
+    }
+    for (id, lag) in victims {
+        tracing::warn!(replica = id, lag_bytes = lag, "replica over client-output-buffer-limit replica; disconnecting it");
+        state.stats.client_output_buffer_kills += 1;
+        state.repl.replicas.remove(&id);
+        state.clients.kill(id, "replica output buffer limit reached");
     }
 }

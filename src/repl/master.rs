@@ -87,6 +87,7 @@ pub async fn serve_replica(
                 capa_eof: handshake.capa_eof,
                 capa_psync2: handshake.capa_psync2,
                 capa_zstd: handshake.capa_zstd,
+                over_soft_limit_since_ms: None,
             },
         );
         if let Some(c) = state.clients.get_mut(client_id) {

@@ -54,6 +54,8 @@ pub struct ReplicaInfo {
     pub capa_eof: bool,
     pub capa_psync2: bool,
     pub capa_zstd: bool,
+    /// Unix ms since when the replica has been over the soft lag limit.
+    pub over_soft_limit_since_ms: Option<u64>,
 }
 
 /// The state of our link to a master, when we are a replica.
