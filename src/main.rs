@@ -111,6 +111,8 @@ fn spawn_signal_handler(server: Arc<Server>) {
             _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
             _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
         }
-        server.request_shutdown();
+        // Like SHUTDOWN without NOW: replicas get up to shutdown-timeout to catch up.
+        let mut state = server.state.lock();
+        sluice::server::shutdown::begin(&server, &mut state, false, None);
     });
 }

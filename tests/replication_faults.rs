@@ -110,3 +110,44 @@ fn writes_during_a_full_sync_all_arrive() {
     assert_eq!(replica.cmd(&["GET", "during-counter"]).text().as_deref(), Some("3000"));
     assert_same_data(&mut master, &mut replica, 1);
 }
+
+fn signal(pid: u32, sig: &str) {
+    let status = std::process::Command::new("kill").args([sig, &pid.to_string()]).status().expect("kill");
+    assert!(status.success());
+}
+
+#[test]
+fn shutdown_waits_for_lagging_replicas_and_can_be_aborted() {
+    if !common::redis_available("shutdown_waits_for_lagging_replicas_and_can_be_aborted") {
+        return;
+    }
+    let mut master_server = ServerProcess::sluice(&["--repl-diskless-sync-delay", "0", "--shutdown-timeout", "20"]);
+    let mut master = master_server.client();
+    master.cmd(&["SET", "before", "1"]);
+    let replica_server = ServerProcess::redis(&["--replicaof", "127.0.0.1", &master_server.port.to_string()]);
+    let mut replica = replica_server.client();
+    wait_in_sync(&mut master, &mut replica, LIMIT);
+
+    // The replica stops processing: writes made now are not acknowledged.
+    signal(replica_server.pid(), "-STOP");
+    for i in 0..100 {
+        master.cmd(&["SET", &format!("late:{i}"), "v"]);
+    }
+    let mut stopper = master_server.client();
+    stopper.send(&["SHUTDOWN"]).expect("send");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!master_server.exited_within(Duration::from_millis(10)), "SHUTDOWN did not wait for the replica");
+    assert_eq!(master.cmd_text(&["SHUTDOWN", "ABORT"]), "OK");
+    assert!(stopper.read().expect("reply to aborted SHUTDOWN").is_error());
+    assert_eq!(master.cmd_raw(&["PING"]), b"+PONG\r\n");
+
+    // Shut down again; once the replica resumes and catches up, the master exits.
+    stopper.send(&["SHUTDOWN"]).expect("send");
+    std::thread::sleep(Duration::from_millis(200));
+    signal(replica_server.pid(), "-CONT");
+    assert!(master_server.exited_within(LIMIT), "master did not exit after the replica caught up");
+    let mut replica = replica_server.client();
+    for i in 0..100 {
+        assert_eq!(replica.cmd(&["EXISTS", &format!("late:{i}")]).int(), Some(1), "late:{i} lost");
+    }
+}

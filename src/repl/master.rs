@@ -540,10 +540,10 @@ async fn stream(
             _ = tick.tick() => {
                 let state = server.state.lock();
                 let timeout_ms = state.config.repl_timeout_seconds * 1000;
-                if let Some(info) = state.repl.replicas.get(&client_id) {
-                    if unix_time_ms().saturating_sub(info.ack_unix_ms) > timeout_ms {
-                        return format!("no ACK for {} seconds (repl-timeout)", state.config.repl_timeout_seconds);
-                    }
+                if let Some(info) = state.repl.replicas.get(&client_id)
+                    && unix_time_ms().saturating_sub(info.ack_unix_ms) > timeout_ms
+                {
+                    return format!("no ACK for {} seconds (repl-timeout)", state.config.repl_timeout_seconds);
                 }
             }
             reason = kill_switch.tripped() => return reason,

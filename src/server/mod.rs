@@ -7,6 +7,7 @@ pub mod clock;
 pub mod clients;
 pub mod pubsub;
 pub mod session;
+pub mod shutdown;
 pub mod stats;
 pub mod watch;
 
@@ -48,6 +49,8 @@ pub struct State {
     /// Effects of executed writes not yet handed to the replication log.
     pub effects: Vec<Effect>,
     pub repl: crate::repl::ReplState,
+    /// A SHUTDOWN waiting for replicas to catch up.
+    pub shutdown_pending: Option<shutdown::PendingShutdown>,
     /// Cursor of the active expiry cycle: (db, segment).
     pub expire_cursor: (usize, usize),
     pub rng: rand::rngs::SmallRng,
@@ -72,6 +75,7 @@ impl State {
             lastsave_unix: unix_time_ms() / 1000,
             effects: Vec::new(),
             repl: crate::repl::ReplState::new(backlog_bytes_max),
+            shutdown_pending: None,
             expire_cursor: (0, 0),
             rng: rand::rngs::SmallRng::from_os_rng(),
         };
@@ -143,11 +147,17 @@ impl Server {
 
     /// Seals the batch's effects into the log and wakes replica streams if it grew.
     pub fn seal_log(&self, state: &mut State) {
-        if let Some(end) = state.seal_log() {
-            if !state.repl.replicas.is_empty() {
-                self.repl_offset.send_replace(end);
-            }
+        if let Some(end) = state.seal_log()
+            && !state.repl.replicas.is_empty()
+        {
+            self.repl_offset.send_replace(end);
         }
+    }
+
+    /// An owned handle to this server. Always succeeds while anyone holds `&self`, since
+    /// the server lives in an `Arc` from creation.
+    pub fn self_arc(&self) -> Arc<Server> {
+        self.this.upgrade().unwrap_or_else(|| unreachable!("Server is only created inside an Arc"))
     }
 
     pub fn request_shutdown(&self) {

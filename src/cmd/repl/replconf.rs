@@ -6,7 +6,7 @@ use crate::util::num::parse_i64;
 
 /// REPLCONF <option> <value> ...: what a replica tells its master during the handshake.
 pub fn replconf(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    if argv.len() % 2 == 0 {
+    if argv.len().is_multiple_of(2) {
         return Reply::error(errors::SYNTAX);
     }
     for pair in argv[1..].chunks(2) {

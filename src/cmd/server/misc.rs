@@ -2,7 +2,9 @@ use bytes::Bytes;
 
 use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
-use crate::server::unix_time_us;
+use crate::server::blocking::BlockRequest;
+use crate::server::clients::Outbound;
+use crate::server::{shutdown, unix_time_us};
 
 pub fn time(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Reply {
     let now = unix_time_us();
@@ -27,29 +29,67 @@ pub fn monitor(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Reply {
     Reply::ok()
 }
 
+fn never_served(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Option<Reply> {
+    None
+}
+
 pub fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let mut save: Option<bool> = None;
     let mut abort = false;
+    let mut now = false;
     for arg in &argv[1..] {
         match arg.to_ascii_lowercase().as_slice() {
             b"nosave" => save = Some(false),
             b"save" => save = Some(true),
-            b"now" | b"force" => {}
+            b"now" => now = true,
+            b"force" => {}
             b"abort" => abort = true,
             _ => return Reply::error(errors::SYNTAX),
         }
     }
     if abort {
-        return Reply::error("ERR No shutdown in progress.");
+        if argv.len() > 2 {
+            return Reply::error(errors::SYNTAX);
+        }
+        return match shutdown::abort(ctx.state) {
+            None => Reply::error("ERR No shutdown in progress."),
+            Some(caller) => {
+                if let Some(id) = caller
+                    && ctx.state.blocking.unblock(id).is_some()
+                    && let Some(client) = ctx.state.clients.get(id)
+                {
+                    client.send(Outbound::Unblocked(Reply::error("ERR Errors trying to SHUTDOWN. Check logs.")), 0);
+                }
+                Reply::ok()
+            }
+        };
     }
     if save == Some(true) {
-        // Snapshots arrive with the RDB codec; refusing is better than pretending to save.
+        // Snapshots to disk arrive with the RDB persistence work; refusing is better than
+        // pretending to save.
         tracing::warn!("SHUTDOWN SAVE refused: RDB persistence is not available in this build");
         return Reply::error("ERR Errors trying to SHUTDOWN. Check logs.");
     }
     tracing::warn!(client = ctx.session.id, "User requested shutdown...");
-    ctx.server.request_shutdown();
-    ctx.session.close_after_reply = true;
-    // Redis closes the connection without a reply when the shutdown goes ahead.
-    Reply::Raw(b"")
+    let server = ctx.server.self_arc();
+    match shutdown::begin(&server, ctx.state, now, Some(ctx.session.id)) {
+        shutdown::Begun::AlreadyPending => Reply::error("ERR Errors trying to SHUTDOWN. Check logs."),
+        shutdown::Begun::Immediate => {
+            ctx.session.close_after_reply = true;
+            // Redis closes the connection without a reply when the shutdown goes ahead.
+            Reply::Raw(b"")
+        }
+        shutdown::Begun::Waiting => {
+            // The caller waits, unanswered, until the server exits (or ABORT answers it).
+            ctx.session.pending_block = Some(BlockRequest {
+                keys: Vec::new(),
+                deadline_ms: None,
+                args: Vec::new(),
+                serve: never_served,
+                timeout_reply: Reply::Nil,
+                wait: None,
+            });
+            Reply::Raw(b"")
+        }
+    }
 }
