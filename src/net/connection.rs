@@ -36,6 +36,7 @@ struct InputLimits {
     bulk_len_max: usize,
     requirepass_set: bool,
     query_limit: usize,
+    idle_timeout_seconds: u64,
 }
 
 impl InputLimits {
@@ -44,6 +45,7 @@ impl InputLimits {
             bulk_len_max: config.proto_max_bulk_len as usize,
             requirepass_set: config.requirepass.is_some(),
             query_limit: config.client_query_buffer_limit as usize,
+            idle_timeout_seconds: config.timeout_seconds,
         }
     }
 }
@@ -235,6 +237,7 @@ impl Connection {
             bulk_len_max,
             requirepass_set,
             query_limit,
+            ..
         } = self.input_limits;
         loop {
             let authenticated = self.session.authenticated || !requirepass_set;
@@ -388,8 +391,10 @@ impl Connection {
     }
 
     async fn wait_for_input(&mut self) -> Step {
+        // Read from the cached limits: taking the server lock here would cost every
+        // connection a lock per wait.
         let idle_timeout = {
-            let seconds = self.server.state.lock().config.timeout_seconds;
+            let seconds = self.input_limits.idle_timeout_seconds;
             let exempt = self.session.subscription_count() > 0
                 || self.session.is_monitor
                 || self.session.is_master_link;
@@ -406,7 +411,8 @@ impl Connection {
             }
         };
         self.reserve_input();
-        let server = self.server.clone();
+        // No shutdown branch: on shutdown the process exits, and polling a shared Notify
+        // here would take its internal mutex on every wait of every connection.
         tokio::select! {
             biased;
             message = self.rx.recv() => match message {
@@ -422,7 +428,6 @@ impl Connection {
                 None => Step::Close("server dropped the client".into()),
             },
             result = self.reader.read_buf(&mut self.input) => self.after_read(result),
-            _ = server.shutdown.notified() => Step::Close("server shutting down".into()),
             _ = idle => Step::Close("idle timeout".into()),
         }
     }
