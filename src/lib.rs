@@ -13,6 +13,7 @@ pub mod net;
 pub mod repl;
 pub mod resp;
 pub mod server;
+pub mod snapshot;
 pub mod store;
 pub mod util;
 

@@ -89,6 +89,7 @@ async fn serve(config: Config) -> Result<()> {
         "Ready to accept connections"
     );
     spawn_signal_handler(server.clone());
+    sluice::repl::replica::start_from_config(&server);
     sluice::net::run(server.clone(), listeners).await;
     tracing::warn!("sluice is now ready to exit, bye bye...");
     if !pidfile.is_empty() {

@@ -50,7 +50,7 @@ pub fn execute(
         serve_blocked(server, state);
     }
     if session.is_master_link {
-        // Our master's own bytes go to the log unchanged (see repl::replica), not these.
+        // Our master's own bytes go to the log unchanged (see repl::apply), not these.
         state.effects.clear();
     } else if !state.effects.is_empty() {
         state.log_effects();

@@ -89,6 +89,13 @@ impl State {
         if self.effects.is_empty() {
             return;
         }
+        if self.repl.is_replica() {
+            // A replica's log is its master's stream byte for byte (repl::apply appends it);
+            // its own effects (local writes on a writable replica, served blocking pops)
+            // stay local, as in Redis.
+            self.effects.clear();
+            return;
+        }
         self.repl.log.append_effects(self.effects.iter());
         self.effects.clear();
     }

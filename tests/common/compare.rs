@@ -23,12 +23,20 @@ fn describe_key(client: &mut Client, key: &[u8]) -> String {
             pairs.join(",")
         }
         "set" => {
-            let mut members: Vec<String> =
-                client.cmd(&[&b"SMEMBERS"[..], key]).items().unwrap_or_default().iter().map(|m| format!("{m:?}")).collect();
+            let mut members: Vec<String> = client
+                .cmd(&[&b"SMEMBERS"[..], key])
+                .items()
+                .unwrap_or_default()
+                .iter()
+                .map(|m| format!("{m:?}"))
+                .collect();
             members.sort();
             members.join(",")
         }
-        "zset" => format!("{:?}", client.cmd(&[&b"ZRANGE"[..], key, b"0", b"-1", b"WITHSCORES"])),
+        "zset" => format!(
+            "{:?}",
+            client.cmd(&[&b"ZRANGE"[..], key, b"0", b"-1", b"WITHSCORES"])
+        ),
         other => format!("unsupported type {other}"),
     };
     let expire = client.cmd(&[&b"PEXPIRETIME"[..], key]);
@@ -43,7 +51,11 @@ pub fn dataset(client: &mut Client, databases: usize) -> Vec<String> {
         let keys = client.cmd(&["KEYS", "*"]).items().unwrap_or_default();
         for key in keys {
             let Resp::Bulk(name) = key else { continue };
-            out.push(format!("db{db} {} => {}", String::from_utf8_lossy(&name), describe_key(client, &name)));
+            out.push(format!(
+                "db{db} {} => {}",
+                String::from_utf8_lossy(&name),
+                describe_key(client, &name)
+            ));
         }
     }
     client.cmd(&["SELECT", "0"]);
@@ -68,7 +80,9 @@ pub fn assert_same_data(master: &mut Client, replica: &mut Client, databases: us
 
 pub fn info_field(client: &mut Client, section: &str, field: &str) -> Option<String> {
     let text = client.cmd_text(&["INFO", section]);
-    text.lines().find_map(|l| l.strip_prefix(&format!("{field}:"))).map(|v| v.trim().to_string())
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
 }
 
 /// Waits until the replica's link is up and it has processed everything the master wrote.
@@ -78,7 +92,10 @@ pub fn wait_in_sync(master: &mut Client, replica: &mut Client, limit: Duration) 
         let master_offset = info_field(master, "replication", "master_repl_offset");
         let link = info_field(replica, "replication", "master_link_status");
         let replica_offset = info_field(replica, "replication", "slave_repl_offset");
-        if link.as_deref() == Some("up") && master_offset.is_some() && master_offset == replica_offset {
+        if link.as_deref() == Some("up")
+            && master_offset.is_some()
+            && master_offset == replica_offset
+        {
             return;
         }
         if Instant::now() >= deadline {

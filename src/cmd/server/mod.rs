@@ -5,6 +5,7 @@ mod config;
 mod debug;
 pub mod info;
 mod misc;
+mod replicaof;
 
 use crate::cmd::CommandSpec;
 use crate::cmd::flags::*;
@@ -67,5 +68,21 @@ pub const COMMANDS: &[CommandSpec] = &[
         (0, 0, 0),
         "server",
         misc::monitor
+    ),
+    command!(
+        "replicaof",
+        3,
+        ADMIN | NOSCRIPT | STALE,
+        (0, 0, 0),
+        "server",
+        replicaof::replicaof
+    ),
+    command!(
+        "slaveof",
+        3,
+        ADMIN | NOSCRIPT | STALE,
+        (0, 0, 0),
+        "server",
+        replicaof::replicaof
     ),
 ];

@@ -1,0 +1,1084 @@
+//! The replica side: the task that follows a master.
+//!
+//! One task per REPLICAOF configuration (identified by `master_epoch`): connect, handshake,
+//! PSYNC, then either a full sync (the RDB is decoded on a thread of its own while it
+//! streams in, into new databases swapped in only once complete) or a continuation, then
+//! the command stream. The old data is served until a load succeeds; a failed, cut or
+//! corrupt load leaves it in place and the link retries. Every state under the lock is
+//! checked against the epoch first, so a task from an older configuration never applies
+//! anything.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use sluice_rdb::framing::{EOF_MARK_BYTES, PayloadHeader, parse_payload_header};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{mpsc, oneshot};
+
+use super::apply::{self, ApplyError, StreamApplier};
+use super::{LinkStatus, MasterLink};
+use crate::resp::Protocol;
+use crate::server::clients::{ClientHandle, KillSwitch};
+use crate::server::{Server, State, unix_time_ms};
+use crate::snapshot::load::{LoadError, LoadOptions, Loaded, Loader};
+
+/// Longest wait for a TCP connection to the master (shorter if `repl-timeout` is).
+const CONNECT_TIMEOUT_MAX: Duration = Duration::from_secs(10);
+/// Pause between attempts while the master is unreachable or not ready.
+const RETRY_DELAY: Duration = Duration::from_secs(1);
+/// Pause after the master's dataset was refused (a type sluice does not serve, too many
+/// databases): it will not change soon, and each try costs the master a snapshot.
+const REFUSED_RETRY_DELAY: Duration = Duration::from_secs(30);
+/// ACKs, liveness checks and progress lines happen on this beat.
+const TICK: Duration = Duration::from_secs(1);
+const READ_CHUNK_BYTES: usize = 256 * 1024;
+/// RDB chunks queued between the socket and the loader thread (memory bound of the queue).
+const LOADER_QUEUE_CHUNKS: usize = 64;
+/// How often INFO's sync progress fields are refreshed during a transfer.
+const PROGRESS_PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
+const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Why one connection to the master ended.
+#[derive(Debug)]
+enum LinkEnd {
+    /// REPLICAOF changed the configuration: this task stops.
+    Stale,
+    /// Try again after `pause`: none after a streaming link dropped, [`RETRY_DELAY`]
+    /// usually, longer when the master's dataset was refused (each try costs it a snapshot).
+    Retry { reason: String, pause: Duration },
+    /// An error a retry cannot fix: the task stops, the replica keeps serving its data.
+    Halt(String),
+}
+
+fn retry(reason: impl Into<String>) -> LinkEnd {
+    LinkEnd::Retry {
+        reason: reason.into(),
+        pause: RETRY_DELAY,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Configuration changes (REPLICAOF, the replicaof directive)
+// ---------------------------------------------------------------------------------------
+
+/// Starts following `host:port` (REPLICAOF host port). `continue_history`: PSYNC asks to
+/// continue our current replid and offset (a running server, as Redis does with its own
+/// state), rather than `PSYNC ? -1` (a fresh start).
+pub fn follow(server: &Server, state: &mut State, host: String, port: u16, continue_history: bool) {
+    let was_master = state.repl.master.is_none();
+    state.repl.master_epoch += 1;
+    let epoch = state.repl.master_epoch;
+    state.repl.master = Some(MasterLink {
+        host: host.clone(),
+        port,
+        status: LinkStatus::Connecting,
+        link_down_since_unix_ms: Some(unix_time_ms()),
+        sync_total_bytes: -1,
+        continue_history,
+        ..MasterLink::default()
+    });
+    // Replicas hide expired keys; their master sends the DELs.
+    state.expire_deletes = false;
+    disconnect_master_client(state, "master changed (REPLICAOF)");
+    // They follow our history, which is about to become the new master's.
+    disconnect_replicas(state, "replication source changed (REPLICAOF)");
+    if was_master {
+        tracing::info!("REPLICAOF {host}:{port} enabled: this server is now a replica");
+    } else {
+        tracing::info!("REPLICAOF {host}:{port} enabled: following a new master");
+    }
+    let Some(server) = server.this.upgrade() else {
+        tracing::error!("cannot start the replication link: the server is shutting down");
+        return;
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(run_link(server, epoch));
+        }
+        Err(_) => tracing::error!("cannot start the replication link outside the runtime"),
+    }
+}
+
+/// Stops following a master (REPLICAOF NO ONE). Returns false if we were not a replica.
+/// The followed history stays valid for PSYNC up to our offset under replid2, so replicas
+/// of the same master can continue from us.
+pub fn unfollow(state: &mut State) -> bool {
+    if state.repl.master.take().is_none() {
+        return false;
+    }
+    state.repl.master_epoch += 1;
+    let end = state.repl.log.end_offset();
+    state.repl.ids.shift(end);
+    let replid = state.repl.ids.replid.clone();
+    state.repl.log.set_replid(&replid);
+    // Our replicas' next write must start with a SELECT of its own.
+    state.repl.log.force_select();
+    state.expire_deletes = true;
+    disconnect_master_client(state, "REPLICAOF NO ONE");
+    disconnect_replicas(state, "replication ID changed (REPLICAOF NO ONE)");
+    tracing::info!(
+        replid2 = %state.repl.ids.replid2,
+        second_replid_offset = state.repl.ids.second_replid_offset,
+        new_replid = %replid,
+        "replication ID shifted: the followed history stays valid for PSYNC up to our offset"
+    );
+    true
+}
+
+/// The `replicaof` directive: follow the configured master from start-up.
+pub fn start_from_config(server: &Arc<Server>) {
+    let mut state = server.state.lock();
+    if let Some((host, port)) = state.config.replicaof.clone() {
+        follow(server, &mut state, host, port, false);
+    }
+}
+
+fn disconnect_replicas(state: &State, reason: &str) {
+    for id in state.repl.replicas.keys() {
+        state.clients.kill(*id, reason);
+    }
+}
+
+fn disconnect_master_client(state: &State, reason: &str) {
+    for client in state.clients.by_id.values() {
+        if client.flags.contains('M') {
+            client.kill_switch.trip(reason);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The link task
+// ---------------------------------------------------------------------------------------
+
+/// Follows the master configured at `epoch` until REPLICAOF changes it.
+pub async fn run_link(server: Arc<Server>, epoch: u64) {
+    loop {
+        let Some((host, port)) = target(&server, epoch) else {
+            return;
+        };
+        let end = connect_and_follow(&server, epoch, &host, port).await;
+        let (reason, pause) = match end {
+            LinkEnd::Stale => {
+                tracing::info!("replication link to {host}:{port} closed: configuration changed");
+                return;
+            }
+            LinkEnd::Halt(reason) => {
+                tracing::error!("replication link to {host}:{port} stopped: {reason}");
+                update_link(&server, epoch, |link| {
+                    link.status = LinkStatus::Down;
+                    link.sync_in_progress = false;
+                    link.halted = true;
+                    link.link_down_since_unix_ms.get_or_insert(unix_time_ms());
+                    link.last_error = Some(reason.clone());
+                });
+                return;
+            }
+            LinkEnd::Retry { reason, pause } => (reason, pause),
+        };
+        tracing::warn!("replication link to {host}:{port} lost: {reason}");
+        let current = update_link(&server, epoch, |link| {
+            link.status = LinkStatus::Down;
+            link.sync_in_progress = false;
+            link.link_down_since_unix_ms.get_or_insert(unix_time_ms());
+            link.last_error = Some(reason);
+        });
+        if !current {
+            return;
+        }
+        let resume = Instant::now() + pause;
+        while Instant::now() < resume {
+            tokio::time::sleep(resume.saturating_duration_since(Instant::now()).min(TICK)).await;
+            if target(&server, epoch).is_none() {
+                return;
+            }
+        }
+    }
+}
+
+/// The master to connect to, if `epoch` is still the configuration.
+fn target(server: &Server, epoch: u64) -> Option<(String, u16)> {
+    let state = server.state.lock();
+    if state.repl.master_epoch != epoch {
+        return None;
+    }
+    state
+        .repl
+        .master
+        .as_ref()
+        .filter(|link| !link.halted)
+        .map(|link| (link.host.clone(), link.port))
+}
+
+/// Changes our MasterLink if `epoch` is still current; false otherwise.
+fn update_link(server: &Server, epoch: u64, change: impl FnOnce(&mut MasterLink)) -> bool {
+    let mut state = server.state.lock();
+    if state.repl.master_epoch != epoch {
+        return false;
+    }
+    match state.repl.master.as_mut() {
+        Some(link) => {
+            change(link);
+            true
+        }
+        None => false,
+    }
+}
+
+/// One connection to the master: handshake, sync, stream, until it ends.
+async fn connect_and_follow(server: &Arc<Server>, epoch: u64, host: &str, port: u16) -> LinkEnd {
+    if !update_link(server, epoch, |link| link.status = LinkStatus::Connecting) {
+        return LinkEnd::Stale;
+    }
+    let repl_timeout = repl_timeout(server);
+    tracing::info!("connecting to MASTER {host}:{port}");
+    let stream = match tokio::time::timeout(
+        repl_timeout.min(CONNECT_TIMEOUT_MAX),
+        TcpStream::connect((host, port)),
+    )
+    .await
+    {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => return retry(format!("cannot connect to {host}:{port}: {e}")),
+        Err(_) => return retry(format!("timeout connecting to {host}:{port}")),
+    };
+    let _ = stream.set_nodelay(true);
+    let peer = stream
+        .peer_addr()
+        .map_or_else(|_| format!("{host}:{port}"), |a| a.to_string());
+    let local = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let (reader, writer) = stream.into_split();
+    let mut link = Link {
+        server: server.clone(),
+        epoch,
+        reader,
+        writer,
+        input: BytesMut::with_capacity(READ_CHUNK_BYTES),
+        last_io: Instant::now(),
+        repl_timeout,
+    };
+    match link.follow(&peer, &local).await {
+        Ok(never) => match never {},
+        Err(end) => end,
+    }
+}
+
+fn repl_timeout(server: &Server) -> Duration {
+    Duration::from_secs(server.state.lock().config.repl_timeout_seconds.max(1))
+}
+
+/// What PSYNC answered.
+enum Psync {
+    Full { replid: String, offset: u64 },
+    Continue { replid: Option<String> },
+}
+
+struct Link {
+    server: Arc<Server>,
+    epoch: u64,
+    reader: OwnedReadHalf,
+    writer: OwnedWriteHalf,
+    /// Bytes read from the master and not consumed yet.
+    input: BytesMut,
+    last_io: Instant,
+    repl_timeout: Duration,
+}
+
+impl Link {
+    async fn follow(&mut self, peer: &str, local: &str) -> Result<Infallible, LinkEnd> {
+        if !update_link(&self.server, self.epoch, |link| {
+            link.status = LinkStatus::Handshake
+        }) {
+            return Err(LinkEnd::Stale);
+        }
+        tracing::info!("MASTER <-> REPLICA handshake with {peer}");
+        self.handshake().await?;
+        match self.psync().await? {
+            Psync::Full { replid, offset } => self.full_sync(&replid, offset).await?,
+            Psync::Continue { replid } => self.continued(replid.as_deref())?,
+        }
+        self.stream(peer, local).await
+    }
+
+    fn is_current(&self) -> bool {
+        let state = self.server.state.lock();
+        state.repl.master_epoch == self.epoch && state.repl.master.is_some()
+    }
+
+    async fn send(&mut self, bytes: &[u8]) -> Result<(), LinkEnd> {
+        match tokio::time::timeout(self.repl_timeout, self.writer.write_all(bytes)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(retry(format!("write error: {e}"))),
+            Err(_) => Err(retry("timeout writing to the master")),
+        }
+    }
+
+    /// Reads more input, checking every beat that the configuration still holds and that
+    /// the master is not silent for longer than `repl-timeout`.
+    async fn fill(&mut self) -> Result<usize, LinkEnd> {
+        loop {
+            if self.input.capacity() - self.input.len() < READ_CHUNK_BYTES / 4 {
+                self.input.reserve(READ_CHUNK_BYTES);
+            }
+            tokio::select! {
+                result = self.reader.read_buf(&mut self.input) => {
+                    return self.after_read(result);
+                }
+                _ = tokio::time::sleep(TICK) => {
+                    if !self.is_current() {
+                        return Err(LinkEnd::Stale);
+                    }
+                    self.check_timeout()?;
+                }
+            }
+        }
+    }
+
+    fn after_read(&mut self, result: std::io::Result<usize>) -> Result<usize, LinkEnd> {
+        match result {
+            Ok(0) => Err(retry("connection closed by the master")),
+            Ok(n) => {
+                self.last_io = Instant::now();
+                self.server
+                    .net_input_bytes
+                    .fetch_add(n as u64, Ordering::Relaxed);
+                Ok(n)
+            }
+            Err(e) => Err(retry(format!("read error: {e}"))),
+        }
+    }
+
+    fn check_timeout(&self) -> Result<(), LinkEnd> {
+        if self.last_io.elapsed() > self.repl_timeout {
+            return Err(retry(format!(
+                "timeout: nothing received from the master for {} s (repl-timeout)",
+                self.repl_timeout.as_secs()
+            )));
+        }
+        Ok(())
+    }
+
+    /// One reply line (without CRLF); bare `\n` keepalives before it are skipped.
+    async fn read_line(&mut self) -> Result<String, LinkEnd> {
+        loop {
+            let skip = self.input.iter().take_while(|&&b| b == b'\n').count();
+            let _ = self.input.split_to(skip);
+            if let Some(end) = self.input.iter().position(|&b| b == b'\n') {
+                let line = self.input.split_to(end + 1);
+                let text = String::from_utf8_lossy(&line[..end]);
+                return Ok(text.trim_end_matches('\r').to_string());
+            }
+            if self.input.len() > 64 * 1024 {
+                return Err(retry("reply line from the master is too long"));
+            }
+            self.fill().await?;
+        }
+    }
+
+    async fn command(&mut self, argv: &[&[u8]]) -> Result<String, LinkEnd> {
+        let mut out = BytesMut::new();
+        super::log::encode_command(&mut out, argv);
+        self.send(&out).await?;
+        self.read_line().await
+    }
+
+    async fn handshake(&mut self) -> Result<(), LinkEnd> {
+        let pong = self.command(&[b"PING"]).await?;
+        let auth_error = ["-NOAUTH", "-NOPERM", "-ERR operation not permitted"]
+            .iter()
+            .any(|p| pong.starts_with(p));
+        if pong.starts_with('-') && !auth_error {
+            return Err(retry(format!(
+                "error reply to PING from the master: '{pong}'"
+            )));
+        }
+        let (auth, announce_ip, announce_port) = {
+            let state = self.server.state.lock();
+            let config = &state.config;
+            let text = |name: &str| config.get(name).unwrap_or("").to_string();
+            let user = text("masteruser");
+            let pass = text("masterauth");
+            let auth = (!pass.is_empty()).then_some((user, pass));
+            let port: u64 = config
+                .get("replica-announce-port")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            (auth, text("replica-announce-ip"), port)
+        };
+        if let Some((user, pass)) = auth {
+            let reply = if user.is_empty() {
+                self.command(&[b"AUTH", pass.as_bytes()]).await?
+            } else {
+                self.command(&[b"AUTH", user.as_bytes(), pass.as_bytes()])
+                    .await?
+            };
+            if reply.starts_with('-') {
+                return Err(retry(format!("unable to AUTH to MASTER: '{reply}'")));
+            }
+        }
+        let port = if announce_port > 0 {
+            announce_port
+        } else {
+            self.server.bound_port.load(Ordering::Relaxed)
+        };
+        let mut digits = itoa::Buffer::new();
+        let reply = self
+            .command(&[
+                b"REPLCONF",
+                b"listening-port",
+                digits.format(port).as_bytes(),
+            ])
+            .await?;
+        if reply.starts_with('-') {
+            tracing::info!(
+                "(non critical) master does not understand REPLCONF listening-port: {reply}"
+            );
+        }
+        if !announce_ip.is_empty() {
+            let reply = self
+                .command(&[b"REPLCONF", b"ip-address", announce_ip.as_bytes()])
+                .await?;
+            if reply.starts_with('-') {
+                tracing::info!(
+                    "(non critical) master does not understand REPLCONF ip-address: {reply}"
+                );
+            }
+        }
+        // `capa zstd` (sluice's compressed full sync) is announced only once this side can
+        // decode it; until then a sluice master must send plain RDB.
+        let reply = self.command(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]).await?;
+        if reply.starts_with('-') {
+            tracing::info!("(non critical) master does not understand REPLCONF capa: {reply}");
+        }
+        Ok(())
+    }
+
+    async fn psync(&mut self) -> Result<Psync, LinkEnd> {
+        let (replid, next) = {
+            let state = self.server.state.lock();
+            let history = state
+                .repl
+                .master
+                .as_ref()
+                .is_some_and(|m| m.continue_history);
+            if history {
+                (
+                    state.repl.ids.replid.clone(),
+                    (state.repl.log.end_offset() + 1).to_string(),
+                )
+            } else {
+                ("?".to_string(), "-1".to_string())
+            }
+        };
+        tracing::info!("trying a partial resynchronization (request {replid}:{next})");
+        let reply = self
+            .command(&[b"PSYNC", replid.as_bytes(), next.as_bytes()])
+            .await?;
+        if let Some(rest) = reply.strip_prefix("+FULLRESYNC") {
+            let mut words = rest.split_whitespace();
+            let replid = words.next().filter(|id| super::ids::is_valid_replid(id));
+            let offset = words.next().and_then(|o| o.parse::<u64>().ok());
+            return match (replid, offset) {
+                (Some(replid), Some(offset)) => Ok(Psync::Full {
+                    replid: replid.to_string(),
+                    offset,
+                }),
+                _ => Err(retry(format!(
+                    "master replied with a malformed +FULLRESYNC: '{reply}'"
+                ))),
+            };
+        }
+        if let Some(rest) = reply.strip_prefix("+CONTINUE") {
+            let replid = rest.split_whitespace().next();
+            return match replid {
+                Some(id) if !super::ids::is_valid_replid(id) => Err(retry(format!(
+                    "master replied with a malformed +CONTINUE: '{reply}'"
+                ))),
+                _ => Ok(Psync::Continue {
+                    replid: replid.map(str::to_string),
+                }),
+            };
+        }
+        if reply.starts_with("-NOMASTERLINK") || reply.starts_with("-LOADING") {
+            return Err(retry(format!(
+                "master is currently unable to PSYNC but should be in the future: '{reply}'"
+            )));
+        }
+        Err(retry(format!(
+            "unexpected reply to PSYNC from the master: '{reply}'"
+        )))
+    }
+
+    /// `+CONTINUE`: the stream goes on from our offset, maybe under a new replid.
+    fn continued(&mut self, new_replid: Option<&str>) -> Result<(), LinkEnd> {
+        let mut state = self.server.state.lock();
+        if state.repl.master_epoch != self.epoch || state.repl.master.is_none() {
+            return Err(LinkEnd::Stale);
+        }
+        let offset = state.repl.log.end_offset();
+        if let Some(new) = new_replid
+            && new != state.repl.ids.replid
+        {
+            state.repl.ids.adopt_continued(new, offset);
+            state.repl.log.set_replid(new);
+            // They must learn the new id; they can continue from us.
+            disconnect_replicas(&state, "master replication ID changed");
+            tracing::info!(
+                "master replication ID changed to {new}; previous one valid up to offset {offset}"
+            );
+        }
+        if let Some(link) = state.repl.master.as_mut() {
+            link.continue_history = true;
+        }
+        tracing::info!(
+            "successful partial resynchronization with master, continuing from offset {offset}"
+        );
+        Ok(())
+    }
+
+    /// Receives the RDB and swaps it in. On return `self.input` holds the first bytes of the
+    /// command stream, if any came with the payload.
+    async fn full_sync(&mut self, replid: &str, offset: u64) -> Result<(), LinkEnd> {
+        let options = {
+            let mut state = self.server.state.lock();
+            if state.repl.master_epoch != self.epoch {
+                return Err(LinkEnd::Stale);
+            }
+            let options = LoadOptions::from_config(&state.config);
+            let Some(link) = state.repl.master.as_mut() else {
+                return Err(LinkEnd::Stale);
+            };
+            link.status = LinkStatus::Syncing;
+            link.sync_in_progress = true;
+            link.sync_started_unix_ms = unix_time_ms();
+            link.last_io_unix_ms = link.sync_started_unix_ms;
+            link.sync_read_bytes = 0;
+            link.sync_total_bytes = -1;
+            options
+        };
+        tracing::info!(
+            "full resync from master: {replid}:{offset}; MASTER <-> REPLICA sync started"
+        );
+        let header = self.payload_header().await?;
+        let total = match header {
+            PayloadHeader::Length(n) => {
+                tracing::info!(
+                    "MASTER <-> REPLICA sync: receiving {n} bytes from master to memory"
+                );
+                Some(n)
+            }
+            PayloadHeader::Eof(_) => {
+                tracing::info!("MASTER <-> REPLICA sync: receiving streamed RDB from master");
+                None
+            }
+        };
+        update_link(&self.server, self.epoch, |link| {
+            link.sync_total_bytes = total.map_or(-1, |n| n.min(i64::MAX as u64) as i64);
+        });
+        let started = Instant::now();
+        let (loaded, received) = self.receive_rdb(header, options).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        self.install(replid, offset, loaded, received, seconds)?;
+        // A Redis 7.0 master streams nothing after a diskless sync until this ACK.
+        self.send(&apply::ack_command(offset)).await
+    }
+
+    async fn payload_header(&mut self) -> Result<PayloadHeader, LinkEnd> {
+        loop {
+            let skip = self.input.iter().take_while(|&&b| b == b'\n').count();
+            let _ = self.input.split_to(skip);
+            match parse_payload_header(&self.input) {
+                Ok(Some((header, used))) => {
+                    let _ = self.input.split_to(used);
+                    return Ok(header);
+                }
+                Ok(None) => {
+                    self.fill().await?;
+                }
+                Err(e) => return Err(retry(format!("bad full sync payload from the master: {e}"))),
+            }
+        }
+    }
+
+    /// Streams the payload into the loader thread. Returns the databases and the RDB size.
+    async fn receive_rdb(
+        &mut self,
+        header: PayloadHeader,
+        options: LoadOptions,
+    ) -> Result<(Loaded, u64), LinkEnd> {
+        let (chunk_tx, chunk_rx) = mpsc::channel::<Bytes>(LOADER_QUEUE_CHUNKS);
+        let (done_tx, mut done_rx) = oneshot::channel::<bool>();
+        let (result_tx, result_rx) = oneshot::channel();
+        let keys_loaded = Arc::new(AtomicU64::new(0));
+        let keys = keys_loaded.clone();
+        let spawned = std::thread::Builder::new()
+            .name("repl-load".into())
+            .spawn(move || load_thread(options, chunk_rx, done_tx, result_tx, &keys));
+        if let Err(e) = spawned {
+            return Err(retry(format!("cannot start the loader thread: {e}")));
+        }
+        let mark = match header {
+            PayloadHeader::Eof(mark) => Some(*mark.as_bytes()),
+            PayloadHeader::Length(_) => None,
+        };
+        let limit = match header {
+            PayloadHeader::Length(n) => n,
+            PayloadHeader::Eof(_) => u64::MAX,
+        };
+        let mut progress = Progress::new(limit);
+        let mut tail: Vec<u8> = Vec::with_capacity(2 * EOF_MARK_BYTES);
+        let mut loader_done = false;
+        // Checked on every pass, so that a transfer keeping the socket always readable
+        // cannot starve the beat.
+        let mut next_beat = Instant::now() + TICK;
+        loop {
+            if Instant::now() >= next_beat {
+                next_beat = Instant::now() + TICK;
+                if !self.is_current() {
+                    return Err(LinkEnd::Stale);
+                }
+                self.check_timeout()?;
+                progress.log(keys_loaded.load(Ordering::Relaxed));
+                // Liveness for the master while we load.
+                self.send(b"\n").await?;
+            }
+            if !self.input.is_empty() && progress.received < limit {
+                let take = (limit - progress.received).min(self.input.len() as u64) as usize;
+                let chunk = self.input.split_to(take).freeze();
+                if mark.is_some() {
+                    tail.extend_from_slice(&chunk[chunk.len().saturating_sub(EOF_MARK_BYTES)..]);
+                    let excess = tail.len().saturating_sub(EOF_MARK_BYTES);
+                    tail.drain(..excess);
+                }
+                progress.received += take as u64;
+                if chunk_tx.send(chunk).await.is_err() {
+                    // The loader stopped: it failed, and says why below.
+                    break;
+                }
+                if progress.publish_due() {
+                    let received = progress.received;
+                    if !update_link(&self.server, self.epoch, |link| {
+                        link.sync_read_bytes = received;
+                        link.last_io_unix_ms = unix_time_ms();
+                    }) {
+                        return Err(LinkEnd::Stale);
+                    }
+                }
+            }
+            if progress.received == limit {
+                break;
+            }
+            if mark.is_some_and(|m| tail == m) {
+                break;
+            }
+            if self.input.capacity() - self.input.len() < READ_CHUNK_BYTES / 4 {
+                self.input.reserve(READ_CHUNK_BYTES);
+            }
+            tokio::select! {
+                biased;
+                done = &mut done_rx, if !loader_done => {
+                    loader_done = true;
+                    // Diskless: the RDB ended before the mark showed at the end of a read (the
+                    // stream followed in the same read). Disk: read the rest of the length.
+                    let ok = done.unwrap_or(false);
+                    if !ok || mark.is_some() {
+                        break;
+                    }
+                }
+                result = self.reader.read_buf(&mut self.input) => {
+                    self.after_read(result)?;
+                }
+                _ = tokio::time::sleep_until(next_beat.into()) => {}
+            }
+        }
+        drop(chunk_tx);
+        let outcome = match result_rx.await {
+            Ok(outcome) => outcome,
+            Err(_) => return Err(retry("the loader thread ended without a result")),
+        };
+        let (loaded, remainder) = match outcome {
+            Ok(done) => done,
+            Err(e) => {
+                let refused = matches!(
+                    e,
+                    LoadError::UnsupportedType { .. }
+                        | LoadError::Functions
+                        | LoadError::DbOutOfRange { .. }
+                );
+                return Err(LinkEnd::Retry {
+                    reason: format!(
+                        "loading the master's RDB failed after {} bytes: {e}; the previous data is kept",
+                        progress.received
+                    ),
+                    pause: if refused {
+                        REFUSED_RETRY_DELAY
+                    } else {
+                        RETRY_DELAY
+                    },
+                });
+            }
+        };
+        match mark {
+            Some(mark) => self.check_eof_mark(&mark, remainder).await?,
+            None if !remainder.is_empty() => tracing::warn!(
+                bytes = remainder.len(),
+                "ignoring bytes after the end of the RDB inside the payload"
+            ),
+            None => {}
+        }
+        Ok((loaded, progress.received))
+    }
+
+    /// `remainder` is what followed the RDB: the mark, then possibly the command stream.
+    async fn check_eof_mark(
+        &mut self,
+        mark: &[u8; EOF_MARK_BYTES],
+        remainder: BytesMut,
+    ) -> Result<(), LinkEnd> {
+        let mut after = remainder;
+        after.extend_from_slice(&self.input);
+        self.input = after;
+        while self.input.len() < EOF_MARK_BYTES {
+            self.fill().await?;
+        }
+        if &self.input[..EOF_MARK_BYTES] != mark {
+            return Err(retry(
+                "the RDB from the master is not followed by its EOF mark; the previous data is kept",
+            ));
+        }
+        let _ = self.input.split_to(EOF_MARK_BYTES);
+        Ok(())
+    }
+
+    /// Swaps the loaded databases in and adopts the master's history at `offset`.
+    fn install(
+        &mut self,
+        replid: &str,
+        offset: u64,
+        loaded: Loaded,
+        rdb_bytes: u64,
+        seconds: f64,
+    ) -> Result<(), LinkEnd> {
+        let Loaded {
+            dbs,
+            keys,
+            keys_already_expired,
+            empty_keys_skipped,
+            stream_db,
+            ..
+        } = loaded;
+        let old = {
+            let mut state = self.server.state.lock();
+            if state.repl.master_epoch != self.epoch || state.repl.master.is_none() {
+                drop(state);
+                std::thread::spawn(move || drop(dbs));
+                return Err(LinkEnd::Stale);
+            }
+            let old = std::mem::replace(&mut state.dbs, dbs);
+            state.repl.ids.adopt_full(replid);
+            state.repl.log.set_replid(replid);
+            state.repl.log.reset(offset);
+            state.repl.log.set_stream_db(stream_db);
+            // Every watched key may have changed.
+            state.watches.touch_db(None, |_, _| true);
+            disconnect_replicas(&state, "full resync with our master: replicas must resync");
+            state.expire_cursor = (0, 0);
+            if let Some(link) = state.repl.master.as_mut() {
+                link.sync_in_progress = false;
+                link.sync_read_bytes = rdb_bytes;
+                link.continue_history = true;
+                link.last_io_unix_ms = unix_time_ms();
+            }
+            old
+        };
+        // Freeing a large dataset takes a while: not under the lock, not on this task.
+        std::thread::spawn(move || drop(old));
+        let rate = rdb_bytes as f64 / seconds.max(1e-6) / 1e6;
+        tracing::info!(
+            keys,
+            keys_already_expired,
+            empty_keys_skipped,
+            bytes = rdb_bytes,
+            seconds = format!("{seconds:.3}"),
+            "MASTER <-> REPLICA sync: finished with success ({rate:.1} MB/s), replication offset {offset}"
+        );
+        Ok(())
+    }
+
+    /// Applies the command stream until the link ends.
+    async fn stream(&mut self, peer: &str, local: &str) -> Result<Infallible, LinkEnd> {
+        let client = MasterClient::register(&self.server, peer, local);
+        let (stream_db, start) = {
+            let mut state = self.server.state.lock();
+            if state.repl.master_epoch != self.epoch {
+                return Err(LinkEnd::Stale);
+            }
+            let offset = state.repl.log.end_offset();
+            let db = state.repl.log.stream_db();
+            let Some(link) = state.repl.master.as_mut() else {
+                return Err(LinkEnd::Stale);
+            };
+            link.status = LinkStatus::Up;
+            link.sync_in_progress = false;
+            link.link_down_since_unix_ms = None;
+            link.halted = false;
+            link.read_offset = offset;
+            link.last_io_unix_ms = unix_time_ms();
+            (db, offset)
+        };
+        tracing::info!("MASTER <-> REPLICA link up: streaming from {peer} at offset {start}");
+        let mut applier = StreamApplier::new(client.id, stream_db);
+        let mut read_total = self.input.len() as u64;
+        let mut next_beat = Instant::now() + TICK;
+        let end = loop {
+            if let Err(end) = self.apply_input(&mut applier, start + read_total).await {
+                break end;
+            }
+            // Checked on every pass: a master that keeps the socket readable must not
+            // starve the ACKs and the configuration check.
+            if Instant::now() >= next_beat {
+                next_beat = Instant::now() + TICK;
+                if let Err(end) = self.beat().await {
+                    break end;
+                }
+            }
+            if self.input.capacity() - self.input.len() < READ_CHUNK_BYTES / 4 {
+                self.input.reserve(READ_CHUNK_BYTES);
+            }
+            tokio::select! {
+                biased;
+                reason = client.kill_switch.tripped() => {
+                    break retry(format!("master client killed: {reason}"));
+                }
+                result = self.reader.read_buf(&mut self.input) => {
+                    match self.after_read(result) {
+                        Ok(n) => read_total += n as u64,
+                        Err(end) => break end,
+                    }
+                }
+                _ = tokio::time::sleep_until(next_beat.into()) => {}
+            }
+        };
+        drop(client);
+        Err(match end {
+            LinkEnd::Retry { reason, .. } => LinkEnd::Retry {
+                reason,
+                pause: Duration::ZERO,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses and executes what is buffered, a batch per lock, answering GETACKs.
+    async fn apply_input(
+        &mut self,
+        applier: &mut StreamApplier,
+        read_offset: u64,
+    ) -> Result<(), LinkEnd> {
+        loop {
+            let requests = applier
+                .parse_batch(&mut self.input, apply::BATCH_COMMANDS_MAX)
+                .map_err(apply_error)?;
+            if requests.is_empty() {
+                return Ok(());
+            }
+            let outcome = {
+                let server = self.server.clone();
+                let mut state = server.state.lock();
+                if let Some(link) = state.repl.master.as_mut() {
+                    link.last_io_unix_ms = unix_time_ms();
+                    link.read_offset = read_offset;
+                }
+                applier.execute_batch(&server, &mut state, self.epoch, &requests)
+            };
+            let outcome = match outcome {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    if let ApplyError::Unimplemented { .. } | ApplyError::Fatal { .. } = e {
+                        tracing::error!("{e}");
+                    }
+                    return Err(apply_error(e));
+                }
+            };
+            for offset in outcome.acks {
+                self.send(&apply::ack_command(offset)).await?;
+            }
+        }
+    }
+
+    /// Once a second while streaming: configuration, liveness, ACK.
+    async fn beat(&mut self) -> Result<(), LinkEnd> {
+        let offset = {
+            let state = self.server.state.lock();
+            if state.repl.master_epoch != self.epoch || state.repl.master.is_none() {
+                return Err(LinkEnd::Stale);
+            }
+            state.repl.log.end_offset()
+        };
+        self.check_timeout()?;
+        self.send(&apply::ack_command(offset)).await
+    }
+}
+
+fn apply_error(e: ApplyError) -> LinkEnd {
+    match e {
+        ApplyError::Stale => LinkEnd::Stale,
+        ApplyError::Protocol(_) => retry(e.to_string()),
+        ApplyError::NotCanonical { .. }
+        | ApplyError::Unimplemented { .. }
+        | ApplyError::Fatal { .. } => LinkEnd::Halt(e.to_string()),
+    }
+}
+
+/// Decodes the RDB as its chunks arrive. Signals `done` as soon as the RDB is complete (or
+/// failed), keeps what follows it, and sends the outcome once the input is closed.
+fn load_thread(
+    options: LoadOptions,
+    mut chunks: mpsc::Receiver<Bytes>,
+    done: oneshot::Sender<bool>,
+    result: oneshot::Sender<Result<(Loaded, BytesMut), LoadError>>,
+    keys_loaded: &AtomicU64,
+) {
+    let mut loader = Loader::new(options);
+    let mut done = Some(done);
+    let mut remainder = BytesMut::new();
+    while let Some(chunk) = chunks.blocking_recv() {
+        if loader.is_done() {
+            remainder.extend_from_slice(&chunk);
+            continue;
+        }
+        if let Err(e) = loader.push(&chunk) {
+            if let Some(done) = done.take() {
+                let _ = done.send(false);
+            }
+            let _ = result.send(Err(e));
+            return;
+        }
+        keys_loaded.store(loader.keys(), Ordering::Relaxed);
+        if loader.is_done() {
+            remainder.extend_from_slice(&loader.take_remainder());
+            if let Some(done) = done.take() {
+                let _ = done.send(true);
+            }
+        }
+    }
+    let _ = result.send(loader.finish().map(|loaded| (loaded, remainder)));
+}
+
+/// Transfer progress: INFO fields and a log line every second.
+struct Progress {
+    total: Option<u64>,
+    received: u64,
+    started: Instant,
+    last_publish: Instant,
+    last_log: Instant,
+    last_log_bytes: u64,
+}
+
+impl Progress {
+    fn new(limit: u64) -> Progress {
+        let now = Instant::now();
+        Progress {
+            total: (limit != u64::MAX).then_some(limit),
+            received: 0,
+            started: now,
+            last_publish: now,
+            last_log: now,
+            last_log_bytes: 0,
+        }
+    }
+
+    fn publish_due(&mut self) -> bool {
+        if self.last_publish.elapsed() < PROGRESS_PUBLISH_INTERVAL {
+            return false;
+        }
+        self.last_publish = Instant::now();
+        true
+    }
+
+    fn log(&mut self, keys: u64) {
+        let since = self.last_log.elapsed();
+        if since < PROGRESS_LOG_INTERVAL {
+            return;
+        }
+        let rate = (self.received - self.last_log_bytes) as f64 / since.as_secs_f64() / 1e6;
+        let elapsed = self.started.elapsed().as_secs_f64();
+        match self.total {
+            Some(total) if total > 0 => tracing::info!(
+                "MASTER <-> REPLICA sync: {} of {total} bytes ({:.1}%), {rate:.1} MB/s, {keys} keys loaded, {elapsed:.1} s",
+                self.received,
+                self.received as f64 * 100.0 / total as f64
+            ),
+            _ => tracing::info!(
+                "MASTER <-> REPLICA sync: {} bytes (streamed, size unknown), {rate:.1} MB/s, {keys} keys loaded, {elapsed:.1} s",
+                self.received
+            ),
+        }
+        self.last_log = Instant::now();
+        self.last_log_bytes = self.received;
+    }
+}
+
+/// The master link as a client of ours (CLIENT LIST shows it with flag M; CLIENT KILL TYPE
+/// master ends it). Unregistered on drop.
+struct MasterClient {
+    server: Arc<Server>,
+    id: u64,
+    kill_switch: Arc<KillSwitch>,
+    /// Nothing is ever sent to the master link through the registry; kept so sends succeed.
+    _rx: mpsc::UnboundedReceiver<crate::server::clients::Outbound>,
+}
+
+impl MasterClient {
+    fn register(server: &Arc<Server>, peer: &str, local: &str) -> MasterClient {
+        let id = server.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let kill_switch = Arc::new(KillSwitch::default());
+        let now = unix_time_ms();
+        server.state.lock().clients.by_id.insert(
+            id,
+            ClientHandle {
+                id,
+                addr: peer.to_string(),
+                laddr: local.to_string(),
+                name: None,
+                lib_name: None,
+                lib_ver: None,
+                db: 0,
+                protocol: Protocol::Resp2,
+                created_ms: now,
+                last_active_ms: now,
+                last_cmd: "NULL",
+                flags: "M".into(),
+                subscriptions: 0,
+                patterns: 0,
+                multi_len: -1,
+                authenticated: true,
+                tx,
+                queued_bytes: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+                kill_switch: kill_switch.clone(),
+                no_evict: false,
+            },
+        );
+        MasterClient {
+            server: server.clone(),
+            id,
+            kill_switch,
+            _rx: rx,
+        }
+    }
+}
+
+impl Drop for MasterClient {
+    fn drop(&mut self) {
+        self.server.state.lock().clients.by_id.remove(&self.id);
+    }
+}

@@ -1,0 +1,3 @@
+//! Snapshots of the keyspace as RDB: loading one into fresh databases.
+
+pub mod load;
