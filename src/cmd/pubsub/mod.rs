@@ -77,80 +77,89 @@ fn emit_all(_ctx: &mut Ctx<'_>, mut messages: Vec<Reply>) -> Reply {
     Reply::Sequence(messages)
 }
 
-fn subscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    let mut messages = Vec::new();
-    for channel in &argv[1..] {
-        if ctx.session.channels.insert(channel.clone()) {
-            ctx.state.pubsub.subscribe(ctx.session.id, channel.clone());
+/// Channels and patterns follow the same rules; only their sets and reply names differ.
+#[derive(Clone, Copy)]
+enum Target {
+    Channel,
+    Pattern,
+}
+
+impl Target {
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Target::Channel => ("subscribe", "unsubscribe"),
+            Target::Pattern => ("psubscribe", "punsubscribe"),
         }
-        messages.push(push(
-            "subscribe",
-            Some(channel.clone()),
-            ctx.session.subscription_count(),
-        ));
+    }
+
+    fn session_set<'a>(self, ctx: &'a mut Ctx<'_>) -> &'a mut std::collections::HashSet<Bytes> {
+        match self {
+            Target::Channel => &mut ctx.session.channels,
+            Target::Pattern => &mut ctx.session.patterns,
+        }
+    }
+
+    fn register(self, ctx: &mut Ctx<'_>, name: Bytes) {
+        let id = ctx.session.id;
+        match self {
+            Target::Channel => ctx.state.pubsub.subscribe(id, name),
+            Target::Pattern => ctx.state.pubsub.psubscribe(id, name),
+        };
+    }
+
+    fn unregister(self, ctx: &mut Ctx<'_>, name: &[u8]) {
+        let id = ctx.session.id;
+        match self {
+            Target::Channel => ctx.state.pubsub.unsubscribe(id, name),
+            Target::Pattern => ctx.state.pubsub.punsubscribe(id, name),
+        };
+    }
+}
+
+fn subscribe_to(ctx: &mut Ctx<'_>, argv: &[Bytes], target: Target) -> Reply {
+    let (kind, _) = target.names();
+    let mut messages = Vec::new();
+    for name in &argv[1..] {
+        if target.session_set(ctx).insert(name.clone()) {
+            target.register(ctx, name.clone());
+        }
+        messages.push(push(kind, Some(name.clone()), ctx.session.subscription_count()));
     }
     emit_all(ctx, messages)
+}
+
+/// Without arguments, leaves every subscription of that kind (one reply each).
+fn unsubscribe_from(ctx: &mut Ctx<'_>, argv: &[Bytes], target: Target) -> Reply {
+    let (_, kind) = target.names();
+    let names: Vec<Bytes> =
+        if argv.len() > 1 { argv[1..].to_vec() } else { target.session_set(ctx).iter().cloned().collect() };
+    if names.is_empty() {
+        return push(kind, None, ctx.session.subscription_count());
+    }
+    let mut messages = Vec::new();
+    for name in names {
+        if target.session_set(ctx).remove(&name) {
+            target.unregister(ctx, &name);
+        }
+        messages.push(push(kind, Some(name), ctx.session.subscription_count()));
+    }
+    emit_all(ctx, messages)
+}
+
+fn subscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    subscribe_to(ctx, argv, Target::Channel)
 }
 
 fn psubscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    let mut messages = Vec::new();
-    for pattern in &argv[1..] {
-        if ctx.session.patterns.insert(pattern.clone()) {
-            ctx.state.pubsub.psubscribe(ctx.session.id, pattern.clone());
-        }
-        messages.push(push(
-            "psubscribe",
-            Some(pattern.clone()),
-            ctx.session.subscription_count(),
-        ));
-    }
-    emit_all(ctx, messages)
+    subscribe_to(ctx, argv, Target::Pattern)
 }
 
 fn unsubscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    let channels: Vec<Bytes> = if argv.len() > 1 {
-        argv[1..].to_vec()
-    } else {
-        ctx.session.channels.iter().cloned().collect()
-    };
-    if channels.is_empty() {
-        return push("unsubscribe", None, ctx.session.subscription_count());
-    }
-    let mut messages = Vec::new();
-    for channel in channels {
-        if ctx.session.channels.remove(&channel) {
-            ctx.state.pubsub.unsubscribe(ctx.session.id, &channel);
-        }
-        messages.push(push(
-            "unsubscribe",
-            Some(channel),
-            ctx.session.subscription_count(),
-        ));
-    }
-    emit_all(ctx, messages)
+    unsubscribe_from(ctx, argv, Target::Channel)
 }
 
 fn punsubscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    let patterns: Vec<Bytes> = if argv.len() > 1 {
-        argv[1..].to_vec()
-    } else {
-        ctx.session.patterns.iter().cloned().collect()
-    };
-    if patterns.is_empty() {
-        return push("punsubscribe", None, ctx.session.subscription_count());
-    }
-    let mut messages = Vec::new();
-    for pattern in patterns {
-        if ctx.session.patterns.remove(&pattern) {
-            ctx.state.pubsub.punsubscribe(ctx.session.id, &pattern);
-        }
-        messages.push(push(
-            "punsubscribe",
-            Some(pattern),
-            ctx.session.subscription_count(),
-        ));
-    }
-    emit_all(ctx, messages)
+    unsubscribe_from(ctx, argv, Target::Pattern)
 }
 
 /// Drops every subscription of the session (RESET, disconnect) without replying.
@@ -168,6 +177,40 @@ pub fn publish_message(state: &mut State, channel: &Bytes, message: &Bytes) -> u
     publish_message_from(state, channel, message, None).0
 }
 
+/// Outcome of delivering one message to the subscribers of a channel and its patterns.
+struct Delivery {
+    own: Vec<Reply>,
+    receivers: usize,
+    over_limit: Vec<u64>,
+    publisher: Option<u64>,
+}
+
+impl Delivery {
+    fn deliver(
+        &mut self,
+        clients: &crate::server::clients::Clients,
+        ids: &std::collections::BTreeSet<u64>,
+        reply: &Reply,
+        hard_limit_bytes: usize,
+    ) {
+        let size = reply.encoded_len_hint();
+        for id in ids {
+            if Some(*id) == self.publisher {
+                self.own.push(reply.clone());
+                self.receivers += 1;
+                continue;
+            }
+            if let Some(client) = clients.get(*id) {
+                client.send(Outbound::Push(reply.clone()), size);
+                self.receivers += 1;
+                if hard_limit_bytes > 0 && client.queued() > hard_limit_bytes {
+                    self.over_limit.push(*id);
+                }
+            }
+        }
+    }
+}
+
 /// Like [`publish_message`], but the messages for `publisher` itself (a RESP3 client may
 /// publish to its own channels) are returned instead of queued, so that they go out before
 /// PUBLISH's own reply, as in Redis.
@@ -177,9 +220,7 @@ pub fn publish_message_from(
     message: &Bytes,
     publisher: Option<u64>,
 ) -> (usize, Vec<Reply>) {
-    let mut own = Vec::new();
-    let mut receivers = 0;
-    let mut over_limit = Vec::new();
+    let mut delivery = Delivery { own: Vec::new(), receivers: 0, over_limit: Vec::new(), publisher };
     let hard = state.config.output_limit_pubsub.hard_bytes as usize;
     if let Some(ids) = state.pubsub.channels.get(channel) {
         let reply = Reply::Push(vec![
@@ -187,21 +228,7 @@ pub fn publish_message_from(
             Reply::Bulk(channel.clone()),
             Reply::Bulk(message.clone()),
         ]);
-        let size = reply.encoded_len_hint();
-        for id in ids {
-            if Some(*id) == publisher {
-                own.push(reply.clone());
-                receivers += 1;
-                continue;
-            }
-            if let Some(client) = state.clients.get(*id) {
-                client.send(Outbound::Push(reply.clone()), size);
-                receivers += 1;
-                if hard > 0 && client.queued() > hard {
-                    over_limit.push(*id);
-                }
-            }
-        }
+        delivery.deliver(&state.clients, ids, &reply, hard);
     }
     for (pattern, ids) in &state.pubsub.patterns {
         if !glob::matches(pattern, channel, false) {
@@ -213,22 +240,9 @@ pub fn publish_message_from(
             Reply::Bulk(channel.clone()),
             Reply::Bulk(message.clone()),
         ]);
-        let size = reply.encoded_len_hint();
-        for id in ids {
-            if Some(*id) == publisher {
-                own.push(reply.clone());
-                receivers += 1;
-                continue;
-            }
-            if let Some(client) = state.clients.get(*id) {
-                client.send(Outbound::Push(reply.clone()), size);
-                receivers += 1;
-                if hard > 0 && client.queued() > hard {
-                    over_limit.push(*id);
-                }
-            }
-        }
+        delivery.deliver(&state.clients, ids, &reply, hard);
     }
+    let Delivery { own, receivers, over_limit, .. } = delivery;
     for id in over_limit {
         tracing::warn!(
             client = id,
