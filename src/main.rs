@@ -57,7 +57,14 @@ fn main() -> Result<()> {
             "daemonize yes is ignored: sluice runs in the foreground (use your supervisor)"
         );
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // `io-threads` sets how many threads serve connections (see tuning/README.md for why the
+    // default is 1 on small machines); TOKIO_WORKER_THREADS, if set, still wins.
+    let worker_threads: usize = config.get("io-threads").and_then(|v| v.parse().ok()).unwrap_or(1);
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        builder.worker_threads(worker_threads.max(1));
+    }
+    let runtime = builder
         .enable_all()
         .build()
         .context("starting the runtime")?;
@@ -69,6 +76,8 @@ async fn serve(config: Config) -> Result<()> {
         std::env::set_current_dir(&config.dir)
             .with_context(|| format!("Can't chdir to '{}'", config.dir.display()))?;
     }
+    // A relative `dir` names the directory we are now in, not one below it.
+    sluice::snapshot::save::set_startup_dir(&config.dir);
     let listeners = sluice::net::listener::bind_all(&config.bind, config.port).await?;
     let port = listeners
         .first()
@@ -89,7 +98,8 @@ async fn serve(config: Config) -> Result<()> {
         "Ready to accept connections"
     );
     spawn_signal_handler(server.clone());
-    sluice::repl::replica::start_from_config(&server);
+    // Connections are served while the RDB loads (with -LOADING); replication starts after.
+    sluice::snapshot::startup::start(&server);
     sluice::net::run(server.clone(), listeners).await;
     tracing::warn!("sluice is now ready to exit, bye bye...");
     if !pidfile.is_empty() {
@@ -108,12 +118,22 @@ fn spawn_signal_handler(server: Arc<Server>) {
             tracing::warn!("could not install signal handlers");
             return;
         };
-        tokio::select! {
-            _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-            _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+        loop {
+            let signal = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            tracing::warn!("Received {signal} scheduling shutdown...");
+            // Like SHUTDOWN without NOW: replicas get up to shutdown-timeout to catch up,
+            // and the dataset is saved first when save points are configured.
+            let mut state = server.state.lock();
+            let begun =
+                sluice::server::shutdown::begin(&server, &mut state, false, None, None, false);
+            if begun == sluice::server::shutdown::Begun::SaveFailed {
+                tracing::warn!(
+                    "{signal} received but errors trying to shut down the server, check the logs for more information"
+                );
+            }
         }
-        // Like SHUTDOWN without NOW: replicas get up to shutdown-timeout to catch up.
-        let mut state = server.state.lock();
-        sluice::server::shutdown::begin(&server, &mut state, false, None);
     });
 }

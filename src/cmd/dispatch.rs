@@ -161,6 +161,14 @@ fn check_and_run(
     if let Some(refusal) = replication_refusal(state, session, spec) {
         return reject(state, session, Some(spec), refusal);
     }
+    if state.loading && !spec.has(flags::LOADING) {
+        return reject(
+            state,
+            session,
+            Some(spec),
+            "LOADING Redis is loading the dataset in memory",
+        );
+    }
     if session.multi.is_some() && !runs_inside_multi(spec.name) {
         if spec.has(flags::NO_MULTI) {
             return reject(
@@ -336,15 +344,9 @@ fn replication_refusal(state: &State, session: &Session, spec: &CommandSpec) -> 
         }
         return None;
     }
-    if config.min_replicas_to_write > 0 && spec.has(flags::WRITE) {
-        let now_ms = unix_time_ms();
-        let max_lag_ms = config.min_replicas_max_lag_seconds * 1000;
-        let good = state
-            .repl
-            .replicas
-            .values()
-            .filter(|r| r.phase == crate::repl::ReplicaPhase::Online && now_ms.saturating_sub(r.ack_unix_ms) <= max_lag_ms)
-            .count() as u64;
+    // As in Redis, a max lag of 0 turns the check off as well.
+    if config.min_replicas_to_write > 0 && config.min_replicas_max_lag_seconds > 0 && spec.has(flags::WRITE) {
+        let good = crate::repl::master::good_replica_count(state, unix_time_ms());
         if good < config.min_replicas_to_write {
             return Some("NOREPLICAS Not enough good replicas to write.");
         }

@@ -69,6 +69,8 @@ pub const DIRECTIVES: &[Directive] = &[
     d("tcp-keepalive", Kind::Int(0, i32::MAX as u64), "300", true),
     d("tcp-backlog", Kind::Int(0, i32::MAX as u64), "511", false),
     d("hz", Kind::Int(0, i32::MAX as u64), "10", true),
+    // Threads serving client connections (tokio workers); Redis's name for its I/O threads.
+    d("io-threads", Kind::Int(1, 128), "1", false),
     d("appendonly", Kind::Bool, "no", true),
     d("repl-backlog-size", Kind::Memory, "1048576", true),
     d("repl-diskless-sync", Kind::Bool, "yes", true),

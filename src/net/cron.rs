@@ -1,4 +1,5 @@
-//! Periodic work, `hz` times a second: active expiry and the ops/sec samples.
+//! Periodic work, `hz` times a second: active expiry, the ops/sec samples, and the `save`
+//! rules.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,7 @@ pub async fn run(server: Arc<Server>) {
         // A quarter of each period at most, as Redis's slow cycle does.
         crate::expire::active_expire_cycle(&mut state, now_ms, period / 4);
         replication_cron(&mut state, now_ms);
+        crate::snapshot::save::cron(&server, &mut state, now_ms / 1000);
         server.seal_log(&mut state);
     }
 }

@@ -37,8 +37,8 @@ pub enum SyncFeed {
     /// The snapshot was taken: the member answers +FULLRESYNC with these.
     Start { replid: String, offset: u64, diskless: bool },
     Chunk(Bytes),
-    /// Disk mode: the RDB file is complete.
-    File { path: PathBuf, len: u64 },
+    /// Disk mode: the RDB file is complete; `file` is open on it.
+    File { path: PathBuf, len: u64, file: std::fs::File },
     End,
     Failed(String),
 }
@@ -201,8 +201,8 @@ async fn full_sync(
             reason = kill_switch.tripped() => return reason,
         };
         match feed {
-            Some(SyncFeed::File { path, len }) => {
-                if let Err(e) = send_file(writer, &path, len, client_id, started).await {
+            Some(SyncFeed::File { path, len, file }) => {
+                if let Err(e) = send_file(writer, file, len, client_id, started).await {
                     return format!("sending {}: {e}", path.display());
                 }
                 sent = len;
@@ -243,12 +243,12 @@ fn log_progress(client_id: u64, sent: u64, total: Option<u64>, started: Instant)
 
 async fn send_file(
     writer: &mut OwnedWriteHalf,
-    path: &PathBuf,
+    file: std::fs::File,
     len: u64,
     client_id: u64,
     started: Instant,
 ) -> std::io::Result<()> {
-    let mut file = tokio::fs::File::open(path).await?;
+    let mut file = tokio::fs::File::from_std(file);
     writer.write_all(&length_header(len)).await?;
     let mut buf = vec![0u8; RDB_CHUNK_BYTES];
     let mut sent = 0u64;
@@ -323,7 +323,7 @@ fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>, d
                 info.cursor = snap.offset;
             }
         }
-        let path = state.config.dir.join(&state.config.dbfilename);
+        let path = crate::snapshot::save::rdb_path(&state.config);
         (snap, path)
     };
     tracing::info!(
@@ -356,12 +356,19 @@ fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>, d
                 });
             }
         } else {
-            let outcome = write_rdb_file(&snap, options, &path);
-            for (_, tx) in &members {
-                let _ = tx.blocking_send(match &outcome {
-                    Ok(len) => SyncFeed::File { path: path.clone(), len: *len },
-                    Err(reason) => SyncFeed::Failed(reason.clone()),
-                });
+            // Each member gets its own handle on this very file: a later save may rename
+            // another file over the path while the members still send this one.
+            match crate::snapshot::save::write_rdb_file_with_readers(&snap, options, &path, members.len()) {
+                Ok((len, files)) => {
+                    for ((_, tx), file) in members.iter().zip(files) {
+                        let _ = tx.blocking_send(SyncFeed::File { path: path.clone(), len, file });
+                    }
+                }
+                Err(reason) => {
+                    for (_, tx) in &members {
+                        let _ = tx.blocking_send(SyncFeed::Failed(reason.clone()));
+                    }
+                }
             }
         }
     });
@@ -376,34 +383,6 @@ impl SendNow for mpsc::Sender<SyncFeed> {
     fn blocking_send_or_try(&self, feed: SyncFeed) -> bool {
         self.try_send(feed).is_ok()
     }
-}
-
-/// Writes the snapshot to `path` through a temporary file renamed into place, fsynced, so a
-/// crash never leaves a half-written RDB under the real name.
-fn write_rdb_file(snap: &snapshot::Snapshot, options: EncoderOptions, path: &PathBuf) -> Result<u64, String> {
-    use std::io::Write;
-    let tmp = path.with_file_name(format!("temp-{}.rdb", std::process::id()));
-    let mut file = std::fs::File::create(&tmp).map_err(|e| format!("creating {}: {e}", tmp.display()))?;
-    let mut len = 0u64;
-    let mut write_error = None;
-    let encoded = snapshot::encode(snap, options, |chunk| match file.write_all(&chunk) {
-        Ok(()) => {
-            len += chunk.len() as u64;
-            true
-        }
-        Err(e) => {
-            write_error = Some(e);
-            false
-        }
-    });
-    if let Some(e) = write_error {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(format!("writing {}: {e}", tmp.display()));
-    }
-    encoded.map_err(|e| e.to_string())?;
-    file.sync_all().map_err(|e| format!("fsync {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("renaming to {}: {e}", path.display()))?;
-    Ok(len)
 }
 
 /// Reads replica input until the first REPLCONF ACK.
@@ -458,6 +437,19 @@ fn process_acks(server: &Server, client_id: u64, input: &mut BytesMut) -> Result
         // Anything else from a replica (PING, REPLCONF options) needs no answer.
     }
     Ok(acked)
+}
+
+/// Replicas that count for `min-replicas-to-write`: streaming, and acknowledged within
+/// `min-replicas-max-lag`. Shared by the write refusal and INFO `min_slaves_good_slaves`, so
+/// that INFO shows the count the refusal uses.
+pub fn good_replica_count(state: &State, now_ms: u64) -> u64 {
+    let max_lag_ms = state.config.min_replicas_max_lag_seconds * 1000;
+    state
+        .repl
+        .replicas
+        .values()
+        .filter(|r| r.phase == ReplicaPhase::Online && now_ms.saturating_sub(r.ack_unix_ms) <= max_lag_ms)
+        .count() as u64
 }
 
 /// Answers WAIT clients whose target enough replicas have acknowledged.

@@ -131,10 +131,12 @@ pub fn unfollow(state: &mut State) -> bool {
 }
 
 /// The `replicaof` directive: follow the configured master from start-up.
-pub fn start_from_config(server: &Arc<Server>) {
+/// `continue_history`: the RDB loaded at start-up carried the replication history this
+/// server had (repl-id, repl-offset), so the first PSYNC offers it, as Redis does.
+pub fn start_from_config(server: &Arc<Server>, continue_history: bool) {
     let mut state = server.state.lock();
     if let Some((host, port)) = state.config.replicaof.clone() {
-        follow(server, &mut state, host, port, false);
+        follow(server, &mut state, host, port, continue_history);
     }
 }
 
@@ -797,6 +799,8 @@ impl Link {
                 link.continue_history = true;
                 link.last_io_unix_ms = unix_time_ms();
             }
+            // Kept on disk, so that a restart can load it and continue with PSYNC.
+            crate::snapshot::save::after_full_sync(&self.server, &mut state);
             old
         };
         // Freeing a large dataset takes a while: not under the lock, not on this task.

@@ -46,6 +46,11 @@ pub struct State {
     /// DEBUG SET-ACTIVE-EXPIRE: whether the background cycle deletes expired keys.
     pub active_expire: bool,
     pub lastsave_unix: u64,
+    /// The RDB file is being loaded at start-up: commands without the LOADING flag are
+    /// answered `-LOADING`.
+    pub loading: bool,
+    /// Saves in progress, their outcome, the loading progress (INFO persistence).
+    pub persistence: crate::snapshot::Persistence,
     /// Effects of executed writes not yet handed to the replication log.
     pub effects: Vec<Effect>,
     pub repl: crate::repl::ReplState,
@@ -73,6 +78,8 @@ impl State {
             expire_deletes: true,
             active_expire: true,
             lastsave_unix: unix_time_ms() / 1000,
+            loading: false,
+            persistence: crate::snapshot::Persistence::default(),
             effects: Vec::new(),
             repl: crate::repl::ReplState::new(backlog_bytes_max),
             shutdown_pending: None,

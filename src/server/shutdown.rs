@@ -13,6 +13,10 @@ pub struct PendingShutdown {
     pub deadline_ms: u64,
     /// The client whose SHUTDOWN is waiting (it gets an error if the shutdown is aborted).
     pub caller: Option<u64>,
+    /// SAVE / NOSAVE, None: save if save points are configured.
+    pub save: Option<bool>,
+    /// FORCE: exit even if the final save fails.
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +27,8 @@ pub enum Begun {
     Waiting,
     /// A shutdown is already waiting.
     AlreadyPending,
+    /// The final save failed (and no FORCE): the server keeps running.
+    SaveFailed,
 }
 
 /// Online replicas that have not acknowledged the end of the log.
@@ -33,7 +39,14 @@ fn lagging_replicas(state: &State) -> usize {
 
 /// Starts a shutdown: at once when `now`, when there is no lagging replica, or when the
 /// configured timeout is 0; otherwise after replicas caught up or the timeout passed.
-pub fn begin(server: &Arc<Server>, state: &mut State, now: bool, caller: Option<u64>) -> Begun {
+pub fn begin(
+    server: &Arc<Server>,
+    state: &mut State,
+    now: bool,
+    caller: Option<u64>,
+    save: Option<bool>,
+    force: bool,
+) -> Begun {
     if state.shutdown_pending.is_some() {
         return Begun::AlreadyPending;
     }
@@ -41,11 +54,15 @@ pub fn begin(server: &Arc<Server>, state: &mut State, now: bool, caller: Option<
     state.seal_log();
     let lagging = lagging_replicas(state);
     if now || timeout_s == 0 || lagging == 0 {
+        if !crate::snapshot::save::before_exit(server, state, save, force) {
+            return Begun::SaveFailed;
+        }
         server.request_shutdown();
         return Begun::Immediate;
     }
     tracing::warn!(lagging, timeout_s, "waiting for replicas before shutting down");
-    state.shutdown_pending = Some(PendingShutdown { deadline_ms: unix_time_ms() + timeout_s * 1000, caller });
+    state.shutdown_pending =
+        Some(PendingShutdown { deadline_ms: unix_time_ms() + timeout_s * 1000, caller, save, force });
     state.repl.getack_requested = true;
     let server = server.clone();
     tokio::spawn(async move {
@@ -68,6 +85,17 @@ pub fn begin(server: &Arc<Server>, state: &mut State, now: bool, caller: Option<
                     state.repl.getack_requested = true;
                 }
                 continue;
+            }
+            if !crate::snapshot::save::before_exit(&server, &mut state, pending.save, pending.force) {
+                state.shutdown_pending = None;
+                if let Some(id) = pending.caller
+                    && state.blocking.unblock(id).is_some()
+                    && let Some(client) = state.clients.get(id)
+                {
+                    let reply = crate::resp::Reply::error("ERR Errors trying to SHUTDOWN. Check logs.");
+                    client.send(crate::server::clients::Outbound::Unblocked(reply), 0);
+                }
+                return;
             }
             server.request_shutdown();
             return;

@@ -67,6 +67,61 @@ pub fn info(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     Reply::Verbatim(Bytes::from(text))
 }
 
+/// INFO persistence: Redis's fields in Redis's order, those about fork and AOF at their
+/// constant values, and the `loading_*` fields while the RDB file loads.
+fn persistence_section(state: &crate::server::State, out: &mut String) -> std::fmt::Result {
+    let p = &state.persistence;
+    let now_unix = crate::server::unix_time_ms() / 1000;
+    let (in_progress, current_seconds) = match &p.active {
+        Some(active) => (1, active.started.elapsed().as_secs() as i64),
+        None => (0, -1),
+    };
+    write!(
+        out,
+        "# Persistence\r\nloading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n\
+         current_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\n\
+         current_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{in_progress}\r\n\
+         rdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\n\
+         rdb_current_bgsave_time_sec:{current_seconds}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\n\
+         rdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\n\
+         aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\n\
+         aof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\n\
+         aof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\n\
+         module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+        u8::from(state.loading),
+        state.dirty,
+        state.lastsave_unix,
+        if p.last_status_ok { "ok" } else { "err" },
+        p.last_bgsave_seconds,
+        p.saves,
+        p.last_load_keys_expired,
+        p.last_load_keys_loaded,
+    )?;
+    if let Some(loading) = p.loading.as_ref().filter(|_| state.loading) {
+        let loaded = loading
+            .loaded_bytes
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let total = loading.total_bytes;
+        let percent = if total > 0 {
+            loaded as f64 * 100.0 / total as f64
+        } else {
+            0.0
+        };
+        let elapsed = now_unix.saturating_sub(loading.started_unix);
+        // Redis's estimate: the time so far, scaled by what is left.
+        let eta = (elapsed * total.saturating_sub(loaded))
+            .checked_div(loaded)
+            .unwrap_or(1);
+        write!(
+            out,
+            "loading_start_time:{}\r\nloading_total_bytes:{total}\r\nloading_rdb_used_mem:0\r\n\
+             loading_loaded_bytes:{loaded}\r\nloading_loaded_perc:{percent:.2}\r\nloading_eta_seconds:{eta}\r\n",
+            loading.started_unix,
+        )?;
+    }
+    Ok(())
+}
+
 /// Bytes the process has allocated (the counting allocator in main) or, without it, RSS.
 pub fn used_memory() -> u64 {
     let counted = crate::alloc::allocated_bytes();
@@ -179,19 +234,7 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
                 },
             )
         }
-        "persistence" => write!(
-            out,
-            "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n\
-             current_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\n\
-             current_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\n\
-             rdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\n\
-             rdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\n\
-             rdb_last_load_keys_loaded:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n\
-             aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\n\
-             aof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\n\
-             aof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
-            state.dirty, state.lastsave_unix,
-        ),
+        "persistence" => persistence_section(state, out),
         "stats" => {
             let s = &state.stats;
             write!(
@@ -296,6 +339,16 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
     };
 }
 
+/// `min_slaves_good_slaves`, shown (on masters and replicas alike) when
+/// `min-replicas-to-write` is in force, as Redis does.
+fn write_good_replicas(state: &crate::server::State, now_ms: u64, out: &mut String) {
+    let config = &state.config;
+    if config.min_replicas_to_write > 0 && config.min_replicas_max_lag_seconds > 0 {
+        let good = crate::repl::master::good_replica_count(state, now_ms);
+        let _ = write!(out, "min_slaves_good_slaves:{good}\r\n");
+    }
+}
+
 fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
     use crate::repl::LinkStatus;
     let state = &*ctx.state;
@@ -306,21 +359,8 @@ fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
     match &repl.master {
         None => {
             let _ = write!(out, "role:master\r\nconnected_slaves:{}\r\n", repl.replicas.len());
-            let min_good = state.config.min_replicas_to_write;
-            if min_good > 0 {
-                let _ = write!(out, "min_slaves_good_slaves:{}\r\n", repl.replicas.len());
-            }
-            for (index, r) in repl.replicas.values().enumerate() {
-                let _ = write!(
-                    out,
-                    "slave{index}:ip={},port={},state={},offset={},lag={}\r\n",
-                    r.ip,
-                    r.listening_port,
-                    r.phase.info_name(),
-                    r.ack_offset,
-                    now_ms.saturating_sub(r.ack_unix_ms) / 1000,
-                );
-            }
+            write_good_replicas(state, now_ms, out);
+            render_replica_lines(repl, now_ms, out);
         }
         Some(link) => {
             let up = link.status == LinkStatus::Up;
@@ -364,17 +404,8 @@ fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
                 u8::from(state.config.get("replica-announced") != Some("no")),
                 repl.replicas.len(),
             );
-            for (index, r) in repl.replicas.values().enumerate() {
-                let _ = write!(
-                    out,
-                    "slave{index}:ip={},port={},state={},offset={},lag={}\r\n",
-                    r.ip,
-                    r.listening_port,
-                    r.phase.info_name(),
-                    r.ack_offset,
-                    now_ms.saturating_sub(r.ack_unix_ms) / 1000,
-                );
-            }
+            write_good_replicas(state, now_ms, out);
+            render_replica_lines(repl, now_ms, out);
         }
     }
     let _ = write!(
@@ -389,4 +420,19 @@ fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
         repl.log.start_offset() + 1,
         end - repl.log.start_offset(),
     );
+}
+
+/// The `slaveN:` lines monitoring tools and redis-sentinel parse.
+fn render_replica_lines(repl: &crate::repl::ReplState, now_ms: u64, out: &mut String) {
+    for (index, r) in repl.replicas.values().enumerate() {
+        let _ = write!(
+            out,
+            "slave{index}:ip={},port={},state={},offset={},lag={}\r\n",
+            r.ip,
+            r.listening_port,
+            r.phase.info_name(),
+            r.ack_offset,
+            now_ms.saturating_sub(r.ack_unix_ms) / 1000,
+        );
+    }
 }

@@ -34,19 +34,30 @@ fn never_served(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Option<Reply> {
 }
 
 pub fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    let mut save: Option<bool> = None;
+    let (mut nosave, mut save) = (false, false);
     let mut abort = false;
     let mut now = false;
+    let mut force = false;
     for arg in &argv[1..] {
         match arg.to_ascii_lowercase().as_slice() {
-            b"nosave" => save = Some(false),
-            b"save" => save = Some(true),
+            b"nosave" => nosave = true,
+            b"save" => save = true,
             b"now" => now = true,
-            b"force" => {}
+            b"force" => force = true,
             b"abort" => abort = true,
             _ => return Reply::error(errors::SYNTAX),
         }
     }
+    if save && nosave {
+        return Reply::error(errors::SYNTAX);
+    }
+    let save = if save {
+        Some(true)
+    } else if nosave {
+        Some(false)
+    } else {
+        None
+    };
     if abort {
         if argv.len() > 2 {
             return Reply::error(errors::SYNTAX);
@@ -58,22 +69,23 @@ pub fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
                     && ctx.state.blocking.unblock(id).is_some()
                     && let Some(client) = ctx.state.clients.get(id)
                 {
-                    client.send(Outbound::Unblocked(Reply::error("ERR Errors trying to SHUTDOWN. Check logs.")), 0);
+                    client.send(
+                        Outbound::Unblocked(Reply::error(
+                            "ERR Errors trying to SHUTDOWN. Check logs.",
+                        )),
+                        0,
+                    );
                 }
                 Reply::ok()
             }
         };
     }
-    if save == Some(true) {
-        // Snapshots to disk arrive with the RDB persistence work; refusing is better than
-        // pretending to save.
-        tracing::warn!("SHUTDOWN SAVE refused: RDB persistence is not available in this build");
-        return Reply::error("ERR Errors trying to SHUTDOWN. Check logs.");
-    }
     tracing::warn!(client = ctx.session.id, "User requested shutdown...");
     let server = ctx.server.self_arc();
-    match shutdown::begin(&server, ctx.state, now, Some(ctx.session.id)) {
-        shutdown::Begun::AlreadyPending => Reply::error("ERR Errors trying to SHUTDOWN. Check logs."),
+    match shutdown::begin(&server, ctx.state, now, Some(ctx.session.id), save, force) {
+        shutdown::Begun::AlreadyPending | shutdown::Begun::SaveFailed => {
+            Reply::error("ERR Errors trying to SHUTDOWN. Check logs.")
+        }
         shutdown::Begun::Immediate => {
             ctx.session.close_after_reply = true;
             // Redis closes the connection without a reply when the shutdown goes ahead.

@@ -1,4 +1,4 @@
-//! Server commands: INFO CONFIG COMMAND TIME LASTSAVE SHUTDOWN DEBUG MONITOR.
+//! Server commands: INFO CONFIG COMMAND TIME LASTSAVE SAVE BGSAVE SHUTDOWN DEBUG MONITOR.
 
 mod command;
 mod config;
@@ -6,6 +6,7 @@ mod debug;
 pub mod info;
 mod misc;
 mod replicaof;
+mod save;
 
 use crate::cmd::CommandSpec;
 use crate::cmd::flags::*;
@@ -44,6 +45,22 @@ pub const COMMANDS: &[CommandSpec] = &[
         (0, 0, 0),
         "server",
         misc::lastsave
+    ),
+    command!(
+        "save",
+        1,
+        ADMIN | NOSCRIPT | NO_MULTI,
+        (0, 0, 0),
+        "server",
+        save::save
+    ),
+    command!(
+        "bgsave",
+        -1,
+        ADMIN | NOSCRIPT,
+        (0, 0, 0),
+        "server",
+        save::bgsave
     ),
     command!(
         "shutdown",
