@@ -45,6 +45,7 @@ pub fn execute(
     session: &mut Session,
     argv: &[Bytes],
 ) -> Option<Reply> {
+    let log_end_before = state.repl.log.end_offset();
     let reply = check_and_run(server, state, session, argv);
     if state.blocking.has_ready() {
         serve_blocked(server, state);
@@ -52,10 +53,13 @@ pub fn execute(
     if session.is_master_link {
         // Our master's own bytes go to the log unchanged (see repl::apply), not these.
         state.effects.clear();
-    } else if !state.effects.is_empty() {
+    } else {
         state.log_effects();
-        // WAIT waits for replicas to acknowledge this client's writes.
-        session.last_write_offset = state.repl.log.end_offset();
+        let log_end = state.repl.log.end_offset();
+        if log_end != log_end_before {
+            // WAIT waits for replicas to acknowledge this client's writes.
+            session.last_write_offset = log_end;
+        }
     }
     if let Reply::Error(text) = &reply {
         state.stats.record_error(text);
@@ -221,13 +225,24 @@ pub fn call(
         ..
     } = ctx;
     let db = session.db;
-    if changes > 0 && !suppress_own && spec.has(flags::WRITE) {
-        state.effects.push(Effect {
-            db,
-            argv: rewritten.unwrap_or_else(|| argv.to_vec()),
-        });
+    let propagate_own = changes > 0 && !suppress_own && spec.has(flags::WRITE);
+    if nested || session.is_master_link {
+        // EXEC wraps what its commands produce, and a master link's effects are dropped:
+        // both need the effects gathered, not logged yet.
+        if propagate_own {
+            state.effects.push(Effect { db, argv: rewritten.unwrap_or_else(|| argv.to_vec()) });
+        }
+        state.effects.extend(also);
+    } else if propagate_own || !also.is_empty() || !state.effects.is_empty() {
+        // Straight into the log without copying argv. Deletions of keys the command found
+        // expired were queued during it and go first.
+        state.log_effects();
+        if propagate_own && !state.repl.is_replica() {
+            state.repl.log.append_argv(db, rewritten.as_deref().unwrap_or(argv));
+        }
+        state.effects.extend(also);
+        state.log_effects();
     }
-    state.effects.extend(also);
     state.dirty += changes;
     let stat = state
         .stats

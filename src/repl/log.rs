@@ -25,6 +25,13 @@ pub enum LogError {
     Beyond { requested: u64, end: u64 },
 }
 
+/// A position in the log with the db selected there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogMark {
+    pub offset: u64,
+    pub db: u32,
+}
+
 #[derive(Debug)]
 pub struct ReplLog {
     records: VecDeque<Record>,
@@ -106,17 +113,23 @@ impl ReplLog {
     /// Appends effects, each preceded by a SELECT when its db differs from the stream's.
     pub fn append_effects<'a>(&mut self, effects: impl IntoIterator<Item = &'a Effect>) {
         for effect in effects {
-            if self.pending.is_empty() {
-                self.pending_db = self.stream_db;
-            }
-            let db = effect.db as u32;
-            if self.stream_db != db {
-                let mut digits = itoa::Buffer::new();
-                encode_command(&mut self.pending, &[b"SELECT", digits.format(db).as_bytes()]);
-                self.stream_db = db;
-            }
-            encode_command(&mut self.pending, &effect.argv);
+            self.append_argv(effect.db, &effect.argv);
         }
+    }
+
+    /// Appends one command applying to `db`, preceded by a SELECT when the stream has
+    /// another db selected.
+    pub fn append_argv<A: AsRef<[u8]>>(&mut self, db: usize, argv: &[A]) {
+        if self.pending.is_empty() {
+            self.pending_db = self.stream_db;
+        }
+        let db = db as u32;
+        if self.stream_db != db {
+            let mut digits = itoa::Buffer::new();
+            encode_command(&mut self.pending, &[b"SELECT", digits.format(db).as_bytes()]);
+            self.stream_db = db;
+        }
+        encode_command(&mut self.pending, argv);
     }
 
     /// Appends a command that does not depend on the selected db (the master's PING).
@@ -214,6 +227,37 @@ impl ReplLog {
 
     pub fn records(&self) -> impl Iterator<Item = &Record> {
         self.records.iter()
+    }
+
+    /// Where the log ends now and which db its stream has selected there.
+    pub fn mark(&self) -> LogMark {
+        LogMark { offset: self.end_offset(), db: self.stream_db }
+    }
+
+    /// The commands logged since `mark` (sealed or not) with the db each applies to;
+    /// SELECTs are folded into the db. For tests that check what a command propagates.
+    pub fn commands_since(&self, mark: LogMark) -> Vec<Effect> {
+        let offset = mark.offset;
+        let mut bytes = bytes::BytesMut::new();
+        if offset < self.end {
+            for chunk in self.read(offset, usize::MAX).unwrap_or_default() {
+                bytes.extend_from_slice(&chunk);
+            }
+        }
+        let skip_pending = offset.saturating_sub(self.end) as usize;
+        bytes.extend_from_slice(&self.pending[skip_pending.min(self.pending.len())..]);
+        let mut parser = crate::resp::parse::RequestParser::default();
+        let limits = crate::resp::parse::ParseLimits::default();
+        let mut db = mark.db as usize;
+        let mut out = Vec::new();
+        while let Ok(Some(argv)) = parser.parse(&mut bytes, &limits) {
+            if argv.first().is_some_and(|c| c.eq_ignore_ascii_case(b"select")) {
+                db = argv.get(1).and_then(|d| std::str::from_utf8(d).ok()?.parse().ok()).unwrap_or(db);
+                continue;
+            }
+            out.push(Effect { db, argv });
+        }
+        out
     }
 }
 

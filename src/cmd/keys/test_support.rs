@@ -45,11 +45,15 @@ impl Harness {
     /// Runs a command and returns the effects it propagated, each as a space-joined line
     /// prefixed with its db index.
     pub fn effects_of(&mut self, line: &str) -> Vec<String> {
-        self.state.effects.clear();
+        self.state.log_effects();
+        let start = self.state.repl.log.mark();
         self.run(line);
+        self.state.log_effects();
         self.state
-            .effects
-            .drain(..)
+            .repl
+            .log
+            .commands_since(start)
+            .into_iter()
             .map(|e| {
                 let words: Vec<String> = e
                     .argv

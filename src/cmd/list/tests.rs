@@ -97,14 +97,18 @@ fn blocked_pop_is_served_by_a_later_push_and_propagated_as_lpop() {
     let mut waiter = Session::new(7, true);
     assert_eq!(run_as(&mut h, &mut waiter, "BLPOP k 0"), Reply::NilArray);
     assert!(h.state.blocking.is_blocked(7));
-    h.state.effects.clear();
+    h.state.log_effects();
+    let mark = h.state.repl.log.mark();
     h.run("RPUSH k v w");
     serve_blocked(&h.server, &mut h.state);
     assert!(!h.state.blocking.is_blocked(7));
+    h.state.log_effects();
     let effects: Vec<String> = h
         .state
-        .effects
-        .drain(..)
+        .repl
+        .log
+        .commands_since(mark)
+        .into_iter()
         .map(|e| {
             e.argv
                 .iter()
@@ -124,11 +128,13 @@ fn served_blmove_chains_to_clients_blocked_on_its_destination() {
     let mut second = Session::new(8, true);
     run_as(&mut h, &mut first, "BLMOVE a b LEFT RIGHT 0");
     run_as(&mut h, &mut second, "BLPOP b 0");
-    h.state.effects.clear();
+    h.state.log_effects();
+    let mark = h.state.repl.log.mark();
     h.run("RPUSH a x");
     serve_blocked(&h.server, &mut h.state);
     assert!(h.state.blocking.is_empty());
-    let effects: Vec<Vec<Bytes>> = h.state.effects.drain(..).map(|e| e.argv).collect();
+    h.state.log_effects();
+    let effects: Vec<Vec<Bytes>> = h.state.repl.log.commands_since(mark).into_iter().map(|e| e.argv).collect();
     assert_eq!(
         effects,
         vec![

@@ -13,6 +13,8 @@ struct Harness {
     server: std::sync::Arc<Server>,
     state: State,
     session: Session,
+    /// Where the log stood before the last command run.
+    log_mark: crate::repl::log::LogMark,
 }
 
 impl Harness {
@@ -21,6 +23,7 @@ impl Harness {
             server: Server::new(Config::default()),
             state: State::new(Config::default()),
             session: Session::new(1, true),
+            log_mark: crate::repl::log::LogMark { offset: 0, db: crate::repl::log::DB_UNKNOWN },
         }
     }
 
@@ -31,7 +34,8 @@ impl Harness {
             .map(|w| Bytes::copy_from_slice(w.as_bytes()))
             .collect();
         let spec = lookup(&argv[0]).unwrap_or_else(|| panic!("unknown command {line}"));
-        self.state.effects.clear();
+        self.state.log_effects();
+        self.log_mark = self.state.repl.log.mark();
         let reply = call(
             &self.server,
             &mut self.state,
@@ -44,9 +48,13 @@ impl Harness {
     }
 
     fn effects(&mut self) -> Vec<String> {
+        self.state.log_effects();
+        let since = std::mem::replace(&mut self.log_mark, self.state.repl.log.mark());
         self.state
-            .effects
-            .drain(..)
+            .repl
+            .log
+            .commands_since(since)
+            .into_iter()
             .map(|e| {
                 e.argv
                     .iter()
