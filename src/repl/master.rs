@@ -160,7 +160,10 @@ async fn full_sync(
             return format!("write error: {e}");
         }
     }
-    set_phase(server, client_id, ReplicaPhase::SendBulk);
+    // Disk mode: the replica waits for the file (wait_bgsave) until it is written.
+    if diskless {
+        set_phase(server, client_id, ReplicaPhase::SendBulk);
+    }
     let started = Instant::now();
     let mut sent: u64 = 0;
     if diskless {
@@ -196,10 +199,20 @@ async fn full_sync(
             return reason;
         }
     } else {
-        let feed = tokio::select! {
-            feed = rx.recv() => feed,
-            reason = kill_switch.tripped() => return reason,
+        // Writing the file can take longer than the replica's repl-timeout: newlines keep
+        // the link alive meanwhile, as Redis sends them during its BGSAVE.
+        let feed = loop {
+            tokio::select! {
+                feed = rx.recv() => break feed,
+                _ = keepalive.tick() => {
+                    if let Err(e) = writer.write_all(b"\n").await {
+                        return format!("write error: {e}");
+                    }
+                }
+                reason = kill_switch.tripped() => return reason,
+            }
         };
+        set_phase(server, client_id, ReplicaPhase::SendBulk);
         match feed {
             Some(SyncFeed::File { path, len, file }) => {
                 if let Err(e) = send_file(writer, file, len, client_id, started).await {
