@@ -250,16 +250,20 @@ impl<'a> Ctx<'a> {
         expected: ValueType,
         make: fn() -> Value,
     ) -> Typed<Option<&mut Value>> {
-        match self.type_of(key) {
+        // Two probes at most (type, then the mutable entry): this is every collection
+        // write's path.
+        let db = self.session.db;
+        let expired = self.expire_if_needed(db, key);
+        let found = if expired { None } else { self.state.dbs[db].get(key).map(|e| e.value.value_type()) };
+        match found {
             Some(t) if t != expected => return Err(Reply::error(errors::WRONGTYPE)),
             Some(_) => {}
             None if create => {
-                self.db()
-                    .insert(Bytes::copy_from_slice(key), Entry::new(make()));
+                self.db().insert(Bytes::copy_from_slice(key), Entry::new(make()));
             }
             None => return Ok(None),
         }
-        Ok(self.db().get_mut(key).map(|e| &mut e.value))
+        Ok(self.state.dbs[db].get_mut(key).map(|e| &mut e.value))
     }
 
     /// Deletes `key` if it holds an empty collection (Redis never keeps empty ones).

@@ -98,6 +98,16 @@ pub struct Config {
     pub replica_serve_stale_data: bool,
     pub min_replicas_to_write: u64,
     pub min_replicas_max_lag_seconds: u64,
+    pub encoding_limits: EncodingLimits,
+}
+
+/// Thresholds of Redis's compact encodings, which decide some visible behaviours (reply
+/// order of small sets, how compact sorted sets print scores).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncodingLimits {
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
+    pub set_max_intset_entries: usize,
 }
 
 impl Default for Config {
@@ -146,6 +156,11 @@ impl Default for Config {
             replica_serve_stale_data: true,
             min_replicas_to_write: 0,
             min_replicas_max_lag_seconds: 10,
+            encoding_limits: EncodingLimits {
+                zset_max_listpack_entries: 128,
+                zset_max_listpack_value: 64,
+                set_max_intset_entries: 512,
+            },
         };
         let names: Vec<&'static str> = config.values.keys().copied().collect();
         for name in names {
@@ -279,7 +294,11 @@ impl Config {
                 return Err(ConfigError::UnknownDirective(name.to_string()));
             }
             self.values.insert(known, words.join(" "));
-            if !self.ignored.iter().any(|n| n == known) {
+            // Encoding thresholds are honoured where they change what clients see.
+            self.apply(known)?;
+            if !matches!(*known, "zset-max-listpack-entries" | "zset-max-listpack-value" | "set-max-intset-entries")
+                && !self.ignored.iter().any(|n| n == known)
+            {
                 self.ignored.push(known.to_string());
             }
             return Ok(());
@@ -406,6 +425,13 @@ impl Config {
             "replica-serve-stale-data" => self.replica_serve_stale_data = value == "yes",
             "min-replicas-to-write" => self.min_replicas_to_write = int(&value)?,
             "min-replicas-max-lag" => self.min_replicas_max_lag_seconds = int(&value)?,
+            "zset-max-listpack-entries" | "zset-max-ziplist-entries" => {
+                self.encoding_limits.zset_max_listpack_entries = value.parse().unwrap_or(128)
+            }
+            "zset-max-listpack-value" | "zset-max-ziplist-value" => {
+                self.encoding_limits.zset_max_listpack_value = value.parse().unwrap_or(64)
+            }
+            "set-max-intset-entries" => self.encoding_limits.set_max_intset_entries = value.parse().unwrap_or(512),
             _ => {}
         }
         Ok(())

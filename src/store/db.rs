@@ -128,6 +128,11 @@ impl Db {
     /// `expire_at_ms` through this reference is not allowed: use [`Db::set_expire`].
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let seg = self.segment_of(key);
+        // No snapshot holds the segment (the common case): one probe, no copy.
+        if Arc::get_mut(&mut self.segments[seg]).is_some() {
+            return Arc::get_mut(&mut self.segments[seg]).and_then(|s| s.map.get_mut(key));
+        }
+        // Shared: copy the table only if the key is there to be changed.
         if !self.segments[seg].map.contains_key(key) {
             return None;
         }

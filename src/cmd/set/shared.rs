@@ -68,6 +68,15 @@ pub fn touched(ctx: &mut Ctx<'_>, key: &[u8], n: usize) {
 
 /// Reads the `set-max-intset-entries` style numeric directives.
 pub fn config_usize(ctx: &Ctx<'_>, name: &str, default: usize) -> usize {
+    // The encoding limits are read on every write to a set or sorted set: they come from
+    // typed fields, not from a lookup by name.
+    let limits = &ctx.state.config.encoding_limits;
+    match name {
+        "zset-max-listpack-entries" => return limits.zset_max_listpack_entries,
+        "zset-max-listpack-value" => return limits.zset_max_listpack_value,
+        "set-max-intset-entries" => return limits.set_max_intset_entries,
+        _ => {}
+    }
     ctx.state
         .config
         .get(name)
