@@ -59,7 +59,10 @@ fn main() -> Result<()> {
     }
     // `io-threads` sets how many threads serve connections (see tuning/README.md for why the
     // default is 1 on small machines); TOKIO_WORKER_THREADS, if set, still wins.
-    let worker_threads: usize = config.get("io-threads").and_then(|v| v.parse().ok()).unwrap_or(1);
+    let worker_threads: usize = config
+        .get("io-threads")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
         builder.worker_threads(worker_threads.max(1));

@@ -14,7 +14,11 @@ const SYNC_LIMIT: Duration = Duration::from_secs(30);
 fn load_dataset(master: &mut Client) {
     let mut pipeline = Vec::new();
     for i in 0..2000 {
-        pipeline.extend(common::encode_command(&["SET", &format!("key:{i}"), &format!("value-{i}-{}", "x".repeat(i % 50))]));
+        pipeline.extend(common::encode_command(&[
+            "SET",
+            &format!("key:{i}"),
+            &format!("value-{i}-{}", "x".repeat(i % 50)),
+        ]));
     }
     master.send_raw(&pipeline).expect("pipeline");
     for _ in 0..2000 {
@@ -63,21 +67,37 @@ fn more_writes(master: &mut Client) {
 }
 
 fn replicate(diskless: &str) {
-    let master_server = ServerProcess::sluice(&["--repl-diskless-sync", diskless, "--repl-diskless-sync-delay", "0"]);
+    let master_server = ServerProcess::sluice(&[
+        "--repl-diskless-sync",
+        diskless,
+        "--repl-diskless-sync-delay",
+        "0",
+    ]);
     let mut master = master_server.client();
     load_dataset(&mut master);
-    let replica_server = ServerProcess::redis(&["--replicaof", "127.0.0.1", &master_server.port.to_string()]);
+    let replica_server =
+        ServerProcess::redis(&["--replicaof", "127.0.0.1", &master_server.port.to_string()]);
     let mut replica = replica_server.client();
     wait_in_sync(&mut master, &mut replica, SYNC_LIMIT);
     assert_same_data(&mut master, &mut replica, 16);
-    assert_eq!(info_field(&mut master, "stats", "sync_full").as_deref(), Some("1"));
+    assert_eq!(
+        info_field(&mut master, "stats", "sync_full").as_deref(),
+        Some("1")
+    );
 
     // A blocked pop served by a later push reaches the replica as its effect.
     let mut blocked = master_server.client();
     blocked.send(&["BLPOP", "queue", "5"]).expect("send");
     std::thread::sleep(Duration::from_millis(100));
     master.cmd(&["RPUSH", "queue", "job1", "job2"]);
-    assert_eq!(blocked.read().expect("BLPOP reply").items().map(|i| i.len()), Some(2));
+    assert_eq!(
+        blocked
+            .read()
+            .expect("BLPOP reply")
+            .items()
+            .map(|i| i.len()),
+        Some(2)
+    );
 
     more_writes(&mut master);
     wait_in_sync(&mut master, &mut replica, SYNC_LIMIT);
@@ -89,14 +109,26 @@ fn replicate(diskless: &str) {
     assert_eq!(master.cmd(&["WAIT", "1", "5000"]).int(), Some(1));
 
     // A cut link resumes with a partial resync.
-    assert_eq!(master.cmd(&["CLIENT", "KILL", "TYPE", "replica"]).int(), Some(1));
+    assert_eq!(
+        master.cmd(&["CLIENT", "KILL", "TYPE", "replica"]).int(),
+        Some(1)
+    );
     master.cmd(&["SET", "while-cut", "1"]);
     wait_in_sync(&mut master, &mut replica, SYNC_LIMIT);
-    assert_eq!(info_field(&mut master, "stats", "sync_partial_ok").as_deref(), Some("1"));
-    assert_eq!(info_field(&mut master, "stats", "sync_full").as_deref(), Some("1"));
+    assert_eq!(
+        info_field(&mut master, "stats", "sync_partial_ok").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        info_field(&mut master, "stats", "sync_full").as_deref(),
+        Some("1")
+    );
     assert_same_data(&mut master, &mut replica, 16);
     let role = master.cmd(&["ROLE"]).items().unwrap_or_default();
-    assert_eq!(role.first().and_then(|r| r.text()).as_deref(), Some("master"));
+    assert_eq!(
+        role.first().and_then(|r| r.text()).as_deref(),
+        Some("master")
+    );
 }
 
 #[test]

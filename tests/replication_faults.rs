@@ -8,8 +8,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::compare::{assert_same_data, info_field, wait_in_sync};
 use common::ServerProcess;
+use common::compare::{assert_same_data, info_field, wait_in_sync};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -17,7 +17,8 @@ const LIMIT: Duration = Duration::from_secs(30);
 /// reads again.
 fn stalled_replica(port: u16) -> TcpStream {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     let handshake = b"*1\r\n$4\r\nPING\r\n*3\r\n$8\r\nREPLCONF\r\n$14\r\nlistening-port\r\n$4\r\n9999\r\n\
                       *5\r\n$8\r\nREPLCONF\r\n$4\r\ncapa\r\n$3\r\neof\r\n$4\r\ncapa\r\n$6\r\npsync2\r\n\
                       *3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n";
@@ -27,7 +28,10 @@ fn stalled_replica(port: u16) -> TcpStream {
     let deadline = Instant::now() + LIMIT;
     // Read until the $EOF mark repeats at the end of what arrived.
     loop {
-        assert!(Instant::now() < deadline, "fake replica never got its payload");
+        assert!(
+            Instant::now() < deadline,
+            "fake replica never got its payload"
+        );
         let n = s.read(&mut buf).expect("read");
         assert!(n > 0, "master closed the fake replica");
         received.extend_from_slice(&buf[..n]);
@@ -39,7 +43,8 @@ fn stalled_replica(port: u16) -> TcpStream {
             }
         }
     }
-    s.write_all(b"*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$1\r\n0\r\n").expect("ack");
+    s.write_all(b"*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$1\r\n0\r\n")
+        .expect("ack");
     s
 }
 
@@ -56,13 +61,17 @@ fn a_replica_that_stops_reading_is_dropped_alone() {
     ]);
     let mut master = master_server.client();
     master.cmd(&["SET", "seed", "1"]);
-    let replica_server = ServerProcess::redis(&["--replicaof", "127.0.0.1", &master_server.port.to_string()]);
+    let replica_server =
+        ServerProcess::redis(&["--replicaof", "127.0.0.1", &master_server.port.to_string()]);
     let mut replica = replica_server.client();
     wait_in_sync(&mut master, &mut replica, LIMIT);
     let _stalled = stalled_replica(master_server.port);
     let deadline = Instant::now() + LIMIT;
     while info_field(&mut master, "replication", "connected_slaves").as_deref() != Some("2") {
-        assert!(Instant::now() < deadline, "the fake replica never came online");
+        assert!(
+            Instant::now() < deadline,
+            "the fake replica never came online"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     // Far more than the stalled replica's socket buffers and its 1 MB limit.
@@ -72,7 +81,10 @@ fn a_replica_that_stops_reading_is_dropped_alone() {
     }
     let deadline = Instant::now() + LIMIT;
     while info_field(&mut master, "replication", "connected_slaves").as_deref() != Some("1") {
-        assert!(Instant::now() < deadline, "the stalled replica was never dropped");
+        assert!(
+            Instant::now() < deadline,
+            "the stalled replica was never dropped"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     wait_in_sync(&mut master, &mut replica, LIMIT);
@@ -107,12 +119,18 @@ fn writes_during_a_full_sync_all_arrive() {
     let mut replica = replica_server.client();
     writer.join().expect("writer");
     wait_in_sync(&mut master, &mut replica, LIMIT);
-    assert_eq!(replica.cmd(&["GET", "during-counter"]).text().as_deref(), Some("3000"));
+    assert_eq!(
+        replica.cmd(&["GET", "during-counter"]).text().as_deref(),
+        Some("3000")
+    );
     assert_same_data(&mut master, &mut replica, 1);
 }
 
 fn signal(pid: u32, sig: &str) {
-    let status = std::process::Command::new("kill").args([sig, &pid.to_string()]).status().expect("kill");
+    let status = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill");
     assert!(status.success());
 }
 
@@ -121,10 +139,16 @@ fn shutdown_waits_for_lagging_replicas_and_can_be_aborted() {
     if !common::redis_available("shutdown_waits_for_lagging_replicas_and_can_be_aborted") {
         return;
     }
-    let mut master_server = ServerProcess::sluice(&["--repl-diskless-sync-delay", "0", "--shutdown-timeout", "20"]);
+    let mut master_server = ServerProcess::sluice(&[
+        "--repl-diskless-sync-delay",
+        "0",
+        "--shutdown-timeout",
+        "20",
+    ]);
     let mut master = master_server.client();
     master.cmd(&["SET", "before", "1"]);
-    let replica_server = ServerProcess::redis(&["--replicaof", "127.0.0.1", &master_server.port.to_string()]);
+    let replica_server =
+        ServerProcess::redis(&["--replicaof", "127.0.0.1", &master_server.port.to_string()]);
     let mut replica = replica_server.client();
     wait_in_sync(&mut master, &mut replica, LIMIT);
 
@@ -136,18 +160,33 @@ fn shutdown_waits_for_lagging_replicas_and_can_be_aborted() {
     let mut stopper = master_server.client();
     stopper.send(&["SHUTDOWN"]).expect("send");
     std::thread::sleep(Duration::from_millis(300));
-    assert!(!master_server.exited_within(Duration::from_millis(10)), "SHUTDOWN did not wait for the replica");
+    assert!(
+        !master_server.exited_within(Duration::from_millis(10)),
+        "SHUTDOWN did not wait for the replica"
+    );
     assert_eq!(master.cmd_text(&["SHUTDOWN", "ABORT"]), "OK");
-    assert!(stopper.read().expect("reply to aborted SHUTDOWN").is_error());
+    assert!(
+        stopper
+            .read()
+            .expect("reply to aborted SHUTDOWN")
+            .is_error()
+    );
     assert_eq!(master.cmd_raw(&["PING"]), b"+PONG\r\n");
 
     // Shut down again; once the replica resumes and catches up, the master exits.
     stopper.send(&["SHUTDOWN"]).expect("send");
     std::thread::sleep(Duration::from_millis(200));
     signal(replica_server.pid(), "-CONT");
-    assert!(master_server.exited_within(LIMIT), "master did not exit after the replica caught up");
+    assert!(
+        master_server.exited_within(LIMIT),
+        "master did not exit after the replica caught up"
+    );
     let mut replica = replica_server.client();
     for i in 0..100 {
-        assert_eq!(replica.cmd(&["EXISTS", &format!("late:{i}")]).int(), Some(1), "late:{i} lost");
+        assert_eq!(
+            replica.cmd(&["EXISTS", &format!("late:{i}")]).int(),
+            Some(1),
+            "late:{i} lost"
+        );
     }
 }

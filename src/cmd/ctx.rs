@@ -254,12 +254,17 @@ impl<'a> Ctx<'a> {
         // write's path.
         let db = self.session.db;
         let expired = self.expire_if_needed(db, key);
-        let found = if expired { None } else { self.state.dbs[db].get(key).map(|e| e.value.value_type()) };
+        let found = if expired {
+            None
+        } else {
+            self.state.dbs[db].get(key).map(|e| e.value.value_type())
+        };
         match found {
             Some(t) if t != expected => return Err(Reply::error(errors::WRONGTYPE)),
             Some(_) => {}
             None if create => {
-                self.db().insert(Bytes::copy_from_slice(key), Entry::new(make()));
+                self.db()
+                    .insert(Bytes::copy_from_slice(key), Entry::new(make()));
             }
             None => return Ok(None),
         }

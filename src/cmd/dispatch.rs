@@ -214,7 +214,12 @@ pub fn call(
         feed_monitors(state, session, argv);
     }
     let started = Instant::now();
-    let mut ctx = Ctx::new(state, session, server, crate::server::clock::unix_ms_at(started));
+    let mut ctx = Ctx::new(
+        state,
+        session,
+        server,
+        crate::server::clock::unix_ms_at(started),
+    );
     ctx.nested = nested;
     let reply = (spec.handler)(&mut ctx, argv);
     let Ctx {
@@ -230,7 +235,10 @@ pub fn call(
         // EXEC wraps what its commands produce, and a master link's effects are dropped:
         // both need the effects gathered, not logged yet.
         if propagate_own {
-            state.effects.push(Effect { db, argv: rewritten.unwrap_or_else(|| argv.to_vec()) });
+            state.effects.push(Effect {
+                db,
+                argv: rewritten.unwrap_or_else(|| argv.to_vec()),
+            });
         }
         state.effects.extend(also);
     } else if propagate_own || !also.is_empty() || !state.effects.is_empty() {
@@ -238,7 +246,10 @@ pub fn call(
         // expired were queued during it and go first.
         state.log_effects();
         if propagate_own && !state.repl.is_replica() {
-            state.repl.log.append_argv(db, rewritten.as_deref().unwrap_or(argv));
+            state
+                .repl
+                .log
+                .append_argv(db, rewritten.as_deref().unwrap_or(argv));
         }
         state.effects.extend(also);
         state.log_effects();
@@ -248,7 +259,10 @@ pub fn call(
         .stats
         .commands
         .entry(spec as *const CommandSpec as usize)
-        .or_insert_with(|| CommandStat { name: spec.name, ..CommandStat::default() });
+        .or_insert_with(|| CommandStat {
+            name: spec.name,
+            ..CommandStat::default()
+        });
     stat.calls += 1;
     stat.usec += started.elapsed().as_micros() as u64;
     if reply.is_error() {
@@ -345,14 +359,23 @@ pub fn repr(bytes: &[u8]) -> String {
 /// Refusals that depend on the replication role: writes to a read-only replica, anything but
 /// stale-safe commands while the link is down with `replica-serve-stale-data no`, and writes
 /// without enough good replicas (`min-replicas-to-write`).
-fn replication_refusal(state: &State, session: &Session, spec: &CommandSpec) -> Option<&'static str> {
+fn replication_refusal(
+    state: &State,
+    session: &Session,
+    spec: &CommandSpec,
+) -> Option<&'static str> {
     if session.is_master_link {
         return None;
     }
     let config = &state.config;
     if let Some(link) = &state.repl.master {
-        if link.status != crate::repl::LinkStatus::Up && !config.replica_serve_stale_data && !spec.has(flags::STALE) {
-            return Some("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
+        if link.status != crate::repl::LinkStatus::Up
+            && !config.replica_serve_stale_data
+            && !spec.has(flags::STALE)
+        {
+            return Some(
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            );
         }
         if config.replica_read_only && spec.has(flags::WRITE) {
             return Some(errors::READONLY);
@@ -360,7 +383,10 @@ fn replication_refusal(state: &State, session: &Session, spec: &CommandSpec) -> 
         return None;
     }
     // As in Redis, a max lag of 0 turns the check off as well.
-    if config.min_replicas_to_write > 0 && config.min_replicas_max_lag_seconds > 0 && spec.has(flags::WRITE) {
+    if config.min_replicas_to_write > 0
+        && config.min_replicas_max_lag_seconds > 0
+        && spec.has(flags::WRITE)
+    {
         let good = crate::repl::master::good_replica_count(state, unix_time_ms());
         if good < config.min_replicas_to_write {
             return Some("NOREPLICAS Not enough good replicas to write.");

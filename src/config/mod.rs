@@ -296,8 +296,10 @@ impl Config {
             self.values.insert(known, words.join(" "));
             // Encoding thresholds are honoured where they change what clients see.
             self.apply(known)?;
-            if !matches!(*known, "zset-max-listpack-entries" | "zset-max-listpack-value" | "set-max-intset-entries")
-                && !self.ignored.iter().any(|n| n == known)
+            if !matches!(
+                *known,
+                "zset-max-listpack-entries" | "zset-max-listpack-value" | "set-max-intset-entries"
+            ) && !self.ignored.iter().any(|n| n == known)
             {
                 self.ignored.push(known.to_string());
             }
@@ -418,7 +420,9 @@ impl Config {
             "repl-backlog-size" => self.repl_backlog_size = int(&value)?,
             "repl-diskless-sync" => self.repl_diskless_sync = value == "yes",
             "repl-diskless-sync-delay" => self.repl_diskless_sync_delay_seconds = int(&value)?,
-            "repl-diskless-sync-max-replicas" => self.repl_diskless_sync_max_replicas = int(&value)?,
+            "repl-diskless-sync-max-replicas" => {
+                self.repl_diskless_sync_max_replicas = int(&value)?
+            }
             "repl-timeout" => self.repl_timeout_seconds = int(&value)?,
             "repl-ping-replica-period" => self.repl_ping_replica_period_seconds = int(&value)?,
             "replica-read-only" => self.replica_read_only = value == "yes",
@@ -431,7 +435,9 @@ impl Config {
             "zset-max-listpack-value" | "zset-max-ziplist-value" => {
                 self.encoding_limits.zset_max_listpack_value = value.parse().unwrap_or(64)
             }
-            "set-max-intset-entries" => self.encoding_limits.set_max_intset_entries = value.parse().unwrap_or(512),
+            "set-max-intset-entries" => {
+                self.encoding_limits.set_max_intset_entries = value.parse().unwrap_or(512)
+            }
             _ => {}
         }
         Ok(())

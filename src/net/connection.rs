@@ -119,7 +119,7 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
                     created_ms: now,
                     last_active_ms: now,
                     last_cmd: "NULL",
-                                flags: String::new(),
+                    flags: String::new(),
                     subscriptions: 0,
                     patterns: 0,
                     multi_len: -1,

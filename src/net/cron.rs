@@ -46,7 +46,10 @@ fn replication_cron(state: &mut crate::server::State, now_ms: u64) {
     }
     if std::mem::take(&mut state.repl.getack_requested) {
         state.log_effects();
-        state.repl.log.append_dbless(&[b"REPLCONF", b"GETACK", b"*"]);
+        state
+            .repl
+            .log
+            .append_dbless(&[b"REPLCONF", b"GETACK", b"*"]);
     }
 }
 
@@ -78,9 +81,15 @@ fn drop_lagging_replicas(state: &mut crate::server::State, now_ms: u64) {
         }
     }
     for (id, lag) in victims {
-        tracing::warn!(replica = id, lag_bytes = lag, "replica over client-output-buffer-limit replica; disconnecting it");
+        tracing::warn!(
+            replica = id,
+            lag_bytes = lag,
+            "replica over client-output-buffer-limit replica; disconnecting it"
+        );
         state.stats.client_output_buffer_kills += 1;
         state.repl.replicas.remove(&id);
-        state.clients.kill(id, "replica output buffer limit reached");
+        state
+            .clients
+            .kill(id, "replica output buffer limit reached");
     }
 }

@@ -18,7 +18,11 @@ pub struct ReplIds {
 
 impl ReplIds {
     pub fn new_random() -> ReplIds {
-        ReplIds { replid: random_replid(), replid2: ZERO_REPLID.to_string(), second_replid_offset: -1 }
+        ReplIds {
+            replid: random_replid(),
+            replid2: ZERO_REPLID.to_string(),
+            second_replid_offset: -1,
+        }
     }
 
     /// A master that stops following another (REPLICAOF NO ONE) or restarts: the old history
@@ -48,7 +52,9 @@ impl ReplIds {
 
 pub fn random_replid() -> String {
     let mut rng = rand::rng();
-    (0..REPLID_LEN).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect()
+    (0..REPLID_LEN)
+        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+        .collect()
 }
 
 /// A replid as Redis accepts it: exactly 40 characters.

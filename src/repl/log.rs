@@ -126,7 +126,10 @@ impl ReplLog {
         let db = db as u32;
         if self.stream_db != db {
             let mut digits = itoa::Buffer::new();
-            encode_command(&mut self.pending, &[b"SELECT", digits.format(db).as_bytes()]);
+            encode_command(
+                &mut self.pending,
+                &[b"SELECT", digits.format(db).as_bytes()],
+            );
             self.stream_db = db;
         }
         encode_command(&mut self.pending, argv);
@@ -187,17 +190,26 @@ impl ReplLog {
     /// shared, not copied). Empty when `from` is the end.
     pub fn read(&self, from: u64, bytes_max: usize) -> Result<Vec<Bytes>, LogError> {
         if from < self.start {
-            return Err(LogError::Trimmed { requested: from, start: self.start });
+            return Err(LogError::Trimmed {
+                requested: from,
+                start: self.start,
+            });
         }
         if from > self.end {
-            return Err(LogError::Beyond { requested: from, end: self.end });
+            return Err(LogError::Beyond {
+                requested: from,
+                end: self.end,
+            });
         }
         let mut out = Vec::new();
         if from == self.end {
             return Ok(out);
         }
         // The record containing `from`: the last one starting at or before it.
-        let index = self.records.partition_point(|r| r.start_offset <= from).saturating_sub(1);
+        let index = self
+            .records
+            .partition_point(|r| r.start_offset <= from)
+            .saturating_sub(1);
         let mut taken = 0usize;
         for record in self.records.range(index..) {
             if taken >= bytes_max {
@@ -231,7 +243,10 @@ impl ReplLog {
 
     /// Where the log ends now and which db its stream has selected there.
     pub fn mark(&self) -> LogMark {
-        LogMark { offset: self.end_offset(), db: self.stream_db }
+        LogMark {
+            offset: self.end_offset(),
+            db: self.stream_db,
+        }
     }
 
     /// The commands logged since `mark` (sealed or not) with the db each applies to;
@@ -251,8 +266,14 @@ impl ReplLog {
         let mut db = mark.db as usize;
         let mut out = Vec::new();
         while let Ok(Some(argv)) = parser.parse(&mut bytes, &limits) {
-            if argv.first().is_some_and(|c| c.eq_ignore_ascii_case(b"select")) {
-                db = argv.get(1).and_then(|d| std::str::from_utf8(d).ok()?.parse().ok()).unwrap_or(db);
+            if argv
+                .first()
+                .is_some_and(|c| c.eq_ignore_ascii_case(b"select"))
+            {
+                db = argv
+                    .get(1)
+                    .and_then(|d| std::str::from_utf8(d).ok()?.parse().ok())
+                    .unwrap_or(db);
                 continue;
             }
             out.push(Effect { db, argv });
@@ -282,7 +303,13 @@ mod tests {
     use super::*;
 
     fn effect(db: usize, argv: &[&str]) -> Effect {
-        Effect { db, argv: argv.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect() }
+        Effect {
+            db,
+            argv: argv
+                .iter()
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect(),
+        }
     }
 
     fn concat(parts: Vec<Bytes>) -> Vec<u8> {
@@ -300,7 +327,11 @@ mod tests {
         assert_eq!(log.end_offset(), select0 + set + del);
         log.append_effects(&[effect(0, &["DEL", "k"])]);
         log.seal();
-        assert_eq!(log.end_offset(), select0 + set + 2 * del, "no SELECT when the db is unchanged");
+        assert_eq!(
+            log.end_offset(),
+            select0 + set + 2 * del,
+            "no SELECT when the db is unchanged"
+        );
         log.append_effects(&[effect(5, &["DEL", "k"])]);
         log.seal();
         let all = concat(log.read(0, usize::MAX).unwrap());
@@ -321,7 +352,10 @@ mod tests {
         assert_eq!(&tail[..ping.len() - 5], &ping[5..]);
         assert!(log.read(log.end_offset(), 10).unwrap().is_empty());
         assert!(matches!(log.read(999, 10), Err(LogError::Trimmed { .. })));
-        assert!(matches!(log.read(log.end_offset() + 1, 10), Err(LogError::Beyond { .. })));
+        assert!(matches!(
+            log.read(log.end_offset() + 1, 10),
+            Err(LogError::Beyond { .. })
+        ));
     }
 
     #[test]
@@ -338,7 +372,11 @@ mod tests {
         assert!(log.retained_bytes() <= 50);
         assert_eq!(log.start_offset() + log.retained_bytes(), log.end_offset());
         let records: Vec<_> = log.records().collect();
-        assert!(records.windows(2).all(|w| w[0].end_offset() == w[1].start_offset));
+        assert!(
+            records
+                .windows(2)
+                .all(|w| w[0].end_offset() == w[1].start_offset)
+        );
         assert!(records.iter().all(|r| r.verify().is_ok()));
     }
 

@@ -35,10 +35,18 @@ const RDB_CHUNK_BYTES: usize = 1 << 20;
 #[derive(Debug)]
 pub enum SyncFeed {
     /// The snapshot was taken: the member answers +FULLRESYNC with these.
-    Start { replid: String, offset: u64, diskless: bool },
+    Start {
+        replid: String,
+        offset: u64,
+        diskless: bool,
+    },
     Chunk(Bytes),
     /// Disk mode: the RDB file is complete; `file` is open on it.
-    File { path: PathBuf, len: u64, file: std::fs::File },
+    File {
+        path: PathBuf,
+        len: u64,
+        file: std::fs::File,
+    },
     End,
     Failed(String),
 }
@@ -67,8 +75,18 @@ pub async fn serve_replica(
         let mut state = server.state.lock();
         state.seal_log();
         let log = &state.repl.log;
-        let decision = psync::decide(&request.replid, &request.offset, &state.repl.ids, log.start_offset(), log.end_offset());
-        let decision = if request.legacy_sync { PsyncDecision::FullResync(FullResyncReason::Requested) } else { decision };
+        let decision = psync::decide(
+            &request.replid,
+            &request.offset,
+            &state.repl.ids,
+            log.start_offset(),
+            log.end_offset(),
+        );
+        let decision = if request.legacy_sync {
+            PsyncDecision::FullResync(FullResyncReason::Requested)
+        } else {
+            decision
+        };
         let ip = handshake.announced_ip.clone().unwrap_or(peer_ip);
         let (phase, cursor) = match decision {
             PsyncDecision::Continue { from } => (ReplicaPhase::Online, from),
@@ -106,17 +124,46 @@ pub async fn serve_replica(
     };
     let result = match decision {
         PsyncDecision::Continue { from } => {
-            tracing::info!(replica = client_id, offset = from, "partial resynchronization accepted (+CONTINUE)");
+            tracing::info!(
+                replica = client_id,
+                offset = from,
+                "partial resynchronization accepted (+CONTINUE)"
+            );
             let replid = server.state.lock().repl.ids.replid.clone();
-            let line = if handshake.capa_psync2 { format!("+CONTINUE {replid}\r\n") } else { "+CONTINUE\r\n".to_string() };
+            let line = if handshake.capa_psync2 {
+                format!("+CONTINUE {replid}\r\n")
+            } else {
+                "+CONTINUE\r\n".to_string()
+            };
             match writer.write_all(line.as_bytes()).await {
-                Ok(()) => stream(&server, client_id, reader, writer, input, from, &kill_switch).await,
+                Ok(()) => {
+                    stream(
+                        &server,
+                        client_id,
+                        reader,
+                        writer,
+                        input,
+                        from,
+                        &kill_switch,
+                    )
+                    .await
+                }
                 Err(e) => format!("write error: {e}"),
             }
         }
         PsyncDecision::FullResync(reason) => {
             tracing::info!(replica = client_id, ?reason, "full resynchronization");
-            full_sync(&server, client_id, &handshake, &request, reader, writer, input, &kill_switch).await
+            full_sync(
+                &server,
+                client_id,
+                &handshake,
+                &request,
+                reader,
+                writer,
+                input,
+                &kill_switch,
+            )
+            .await
         }
     };
     server.state.lock().repl.replicas.remove(&client_id);
@@ -151,7 +198,12 @@ async fn full_sync(
             reason = kill_switch.tripped() => return reason,
         }
     };
-    let Some(SyncFeed::Start { replid, offset, diskless }) = start else {
+    let Some(SyncFeed::Start {
+        replid,
+        offset,
+        diskless,
+    }) = start
+    else {
         return "full sync job ended before its snapshot".into();
     };
     if !request.legacy_sync {
@@ -233,7 +285,16 @@ async fn full_sync(
         "full sync payload sent; streaming from offset {offset}"
     );
     set_phase(server, client_id, ReplicaPhase::Online);
-    stream(server, client_id, reader, writer, input, offset, kill_switch).await
+    stream(
+        server,
+        client_id,
+        reader,
+        writer,
+        input,
+        offset,
+        kill_switch,
+    )
+    .await
 }
 
 fn log_progress(client_id: u64, sent: u64, total: Option<u64>, started: Instant) {
@@ -250,7 +311,12 @@ fn log_progress(client_id: u64, sent: u64, total: Option<u64>, started: Instant)
             percent = sent as f64 * 100.0 / total as f64,
             "full sync progress"
         ),
-        _ => tracing::info!(replica = client_id, bytes = sent, mb_per_s = sent as f64 / 1e6 / seconds, "full sync progress"),
+        _ => tracing::info!(
+            replica = client_id,
+            bytes = sent,
+            mb_per_s = sent as f64 / 1e6 / seconds,
+            "full sync progress"
+        ),
     }
 }
 
@@ -269,7 +335,10 @@ async fn send_file(
         let want = ((len - sent) as usize).min(buf.len());
         let n = file.read(&mut buf[..want]).await?;
         if n == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "RDB file shorter than announced"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "RDB file shorter than announced",
+            ));
         }
         writer.write_all(&buf[..n]).await?;
         sent += n as u64;
@@ -298,7 +367,10 @@ fn join_sync(server: &Arc<Server>, client_id: u64, capa_eof: bool, tx: mpsc::Sen
         waiting.members.push((client_id, tx));
         return;
     }
-    state.repl.waiting_sync = Some(WaitingSync { members: vec![(client_id, tx)], created: Instant::now() });
+    state.repl.waiting_sync = Some(WaitingSync {
+        members: vec![(client_id, tx)],
+        created: Instant::now(),
+    });
     let delay = Duration::from_secs(state.config.repl_diskless_sync_delay_seconds);
     drop(state);
     let server = server.clone();
@@ -318,7 +390,14 @@ fn join_sync(server: &Arc<Server>, client_id: u64, capa_eof: bool, tx: mpsc::Sen
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let members = server.state.lock().repl.waiting_sync.take().map(|w| w.members).unwrap_or_default();
+        let members = server
+            .state
+            .lock()
+            .repl
+            .waiting_sync
+            .take()
+            .map(|w| w.members)
+            .unwrap_or_default();
         start_job(server, members, true);
     });
 }
@@ -347,10 +426,17 @@ fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>, d
         "starting a full-sync snapshot"
     );
     for (_, tx) in &members {
-        let _ = tx.blocking_send_or_try(SyncFeed::Start { replid: snap.replid.clone(), offset: snap.offset, diskless });
+        let _ = tx.blocking_send_or_try(SyncFeed::Start {
+            replid: snap.replid.clone(),
+            offset: snap.offset,
+            diskless,
+        });
     }
     std::thread::spawn(move || {
-        let options = EncoderOptions { chunk_size_bytes: RDB_CHUNK_BYTES, ..EncoderOptions::default() };
+        let options = EncoderOptions {
+            chunk_size_bytes: RDB_CHUNK_BYTES,
+            ..EncoderOptions::default()
+        };
         if diskless {
             let mut live = members;
             let result = snapshot::encode(&snap, options, |chunk| {
@@ -371,10 +457,19 @@ fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>, d
         } else {
             // Each member gets its own handle on this very file: a later save may rename
             // another file over the path while the members still send this one.
-            match crate::snapshot::save::write_rdb_file_with_readers(&snap, options, &path, members.len()) {
+            match crate::snapshot::save::write_rdb_file_with_readers(
+                &snap,
+                options,
+                &path,
+                members.len(),
+            ) {
                 Ok((len, files)) => {
                     for ((_, tx), file) in members.iter().zip(files) {
-                        let _ = tx.blocking_send(SyncFeed::File { path: path.clone(), len, file });
+                        let _ = tx.blocking_send(SyncFeed::File {
+                            path: path.clone(),
+                            len,
+                            file,
+                        });
                     }
                 }
                 Err(reason) => {
@@ -427,7 +522,10 @@ async fn wait_first_ack(
 /// Applies every complete REPLCONF ACK in `input`; true if at least one was seen.
 fn process_acks(server: &Server, client_id: u64, input: &mut BytesMut) -> Result<bool, String> {
     let mut parser = RequestParser::default();
-    let limits = ParseLimits { bulk_len_max: 1024, ..ParseLimits::default() };
+    let limits = ParseLimits {
+        bulk_len_max: 1024,
+        ..ParseLimits::default()
+    };
     let mut acked = false;
     loop {
         let argv = match parser.parse(input, &limits) {
@@ -435,8 +533,14 @@ fn process_acks(server: &Server, client_id: u64, input: &mut BytesMut) -> Result
             Ok(None) => break,
             Err(e) => return Err(format!("protocol error from replica: {e}")),
         };
-        if argv.len() >= 3 && argv[0].eq_ignore_ascii_case(b"replconf") && argv[1].eq_ignore_ascii_case(b"ack") {
-            let Some(offset) = std::str::from_utf8(&argv[2]).ok().and_then(|s| s.parse::<u64>().ok()) else {
+        if argv.len() >= 3
+            && argv[0].eq_ignore_ascii_case(b"replconf")
+            && argv[1].eq_ignore_ascii_case(b"ack")
+        {
+            let Some(offset) = std::str::from_utf8(&argv[2])
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+            else {
                 continue;
             };
             let mut state = server.state.lock();
@@ -461,7 +565,9 @@ pub fn good_replica_count(state: &State, now_ms: u64) -> u64 {
         .repl
         .replicas
         .values()
-        .filter(|r| r.phase == ReplicaPhase::Online && now_ms.saturating_sub(r.ack_unix_ms) <= max_lag_ms)
+        .filter(|r| {
+            r.phase == ReplicaPhase::Online && now_ms.saturating_sub(r.ack_unix_ms) <= max_lag_ms
+        })
         .count() as u64
 }
 
@@ -480,7 +586,10 @@ pub fn serve_waiters(state: &mut State) {
     for (id, acked) in ready {
         state.blocking.unblock(id);
         if let Some(client) = state.clients.get(id) {
-            client.send(crate::server::clients::Outbound::Unblocked(crate::resp::Reply::integer(acked)), 0);
+            client.send(
+                crate::server::clients::Outbound::Unblocked(crate::resp::Reply::integer(acked)),
+                0,
+            );
         }
     }
 }

@@ -10,7 +10,11 @@ pub enum FullResyncReason {
     /// The replica follows a history we do not have (or no longer cover at its offset).
     UnknownHistory,
     /// The history matches but the log does not hold the offset any more (or not yet).
-    OffsetNotInLog { requested: u64, log_start: u64, log_end: u64 },
+    OffsetNotInLog {
+        requested: u64,
+        log_start: u64,
+        log_end: u64,
+    },
     /// The offset argument is not a number.
     BadOffset,
 }
@@ -18,14 +22,22 @@ pub enum FullResyncReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PsyncDecision {
     /// Stream from log offset `from` (the replica has every byte before it).
-    Continue { from: u64 },
+    Continue {
+        from: u64,
+    },
     FullResync(FullResyncReason),
 }
 
 /// Decides a PSYNC. `offset_arg` is what the replica sent: the offset of the next byte it
 /// needs, i.e. its processed offset + 1. The log holds bytes `log_start+1 ..= log_end`
 /// (Redis numbering), so the request can continue if `log_start+1 <= offset_arg <= log_end+1`.
-pub fn decide(replid_arg: &str, offset_arg: &str, ids: &ReplIds, log_start: u64, log_end: u64) -> PsyncDecision {
+pub fn decide(
+    replid_arg: &str,
+    offset_arg: &str,
+    ids: &ReplIds,
+    log_start: u64,
+    log_end: u64,
+) -> PsyncDecision {
     if replid_arg == "?" {
         return PsyncDecision::FullResync(FullResyncReason::Requested);
     }
@@ -48,7 +60,9 @@ pub fn decide(replid_arg: &str, offset_arg: &str, ids: &ReplIds, log_start: u64,
             log_end,
         });
     }
-    PsyncDecision::Continue { from: next_byte - 1 }
+    PsyncDecision::Continue {
+        from: next_byte - 1,
+    }
 }
 
 #[cfg(test)]
@@ -65,15 +79,27 @@ mod tests {
 
     #[test]
     fn question_mark_requests_full_sync() {
-        assert_eq!(decide("?", "-1", &ids(), 0, 100), PsyncDecision::FullResync(FullResyncReason::Requested));
+        assert_eq!(
+            decide("?", "-1", &ids(), 0, 100),
+            PsyncDecision::FullResync(FullResyncReason::Requested)
+        );
     }
 
     #[test]
     fn continue_within_the_log() {
         let a = "a".repeat(40);
-        assert_eq!(decide(&a, "101", &ids(), 0, 100), PsyncDecision::Continue { from: 100 });
-        assert_eq!(decide(&a, "1", &ids(), 0, 100), PsyncDecision::Continue { from: 0 });
-        assert_eq!(decide(&a, "51", &ids(), 50, 100), PsyncDecision::Continue { from: 50 });
+        assert_eq!(
+            decide(&a, "101", &ids(), 0, 100),
+            PsyncDecision::Continue { from: 100 }
+        );
+        assert_eq!(
+            decide(&a, "1", &ids(), 0, 100),
+            PsyncDecision::Continue { from: 0 }
+        );
+        assert_eq!(
+            decide(&a, "51", &ids(), 50, 100),
+            PsyncDecision::Continue { from: 50 }
+        );
     }
 
     #[test]
@@ -88,13 +114,19 @@ mod tests {
             decide(&a, "102", &ids(), 0, 100),
             PsyncDecision::FullResync(FullResyncReason::OffsetNotInLog { .. })
         ));
-        assert_eq!(decide(&a, "x", &ids(), 0, 100), PsyncDecision::FullResync(FullResyncReason::BadOffset));
+        assert_eq!(
+            decide(&a, "x", &ids(), 0, 100),
+            PsyncDecision::FullResync(FullResyncReason::BadOffset)
+        );
     }
 
     #[test]
     fn previous_history_is_valid_only_up_to_the_switch() {
         let b = "b".repeat(40);
-        assert_eq!(decide(&b, "501", &ids(), 0, 1000), PsyncDecision::Continue { from: 500 });
+        assert_eq!(
+            decide(&b, "501", &ids(), 0, 1000),
+            PsyncDecision::Continue { from: 500 }
+        );
         assert_eq!(
             decide(&b, "502", &ids(), 0, 1000),
             PsyncDecision::FullResync(FullResyncReason::UnknownHistory)

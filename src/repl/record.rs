@@ -26,7 +26,11 @@ pub enum RecordError {
     #[error("record at offset {offset}: truncated ({len} bytes)")]
     Truncated { offset: u64, len: usize },
     #[error("record at offset {offset}: CRC mismatch (stored {stored:#x}, computed {computed:#x})")]
-    Crc { offset: u64, stored: u64, computed: u64 },
+    Crc {
+        offset: u64,
+        stored: u64,
+        computed: u64,
+    },
     #[error("record: replid is not 40 bytes")]
     BadReplid,
 }
@@ -37,7 +41,13 @@ const HEADER_BYTES: usize = 8 + 4 + 8 + 4 + 40;
 impl Record {
     pub fn new(start_offset: u64, db: u32, replid: Arc<str>, payload: Bytes) -> Record {
         let crc = crc64(&payload);
-        Record { start_offset, db, replid, crc, payload }
+        Record {
+            start_offset,
+            db,
+            replid,
+            crc,
+            payload,
+        }
     }
 
     pub fn end_offset(&self) -> u64 {
@@ -47,7 +57,11 @@ impl Record {
     pub fn verify(&self) -> Result<(), RecordError> {
         let computed = crc64(&self.payload);
         if computed != self.crc {
-            return Err(RecordError::Crc { offset: self.start_offset, stored: self.crc, computed });
+            return Err(RecordError::Crc {
+                offset: self.start_offset,
+                stored: self.crc,
+                computed,
+            });
         }
         Ok(())
     }
@@ -70,7 +84,10 @@ impl Record {
     /// Parses [`Record::encode`]'s form and checks the CRC (check after reading, as it was
     /// computed before writing).
     pub fn decode(bytes: &Bytes) -> Result<Record, RecordError> {
-        let truncated = |offset| RecordError::Truncated { offset, len: bytes.len() };
+        let truncated = |offset| RecordError::Truncated {
+            offset,
+            len: bytes.len(),
+        };
         if bytes.len() < HEADER_BYTES {
             return Err(truncated(0));
         }
@@ -101,7 +118,12 @@ mod tests {
     use super::*;
 
     fn sample() -> Record {
-        Record::new(100, 3, Arc::from("f".repeat(40)), Bytes::from_static(b"*1\r\n$4\r\nPING\r\n"))
+        Record::new(
+            100,
+            3,
+            Arc::from("f".repeat(40)),
+            Bytes::from_static(b"*1\r\n$4\r\nPING\r\n"),
+        )
     }
 
     #[test]
@@ -113,7 +135,13 @@ mod tests {
         let mut damaged = encoded.to_vec();
         let last = damaged.len() - 1;
         damaged[last] ^= 1;
-        assert!(matches!(Record::decode(&Bytes::from(damaged)), Err(RecordError::Crc { .. })));
-        assert!(matches!(Record::decode(&encoded.slice(..30)), Err(RecordError::Truncated { .. })));
+        assert!(matches!(
+            Record::decode(&Bytes::from(damaged)),
+            Err(RecordError::Crc { .. })
+        ));
+        assert!(matches!(
+            Record::decode(&encoded.slice(..30)),
+            Err(RecordError::Truncated { .. })
+        ));
     }
 }

@@ -456,7 +456,9 @@ impl Link {
         }
         // `capa zstd` (sluice's compressed full sync) is announced only once this side can
         // decode it; until then a sluice master must send plain RDB.
-        let reply = self.command(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]).await?;
+        let reply = self
+            .command(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
+            .await?;
         if reply.starts_with('-') {
             tracing::info!("(non critical) master does not understand REPLCONF capa: {reply}");
         }

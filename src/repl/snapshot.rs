@@ -97,22 +97,36 @@ mod tests {
     #[test]
     fn snapshot_encodes_the_view_at_its_offset_not_later_writes() {
         let mut state = State::new(Config::default());
-        state.dbs[0].insert(Bytes::from_static(b"s"), Entry::new(Value::Str(Bytes::from_static(b"before"))));
+        state.dbs[0].insert(
+            Bytes::from_static(b"s"),
+            Entry::new(Value::Str(Bytes::from_static(b"before"))),
+        );
         let mut z = ZSet::default();
         z.insert(Bytes::from_static(b"m"), 1.5);
         state.dbs[2].insert(
             Bytes::from_static(b"z"),
-            Entry { value: Value::ZSet(Arc::new(z)), expire_at_ms: Some(4_000_000_000_000) },
+            Entry {
+                value: Value::ZSet(Arc::new(z)),
+                expire_at_ms: Some(4_000_000_000_000),
+            },
         );
         let snap = take(&mut state);
-        state.dbs[0].insert(Bytes::from_static(b"s"), Entry::new(Value::Str(Bytes::from_static(b"after"))));
-        state.dbs[0].insert(Bytes::from_static(b"new"), Entry::new(Value::Str(Bytes::new())));
+        state.dbs[0].insert(
+            Bytes::from_static(b"s"),
+            Entry::new(Value::Str(Bytes::from_static(b"after"))),
+        );
+        state.dbs[0].insert(
+            Bytes::from_static(b"new"),
+            Entry::new(Value::Str(Bytes::new())),
+        );
         let mut rdb = Vec::new();
-        assert!(encode(&snap, EncoderOptions::default(), |c| {
-            rdb.extend_from_slice(&c);
-            true
-        })
-        .unwrap());
+        assert!(
+            encode(&snap, EncoderOptions::default(), |c| {
+                rdb.extend_from_slice(&c);
+                true
+            })
+            .unwrap()
+        );
         let items = sluice_rdb::decode_all(&rdb, sluice_rdb::DecodeLimits::default()).unwrap();
         let entries: Vec<_> = items
             .iter()
@@ -123,7 +137,10 @@ mod tests {
             .collect();
         assert_eq!(entries.len(), 2);
         let s = entries.iter().find(|e| e.key.as_ref() == b"s").unwrap();
-        assert_eq!(s.value, sluice_rdb::RdbValue::String(Bytes::from_static(b"before")));
+        assert_eq!(
+            s.value,
+            sluice_rdb::RdbValue::String(Bytes::from_static(b"before"))
+        );
         let z = entries.iter().find(|e| e.key.as_ref() == b"z").unwrap();
         assert_eq!((z.db, z.expire_at_ms), (2, Some(4_000_000_000_000)));
     }

@@ -3,8 +3,8 @@
 //! replication log will record.
 
 pub mod blocking;
-pub mod clock;
 pub mod clients;
+pub mod clock;
 pub mod pubsub;
 pub mod session;
 pub mod shutdown;
@@ -65,7 +65,10 @@ impl State {
     pub fn new(config: Config) -> State {
         use rand::SeedableRng;
         let databases = config.databases.max(1);
-        let backlog_bytes_max = config.get("repl-backlog-size").and_then(|v| v.parse().ok()).unwrap_or(1 << 20);
+        let backlog_bytes_max = config
+            .get("repl-backlog-size")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1 << 20);
         let mut state = State {
             dbs: (0..databases).map(|_| Db::new()).collect(),
             config,
@@ -171,7 +174,9 @@ impl Server {
     /// An owned handle to this server. Always succeeds while anyone holds `&self`, since
     /// the server lives in an `Arc` from creation.
     pub fn self_arc(&self) -> Arc<Server> {
-        self.this.upgrade().unwrap_or_else(|| unreachable!("Server is only created inside an Arc"))
+        self.this
+            .upgrade()
+            .unwrap_or_else(|| unreachable!("Server is only created inside an Arc"))
     }
 
     pub fn request_shutdown(&self) {

@@ -34,7 +34,12 @@ pub enum Begun {
 /// Online replicas that have not acknowledged the end of the log.
 fn lagging_replicas(state: &State) -> usize {
     let end = state.repl.log.end_offset();
-    state.repl.replicas.values().filter(|r| r.phase == ReplicaPhase::Online && r.ack_offset < end).count()
+    state
+        .repl
+        .replicas
+        .values()
+        .filter(|r| r.phase == ReplicaPhase::Online && r.ack_offset < end)
+        .count()
 }
 
 /// Starts a shutdown: at once when `now`, when there is no lagging replica, or when the
@@ -50,7 +55,11 @@ pub fn begin(
     if state.shutdown_pending.is_some() {
         return Begun::AlreadyPending;
     }
-    let timeout_s: u64 = state.config.get("shutdown-timeout").and_then(|v| v.parse().ok()).unwrap_or(10);
+    let timeout_s: u64 = state
+        .config
+        .get("shutdown-timeout")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
     state.seal_log();
     let lagging = lagging_replicas(state);
     if now || timeout_s == 0 || lagging == 0 {
@@ -60,9 +69,17 @@ pub fn begin(
         server.request_shutdown();
         return Begun::Immediate;
     }
-    tracing::warn!(lagging, timeout_s, "waiting for replicas before shutting down");
-    state.shutdown_pending =
-        Some(PendingShutdown { deadline_ms: unix_time_ms() + timeout_s * 1000, caller, save, force });
+    tracing::warn!(
+        lagging,
+        timeout_s,
+        "waiting for replicas before shutting down"
+    );
+    state.shutdown_pending = Some(PendingShutdown {
+        deadline_ms: unix_time_ms() + timeout_s * 1000,
+        caller,
+        save,
+        force,
+    });
     state.repl.getack_requested = true;
     let server = server.clone();
     tokio::spawn(async move {
@@ -79,20 +96,25 @@ pub fn begin(
             if lagging == 0 {
                 tracing::warn!("replicas are in sync; shutting down");
             } else if unix_time_ms() >= pending.deadline_ms {
-                tracing::warn!(lagging, "shutdown-timeout passed with replicas still behind; shutting down");
+                tracing::warn!(
+                    lagging,
+                    "shutdown-timeout passed with replicas still behind; shutting down"
+                );
             } else {
                 if rounds.is_multiple_of(25) {
                     state.repl.getack_requested = true;
                 }
                 continue;
             }
-            if !crate::snapshot::save::before_exit(&server, &mut state, pending.save, pending.force) {
+            if !crate::snapshot::save::before_exit(&server, &mut state, pending.save, pending.force)
+            {
                 state.shutdown_pending = None;
                 if let Some(id) = pending.caller
                     && state.blocking.unblock(id).is_some()
                     && let Some(client) = state.clients.get(id)
                 {
-                    let reply = crate::resp::Reply::error("ERR Errors trying to SHUTDOWN. Check logs.");
+                    let reply =
+                        crate::resp::Reply::error("ERR Errors trying to SHUTDOWN. Check logs.");
                     client.send(crate::server::clients::Outbound::Unblocked(reply), 0);
                 }
                 return;

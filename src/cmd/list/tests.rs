@@ -134,7 +134,14 @@ fn served_blmove_chains_to_clients_blocked_on_its_destination() {
     serve_blocked(&h.server, &mut h.state);
     assert!(h.state.blocking.is_empty());
     h.state.log_effects();
-    let effects: Vec<Vec<Bytes>> = h.state.repl.log.commands_since(mark).into_iter().map(|e| e.argv).collect();
+    let effects: Vec<Vec<Bytes>> = h
+        .state
+        .repl
+        .log
+        .commands_since(mark)
+        .into_iter()
+        .map(|e| e.argv)
+        .collect();
     assert_eq!(
         effects,
         vec![

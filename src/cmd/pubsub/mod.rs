@@ -123,7 +123,11 @@ fn subscribe_to(ctx: &mut Ctx<'_>, argv: &[Bytes], target: Target) -> Reply {
         if target.session_set(ctx).insert(name.clone()) {
             target.register(ctx, name.clone());
         }
-        messages.push(push(kind, Some(name.clone()), ctx.session.subscription_count()));
+        messages.push(push(
+            kind,
+            Some(name.clone()),
+            ctx.session.subscription_count(),
+        ));
     }
     emit_all(ctx, messages)
 }
@@ -131,8 +135,11 @@ fn subscribe_to(ctx: &mut Ctx<'_>, argv: &[Bytes], target: Target) -> Reply {
 /// Without arguments, leaves every subscription of that kind (one reply each).
 fn unsubscribe_from(ctx: &mut Ctx<'_>, argv: &[Bytes], target: Target) -> Reply {
     let (_, kind) = target.names();
-    let names: Vec<Bytes> =
-        if argv.len() > 1 { argv[1..].to_vec() } else { target.session_set(ctx).iter().cloned().collect() };
+    let names: Vec<Bytes> = if argv.len() > 1 {
+        argv[1..].to_vec()
+    } else {
+        target.session_set(ctx).iter().cloned().collect()
+    };
     if names.is_empty() {
         return push(kind, None, ctx.session.subscription_count());
     }
@@ -220,7 +227,12 @@ pub fn publish_message_from(
     message: &Bytes,
     publisher: Option<u64>,
 ) -> (usize, Vec<Reply>) {
-    let mut delivery = Delivery { own: Vec::new(), receivers: 0, over_limit: Vec::new(), publisher };
+    let mut delivery = Delivery {
+        own: Vec::new(),
+        receivers: 0,
+        over_limit: Vec::new(),
+        publisher,
+    };
     let hard = state.config.output_limit_pubsub.hard_bytes as usize;
     if let Some(ids) = state.pubsub.channels.get(channel) {
         let reply = Reply::Push(vec![
@@ -242,7 +254,12 @@ pub fn publish_message_from(
         ]);
         delivery.deliver(&state.clients, ids, &reply, hard);
     }
-    let Delivery { own, receivers, over_limit, .. } = delivery;
+    let Delivery {
+        own,
+        receivers,
+        over_limit,
+        ..
+    } = delivery;
     for id in over_limit {
         tracing::warn!(
             client = id,

@@ -12,9 +12,37 @@ use crate::cmd::flags::*;
 use crate::command;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    command!("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, (0, 0, 0), "server", replconf::replconf),
-    command!("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), "server", sync::psync),
-    command!("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), "server", sync::sync),
+    command!(
+        "replconf",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY,
+        (0, 0, 0),
+        "server",
+        replconf::replconf
+    ),
+    command!(
+        "psync",
+        -3,
+        ADMIN | NOSCRIPT | NO_MULTI,
+        (0, 0, 0),
+        "server",
+        sync::psync
+    ),
+    command!(
+        "sync",
+        1,
+        ADMIN | NOSCRIPT | NO_MULTI,
+        (0, 0, 0),
+        "server",
+        sync::sync
+    ),
     command!("wait", 3, NOSCRIPT, (0, 0, 0), "generic", wait::wait),
-    command!("role", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), "server", role::role),
+    command!(
+        "role",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST,
+        (0, 0, 0),
+        "server",
+        role::role
+    ),
 ];

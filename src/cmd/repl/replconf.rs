@@ -18,7 +18,9 @@ pub fn replconf(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
                 Some(port) => handshake.listening_port = port,
                 None => return Reply::error(errors::NOT_INTEGER),
             },
-            b"ip-address" => handshake.announced_ip = Some(String::from_utf8_lossy(value).into_owned()),
+            b"ip-address" => {
+                handshake.announced_ip = Some(String::from_utf8_lossy(value).into_owned())
+            }
             b"capa" => match value.to_ascii_lowercase().as_slice() {
                 b"eof" => handshake.capa_eof = true,
                 b"psync2" => handshake.capa_psync2 = true,

@@ -33,7 +33,11 @@ pub fn role(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Reply {
                 LinkStatus::Syncing => "sync",
                 LinkStatus::Up => "connected",
             };
-            let offset = if link.status == LinkStatus::Up { repl.log.end_offset() as i64 } else { -1 };
+            let offset = if link.status == LinkStatus::Up {
+                repl.log.end_offset() as i64
+            } else {
+                -1
+            };
             Reply::Array(vec![
                 Reply::bulk_str("slave"),
                 Reply::bulk(Bytes::from(link.host.clone())),

@@ -9,9 +9,9 @@ use crate::server::session::PsyncRequest;
 /// may be stale and our history is about to change.
 fn refuse(ctx: &Ctx<'_>) -> Option<Reply> {
     match &ctx.state.repl.master {
-        Some(link) if link.status != LinkStatus::Up => {
-            Some(Reply::error("NOMASTERLINK Can't SYNC while not connected with my master"))
-        }
+        Some(link) if link.status != LinkStatus::Up => Some(Reply::error(
+            "NOMASTERLINK Can't SYNC while not connected with my master",
+        )),
         _ => None,
     }
 }
@@ -34,7 +34,10 @@ pub fn sync(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Reply {
     if let Some(error) = refuse(ctx) {
         return error;
     }
-    ctx.session.psync_request =
-        Some(PsyncRequest { replid: "?".into(), offset: "-1".into(), legacy_sync: true });
+    ctx.session.psync_request = Some(PsyncRequest {
+        replid: "?".into(),
+        offset: "-1".into(),
+        legacy_sync: true,
+    });
     Reply::Raw(b"")
 }

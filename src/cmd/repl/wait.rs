@@ -8,7 +8,12 @@ use crate::util::num::parse_i64;
 
 /// Replicas that acknowledged at least `offset`.
 pub fn count_acked(state: &State, offset: u64) -> usize {
-    state.repl.replicas.values().filter(|r| r.ack_offset >= offset).count()
+    state
+        .repl
+        .replicas
+        .values()
+        .filter(|r| r.ack_offset >= offset)
+        .count()
 }
 
 fn never_served(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Option<Reply> {

@@ -358,7 +358,11 @@ fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
     let _ = write!(out, "# Replication\r\n");
     match &repl.master {
         None => {
-            let _ = write!(out, "role:master\r\nconnected_slaves:{}\r\n", repl.replicas.len());
+            let _ = write!(
+                out,
+                "role:master\r\nconnected_slaves:{}\r\n",
+                repl.replicas.len()
+            );
             write_good_replicas(state, now_ms, out);
             render_replica_lines(repl, now_ms, out);
         }
@@ -372,7 +376,11 @@ fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
                 link.host,
                 link.port,
                 if up { "up" } else { "down" },
-                if link.last_io_unix_ms > 0 { (now_ms.saturating_sub(link.last_io_unix_ms) / 1000) as i64 } else { -1 },
+                if link.last_io_unix_ms > 0 {
+                    (now_ms.saturating_sub(link.last_io_unix_ms) / 1000) as i64
+                } else {
+                    -1
+                },
                 u8::from(link.sync_in_progress),
                 link.read_offset.max(end),
                 end,
@@ -380,7 +388,11 @@ fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
             if link.sync_in_progress {
                 let total = link.sync_total_bytes;
                 let read = link.sync_read_bytes;
-                let perc = if total > 0 { read as f64 * 100.0 / total as f64 } else { 0.0 };
+                let perc = if total > 0 {
+                    read as f64 * 100.0 / total as f64
+                } else {
+                    0.0
+                };
                 let _ = write!(
                     out,
                     "master_sync_total_bytes:{total}\r\nmaster_sync_read_bytes:{read}\r\nmaster_sync_left_bytes:{}\r\n\
@@ -390,11 +402,17 @@ fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
                 );
             }
             if !up {
-                let down_since = link.link_down_since_unix_ms.map_or(-1, |t| (now_ms.saturating_sub(t) / 1000) as i64);
+                let down_since = link
+                    .link_down_since_unix_ms
+                    .map_or(-1, |t| (now_ms.saturating_sub(t) / 1000) as i64);
                 let _ = write!(out, "master_link_down_since_seconds:{down_since}\r\n");
             }
             if let Some(error) = &link.last_error {
-                let _ = write!(out, "master_link_last_error:{}\r\n", error.replace(['\r', '\n'], " "));
+                let _ = write!(
+                    out,
+                    "master_link_last_error:{}\r\n",
+                    error.replace(['\r', '\n'], " ")
+                );
             }
             let _ = write!(
                 out,

@@ -23,7 +23,10 @@ impl Harness {
             server: Server::new(Config::default()),
             state: State::new(Config::default()),
             session: Session::new(1, true),
-            log_mark: crate::repl::log::LogMark { offset: 0, db: crate::repl::log::DB_UNKNOWN },
+            log_mark: crate::repl::log::LogMark {
+                offset: 0,
+                db: crate::repl::log::DB_UNKNOWN,
+            },
         }
     }
 
