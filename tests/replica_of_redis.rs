@@ -565,6 +565,18 @@ fn fake_master(listener: TcpListener, events: mpsc::Sender<Event>) {
                 let _ = events.send(Event::Refused("loading"));
             }
             2 => {
+                // Neither +FULLRESYNC nor +CONTINUE: the replica must give up this attempt.
+                let _ = stream.write_all(b"+GARBAGE not a psync reply\r\n");
+                if wait_closed(&mut stream) {
+                    let _ = events.send(Event::Refused("garbage"));
+                } else {
+                    let _ = events.send(Event::Failed(
+                        "a garbage PSYNC reply did not end the link".into(),
+                    ));
+                    return;
+                }
+            }
+            3 => {
                 // Announces the whole RDB, sends half, and closes.
                 let mut out = fullresync.clone().into_bytes();
                 out.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
@@ -572,7 +584,7 @@ fn fake_master(listener: TcpListener, events: mpsc::Sender<Event>) {
                 let _ = stream.write_all(&out);
                 let _ = events.send(Event::Refused("cut"));
             }
-            3 => {
+            4 => {
                 let mut corrupt = rdb.clone();
                 let middle = corrupt.len() / 2;
                 corrupt[middle] ^= 0x55;
@@ -587,7 +599,7 @@ fn fake_master(listener: TcpListener, events: mpsc::Sender<Event>) {
                     return;
                 }
             }
-            4 => {
+            5 => {
                 // Diskless framing, the mark split over two writes, the RDB cut short.
                 let mut out = fullresync.clone().into_bytes();
                 out.extend_from_slice(b"$EOF:");
@@ -607,7 +619,7 @@ fn fake_master(listener: TcpListener, events: mpsc::Sender<Event>) {
                     return;
                 }
             }
-            5 => {
+            6 => {
                 good_sync(&mut stream, &mut buf, &rdb, &fullresync, &events);
             }
             _ => {
@@ -706,7 +718,7 @@ fn broken_payloads_keep_the_old_data_and_the_link_retries() {
         client.cmd_text(&["REPLICAOF", "127.0.0.1", &port.to_string()]),
         "OK"
     );
-    for expected in ["loading", "cut", "corrupt", "truncated diskless"] {
+    for expected in ["loading", "garbage", "cut", "corrupt", "truncated diskless"] {
         match expect_event(&events, &sluice) {
             Event::Refused(name) => assert_eq!(name, expected),
             other => panic!("expected the {expected} attempt, got {other:?}"),
