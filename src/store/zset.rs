@@ -1,8 +1,9 @@
 //! Sorted set: a member → score map plus an order-statistic index by (score, member).
 //!
-//! The index is a treap whose nodes carry their subtree size, kept in one arena vector: rank
-//! queries, access by rank and the bounds of score or lexicographic ranges are O(log n), and
-//! range iteration walks the tree with explicit stacks. The set also remembers whether Redis
+//! The index is a B+ tree whose leaves hold up to 64 entries in contiguous arrays and whose
+//! internal nodes count the entries under each child: rank queries, access by rank and the
+//! bounds of score or lexicographic ranges are O(log n) with few cache misses, and range
+//! iteration walks the leaves in either direction. The set also remembers whether Redis
 //! would hold it in its compact (listpack) encoding, because a few replies depend on it: the
 //! compact form stores `-0` as `0`, and ZSCAN returns the whole compact set at once with
 //! scores printed as integers where they are integral.
@@ -170,33 +171,32 @@ impl ZSet {
         score: f64,
         limits: CompactLimits,
     ) -> Option<f64> {
-        // An existing member keeps its stored bytes: the caller's may be a slice of a
-        // larger buffer that must not be pinned.
-        let (member, previous) = match self.scores.get_key_value(&member[..]) {
-            Some((stored, &score)) => (stored.clone(), Some(score)),
-            None => (member, None),
+        // The listpack stores integral scores as integers, which turns -0 into 0.
+        let normalize = |compact: bool| {
+            if compact && score == 0.0 { 0.0 } else { score }
         };
-        if previous.is_none()
-            && self.compact
+        if let Some(stored_score) = self.scores.get_mut(&member[..]) {
+            let previous = *stored_score;
+            let score = normalize(self.compact);
+            if previous.to_bits() == score.to_bits() {
+                return Some(previous);
+            }
+            *stored_score = score;
+            // The index gives back the stored bytes: the caller's may be a slice of a
+            // larger buffer that must not be pinned.
+            let stored = self.tree.remove(previous, &member).unwrap_or(member);
+            self.tree.insert(score, stored);
+            return Some(previous);
+        }
+        if self.compact
             && (self.len() + 1 > limits.max_entries || member.len() > limits.max_value_bytes)
         {
             self.compact = false;
         }
-        // The listpack stores integral scores as integers, which turns -0 into 0.
-        let score = if self.compact && score == 0.0 {
-            0.0
-        } else {
-            score
-        };
-        if let Some(old) = previous {
-            if old.to_bits() == score.to_bits() {
-                return previous;
-            }
-            self.tree.remove(old, &member);
-        }
+        let score = normalize(self.compact);
         self.scores.insert(member.clone(), score);
         self.tree.insert(score, member);
-        previous
+        None
     }
 
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
@@ -240,7 +240,7 @@ impl ZSet {
 
     /// The member at a 0-based ascending rank.
     pub fn by_rank(&self, rank: usize) -> Option<(&Bytes, f64)> {
-        self.tree.select(rank).map(|n| (&n.member, n.score))
+        self.tree.select(rank)
     }
 
     /// Members in ascending (score, member) order.
@@ -439,28 +439,19 @@ fn compare_lex_bounds(a: &LexBound, b: &LexBound) -> Ordering {
     }
 }
 
-// ----- order-statistic treap ------------------------------------------------------------
+// ----- order-statistic B+ tree ----------------------------------------------------------
 
-const NIL: u32 = u32::MAX;
-
-#[derive(Debug, Clone)]
-struct Node {
-    score: f64,
-    member: Bytes,
-    left: u32,
-    right: u32,
-    /// Nodes in this subtree, this one included.
-    size: u32,
-    priority: u32,
-}
-
-#[derive(Debug, Clone)]
-struct Tree {
-    nodes: Vec<Node>,
-    free: Vec<u32>,
-    root: u32,
-    rng_state: u64,
-}
+/// Most entries a leaf holds. A leaf keeps its scores in one array, so a search reads a few
+/// adjacent cache lines instead of one scattered node per comparison.
+const LEAF_CAPACITY: usize = 64;
+/// Most children an internal node holds.
+const INNER_CAPACITY: usize = 64;
+/// Fewest entries a leaf other than the root keeps. A quarter (not half) of the capacity
+/// means a node that was just merged or split needs many more operations before it has to
+/// be restructured again.
+const LEAF_MIN: usize = LEAF_CAPACITY / 4;
+/// Fewest children an internal node other than the root keeps.
+const INNER_MIN: usize = INNER_CAPACITY / 4;
 
 /// Orders (score, member) the way Redis's skiplist does: by score with -0 equal to 0, then
 /// by member bytes.
@@ -471,269 +462,482 @@ fn compare(score_a: f64, member_a: &[u8], score_b: f64, member_b: &[u8]) -> Orde
     }
 }
 
+/// How many keys of the sorted parallel arrays order before (score, member), or at or
+/// before it with `or_equal`. Members are only compared among equal scores.
+fn count_below(
+    scores: &[f64],
+    members: &[Bytes],
+    score: f64,
+    member: &[u8],
+    or_equal: bool,
+) -> usize {
+    let below = scores.partition_point(|&s| s < score);
+    let tied = scores[below..].partition_point(|&s| s <= score);
+    below
+        + members[below..below + tied].partition_point(|m| {
+            if or_equal {
+                m.as_ref() <= member
+            } else {
+                m.as_ref() < member
+            }
+        })
+}
+
+/// The number of indices in `0..len` for which `before` holds, `before` being true for a
+/// prefix of them (a binary search over parallel arrays).
+fn partition(len: usize, before: impl Fn(usize) -> bool) -> usize {
+    let (mut low, mut high) = (0, len);
+    while low < high {
+        let mid = low + (high - low) / 2;
+        if before(mid) {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    low
+}
+
+/// Sorted entries, scores and members side by side.
+#[derive(Debug, Clone, Default)]
+struct Leaf {
+    scores: Vec<f64>,
+    members: Vec<Bytes>,
+}
+
+#[derive(Debug, Clone)]
+struct Inner {
+    children: Vec<Node>,
+    /// Entries under each child.
+    sizes: Vec<usize>,
+    /// `key_scores[i]`, `key_members[i]`: the first (smallest) key under child `i + 1`.
+    /// Always a key that is in the set, so that range bounds are tested on real members.
+    key_scores: Vec<f64>,
+    key_members: Vec<Bytes>,
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    Leaf(Leaf),
+    Inner(Inner),
+}
+
+impl Inner {
+    fn with_capacity() -> Inner {
+        Inner {
+            children: Vec::with_capacity(INNER_CAPACITY + 1),
+            sizes: Vec::with_capacity(INNER_CAPACITY + 1),
+            key_scores: Vec::with_capacity(INNER_CAPACITY),
+            key_members: Vec::with_capacity(INNER_CAPACITY),
+        }
+    }
+
+    /// The child whose key range holds (score, member).
+    fn route(&self, score: f64, member: &[u8]) -> usize {
+        count_below(&self.key_scores, &self.key_members, score, member, true)
+    }
+
+    /// The child holding the entry at `rank` under this node and its rank within that
+    /// child (past the last child's end if `rank` is out of range).
+    fn locate(&self, mut rank: usize) -> (usize, usize) {
+        for (i, &size) in self.sizes.iter().enumerate() {
+            if rank < size {
+                return (i, rank);
+            }
+            rank -= size;
+        }
+        let last = self.sizes.len().saturating_sub(1);
+        (last, rank + self.sizes.last().copied().unwrap_or(0))
+    }
+
+    /// Restores the minimum fill of child `c` (which fell below it) by merging it with a
+    /// neighbour and splitting the result again if it is too big.
+    fn rebalance(&mut self, c: usize) {
+        if self.children.len() < 2 {
+            return;
+        }
+        let left = c.saturating_sub(1).min(self.children.len() - 2);
+        let right = self.children.remove(left + 1);
+        let right_size = self.sizes.remove(left + 1);
+        let key_score = self.key_scores.remove(left);
+        let key_member = self.key_members.remove(left);
+        self.sizes[left] += right_size;
+        self.children[left].absorb(key_score, key_member, right);
+        if self.children[left].overfull() {
+            self.split_child(left);
+        }
+    }
+
+    /// Splits child `c` in two, the upper half becoming child `c + 1`.
+    fn split_child(&mut self, c: usize) {
+        let (key_score, key_member, upper) = self.children[c].split();
+        let upper_size = upper.size();
+        self.sizes[c] -= upper_size;
+        self.children.insert(c + 1, upper);
+        self.sizes.insert(c + 1, upper_size);
+        self.key_scores.insert(c, key_score);
+        self.key_members.insert(c, key_member);
+    }
+}
+
+impl Node {
+    fn size(&self) -> usize {
+        match self {
+            Node::Leaf(leaf) => leaf.scores.len(),
+            Node::Inner(inner) => inner.sizes.iter().sum(),
+        }
+    }
+
+    fn underfull(&self) -> bool {
+        match self {
+            Node::Leaf(leaf) => leaf.scores.len() < LEAF_MIN,
+            Node::Inner(inner) => inner.children.len() < INNER_MIN,
+        }
+    }
+
+    fn overfull(&self) -> bool {
+        match self {
+            Node::Leaf(leaf) => leaf.scores.len() > LEAF_CAPACITY,
+            Node::Inner(inner) => inner.children.len() > INNER_CAPACITY,
+        }
+    }
+
+    fn first_key(&self) -> Option<(f64, &Bytes)> {
+        let mut node = self;
+        loop {
+            match node {
+                Node::Inner(inner) => node = inner.children.first()?,
+                Node::Leaf(leaf) => return Some((*leaf.scores.first()?, leaf.members.first()?)),
+            }
+        }
+    }
+
+    /// Moves the upper half of an overfull node into a new node; returns the first key
+    /// under that node and the node.
+    fn split(&mut self) -> (f64, Bytes, Node) {
+        match self {
+            Node::Leaf(leaf) => {
+                let mid = leaf.scores.len() / 2;
+                let mut upper = Leaf {
+                    scores: Vec::with_capacity(LEAF_CAPACITY + 1),
+                    members: Vec::with_capacity(LEAF_CAPACITY + 1),
+                };
+                upper.scores.extend(leaf.scores.drain(mid..));
+                upper.members.extend(leaf.members.drain(mid..));
+                (upper.scores[0], upper.members[0].clone(), Node::Leaf(upper))
+            }
+            Node::Inner(inner) => {
+                let mid = inner.children.len() / 2;
+                let mut upper = Inner::with_capacity();
+                upper.children.extend(inner.children.drain(mid..));
+                upper.sizes.extend(inner.sizes.drain(mid..));
+                upper.key_scores.extend(inner.key_scores.drain(mid..));
+                upper.key_members.extend(inner.key_members.drain(mid..));
+                // The key of child `mid` separates the halves: it moves up to the parent.
+                let key_score = inner.key_scores[mid - 1];
+                let key_member = inner.key_members[mid - 1].clone();
+                inner.key_scores.truncate(mid - 1);
+                inner.key_members.truncate(mid - 1);
+                (key_score, key_member, Node::Inner(upper))
+            }
+        }
+    }
+
+    /// Appends `right`, a node at the same depth whose keys all order after this node's
+    /// and whose first key is (`key_score`, `key_member`).
+    fn absorb(&mut self, key_score: f64, key_member: Bytes, right: Node) {
+        match (self, right) {
+            (Node::Leaf(leaf), Node::Leaf(mut right)) => {
+                leaf.scores.append(&mut right.scores);
+                leaf.members.append(&mut right.members);
+            }
+            (Node::Inner(inner), Node::Inner(mut right)) => {
+                inner.key_scores.push(key_score);
+                inner.key_members.push(key_member);
+                inner.key_scores.append(&mut right.key_scores);
+                inner.key_members.append(&mut right.key_members);
+                inner.children.append(&mut right.children);
+                inner.sizes.append(&mut right.sizes);
+            }
+            _ => unreachable!("siblings in a B+ tree are at the same depth"),
+        }
+    }
+}
+
+/// Inserts below `node`; if that overfills it, splits it and returns the new upper
+/// sibling with its first key.
+fn insert_into(node: &mut Node, score: f64, member: Bytes) -> Option<(f64, Bytes, Node)> {
+    match node {
+        Node::Leaf(leaf) => {
+            let i = count_below(&leaf.scores, &leaf.members, score, &member, false);
+            leaf.scores.insert(i, score);
+            leaf.members.insert(i, member);
+        }
+        Node::Inner(inner) => {
+            let c = inner.route(score, &member);
+            inner.sizes[c] += 1;
+            if let Some((key_score, key_member, upper)) =
+                insert_into(&mut inner.children[c], score, member)
+            {
+                let upper_size = upper.size();
+                inner.sizes[c] -= upper_size;
+                inner.children.insert(c + 1, upper);
+                inner.sizes.insert(c + 1, upper_size);
+                inner.key_scores.insert(c, key_score);
+                inner.key_members.insert(c, key_member);
+            }
+        }
+    }
+    node.overfull().then(|| node.split())
+}
+
+/// Removes (score, member) from below `node` and returns the stored member; the caller
+/// restores `node`'s minimum fill.
+fn remove_from(node: &mut Node, score: f64, member: &[u8]) -> Option<Bytes> {
+    match node {
+        Node::Leaf(leaf) => {
+            let i = count_below(&leaf.scores, &leaf.members, score, member, false);
+            let found = i < leaf.scores.len()
+                && compare(leaf.scores[i], &leaf.members[i], score, member) == Ordering::Equal;
+            if !found {
+                return None;
+            }
+            leaf.scores.remove(i);
+            Some(leaf.members.remove(i))
+        }
+        Node::Inner(inner) => {
+            let c = inner.route(score, member);
+            let removed = remove_from(&mut inner.children[c], score, member)?;
+            inner.sizes[c] -= 1;
+            if c > 0
+                && compare(
+                    inner.key_scores[c - 1],
+                    &inner.key_members[c - 1],
+                    score,
+                    member,
+                ) == Ordering::Equal
+                && let Some((first_score, first_member)) = inner.children[c].first_key()
+            {
+                // The child's first key is gone: its successor now bounds the child.
+                let first_member = first_member.clone();
+                inner.key_scores[c - 1] = first_score;
+                inner.key_members[c - 1] = first_member;
+            }
+            if inner.children[c].underfull() {
+                inner.rebalance(c);
+            }
+            Some(removed)
+        }
+    }
+}
+
+/// An order-statistic B+ tree of (score, member): every leaf is at the same depth, and
+/// every node but the root is at least a quarter full, so the height is O(log n).
+#[derive(Debug, Clone)]
+struct Tree {
+    root: Node,
+    len: usize,
+}
+
 impl Tree {
     fn new() -> Tree {
-        let seed = std::collections::hash_map::RandomState::new().hash_one(0u8);
         Tree {
-            nodes: Vec::new(),
-            free: Vec::new(),
-            root: NIL,
-            rng_state: seed | 1,
-        }
-    }
-
-    fn next_priority(&mut self) -> u32 {
-        // xorshift64*: priorities only need to be independent of the keys.
-        let mut x = self.rng_state;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng_state = x;
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32
-    }
-
-    fn node(&self, i: u32) -> &Node {
-        &self.nodes[i as usize]
-    }
-
-    fn node_mut(&mut self, i: u32) -> &mut Node {
-        &mut self.nodes[i as usize]
-    }
-
-    fn size(&self, i: u32) -> usize {
-        if i == NIL {
-            0
-        } else {
-            self.node(i).size as usize
-        }
-    }
-
-    fn update(&mut self, i: u32) {
-        let n = self.node(i);
-        let size = 1 + self.size(n.left) + self.size(n.right);
-        self.node_mut(i).size = size as u32;
-    }
-
-    fn alloc(&mut self, score: f64, member: Bytes) -> u32 {
-        let node = Node {
-            score,
-            member,
-            left: NIL,
-            right: NIL,
-            size: 1,
-            priority: self.next_priority(),
-        };
-        match self.free.pop() {
-            Some(i) => {
-                self.nodes[i as usize] = node;
-                i
-            }
-            None => {
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
-            }
+            root: Node::Leaf(Leaf::default()),
+            len: 0,
         }
     }
 
     fn insert(&mut self, score: f64, member: Bytes) {
-        let n = self.alloc(score, member);
-        self.root = self.insert_at(self.root, n);
+        if let Some((key_score, key_member, upper)) = insert_into(&mut self.root, score, member) {
+            let lower = std::mem::replace(&mut self.root, Node::Leaf(Leaf::default()));
+            let mut root = Inner::with_capacity();
+            root.sizes.push(lower.size());
+            root.sizes.push(upper.size());
+            root.children.push(lower);
+            root.children.push(upper);
+            root.key_scores.push(key_score);
+            root.key_members.push(key_member);
+            self.root = Node::Inner(root);
+        }
+        self.len += 1;
     }
 
-    fn insert_at(&mut self, t: u32, n: u32) -> u32 {
-        if t == NIL {
-            return n;
+    /// Removes (score, member); returns the member as stored.
+    fn remove(&mut self, score: f64, member: &[u8]) -> Option<Bytes> {
+        let removed = remove_from(&mut self.root, score, member)?;
+        self.len -= 1;
+        while let Node::Inner(inner) = &mut self.root
+            && inner.children.len() == 1
+            && let Some(only) = inner.children.pop()
+        {
+            self.root = only;
         }
-        if self.node(n).priority > self.node(t).priority {
-            let (score, member) = (self.node(n).score, self.node(n).member.clone());
-            let (left, right) = self.split(t, score, &member);
-            let node = self.node_mut(n);
-            node.left = left;
-            node.right = right;
-            self.update(n);
-            return n;
-        }
-        let goes_left = {
-            let (a, b) = (self.node(n), self.node(t));
-            compare(a.score, &a.member, b.score, &b.member) == Ordering::Less
-        };
-        if goes_left {
-            let child = self.insert_at(self.node(t).left, n);
-            self.node_mut(t).left = child;
-        } else {
-            let child = self.insert_at(self.node(t).right, n);
-            self.node_mut(t).right = child;
-        }
-        self.update(t);
-        t
+        Some(removed)
     }
 
-    /// Splits `t` into the nodes before (score, member) and those at or after it.
-    fn split(&mut self, t: u32, score: f64, member: &[u8]) -> (u32, u32) {
-        if t == NIL {
-            return (NIL, NIL);
-        }
-        let before = {
-            let n = self.node(t);
-            compare(n.score, &n.member, score, member) == Ordering::Less
-        };
-        if before {
-            let (left, right) = self.split(self.node(t).right, score, member);
-            self.node_mut(t).right = left;
-            self.update(t);
-            (t, right)
-        } else {
-            let (left, right) = self.split(self.node(t).left, score, member);
-            self.node_mut(t).left = right;
-            self.update(t);
-            (left, t)
-        }
-    }
-
-    /// Joins two trees where every node of `a` orders before every node of `b`.
-    fn merge(&mut self, a: u32, b: u32) -> u32 {
-        if a == NIL {
-            return b;
-        }
-        if b == NIL {
-            return a;
-        }
-        if self.node(a).priority > self.node(b).priority {
-            let right = self.merge(self.node(a).right, b);
-            self.node_mut(a).right = right;
-            self.update(a);
-            a
-        } else {
-            let left = self.merge(a, self.node(b).left);
-            self.node_mut(b).left = left;
-            self.update(b);
-            b
-        }
-    }
-
-    fn remove(&mut self, score: f64, member: &[u8]) {
-        self.root = self.remove_at(self.root, score, member);
-        // A set that shrank a lot gives its arena back: rebuilding costs O(n log n), paid
-        // for by the n/2 removals that preceded it.
-        if self.free.len() > 64 && self.free.len() > self.nodes.len() / 2 {
-            self.compact_arena();
-        }
-    }
-
-    fn compact_arena(&mut self) {
-        let mut rebuilt = Tree {
-            nodes: Vec::with_capacity(self.nodes.len() - self.free.len()),
-            free: Vec::new(),
-            root: NIL,
-            rng_state: self.rng_state,
-        };
-        let mut stack = Vec::new();
-        let mut t = self.root;
-        while t != NIL || !stack.is_empty() {
-            while t != NIL {
-                stack.push(t);
-                t = self.node(t).left;
-            }
-            let Some(i) = stack.pop() else {
-                break;
-            };
-            let n = self.node(i);
-            rebuilt.insert(n.score, n.member.clone());
-            t = n.right;
-        }
-        *self = rebuilt;
-    }
-
-    fn remove_at(&mut self, t: u32, score: f64, member: &[u8]) -> u32 {
-        if t == NIL {
-            return NIL;
-        }
-        let order = {
-            let n = self.node(t);
-            compare(score, member, n.score, &n.member)
-        };
-        match order {
-            Ordering::Equal => {
-                let (left, right) = (self.node(t).left, self.node(t).right);
-                let joined = self.merge(left, right);
-                self.node_mut(t).member = Bytes::new();
-                self.free.push(t);
-                joined
-            }
-            Ordering::Less => {
-                let child = self.remove_at(self.node(t).left, score, member);
-                self.node_mut(t).left = child;
-                self.update(t);
-                t
-            }
-            Ordering::Greater => {
-                let child = self.remove_at(self.node(t).right, score, member);
-                self.node_mut(t).right = child;
-                self.update(t);
-                t
-            }
-        }
-    }
-
+    /// How many entries order before (score, member).
     fn rank(&self, score: f64, member: &[u8]) -> usize {
         let mut rank = 0;
-        let mut t = self.root;
-        while t != NIL {
-            let n = self.node(t);
-            match compare(score, member, n.score, &n.member) {
-                Ordering::Less => t = n.left,
-                Ordering::Equal => return rank + self.size(n.left),
-                Ordering::Greater => {
-                    rank += self.size(n.left) + 1;
-                    t = n.right;
+        let mut node = &self.root;
+        loop {
+            match node {
+                Node::Inner(inner) => {
+                    let c = inner.route(score, member);
+                    rank += inner.sizes[..c].iter().sum::<usize>();
+                    node = &inner.children[c];
+                }
+                Node::Leaf(leaf) => {
+                    return rank + count_below(&leaf.scores, &leaf.members, score, member, false);
                 }
             }
         }
-        rank
     }
 
-    fn select(&self, mut rank: usize) -> Option<&Node> {
-        let mut t = self.root;
-        while t != NIL {
-            let n = self.node(t);
-            let left = self.size(n.left);
-            match rank.cmp(&left) {
-                Ordering::Less => t = n.left,
-                Ordering::Equal => return Some(n),
-                Ordering::Greater => {
-                    rank -= left + 1;
-                    t = n.right;
+    fn select(&self, mut rank: usize) -> Option<(&Bytes, f64)> {
+        if rank >= self.len {
+            return None;
+        }
+        let mut node = &self.root;
+        loop {
+            match node {
+                Node::Inner(inner) => {
+                    let (c, within) = inner.locate(rank);
+                    rank = within;
+                    node = inner.children.get(c)?;
+                }
+                Node::Leaf(leaf) => {
+                    return Some((leaf.members.get(rank)?, *leaf.scores.get(rank)?));
                 }
             }
         }
-        None
     }
 
-    /// How many nodes satisfy `before`, a predicate true for a prefix of the order.
+    /// How many entries satisfy `before`, a predicate true for a prefix of the order.
     fn count_prefix(&self, before: impl Fn(f64, &[u8]) -> bool) -> usize {
         let mut count = 0;
-        let mut t = self.root;
-        while t != NIL {
-            let n = self.node(t);
-            if before(n.score, &n.member) {
-                count += self.size(n.left) + 1;
-                t = n.right;
-            } else {
-                t = n.left;
+        let mut node = &self.root;
+        loop {
+            match node {
+                Node::Inner(inner) => {
+                    let c = partition(inner.key_scores.len(), |i| {
+                        before(inner.key_scores[i], &inner.key_members[i])
+                    });
+                    count += inner.sizes[..c].iter().sum::<usize>();
+                    node = &inner.children[c];
+                }
+                Node::Leaf(leaf) => {
+                    return count
+                        + partition(leaf.scores.len(), |i| {
+                            before(leaf.scores[i], &leaf.members[i])
+                        });
+                }
             }
         }
-        count
     }
 
     fn iter_ranks(&self, start: usize, end: usize) -> RankIter<'_> {
         RankIter {
             tree: self,
-            front: Vec::new(),
-            back: Vec::new(),
-            front_ready: false,
-            back_ready: false,
+            front: None,
+            back: None,
             start,
             end,
+        }
+    }
+}
+
+/// A position in the tree: the path of internal nodes from the root with the child taken
+/// in each, and an entry of the leaf at its end.
+#[derive(Clone)]
+struct Cursor<'a> {
+    path: Vec<(&'a Inner, usize)>,
+    leaf: &'a Leaf,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn seek(tree: &'a Tree, mut rank: usize) -> Cursor<'a> {
+        let mut path = Vec::new();
+        let mut node = &tree.root;
+        loop {
+            match node {
+                Node::Inner(inner) => {
+                    let (c, within) = inner.locate(rank);
+                    path.push((inner, c));
+                    rank = within;
+                    node = &inner.children[c];
+                }
+                Node::Leaf(leaf) => {
+                    return Cursor {
+                        path,
+                        leaf,
+                        pos: rank,
+                    };
+                }
+            }
+        }
+    }
+
+    fn entry(&self) -> Option<(&'a Bytes, f64)> {
+        Some((
+            self.leaf.members.get(self.pos)?,
+            *self.leaf.scores.get(self.pos)?,
+        ))
+    }
+
+    /// Goes down from `node` to its first (`first`) or last entry.
+    fn descend(&mut self, mut node: &'a Node, first: bool) {
+        loop {
+            match node {
+                Node::Inner(inner) => {
+                    let c = if first {
+                        0
+                    } else {
+                        inner.children.len().saturating_sub(1)
+                    };
+                    self.path.push((inner, c));
+                    node = &inner.children[c];
+                }
+                Node::Leaf(leaf) => {
+                    self.leaf = leaf;
+                    self.pos = if first {
+                        0
+                    } else {
+                        leaf.scores.len().saturating_sub(1)
+                    };
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Moves to the next entry (past the end of the last leaf after the last entry).
+    fn advance(&mut self) {
+        self.pos += 1;
+        if self.pos < self.leaf.scores.len() {
+            return;
+        }
+        while let Some((inner, c)) = self.path.pop() {
+            if c + 1 < inner.children.len() {
+                self.path.push((inner, c + 1));
+                self.descend(&inner.children[c + 1], true);
+                return;
+            }
+        }
+    }
+
+    /// Moves to the previous entry (the cursor is spent after the first entry).
+    fn retreat(&mut self) {
+        if self.pos > 0 {
+            self.pos -= 1;
+            return;
+        }
+        while let Some((inner, c)) = self.path.pop() {
+            if c > 0 {
+                self.path.push((inner, c - 1));
+                self.descend(&inner.children[c - 1], false);
+                return;
+            }
         }
     }
 }
@@ -742,64 +946,12 @@ impl Tree {
 #[derive(Clone)]
 pub struct RankIter<'a> {
     tree: &'a Tree,
-    /// Pending successors for forward iteration (top = next).
-    front: Vec<u32>,
-    /// Pending predecessors for backward iteration (top = next).
-    back: Vec<u32>,
-    front_ready: bool,
-    back_ready: bool,
+    /// At rank `start` once forward iteration began.
+    front: Option<Cursor<'a>>,
+    /// At rank `end - 1` once backward iteration began.
+    back: Option<Cursor<'a>>,
     start: usize,
     end: usize,
-}
-
-impl<'a> RankIter<'a> {
-    fn seek_front(&mut self) {
-        let tree = self.tree;
-        let mut rank = self.start;
-        let mut t = tree.root;
-        while t != NIL {
-            let n = tree.node(t);
-            let left = tree.size(n.left);
-            match rank.cmp(&left) {
-                Ordering::Less => {
-                    self.front.push(t);
-                    t = n.left;
-                }
-                Ordering::Equal => {
-                    self.front.push(t);
-                    break;
-                }
-                Ordering::Greater => {
-                    rank -= left + 1;
-                    t = n.right;
-                }
-            }
-        }
-        self.front_ready = true;
-    }
-
-    fn seek_back(&mut self) {
-        let tree = self.tree;
-        let mut rank = self.end - 1;
-        let mut t = tree.root;
-        while t != NIL {
-            let n = tree.node(t);
-            let left = tree.size(n.left);
-            match rank.cmp(&left) {
-                Ordering::Less => t = n.left,
-                Ordering::Equal => {
-                    self.back.push(t);
-                    break;
-                }
-                Ordering::Greater => {
-                    self.back.push(t);
-                    rank -= left + 1;
-                    t = n.right;
-                }
-            }
-        }
-        self.back_ready = true;
-    }
 }
 
 impl<'a> Iterator for RankIter<'a> {
@@ -809,19 +961,12 @@ impl<'a> Iterator for RankIter<'a> {
         if self.start >= self.end {
             return None;
         }
-        if !self.front_ready {
-            self.seek_front();
-        }
-        let tree = self.tree;
-        let i = self.front.pop()?;
-        let n = tree.node(i);
-        let mut t = n.right;
-        while t != NIL {
-            self.front.push(t);
-            t = tree.node(t).left;
-        }
+        let (tree, start) = (self.tree, self.start);
+        let cursor = self.front.get_or_insert_with(|| Cursor::seek(tree, start));
+        let entry = cursor.entry()?;
+        cursor.advance();
         self.start += 1;
-        Some((&n.member, n.score))
+        Some(entry)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -835,19 +980,12 @@ impl DoubleEndedIterator for RankIter<'_> {
         if self.start >= self.end {
             return None;
         }
-        if !self.back_ready {
-            self.seek_back();
-        }
-        let tree = self.tree;
-        let i = self.back.pop()?;
-        let n = tree.node(i);
-        let mut t = n.left;
-        while t != NIL {
-            self.back.push(t);
-            t = tree.node(t).right;
-        }
+        let (tree, last) = (self.tree, self.end - 1);
+        let cursor = self.back.get_or_insert_with(|| Cursor::seek(tree, last));
+        let entry = cursor.entry()?;
+        cursor.retreat();
         self.end -= 1;
-        Some((&n.member, n.score))
+        Some(entry)
     }
 }
 
@@ -868,6 +1006,54 @@ mod tests {
     fn names<'a>(it: impl Iterator<Item = (&'a Bytes, f64)>) -> Vec<String> {
         it.map(|(m, _)| String::from_utf8_lossy(m).into_owned())
             .collect()
+    }
+
+    /// Checks the B+ tree's invariants; returns the number of internal levels.
+    fn check_tree(tree: &Tree) -> usize {
+        fn walk(node: &Node, is_root: bool, entries: &mut Vec<(f64, Bytes)>) -> usize {
+            match node {
+                Node::Leaf(leaf) => {
+                    assert_eq!(leaf.scores.len(), leaf.members.len());
+                    assert!(leaf.scores.len() <= LEAF_CAPACITY);
+                    assert!(is_root || leaf.scores.len() >= LEAF_MIN);
+                    for (s, m) in leaf.scores.iter().zip(&leaf.members) {
+                        entries.push((*s, m.clone()));
+                    }
+                    0
+                }
+                Node::Inner(inner) => {
+                    let n = inner.children.len();
+                    assert!(n <= INNER_CAPACITY);
+                    assert!(n >= if is_root { 2 } else { INNER_MIN });
+                    assert_eq!(inner.sizes.len(), n);
+                    assert_eq!(inner.key_scores.len(), n - 1);
+                    assert_eq!(inner.key_members.len(), n - 1);
+                    let mut depth = None;
+                    for (i, child) in inner.children.iter().enumerate() {
+                        assert_eq!(inner.sizes[i], child.size());
+                        if i > 0 {
+                            let (s, m) = child.first_key().expect("non-empty child");
+                            assert_eq!(s.to_bits(), inner.key_scores[i - 1].to_bits());
+                            assert_eq!(m, &inner.key_members[i - 1]);
+                        }
+                        let d = walk(child, false, entries);
+                        assert!(depth.is_none_or(|x| x == d), "leaves at one depth");
+                        depth = Some(d);
+                    }
+                    depth.unwrap_or(0) + 1
+                }
+            }
+        }
+        let mut entries = Vec::new();
+        let depth = walk(&tree.root, true, &mut entries);
+        assert_eq!(entries.len(), tree.len);
+        for pair in entries.windows(2) {
+            assert_eq!(
+                compare(pair[0].0, &pair[0].1, pair[1].0, &pair[1].1),
+                Ordering::Less
+            );
+        }
+        depth
     }
 
     #[test]
@@ -1019,7 +1205,9 @@ mod tests {
         for i in 0..990 {
             z.remove(format!("m{i:04}").as_bytes());
         }
-        assert!(z.tree.nodes.len() < 200);
+        // Ten entries cannot fill two leaves to their minimum: the tree is one leaf again.
+        assert!(matches!(z.tree.root, Node::Leaf(_)));
+        assert_eq!(check_tree(&z.tree), 0);
         assert_eq!(z.len(), 10);
         let names: Vec<_> = z.iter().map(|(m, _)| m.clone()).collect();
         assert_eq!(names.len(), 10);
@@ -1061,5 +1249,284 @@ mod tests {
             names(z.range_by_lex(Bound::Excluded(b"a"), Bound::Unbounded)),
             ["b", "c", "d"]
         );
+    }
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            x
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    type Model = std::collections::BTreeSet<(Score, Bytes)>;
+
+    fn model_entries(model: &Model) -> Vec<(Bytes, f64)> {
+        model.iter().map(|(s, m)| (m.clone(), s.0)).collect()
+    }
+
+    fn collect(it: RankIter<'_>) -> Vec<(Bytes, f64)> {
+        it.map(|(m, s)| (m.clone(), s)).collect()
+    }
+
+    /// Compares every query the commands use with the model (`lex`: all scores are equal,
+    /// so lexicographic ranges are meaningful).
+    fn check_against_model(z: &ZSet, model: &Model, rng: &mut Rng, touched: &[u8], full: bool) {
+        assert_eq!(z.len(), model.len());
+        assert_eq!(z.tree.len, model.len());
+        let entries: Vec<(Bytes, f64)> = if full {
+            model_entries(model)
+        } else {
+            Vec::new()
+        };
+        if let Some(score) = z.score(touched) {
+            let key = (Score(score), Bytes::copy_from_slice(touched));
+            assert_eq!(z.rank(touched), Some(model.range(..key).count()));
+        }
+        let len = model.len();
+        if len == 0 {
+            assert!(z.by_rank(0).is_none());
+            assert_eq!(z.iter().count(), 0);
+            return;
+        }
+        for rank in [0, len - 1, rng.below(len), rng.below(len)] {
+            let expected = model.iter().nth(rank).map(|(s, m)| (m.clone(), s.0));
+            assert_eq!(z.by_rank(rank).map(|(m, s)| (m.clone(), s)), expected);
+        }
+        assert!(z.by_rank(len).is_none());
+        let a = rng.below(len + 1);
+        let b = rng.below(len + 1);
+        let (start, end) = (a.min(b), a.max(b));
+        let expected: Vec<(Bytes, f64)> = model
+            .iter()
+            .skip(start)
+            .take(end - start)
+            .map(|(s, m)| (m.clone(), s.0))
+            .collect();
+        assert_eq!(collect(z.iter_ranks(start, end)), expected);
+        let mut backward = collect_rev(z.iter_ranks(start, end));
+        backward.reverse();
+        assert_eq!(backward, expected);
+        // Scores are integers from -25 to 25 here: half-integral bounds make both
+        // exclusive and inclusive ends meaningful.
+        let low = rng.below(60) as f64 / 2.0 - 30.0;
+        let high = low + rng.below(30) as f64 / 2.0;
+        let (min_exclusive, max_exclusive) = (rng.below(2) == 0, rng.below(2) == 0);
+        let range = ScoreRange {
+            min: low,
+            min_exclusive,
+            max: high,
+            max_exclusive,
+        };
+        let in_range: Vec<(Bytes, f64)> = model
+            .iter()
+            .filter(|(s, _)| range.admits_from_below(s.0) && range.admits_from_above(s.0))
+            .map(|(s, m)| (m.clone(), s.0))
+            .collect();
+        let (start, end) = z.score_range_ranks(&range);
+        assert_eq!(end - start, in_range.len());
+        let min = if min_exclusive {
+            Bound::Excluded(low)
+        } else {
+            Bound::Included(low)
+        };
+        let max = if max_exclusive {
+            Bound::Excluded(high)
+        } else {
+            Bound::Included(high)
+        };
+        assert_eq!(collect(z.range_by_score(min, max)), in_range);
+        let mut reversed = collect_rev(z.range_by_score(min, max));
+        reversed.reverse();
+        assert_eq!(reversed, in_range);
+        if full {
+            assert_eq!(collect(z.iter()), entries);
+            let mut reversed = collect_rev(z.iter());
+            reversed.reverse();
+            assert_eq!(reversed, entries);
+            check_tree(&z.tree);
+        }
+    }
+
+    fn collect_rev(it: RankIter<'_>) -> Vec<(Bytes, f64)> {
+        it.rev().map(|(m, s)| (m.clone(), s)).collect()
+    }
+
+    fn model_remove(model: &mut Model, member: &[u8], score: Option<f64>) {
+        if let Some(s) = score {
+            assert!(model.remove(&(Score(s), Bytes::copy_from_slice(member))));
+        }
+    }
+
+    #[test]
+    fn randomized_against_a_sorted_set_model() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut z = ZSet::with_encoding(false);
+        let mut model = Model::new();
+        for step in 0..12_000 {
+            // Grow to a few thousand members (many leaves), then shrink, then grow again.
+            let members = if (4000..8000).contains(&step) {
+                300
+            } else {
+                4000
+            };
+            let member = Bytes::from(format!("m{}", rng.below(members)));
+            let op = rng.below(20);
+            if op < 12 || (step < 4000 && op < 16) {
+                let score = if rng.below(50) == 0 {
+                    f64::INFINITY
+                } else {
+                    rng.below(51) as f64 - 25.0
+                };
+                let previous = z.score(&member);
+                assert_eq!(z.insert(member.clone(), score), previous);
+                model_remove(&mut model, &member, previous);
+                model.insert((Score(score), member.clone()));
+            } else if op < 19 {
+                let previous = z.score(&member);
+                assert_eq!(z.remove(&member), previous);
+                model_remove(&mut model, &member, previous);
+            } else if !model.is_empty() {
+                let start = rng.below(model.len());
+                let end = start + rng.below(30);
+                let doomed: Vec<(Score, Bytes)> = model
+                    .iter()
+                    .skip(start)
+                    .take(end - start)
+                    .cloned()
+                    .collect();
+                assert_eq!(z.remove_ranks(start, end), doomed.len());
+                for key in &doomed {
+                    model.remove(key);
+                }
+            }
+            check_against_model(&z, &model, &mut rng, &member, step % 200 == 0);
+            if step == 3999 {
+                assert!(check_tree(&z.tree) >= 1, "grew past one leaf");
+            }
+        }
+        check_against_model(&z, &model, &mut rng, b"", true);
+        assert!(check_tree(&z.tree) >= 1, "grew past one leaf again");
+        // A copy (as snapshots take) is independent of the original.
+        let copy = z.clone();
+        z.remove_ranks(0, z.len());
+        assert_eq!(z.len(), 0);
+        assert_eq!(collect(copy.iter()), model_entries(&model));
+        check_tree(&z.tree);
+    }
+
+    #[test]
+    fn randomized_lex_ranges_with_equal_scores() {
+        let mut rng = Rng(77);
+        let mut z = ZSet::with_encoding(false);
+        let mut model = std::collections::BTreeSet::<Bytes>::new();
+        let word = |rng: &mut Rng| {
+            let len = 1 + rng.below(3);
+            Bytes::from(
+                (0..len)
+                    .map(|_| b'a' + rng.below(6) as u8)
+                    .collect::<Vec<u8>>(),
+            )
+        };
+        let bound = |rng: &mut Rng| match rng.below(6) {
+            0 => LexBound::Min,
+            1 => LexBound::Max,
+            2 | 3 => LexBound::Inclusive(word(rng)),
+            _ => LexBound::Exclusive(word(rng)),
+        };
+        for step in 0..3000 {
+            let member = word(&mut rng);
+            if rng.below(3) == 0 {
+                assert_eq!(z.remove(&member).is_some(), model.remove(&member));
+            } else {
+                z.insert(member.clone(), 1.0);
+                model.insert(member);
+            }
+            if step % 10 != 0 {
+                continue;
+            }
+            for _ in 0..5 {
+                let (min, max) = (bound(&mut rng), bound(&mut rng));
+                let members: Vec<&Bytes> = model.iter().collect();
+                let start = members.iter().filter(|m| !min.admits_from_below(m)).count();
+                let end = members.iter().filter(|m| max.admits_from_above(m)).count();
+                assert_eq!(z.lex_range_ranks(&min, &max), (start, end.max(start)));
+                let selected: Vec<&Bytes> = members
+                    .iter()
+                    .copied()
+                    .filter(|m| min.admits_from_below(m) && max.admits_from_above(m))
+                    .collect();
+                let first = z.lex_first_in_range(&min, &max);
+                let last = z.lex_last_in_range(&min, &max);
+                if selected.is_empty() {
+                    assert_eq!((first, last), (None, None));
+                } else {
+                    assert_eq!(first, Some(start));
+                    assert_eq!(last, Some(start + selected.len() - 1));
+                    assert_eq!(z.lex_run_up(start, &max), start + selected.len());
+                    assert_eq!(z.lex_run_down(start + selected.len() - 1, &min), start);
+                }
+            }
+        }
+        check_tree(&z.tree);
+    }
+
+    #[test]
+    fn large_sets_split_and_merge_on_several_levels() {
+        let mut rng = Rng(4242);
+        let mut z = ZSet::with_encoding(false);
+        let count = 150_000;
+        let mut order: Vec<usize> = (0..count).collect();
+        for i in (1..count).rev() {
+            order.swap(i, rng.below(i + 1));
+        }
+        for &i in &order {
+            z.insert(Bytes::from(format!("m{i:06}")), (i % 1000) as f64);
+        }
+        assert_eq!(check_tree(&z.tree), 3);
+        let expected_rank = |i: usize| (i % 1000) * (count / 1000) + i / 1000;
+        for _ in 0..2000 {
+            let i = rng.below(count);
+            let member = format!("m{i:06}");
+            assert_eq!(z.rank(member.as_bytes()), Some(expected_rank(i)));
+            assert_eq!(
+                z.by_rank(expected_rank(i)).map(|(m, _)| m.clone()),
+                Some(Bytes::from(member))
+            );
+        }
+        assert_eq!(z.iter().count(), count);
+        assert_eq!(z.iter().rev().count(), count);
+        // Removing a contiguous run empties whole subtrees; random removals then shrink
+        // the rest level by level.
+        assert_eq!(z.remove_ranks(20_000, 100_000), 80_000);
+        check_tree(&z.tree);
+        let mut remaining: Vec<Bytes> = z.iter().map(|(m, _)| m.clone()).collect();
+        for i in (1..remaining.len()).rev() {
+            remaining.swap(i, rng.below(i + 1));
+        }
+        let keep = 40;
+        for (n, member) in remaining.iter().skip(keep).enumerate() {
+            assert!(z.remove(member).is_some());
+            if n % 7000 == 0 {
+                check_tree(&z.tree);
+            }
+        }
+        assert_eq!(z.len(), keep);
+        assert_eq!(check_tree(&z.tree), 0);
+        let mut kept: Vec<(Bytes, f64)> = remaining[..keep]
+            .iter()
+            .map(|m| (m.clone(), z.score(m).unwrap_or(f64::NAN)))
+            .collect();
+        kept.sort_by(|a, b| compare(a.1, &a.0, b.1, &b.0));
+        assert_eq!(collect(z.iter()), kept);
     }
 }
