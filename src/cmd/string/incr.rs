@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::{current_string, store_keep_ttl};
 use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
+use crate::store::{Entry, Value};
 use crate::util::longdouble::{IncrFloatError, incr_by_float};
 use crate::util::num::parse_i64;
 
@@ -32,26 +33,36 @@ pub fn decrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 }
 
 fn incr_decr(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> Reply {
-    let current = match current_string(ctx, key) {
-        Ok(v) => v,
-        Err(e) => return e,
+    // One probe, and the stored text is parsed where it lies (cloning it would promote it
+    // to a shared allocation only to drop it again).
+    let new_value = match ctx.lookup_write(key) {
+        Some(entry) => {
+            let Value::Str(text) = &entry.value else {
+                return Reply::error(errors::WRONGTYPE);
+            };
+            let Some(value) = parse_i64(text) else {
+                return Reply::error(errors::NOT_INTEGER);
+            };
+            let Some(new_value) = value.checked_add(by) else {
+                return Reply::error(errors::OVERFLOW);
+            };
+            let mut buf = itoa::Buffer::new();
+            // In place: INCR keeps the key's TTL, as Redis's overwrite does.
+            entry.value = Value::Str(Bytes::copy_from_slice(buf.format(new_value).as_bytes()));
+            new_value
+        }
+        None => {
+            let mut buf = itoa::Buffer::new();
+            ctx.db().insert(
+                Bytes::copy_from_slice(key),
+                Entry::new(Value::Str(Bytes::copy_from_slice(
+                    buf.format(by).as_bytes(),
+                ))),
+            );
+            by
+        }
     };
-    let value = match current {
-        None => 0,
-        Some(text) => match parse_i64(&text) {
-            Some(v) => v,
-            None => return Reply::error(errors::NOT_INTEGER),
-        },
-    };
-    let Some(new_value) = value.checked_add(by) else {
-        return Reply::error(errors::OVERFLOW);
-    };
-    let mut buf = itoa::Buffer::new();
-    store_keep_ttl(
-        ctx,
-        key,
-        Bytes::copy_from_slice(buf.format(new_value).as_bytes()),
-    );
+    ctx.modified(key);
     Reply::Integer(new_value)
 }
 
