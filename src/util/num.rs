@@ -83,3 +83,53 @@ mod tests {
         assert_eq!(parse_f64(b"abc"), None);
     }
 }
+
+/// Integers below this are served from one static table, like Redis's shared integers.
+const SHARED_INTEGERS: i64 = 10_000;
+
+/// The decimal text of `v` as `Bytes`; values in 0..10000 come from a static table, so
+/// counters (INCR and friends) store them without an allocation or a reference count.
+pub fn integer_bytes(v: i64) -> bytes::Bytes {
+    static TABLE: std::sync::OnceLock<(&'static str, Vec<u32>)> = std::sync::OnceLock::new();
+    if !(0..SHARED_INTEGERS).contains(&v) {
+        let mut buf = itoa::Buffer::new();
+        return bytes::Bytes::copy_from_slice(buf.format(v).as_bytes());
+    }
+    let (text, starts) = TABLE.get_or_init(|| {
+        let mut text = String::new();
+        let mut starts = Vec::with_capacity(SHARED_INTEGERS as usize + 1);
+        for i in 0..SHARED_INTEGERS {
+            starts.push(text.len() as u32);
+            text.push_str(&i.to_string());
+        }
+        starts.push(text.len() as u32);
+        // Built once for the life of the process; leaking it is what makes it static.
+        (Box::leak(text.into_boxed_str()), starts)
+    });
+    let i = v as usize;
+    bytes::Bytes::from_static(&text.as_bytes()[starts[i] as usize..starts[i + 1] as usize])
+}
+
+#[cfg(test)]
+mod integer_bytes_tests {
+    use super::integer_bytes;
+
+    #[test]
+    fn matches_decimal_text() {
+        for v in [
+            0i64,
+            1,
+            9,
+            10,
+            99,
+            100,
+            9_999,
+            10_000,
+            -1,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            assert_eq!(integer_bytes(v), v.to_string().as_bytes());
+        }
+    }
+}

@@ -7,7 +7,7 @@ use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
 use crate::store::{Entry, Value};
 use crate::util::longdouble::{IncrFloatError, incr_by_float};
-use crate::util::num::parse_i64;
+use crate::util::num::{integer_bytes, parse_i64};
 
 pub fn incr(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     incr_decr(ctx, &argv[1], 1)
@@ -46,9 +46,8 @@ fn incr_decr(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> Reply {
             let Some(new_value) = value.checked_add(by) else {
                 return Reply::error(errors::OVERFLOW);
             };
-            let mut buf = itoa::Buffer::new();
             // In place: INCR keeps the key's TTL, as Redis's overwrite does.
-            entry.value = Value::Str(Bytes::copy_from_slice(buf.format(new_value).as_bytes()));
+            entry.value = Value::Str(integer_bytes(new_value));
             new_value
         }
         None => {
