@@ -15,8 +15,8 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 use crate::cmd::dispatch;
+use crate::resp::Reply;
 use crate::resp::parse::{ParseLimits, ProtocolError, RequestParser};
-use crate::resp::{Protocol, Reply};
 use crate::server::clients::{ClientHandle, KillSwitch, Outbound, sync_session};
 use crate::server::{Server, Session, unix_time_ms};
 
@@ -104,31 +104,16 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
             state.stats.rejected_connections += 1;
             Err("-ERR max number of clients reached\r\n".to_string())
         } else {
-            let now = unix_time_ms();
             state.clients.by_id.insert(
                 id,
-                ClientHandle {
+                ClientHandle::new(
                     id,
-                    addr: peer.to_string(),
-                    laddr: local,
-                    name: None,
-                    lib_name: None,
-                    lib_ver: None,
-                    db: 0,
-                    protocol: Protocol::Resp2,
-                    created_ms: now,
-                    last_active_ms: now,
-                    last_cmd: "NULL",
-                    flags: String::new(),
-                    subscriptions: 0,
-                    patterns: 0,
-                    multi_len: -1,
-                    authenticated: false,
+                    peer.to_string(),
+                    local,
                     tx,
-                    queued_bytes: queued.clone(),
-                    kill_switch: kill_switch.clone(),
-                    no_evict: false,
-                },
+                    queued.clone(),
+                    kill_switch.clone(),
+                ),
             );
             Ok((
                 state.config.requirepass.is_none(),

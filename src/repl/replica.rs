@@ -22,7 +22,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::apply::{self, ApplyError, StreamApplier};
 use super::{LinkStatus, MasterLink};
-use crate::resp::Protocol;
 use crate::server::clients::{ClientHandle, KillSwitch};
 use crate::server::{Server, State, unix_time_ms};
 use crate::snapshot::load::{LoadError, LoadOptions, Loaded, Loader};
@@ -1048,32 +1047,17 @@ impl MasterClient {
         let id = server.next_client_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
         let kill_switch = Arc::new(KillSwitch::default());
-        let now = unix_time_ms();
-        server.state.lock().clients.by_id.insert(
+        let mut handle = ClientHandle::new(
             id,
-            ClientHandle {
-                id,
-                addr: peer.to_string(),
-                laddr: local.to_string(),
-                name: None,
-                lib_name: None,
-                lib_ver: None,
-                db: 0,
-                protocol: Protocol::Resp2,
-                created_ms: now,
-                last_active_ms: now,
-                last_cmd: "NULL",
-                flags: "M".into(),
-                subscriptions: 0,
-                patterns: 0,
-                multi_len: -1,
-                authenticated: true,
-                tx,
-                queued_bytes: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
-                kill_switch: kill_switch.clone(),
-                no_evict: false,
-            },
+            peer.to_string(),
+            local.to_string(),
+            tx,
+            Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            kill_switch.clone(),
         );
+        handle.flags = "M".into();
+        handle.authenticated = true;
+        server.state.lock().clients.by_id.insert(id, handle);
         MasterClient {
             server: server.clone(),
             id,

@@ -80,6 +80,40 @@ impl KillSwitch {
 }
 
 impl ClientHandle {
+    /// A freshly connected client as CLIENT LIST first shows it.
+    pub fn new(
+        id: u64,
+        addr: String,
+        laddr: String,
+        tx: mpsc::UnboundedSender<Outbound>,
+        queued_bytes: Arc<AtomicUsize>,
+        kill_switch: Arc<KillSwitch>,
+    ) -> ClientHandle {
+        let now = crate::server::unix_time_ms();
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            db: 0,
+            protocol: Protocol::Resp2,
+            created_ms: now,
+            last_active_ms: now,
+            last_cmd: "NULL",
+            flags: String::new(),
+            subscriptions: 0,
+            patterns: 0,
+            multi_len: -1,
+            authenticated: false,
+            tx,
+            queued_bytes,
+            kill_switch,
+            no_evict: false,
+        }
+    }
+
     /// Queues a message, counting its size against the client's output buffer. Nothing is
     /// queued to a client that is being killed.
     pub fn send(&self, message: Outbound, size_hint: usize) -> bool {
