@@ -14,36 +14,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::compare::{info_field, wait_in_sync};
+use common::compare::{info_field, repl_field, stat, wait_for, wait_in_sync};
 use common::{Client, Resp, ServerProcess, encode_command};
 
 const LIMIT: Duration = Duration::from_secs(40);
 /// Enough data that a full sync of a debug build takes a moment.
 const BIG_KEYS: usize = 60_000;
 const VALUE_BYTES: usize = 1000;
-
-/// Polls `check` until it holds or `LIMIT` passes; panics with `what` and `context()`.
-fn wait_for(what: &str, mut check: impl FnMut() -> bool, context: impl Fn() -> String) {
-    let deadline = Instant::now() + LIMIT;
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(check(), "timed out waiting for {what}; {}", context());
-}
-
-fn stat(client: &mut Client, name: &str) -> u64 {
-    info_field(client, "stats", name)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in INFO stats"))
-}
-
-fn repl_field(client: &mut Client, name: &str) -> String {
-    info_field(client, "replication", name)
-        .unwrap_or_else(|| panic!("no {name} in INFO replication"))
-}
 
 fn signal(pid: u32, sig: &str) {
     let status = Command::new("kill")
@@ -318,6 +295,7 @@ fn stopped_in_full_sync(diskless: bool) -> (ServerProcess, ServerProcess, Resume
     let port = master_server.port.to_string();
     assert_eq!(replica.cmd_text(&["REPLICAOF", "127.0.0.1", &port]), "OK");
     wait_for(
+        LIMIT,
         "the replica's full sync to be under way",
         || {
             let info = replica.cmd_text(&["INFO", "replication"]);
@@ -348,6 +326,7 @@ fn replica_killed_during_full_sync_then_a_new_replica_syncs() {
         assert!(replica_server.exited_within(Duration::from_secs(10)));
         drop(resume);
         wait_for(
+            LIMIT,
             "the master to drop the killed replica",
             || repl_field(&mut master, "connected_slaves") == "0",
             || master_server.log_text(),
@@ -375,6 +354,7 @@ fn replica_killed_while_streaming_restarts_with_a_full_sync() {
     let stop = Arc::new(AtomicBool::new(false));
     let writing = writer(master_server.port, stop.clone());
     wait_for(
+        LIMIT,
         "the replica to receive streamed writes",
         || replica.cmd(&["EXISTS", "w:counter"]).int() == Some(1),
         || replica_server.log_text(),
@@ -382,6 +362,7 @@ fn replica_killed_while_streaming_restarts_with_a_full_sync() {
     signal(replica_server.pid(), "-KILL");
     assert!(replica_server.exited_within(Duration::from_secs(10)));
     wait_for(
+        LIMIT,
         "the master to drop the killed replica",
         || repl_field(&mut master, "connected_slaves") == "0",
         || master_server.log_text(),
@@ -392,6 +373,7 @@ fn replica_killed_while_streaming_restarts_with_a_full_sync() {
     let replica_server = ServerProcess::sluice(&["--replicaof", "127.0.0.1", &port]);
     let mut replica = replica_server.client();
     wait_for(
+        LIMIT,
         "the restarted replica's link",
         || repl_field(&mut replica, "master_link_status") == "up",
         || replica_server.log_text(),
@@ -421,6 +403,7 @@ fn link_cut_during_the_transfer_is_retried() {
         let mut replica = replica_server.client();
         let mut old_seen = 0;
         wait_for(
+            LIMIT,
             "the retried sync to complete",
             || {
                 let size = replica.cmd(&["DBSIZE"]).int().unwrap_or(-1);
@@ -543,6 +526,7 @@ fn master_killed_and_restarted_empty_resyncs_its_replicas() {
     let stop = Arc::new(AtomicBool::new(false));
     let writing = writer(port, stop.clone());
     wait_for(
+        LIMIT,
         "the replica to receive streamed writes",
         || replica.cmd(&["EXISTS", "w:counter"]).int() == Some(1),
         || replica_server.log_text(),
@@ -552,6 +536,7 @@ fn master_killed_and_restarted_empty_resyncs_its_replicas() {
     stop.store(true, Ordering::Relaxed);
     let _ = writing.join();
     wait_for(
+        LIMIT,
         "the replica to see its link down",
         || repl_field(&mut replica, "master_link_status") == "down",
         || replica_server.log_text(),
@@ -643,6 +628,7 @@ fn repeated_link_cuts_during_transactions() {
     };
     // The replica must have seen one transaction before the cuts begin.
     wait_for(
+        LIMIT,
         "the first transaction on the replica",
         || replica.cmd(&["EXISTS", "tx:last"]).int() == Some(1),
         || replica_server.log_text(),
@@ -656,6 +642,7 @@ fn repeated_link_cuts_during_transactions() {
         };
         assert_eq!(killed.int(), Some(1), "cut {cut}");
         wait_for(
+            LIMIT,
             "the partial resync",
             || stat(&mut master, "sync_partial_ok") > partial_before,
             || format!("cut {cut}; replica log:\n{}", replica_server.log_text()),
@@ -678,6 +665,7 @@ fn repeated_link_cuts_during_transactions() {
         };
         let seen = counter(&mut replica);
         wait_for(
+            LIMIT,
             "transactions streaming after the resync",
             || counter(&mut replica) >= seen + 20,
             || replica_server.log_text(),
@@ -712,6 +700,7 @@ fn replica_killed_while_waiting_for_a_shared_snapshot() {
         .map(|_| ServerProcess::sluice(&["--replicaof", "127.0.0.1", &port]))
         .collect();
     wait_for(
+        LIMIT,
         "three replicas waiting for the snapshot",
         || {
             let info = master.cmd_text(&["INFO", "replication"]);
@@ -728,6 +717,7 @@ fn replica_killed_while_waiting_for_a_shared_snapshot() {
         assert_same_data(master_server.port, server.port);
     }
     wait_for(
+        LIMIT,
         "the master to forget the killed replica",
         || repl_field(&mut master, "connected_slaves") == "2",
         || master_server.log_text(),

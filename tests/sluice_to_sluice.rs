@@ -8,36 +8,13 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::compare::{assert_same_data, info_field, wait_in_sync};
+use common::compare::{assert_same_data, info_field, repl_field, stat, wait_for, wait_in_sync};
 use common::{Client, Resp, ServerProcess, encode_command};
 
 const LIMIT: Duration = Duration::from_secs(30);
 const DATABASES: usize = 16;
-
-/// Polls `check` until it holds or `limit` passes; panics with `what` and `context()`.
-fn wait_for(what: &str, mut check: impl FnMut() -> bool, context: impl Fn() -> String) {
-    let deadline = Instant::now() + LIMIT;
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(check(), "timed out waiting for {what}; {}", context());
-}
-
-fn stat(client: &mut Client, name: &str) -> u64 {
-    info_field(client, "stats", name)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in INFO stats"))
-}
-
-fn repl_field(client: &mut Client, name: &str) -> String {
-    info_field(client, "replication", name)
-        .unwrap_or_else(|| panic!("no {name} in INFO replication"))
-}
 
 /// Sends every command at once and reads all replies; fails on error replies.
 fn pipeline(client: &mut Client, commands: &[Vec<String>]) {
@@ -230,6 +207,7 @@ fn replicate(diskless: bool) {
     let mut blocked = master_server.client();
     blocked.send(&["BLPOP", "queue", "10"]).expect("send BLPOP");
     wait_for(
+        LIMIT,
         "the BLPOP to block",
         || stat_blocked(&mut master) == 1,
         String::new,
@@ -253,6 +231,7 @@ fn replicate(diskless: bool) {
     std::thread::sleep(Duration::from_millis(60));
     assert_eq!(master.cmd(&["GET", "short:lazy"]), Resp::NullBulk);
     wait_for(
+        LIMIT,
         "the master's active expiry",
         || db_sizes(&mut master) == sizes_before,
         String::new,
@@ -286,6 +265,7 @@ fn replicate(diskless: bool) {
     );
     more_writes(&mut master, 2);
     wait_for(
+        LIMIT,
         "a partial resync after CLIENT KILL TYPE replica",
         || stat(&mut master, "sync_partial_ok") > partial_before,
         || replica_server.log_text(),
@@ -302,6 +282,7 @@ fn replicate(diskless: bool) {
     );
     more_writes(&mut master, 3);
     wait_for(
+        LIMIT,
         "a partial resync after CLIENT KILL TYPE master",
         || stat(&mut master, "sync_partial_ok") > partial_before,
         || replica_server.log_text(),
@@ -318,6 +299,7 @@ fn replicate(diskless: bool) {
     assert_eq!(replica.cmd_text(&["GET", "waited"]), "1");
     // The master's view of the replica follows its ACKs.
     wait_for(
+        LIMIT,
         "the master to see the replica's offset",
         || {
             let line = info_field(&mut master, "replication", "slave0").unwrap_or_default();
@@ -385,6 +367,7 @@ fn chain_of_three_sluices() {
         .send(&["BRPOP", "chain-queue", "10"])
         .expect("send BRPOP");
     wait_for(
+        LIMIT,
         "the BRPOP to block",
         || stat_blocked(&mut master) == 1,
         String::new,
@@ -441,6 +424,7 @@ fn chain_of_three_sluices() {
     assert_eq!(a.cmd(&["CLIENT", "KILL", "TYPE", "master"]).int(), Some(1));
     more_writes(&mut master, 2);
     wait_for(
+        LIMIT,
         "A's partial resync",
         || stat(&mut master, "sync_partial_ok") == 1,
         || a_server.log_text(),
@@ -651,6 +635,7 @@ fn stale_data_is_refused_while_the_link_is_down() {
     drop(master);
     drop(master_server);
     wait_for(
+        LIMIT,
         "the replica to see its link down",
         || repl_field(&mut replica, "master_link_status") == "down",
         || replica_server.log_text(),
@@ -694,6 +679,7 @@ fn min_replicas_to_write_needs_an_online_replica() {
         ServerProcess::sluice(&["--replicaof", "127.0.0.1", &master_server.port.to_string()]);
     let mut replica = replica_server.client();
     wait_for(
+        LIMIT,
         "writes to be accepted once the replica is online",
         || master.cmd_raw(&["SET", "k", "v"]) == b"+OK\r\n",
         || master_server.log_text(),
@@ -708,6 +694,7 @@ fn min_replicas_to_write_needs_an_online_replica() {
     signal(replica_server.pid(), "-STOP");
     let resumed = Resume(replica_server.pid());
     wait_for(
+        LIMIT,
         "writes to be refused with a lagging replica",
         || master.cmd_raw(&["SET", "k", "w"]) == NOREPLICAS,
         || master_server.client().cmd_text(&["INFO", "replication"]),
@@ -715,6 +702,7 @@ fn min_replicas_to_write_needs_an_online_replica() {
     assert_eq!(repl_field(&mut master, "min_slaves_good_slaves"), "0");
     drop(resumed);
     wait_for(
+        LIMIT,
         "writes to be accepted once the replica acknowledges again",
         || master.cmd_raw(&["SET", "k", "w"]) == b"+OK\r\n",
         || master_server.client().cmd_text(&["INFO", "replication"]),
@@ -785,6 +773,7 @@ fn concurrent_disk_syncs_each_get_their_own_snapshot() {
     for server in &replicas {
         let mut replica = server.client();
         wait_for(
+            LIMIT,
             "the replica's link",
             || repl_field(&mut replica, "master_link_status") == "up",
             || server.log_text(),
@@ -840,6 +829,7 @@ fn a_link_down_past_the_backlog_needs_a_full_resync() {
     assert!(first_byte > 1, "the backlog should have been trimmed");
     drop(resume);
     wait_for(
+        LIMIT,
         "a full resync after the backlog moved on",
         || stat(&mut master, "sync_full") == 2,
         || replica_server.log_text(),
@@ -941,6 +931,7 @@ fn every_kind_of_write_replicates() {
         client.send(args).expect("sending a blocking command");
         blocked.push(client);
         wait_for(
+            LIMIT,
             "the client to block",
             || stat_blocked(&mut master) == i as u64 + 1,
             String::new,
@@ -1012,6 +1003,7 @@ fn enough_replicas_start_the_snapshot_before_the_delay() {
     let port = master_server.port.to_string();
     let first = ServerProcess::sluice(&["--replicaof", "127.0.0.1", &port]);
     wait_for(
+        LIMIT,
         "the first replica to wait for its snapshot",
         || {
             info_field(&mut master, "replication", "slave0")
@@ -1058,6 +1050,7 @@ fn masterauth_against_requirepass() {
     ]);
     let mut replica = replica_server.client();
     wait_for(
+        LIMIT,
         "the replica to log the refused AUTH",
         || {
             replica_server

@@ -107,3 +107,33 @@ pub fn wait_in_sync(master: &mut Client, replica: &mut Client, limit: Duration) 
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Polls `check` until it holds or `limit` passes; panics with `what` and `context()`.
+pub fn wait_for(
+    limit: Duration,
+    what: &str,
+    mut check: impl FnMut() -> bool,
+    context: impl Fn() -> String,
+) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(check(), "timed out waiting for {what}; {}", context());
+}
+
+/// A counter from INFO stats.
+pub fn stat(client: &mut Client, name: &str) -> u64 {
+    info_field(client, "stats", name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in INFO stats"))
+}
+
+/// A field of INFO replication that must be there.
+pub fn repl_field(client: &mut Client, name: &str) -> String {
+    info_field(client, "replication", name)
+        .unwrap_or_else(|| panic!("no {name} in INFO replication"))
+}
