@@ -31,7 +31,13 @@ pub fn init(loglevel: &str, logfile: &str) -> Result<(), String> {
     let registry = tracing_subscriber::registry().with(filter);
     if logfile.is_empty() {
         registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stdout))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    // Colours only for a terminal: supervisors and test harnesses capture
+                    // stdout into files, where escape codes are noise.
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+                    .with_writer(std::io::stdout),
+            )
             .try_init()
             .map_err(|e| e.to_string())?;
     } else {
