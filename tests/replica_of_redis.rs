@@ -12,7 +12,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Client, Resp, ServerProcess, encode_command, redis_available};
+use common::{Client, Resp, ServerProcess, cmd, encode_command, pipeline, redis_available};
 
 const SYNC_LIMIT: Duration = Duration::from_secs(30);
 const DATABASES: usize = 16;
@@ -40,30 +40,6 @@ fn wait_for(
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(check(), "timed out waiting for {what}; {}", context());
-}
-
-/// Sends every command at once and reads all replies; fails on error replies.
-fn pipeline(client: &mut Client, commands: &[Vec<Vec<u8>>]) {
-    for batch in commands.chunks(500) {
-        let mut bytes = Vec::new();
-        for command in batch {
-            bytes.extend_from_slice(&encode_command(command));
-        }
-        client.send_raw(&bytes).expect("sending a pipeline");
-        for command in batch {
-            let reply = client.read().expect("reading a pipelined reply");
-            assert!(
-                !reply.is_error(),
-                "{:?} failed: {:?}",
-                String::from_utf8_lossy(&command[0]),
-                reply
-            );
-        }
-    }
-}
-
-fn cmd(words: &[&str]) -> Vec<Vec<u8>> {
-    words.iter().map(|w| w.as_bytes().to_vec()).collect()
 }
 
 /// A deterministic pseudo-random generator, so failures reproduce.

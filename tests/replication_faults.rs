@@ -8,8 +8,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::ServerProcess;
 use common::compare::{assert_same_data, info_field, wait_in_sync};
+use common::{ServerProcess, signal};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -124,14 +124,6 @@ fn writes_during_a_full_sync_all_arrive() {
         Some("3000")
     );
     assert_same_data(&mut master, &mut replica, 1);
-}
-
-fn signal(pid: u32, sig: &str) {
-    let status = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
 }
 
 #[test]

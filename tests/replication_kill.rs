@@ -15,33 +15,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::compare::{info_field, repl_field, stat, wait_for, wait_in_sync};
-use common::{Client, Resp, ServerProcess, encode_command};
+use common::{Client, Resp, Resume, ServerProcess, encode_command, signal};
 
 const LIMIT: Duration = Duration::from_secs(40);
 /// Enough data that a full sync of a debug build takes a moment.
 const BIG_KEYS: usize = 60_000;
 const VALUE_BYTES: usize = 1000;
-
-fn signal(pid: u32, sig: &str) {
-    let status = Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .expect("running kill");
-    assert!(status.success(), "kill {sig} {pid}");
-}
-
-/// Sends SIGCONT on drop, so that a failing test never leaves a stopped process behind.
-struct Resume(u32);
-
-impl Drop for Resume {
-    fn drop(&mut self) {
-        // The process may be gone already (killed on purpose).
-        let _ = Command::new("kill")
-            .args(["-CONT", &self.0.to_string()])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
 
 /// `count` keys of `VALUE_BYTES` each, plus a few of every other type and some TTLs.
 fn load(client: &mut Client, count: usize) {

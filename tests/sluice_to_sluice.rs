@@ -11,29 +11,10 @@ mod common;
 use std::time::Duration;
 
 use common::compare::{assert_same_data, info_field, repl_field, stat, wait_for, wait_in_sync};
-use common::{Client, Resp, ServerProcess, encode_command};
+use common::{Client, Resp, Resume, ServerProcess, cmd, pipeline, signal};
 
 const LIMIT: Duration = Duration::from_secs(30);
 const DATABASES: usize = 16;
-
-/// Sends every command at once and reads all replies; fails on error replies.
-fn pipeline(client: &mut Client, commands: &[Vec<String>]) {
-    for batch in commands.chunks(500) {
-        let mut bytes = Vec::new();
-        for command in batch {
-            bytes.extend_from_slice(&encode_command(command));
-        }
-        client.send_raw(&bytes).expect("sending a pipeline");
-        for command in batch {
-            let reply = client.read().expect("reading a pipelined reply");
-            assert!(!reply.is_error(), "{command:?} failed: {reply:?}");
-        }
-    }
-}
-
-fn cmd(words: &[&str]) -> Vec<String> {
-    words.iter().map(|w| w.to_string()).collect()
-}
 
 /// Every type, small and large encodings, binary values, TTLs, several dbs.
 fn populate(client: &mut Client) {
@@ -52,19 +33,19 @@ fn populate(client: &mut Client) {
     commands.push(cmd(&["SET", "int:max", "9223372036854775807"]));
     commands.push(cmd(&["RPUSH", "list:small", "a", "b", "1", "-2"]));
     let mut push = cmd(&["RPUSH", "list:big"]);
-    push.extend((0..600).map(|i| format!("item-{i}")));
+    push.extend((0..600).map(|i| format!("item-{i}").into_bytes()));
     commands.push(push);
     commands.push(cmd(&["HSET", "hash:small", "f1", "v1", "f2", "2"]));
     let mut hset = cmd(&["HSET", "hash:big"]);
     for i in 0..400 {
-        hset.push(format!("field-{i}"));
-        hset.push(format!("{}", i * 3));
+        hset.push(format!("field-{i}").into_bytes());
+        hset.push(format!("{}", i * 3).into_bytes());
     }
     commands.push(hset);
     commands.push(cmd(&["SADD", "set:ints", "1", "2", "3", "-7", "100000"]));
     commands.push(cmd(&["SADD", "set:small", "a", "b", "c"]));
     let mut sadd = cmd(&["SADD", "set:big"]);
-    sadd.extend((0..300).map(|i| format!("member-{i}")));
+    sadd.extend((0..300).map(|i| format!("member-{i}").into_bytes()));
     commands.push(sadd);
     commands.push(cmd(&[
         "ZADD",
@@ -78,8 +59,8 @@ fn populate(client: &mut Client) {
     ]));
     let mut zadd = cmd(&["ZADD", "zset:big"]);
     for i in 0..200 {
-        zadd.push(format!("{}", (i as f64) * 0.37 - 20.0));
-        zadd.push(format!("m{i}"));
+        zadd.push(format!("{}", (i as f64) * 0.37 - 20.0).into_bytes());
+        zadd.push(format!("m{i}").into_bytes());
     }
     zadd.extend(cmd(&["-inf", "neg-inf", "+inf", "pos-inf"]));
     commands.push(zadd);
@@ -709,25 +690,6 @@ fn min_replicas_to_write_needs_an_online_replica() {
     );
     wait_in_sync(&mut master, &mut replica, LIMIT);
     assert_eq!(replica.cmd_text(&["GET", "k"]), "w");
-}
-
-fn signal(pid: u32, sig: &str) {
-    let status = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .expect("running kill");
-    assert!(status.success(), "kill {sig} {pid}");
-}
-
-/// Sends SIGCONT on drop, so that a failing test never leaves a stopped process behind.
-struct Resume(u32);
-
-impl Drop for Resume {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("kill")
-            .args(["-CONT", &self.0.to_string()])
-            .status();
-    }
 }
 
 /// With `repl-diskless-sync no`, replicas that arrive together each get an RDB file that

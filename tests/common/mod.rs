@@ -842,3 +842,49 @@ pub fn info_field(info: &str, field: &str) -> Option<String> {
             .map(|v| v.trim().to_string())
     })
 }
+
+/// A command's words as bytes, for [`pipeline`].
+pub fn cmd(words: &[&str]) -> Vec<Vec<u8>> {
+    words.iter().map(|w| w.as_bytes().to_vec()).collect()
+}
+
+/// Sends commands in batches of 500 and reads every reply; fails on an error reply.
+pub fn pipeline<A: AsRef<[u8]>>(client: &mut Client, commands: &[Vec<A>]) {
+    for batch in commands.chunks(500) {
+        let mut bytes = Vec::new();
+        for command in batch {
+            bytes.extend_from_slice(&encode_command(command));
+        }
+        client.send_raw(&bytes).expect("sending a pipeline");
+        for command in batch {
+            let reply = client.read().expect("reading a pipelined reply");
+            assert!(
+                !reply.is_error(),
+                "{:?} failed: {:?}",
+                String::from_utf8_lossy(command.first().map_or(&b""[..], |c| c.as_ref())),
+                reply
+            );
+        }
+    }
+}
+
+/// Sends a signal (`-STOP`, `-CONT`, `-9`) to a process.
+pub fn signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success(), "kill {sig} {pid}");
+}
+
+/// Sends SIGCONT on drop, so that a failing test never leaves a stopped process behind.
+pub struct Resume(pub u32);
+
+impl Drop for Resume {
+    fn drop(&mut self) {
+        // The process may be gone already (killed on purpose).
+        let _ = Command::new("kill")
+            .args(["-CONT", &self.0.to_string()])
+            .status();
+    }
+}
