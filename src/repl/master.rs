@@ -426,7 +426,9 @@ fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>, d
         "starting a full-sync snapshot"
     );
     for (_, tx) in &members {
-        let _ = tx.blocking_send_or_try(SyncFeed::Start {
+        // The first message into an empty channel always fits, so this never waits (and
+        // must not: we are on the async runtime here).
+        let _ = tx.try_send(SyncFeed::Start {
             replid: snap.replid.clone(),
             offset: snap.offset,
             diskless,
@@ -443,15 +445,11 @@ fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>, d
                 live.retain(|(_, tx)| tx.blocking_send(SyncFeed::Chunk(chunk.clone())).is_ok());
                 !live.is_empty()
             });
-            let end = match result {
-                Ok(_) => SyncFeed::End,
-                Err(e) => SyncFeed::Failed(e.to_string()),
-            };
+            let failure = result.err().map(|e| e.to_string());
             for (_, tx) in &live {
-                let _ = tx.blocking_send(match &end {
-                    SyncFeed::End => SyncFeed::End,
-                    SyncFeed::Failed(r) => SyncFeed::Failed(r.clone()),
-                    _ => SyncFeed::End,
+                let _ = tx.blocking_send(match &failure {
+                    None => SyncFeed::End,
+                    Some(reason) => SyncFeed::Failed(reason.clone()),
                 });
             }
         } else {
@@ -480,17 +478,6 @@ fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>, d
             }
         }
     });
-}
-
-trait SendNow {
-    fn blocking_send_or_try(&self, feed: SyncFeed) -> bool;
-}
-
-impl SendNow for mpsc::Sender<SyncFeed> {
-    /// The first message of an empty channel always fits; never blocks the async caller.
-    fn blocking_send_or_try(&self, feed: SyncFeed) -> bool {
-        self.try_send(feed).is_ok()
-    }
 }
 
 /// Reads replica input until the first REPLCONF ACK.
@@ -558,8 +545,11 @@ fn process_acks(server: &Server, client_id: u64, input: &mut BytesMut) -> Result
 
 /// Replicas that count for `min-replicas-to-write`: streaming, and acknowledged within
 /// `min-replicas-max-lag`. Shared by the write refusal and INFO `min_slaves_good_slaves`, so
-/// that INFO shows the count the refusal uses.
-pub fn good_replica_count(state: &State, now_ms: u64) -> u64 {
+/// that INFO shows the count the refusal uses. ACK times are stamped with the system clock,
+/// so lag is measured against it for both (the command clock, derived from the monotonic
+/// one, can trail it by a millisecond: enough for the two to disagree at the boundary).
+pub fn good_replica_count(state: &State) -> u64 {
+    let now_ms = unix_time_ms();
     let max_lag_ms = state.config.min_replicas_max_lag_seconds * 1000;
     state
         .repl

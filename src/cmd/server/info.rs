@@ -341,10 +341,10 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
 
 /// `min_slaves_good_slaves`, shown (on masters and replicas alike) when
 /// `min-replicas-to-write` is in force, as Redis does.
-fn write_good_replicas(state: &crate::server::State, now_ms: u64, out: &mut String) {
+fn write_good_replicas(state: &crate::server::State, out: &mut String) {
     let config = &state.config;
     if config.min_replicas_to_write > 0 && config.min_replicas_max_lag_seconds > 0 {
-        let good = crate::repl::master::good_replica_count(state, now_ms);
+        let good = crate::repl::master::good_replica_count(state);
         let _ = write!(out, "min_slaves_good_slaves:{good}\r\n");
     }
 }
@@ -363,7 +363,7 @@ fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
                 "role:master\r\nconnected_slaves:{}\r\n",
                 repl.replicas.len()
             );
-            write_good_replicas(state, now_ms, out);
+            write_good_replicas(state, out);
             render_replica_lines(repl, now_ms, out);
         }
         Some(link) => {
@@ -422,7 +422,7 @@ fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
                 u8::from(state.config.get("replica-announced") != Some("no")),
                 repl.replicas.len(),
             );
-            write_good_replicas(state, now_ms, out);
+            write_good_replicas(state, out);
             render_replica_lines(repl, now_ms, out);
         }
     }
