@@ -7,6 +7,7 @@
 pub mod alloc;
 pub mod cmd;
 pub mod config;
+pub mod durable;
 pub mod expire;
 pub mod logging;
 pub mod net;

@@ -104,6 +104,11 @@ async fn serve(config: Config) -> Result<()> {
     // Connections are served while the RDB loads (with -LOADING); replication starts after.
     sluice::snapshot::startup::start(&server);
     sluice::net::run(server.clone(), listeners).await;
+    let durable = server.state.lock().repl.durable.clone();
+    if let Some(durable) = durable {
+        durable.stop();
+        tracing::info!(offset = durable.durable_end(), "replication log flushed");
+    }
     tracing::warn!("sluice is now ready to exit, bye bye...");
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);

@@ -757,15 +757,29 @@ fn concurrent_disk_syncs_each_get_their_own_snapshot() {
     );
 }
 
-/// A replica cut off for longer than the backlog holds gets a full sync, not a broken PSYNC.
+/// A replica cut off for longer than the in-memory backlog holds (no durable log) gets a
+/// full sync, not a broken PSYNC.
 #[test]
-fn a_link_down_past_the_backlog_needs_a_full_resync() {
-    let master_server = ServerProcess::sluice(&[
+fn a_link_down_past_the_memory_backlog_needs_a_full_resync() {
+    link_down_past_the_backlog(&["--repl-log-dir", ""], false);
+}
+
+/// The same with the durable log: it keeps everything since the last snapshot, so the
+/// backlog moves on only once a snapshot lets it.
+#[test]
+fn a_link_down_past_the_durable_backlog_needs_a_full_resync() {
+    link_down_past_the_backlog(&[], true);
+}
+
+fn link_down_past_the_backlog(log_args: &[&str], snapshot: bool) {
+    let mut args = vec![
         "--repl-diskless-sync-delay",
         "0",
         "--repl-backlog-size",
         "16kb",
-    ]);
+    ];
+    args.extend_from_slice(log_args);
+    let master_server = ServerProcess::sluice(&args);
     let mut master = master_server.client();
     populate(&mut master);
     let replica_server =
@@ -785,10 +799,19 @@ fn a_link_down_past_the_backlog_needs_a_full_resync() {
         master.cmd(&["SET", &format!("while-away:{i}"), &value]);
     }
     more_writes(&mut master, 1);
-    let first_byte: u64 = repl_field(&mut master, "repl_backlog_first_byte_offset")
-        .parse()
-        .expect("repl_backlog_first_byte_offset");
-    assert!(first_byte > 1, "the backlog should have been trimmed");
+    if snapshot {
+        assert_eq!(master.cmd_text(&["BGSAVE"]), "Background saving started");
+    }
+    wait_for(
+        LIMIT,
+        "the backlog to be trimmed",
+        || {
+            repl_field(&mut master, "repl_backlog_first_byte_offset")
+                .parse::<u64>()
+                .is_ok_and(|first| first > 1)
+        },
+        || master_server.client().cmd_text(&["INFO", "replication"]),
+    );
     drop(resume);
     wait_for(
         LIMIT,

@@ -165,7 +165,7 @@ fn check_and_run(
     if let Some(refusal) = replication_refusal(state, session, spec) {
         return reject(state, session, Some(spec), refusal);
     }
-    if state.loading && !spec.has(flags::LOADING) {
+    if state.loading && !spec.has(flags::LOADING) && !session.is_master_link {
         return reject(
             state,
             session,
@@ -368,6 +368,11 @@ fn replication_refusal(
         return None;
     }
     let config = &state.config;
+    if spec.has(flags::WRITE) && state.repl.durable.as_ref().is_some_and(|d| d.has_error()) {
+        return Some(
+            "MISCONF Errors writing the replication log to disk: commands that may modify the data set are disabled until it is writable again. Please check the logs for details.",
+        );
+    }
     if let Some(link) = &state.repl.master {
         if link.status != crate::repl::LinkStatus::Up
             && !config.replica_serve_stale_data

@@ -89,6 +89,11 @@ pub struct Config {
     pub tcp_backlog: u32,
     pub hz: u64,
     pub repl_backlog_size: u64,
+    pub repl_log_fsync: crate::durable::FsyncPolicy,
+    pub repl_ship_durable: bool,
+    pub repl_log_hot_size: u64,
+    pub repl_log_snapshot_size: u64,
+    pub repl_log_dir: String,
     pub repl_diskless_sync: bool,
     pub repl_diskless_sync_delay_seconds: u64,
     pub repl_diskless_sync_max_replicas: u64,
@@ -146,7 +151,12 @@ impl Default for Config {
             tcp_keepalive_seconds: 300,
             tcp_backlog: 511,
             hz: 10,
-            repl_backlog_size: 1 << 20,
+            repl_backlog_size: 1 << 30,
+            repl_log_fsync: crate::durable::FsyncPolicy::EverySec,
+            repl_ship_durable: false,
+            repl_log_hot_size: 64 << 20,
+            repl_log_snapshot_size: 128 << 20,
+            repl_log_dir: "replog".into(),
             repl_diskless_sync: true,
             repl_diskless_sync_delay_seconds: 5,
             repl_diskless_sync_max_replicas: 0,
@@ -418,6 +428,14 @@ impl Config {
             "tcp-backlog" => self.tcp_backlog = int(&value)? as u32,
             "hz" => self.hz = int(&value)?.clamp(1, 500),
             "repl-backlog-size" => self.repl_backlog_size = int(&value)?,
+            "repl-log-fsync" => {
+                self.repl_log_fsync = crate::durable::FsyncPolicy::parse(&value)
+                    .ok_or_else(|| bad("argument must be one of always, everysec, no"))?
+            }
+            "repl-ship-durable" => self.repl_ship_durable = value == "yes",
+            "repl-log-hot-size" => self.repl_log_hot_size = int(&value)?,
+            "repl-log-snapshot-size" => self.repl_log_snapshot_size = int(&value)?,
+            "repl-log-dir" => self.repl_log_dir = value,
             "repl-diskless-sync" => self.repl_diskless_sync = value == "yes",
             "repl-diskless-sync-delay" => self.repl_diskless_sync_delay_seconds = int(&value)?,
             "repl-diskless-sync-max-replicas" => {

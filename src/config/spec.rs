@@ -35,6 +35,7 @@ const fn d(name: &'static str, kind: Kind, default: &'static str, mutable: bool)
 }
 
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
+const LOG_FSYNC: &[&str] = &["always", "everysec", "no"];
 const DISKLESS_LOAD: &[&str] = &["disabled", "on-empty-db", "swapdb"];
 
 pub const DIRECTIVES: &[Directive] = &[
@@ -72,7 +73,16 @@ pub const DIRECTIVES: &[Directive] = &[
     // Threads serving client connections (tokio workers); Redis's name for its I/O threads.
     d("io-threads", Kind::Int(1, 128), "1", false),
     d("appendonly", Kind::Bool, "no", true),
-    d("repl-backlog-size", Kind::Memory, "1048576", true),
+    // On disk in sluice (the durable log), so it can be far larger than Redis's 1mb.
+    d("repl-backlog-size", Kind::Memory, "1073741824", true),
+    d("repl-log-fsync", Kind::Enum(LOG_FSYNC), "everysec", true),
+    d("repl-ship-durable", Kind::Bool, "no", true),
+    // The part of the log kept in memory; the rest is read from disk.
+    d("repl-log-hot-size", Kind::Memory, "67108864", true),
+    // Log written since the last snapshot that makes sluice take one (0: never).
+    d("repl-log-snapshot-size", Kind::Memory, "134217728", true),
+    // Where the durable log lives, relative to `dir`; empty keeps the log in memory only.
+    d("repl-log-dir", Kind::Text, "replog", false),
     d("repl-diskless-sync", Kind::Bool, "yes", true),
     d(
         "repl-diskless-sync-delay",

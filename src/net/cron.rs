@@ -25,7 +25,47 @@ pub async fn run(server: Arc<Server>) {
         crate::expire::active_expire_cycle(&mut state, now_ms, period / 4);
         replication_cron(&mut state, now_ms);
         crate::snapshot::save::cron(&server, &mut state, now_ms / 1000);
+        durable_log_cron(&server, &mut state);
         server.seal_log(&mut state);
+    }
+}
+
+/// The durable log keeps what a restart replays (from the newest snapshot), the backlog size,
+/// and what attached replicas still need; a snapshot is taken when the log since the last
+/// one passes `repl-log-snapshot-size`, so that replay stays short and the log can shrink.
+fn durable_log_cron(server: &Server, state: &mut crate::server::State) {
+    let Some(durable) = state.repl.durable.clone() else {
+        return;
+    };
+    if state.loading {
+        return;
+    }
+    let end = state.repl.log.end_offset();
+    let mut keep_from = end.saturating_sub(state.config.repl_backlog_size);
+    if let Some(cursor) = state.repl.lowest_replica_cursor() {
+        keep_from = keep_from.min(cursor);
+    }
+    if keep_from > durable.start() {
+        durable.trim(keep_from);
+    }
+    // What the durable log dropped goes from memory too, even without new writes.
+    state.repl.trim_memory();
+    let threshold = state.config.repl_log_snapshot_size;
+    let since_snapshot = durable.written_end().saturating_sub(durable.base_offset());
+    if threshold > 0 && since_snapshot > threshold && state.persistence.active.is_none() {
+        tracing::info!(
+            bytes = since_snapshot,
+            threshold,
+            "replication log grew past repl-log-snapshot-size since the last snapshot: saving one"
+        );
+        if let Err(reason) = crate::snapshot::save::start(
+            server,
+            state,
+            crate::snapshot::save::SaveKind::Background,
+            None,
+        ) {
+            tracing::warn!("automatic snapshot not started: {reason}");
+        }
     }
 }
 

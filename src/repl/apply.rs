@@ -68,6 +68,8 @@ pub struct StreamApplier {
     transaction: BytesMut,
     scratch: BytesMut,
     errors: u64,
+    /// Replaying our own durable log at start-up: the bytes are in the log already.
+    replaying: bool,
 }
 
 impl StreamApplier {
@@ -83,7 +85,37 @@ impl StreamApplier {
             transaction: BytesMut::new(),
             scratch: BytesMut::new(),
             errors: 0,
+            replaying: false,
         }
+    }
+
+    /// An applier for start-up replay of our own log: it executes like a master link but
+    /// appends nothing to the log.
+    pub fn for_replay(db: Option<u32>) -> StreamApplier {
+        let mut applier = StreamApplier::new(0, db);
+        applier.replaying = true;
+        applier
+    }
+
+    /// The db the stream has selected after what was applied, if known.
+    pub fn stream_db(&self) -> Option<u32> {
+        self.db_known.then_some(self.session.db as u32)
+    }
+
+    /// Replay: executes requests under the caller's lock without touching the log. Returns
+    /// how many executed; on an error, those before the failing one stay applied.
+    pub fn execute_replay(
+        &mut self,
+        server: &Server,
+        state: &mut State,
+        requests: &[Request],
+    ) -> Result<usize, (usize, ApplyError)> {
+        let mut outcome = BatchOutcome::default();
+        for (done, request) in requests.iter().enumerate() {
+            self.execute_one(server, state, request, &mut outcome)
+                .map_err(|e| (done, e))?;
+        }
+        Ok(requests.len())
     }
 
     /// Errors the master's commands produced here so far.
@@ -220,6 +252,9 @@ impl StreamApplier {
 
     /// Appends a processed request to our log, holding MULTI blocks back until they close.
     fn record(&mut self, state: &mut State, raw: &[u8]) {
+        if self.replaying {
+            return;
+        }
         let db = self.db_known.then_some(self.session.db as u32);
         if self.session.multi.is_some() {
             self.transaction.extend_from_slice(raw);

@@ -169,10 +169,10 @@ impl ReplLog {
         self.records.back()
     }
 
-    /// Drops whole records from the front while more than `backlog_bytes_max` is kept, never
-    /// past `keep_from` (the lowest offset an attached replica still needs).
-    pub fn trim(&mut self, keep_from: Option<u64>) {
-        while self.retained_bytes > self.backlog_bytes_max {
+    /// Drops whole records from the front while more than `bytes_max` is kept, never past
+    /// `keep_from` (what an attached replica or the durable log still needs).
+    pub fn trim(&mut self, bytes_max: u64, keep_from: Option<u64>) {
+        while self.retained_bytes > bytes_max {
             let Some(first) = self.records.front() else {
                 break;
             };
@@ -186,9 +186,33 @@ impl ReplLog {
         }
     }
 
+    /// Drops whole records that end at or before `offset` (what the durable log dropped: the
+    /// memory part never offers more history than the log as a whole).
+    pub fn trim_before(&mut self, offset: u64) {
+        while let Some(first) = self.records.front() {
+            if first.end_offset() > offset {
+                break;
+            }
+            self.start = first.end_offset();
+            self.retained_bytes -= first.payload.len() as u64;
+            self.records.pop_front();
+        }
+    }
+
     /// Sealed bytes from offset `from`, at most about `bytes_max` of them (whole record slices,
     /// shared, not copied). Empty when `from` is the end.
     pub fn read(&self, from: u64, bytes_max: usize) -> Result<Vec<Bytes>, LogError> {
+        self.read_until(from, u64::MAX, bytes_max)
+    }
+
+    /// [`ReplLog::read`], but nothing at or beyond offset `until` (what is durable, for
+    /// `repl-ship-durable`).
+    pub fn read_until(
+        &self,
+        from: u64,
+        until: u64,
+        bytes_max: usize,
+    ) -> Result<Vec<Bytes>, LogError> {
         if from < self.start {
             return Err(LogError::Trimmed {
                 requested: from,
@@ -215,11 +239,15 @@ impl ReplLog {
             if taken >= bytes_max {
                 break;
             }
+            if record.start_offset >= until {
+                break;
+            }
             let skip = from.saturating_sub(record.start_offset) as usize;
-            if skip >= record.payload.len() {
+            let keep = (until.min(record.end_offset()) - record.start_offset) as usize;
+            if skip >= keep {
                 continue;
             }
-            let slice = record.payload.slice(skip..);
+            let slice = record.payload.slice(skip..keep);
             taken += slice.len();
             out.push(slice);
         }
@@ -366,9 +394,9 @@ mod tests {
             log.seal();
         }
         // A replica at offset 0 pins everything.
-        log.trim(Some(0));
+        log.trim(50, Some(0));
         assert_eq!(log.start_offset(), 0);
-        log.trim(None);
+        log.trim(50, None);
         assert!(log.retained_bytes() <= 50);
         assert_eq!(log.start_offset() + log.retained_bytes(), log.end_offset());
         let records: Vec<_> = log.records().collect();

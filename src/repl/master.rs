@@ -74,13 +74,12 @@ pub async fn serve_replica(
     let decision = {
         let mut state = server.state.lock();
         state.seal_log();
-        let log = &state.repl.log;
         let decision = psync::decide(
             &request.replid,
             &request.offset,
             &state.repl.ids,
-            log.start_offset(),
-            log.end_offset(),
+            state.repl.log_start(),
+            state.repl.log.end_offset(),
         );
         let decision = if request.legacy_sync {
             PsyncDecision::FullResync(FullResyncReason::Requested)
@@ -596,11 +595,13 @@ async fn stream(
     kill_switch: &KillSwitch,
 ) -> String {
     let mut offsets = server.repl_offset.subscribe();
+    let durable = server.state.lock().repl.durable.clone();
+    let mut durable_offsets = durable.as_ref().map(|d| d.subscribe_durable());
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         // Send everything available.
         loop {
-            let chunks = {
+            let read = {
                 let mut state = server.state.lock();
                 let end = state.repl.log.end_offset();
                 let hard = state.config.output_limit_replica.hard_bytes;
@@ -610,15 +611,28 @@ async fn stream(
                         end - cursor
                     );
                 }
-                match state.repl.log.read(cursor, STREAM_READ_BYTES) {
-                    Ok(chunks) => {
-                        if let Some(info) = state.repl.replicas.get_mut(&client_id) {
-                            info.cursor = cursor;
-                        }
-                        chunks
-                    }
+                // repl-ship-durable: only what survives our own crash, so that every replica
+                // can continue from a restarted us.
+                let until = match (&state.repl.durable, state.config.repl_ship_durable) {
+                    (Some(d), true) => d.durable_end(),
+                    _ => u64::MAX,
+                };
+                if let Some(info) = state.repl.replicas.get_mut(&client_id) {
+                    info.cursor = cursor;
+                }
+                match state.repl.log.read_until(cursor, until, STREAM_READ_BYTES) {
+                    Ok(chunks) => Ok(chunks),
+                    Err(super::log::LogError::Trimmed { .. }) if durable.is_some() => Err(until),
                     Err(e) => return format!("cannot stream: {e}"),
                 }
+            };
+            let chunks = match (read, &durable) {
+                (Ok(chunks), _) => chunks,
+                (Err(until), Some(d)) => match read_durable(d, cursor, until).await {
+                    Ok(chunks) => chunks,
+                    Err(e) => return format!("cannot stream from the durable log: {e}"),
+                },
+                (Err(_), None) => return "cannot stream: log trimmed".into(),
             };
             if chunks.is_empty() {
                 break;
@@ -632,6 +646,12 @@ async fn stream(
         }
         tokio::select! {
             _ = offsets.changed() => {}
+            Some(_) = async {
+                match durable_offsets.as_mut() {
+                    Some(rx) => rx.changed().await.ok(),
+                    None => std::future::pending().await,
+                }
+            } => {}
             read = reader.read_buf(input) => match read {
                 Ok(0) => return "replica closed the connection".into(),
                 Ok(_) => {
@@ -653,4 +673,33 @@ async fn stream(
             reason = kill_switch.tripped() => return reason,
         }
     }
+}
+
+/// A replica behind the in-memory log reads from the durable one, off the runtime's threads
+/// (a read may go to disk). Damage found there cuts the log, so the replica's next PSYNC
+/// gets a full sync instead of the same error again.
+async fn read_durable(
+    durable: &std::sync::Arc<crate::durable::DurableLog>,
+    cursor: u64,
+    until: u64,
+) -> Result<Vec<Bytes>, crate::durable::DurableError> {
+    let d = durable.clone();
+    let result = tokio::task::spawn_blocking(move || d.read(cursor, STREAM_READ_BYTES))
+        .await
+        .unwrap_or(Err(crate::durable::DurableError::Stopped));
+    if let Err(crate::durable::DurableError::Damaged { offset, .. }) = &result {
+        durable.discard_damaged(*offset);
+    }
+    let result = result?;
+    let mut out = Vec::with_capacity(result.len());
+    let mut at = cursor;
+    for chunk in result {
+        if at >= until {
+            break;
+        }
+        let keep = ((until - at) as usize).min(chunk.len());
+        at += keep as u64;
+        out.push(chunk.slice(..keep));
+    }
+    Ok(out)
 }

@@ -114,6 +114,11 @@ pub struct ReplState {
     pub last_ping_unix_ms: u64,
     /// Full syncs gathering replicas (diskless delay) before their snapshot is taken.
     pub waiting_sync: Option<master::WaitingSync>,
+    /// The log on disk; None when it could not be opened (then the log lives in memory only)
+    /// and in unit tests.
+    pub durable: Option<std::sync::Arc<crate::durable::DurableLog>>,
+    /// In-memory part of the log when `durable` holds the rest (`repl-log-hot-size`).
+    pub hot_bytes_max: u64,
 }
 
 impl ReplState {
@@ -131,6 +136,8 @@ impl ReplState {
             getack_requested: false,
             last_ping_unix_ms: 0,
             waiting_sync: None,
+            durable: None,
+            hot_bytes_max: 64 << 20,
         }
     }
 
@@ -141,5 +148,78 @@ impl ReplState {
     /// Offset up to which the log must keep its bytes for attached replicas.
     pub fn lowest_replica_cursor(&self) -> Option<u64> {
         self.replicas.values().map(|r| r.cursor).min()
+    }
+
+    /// Offset before the first byte PSYNC and replica streams can still get, from memory or
+    /// from the durable log (which holds everything the memory part dropped).
+    pub fn log_start(&self) -> u64 {
+        let hot = self.log.start_offset();
+        match &self.durable {
+            Some(d) => hot.min(d.start()),
+            None => hot,
+        }
+    }
+
+    /// Drops what the in-memory log need not keep: with a durable log, everything already
+    /// written to it beyond the hot size; without, everything beyond the backlog size that
+    /// no attached replica still needs.
+    pub fn trim_memory(&mut self) {
+        match &self.durable {
+            Some(d) => {
+                let written = d.written_end();
+                self.log.trim(self.hot_bytes_max, Some(written));
+                self.log.trim_before(d.start().min(written));
+            }
+            None => {
+                let keep_from = self.lowest_replica_cursor();
+                let max = self.log.backlog_bytes_max();
+                self.log.trim(max, keep_from);
+            }
+        }
+    }
+
+    /// The ids changed: the durable log records them before anything written after.
+    pub fn persist_ids(&self) {
+        if let Some(d) = &self.durable {
+            d.set_ids(&self.ids);
+        }
+    }
+
+    /// We stop following a master (REPLICAOF NO ONE): a new history starts at the end of
+    /// the log; replicas of the old one continue through replid2.
+    pub fn promote(&mut self) {
+        let end = self.log.end_offset();
+        self.ids.shift(end);
+        let replid = self.ids.replid.clone();
+        self.log.set_replid(&replid);
+        self.persist_ids();
+    }
+
+    /// Our master continued us under a new history (`+CONTINUE <new id>`).
+    pub fn adopt_continued(&mut self, new_replid: &str, offset: u64) {
+        self.ids.adopt_continued(new_replid, offset);
+        self.log.set_replid(new_replid);
+        self.persist_ids();
+    }
+
+    /// A full sync (or a start without usable history): the log restarts at `offset` under
+    /// `replid`, with nothing before it. The durable log forgets its records; until the new
+    /// data is saved as a snapshot, a restart cannot replay onto anything (`base` says so).
+    pub fn restart_history(&mut self, replid: &str, offset: u64, stream_db: Option<u32>) {
+        self.ids.adopt_full(replid);
+        self.log.set_replid(replid);
+        self.log.reset(offset);
+        self.log.set_stream_db(stream_db);
+        if let Some(d) = &self.durable {
+            d.reset(crate::durable::meta::LogMeta {
+                ids: self.ids.clone(),
+                log_start: offset,
+                base: crate::durable::meta::LogBase {
+                    offset,
+                    replid: replid.to_string(),
+                    empty: false,
+                },
+            });
+        }
     }
 }

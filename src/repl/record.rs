@@ -81,6 +81,16 @@ impl Record {
         Ok(out.freeze())
     }
 
+    /// Length of the encoded record at the start of `bytes`, from its header.
+    pub fn encoded_len(bytes: &[u8]) -> Result<usize, RecordError> {
+        let header = bytes.get(..HEADER_BYTES).ok_or(RecordError::Truncated {
+            offset: 0,
+            len: bytes.len(),
+        })?;
+        let len = u32::from_le_bytes([header[20], header[21], header[22], header[23]]);
+        Ok(HEADER_BYTES + len as usize)
+    }
+
     /// Parses [`Record::encode`]'s form and checks the CRC (check after reading, as it was
     /// computed before writing).
     pub fn decode(bytes: &Bytes) -> Result<Record, RecordError> {

@@ -111,10 +111,7 @@ pub fn unfollow(state: &mut State) -> bool {
         return false;
     }
     state.repl.master_epoch += 1;
-    let end = state.repl.log.end_offset();
-    state.repl.ids.shift(end);
-    let replid = state.repl.ids.replid.clone();
-    state.repl.log.set_replid(&replid);
+    state.repl.promote();
     // Our replicas' next write must start with a SELECT of its own.
     state.repl.log.force_select();
     state.expire_deletes = true;
@@ -123,7 +120,7 @@ pub fn unfollow(state: &mut State) -> bool {
     tracing::info!(
         replid2 = %state.repl.ids.replid2,
         second_replid_offset = state.repl.ids.second_replid_offset,
-        new_replid = %replid,
+        new_replid = %state.repl.ids.replid,
         "replication ID shifted: the followed history stays valid for PSYNC up to our offset"
     );
     true
@@ -530,8 +527,7 @@ impl Link {
         if let Some(new) = new_replid
             && new != state.repl.ids.replid
         {
-            state.repl.ids.adopt_continued(new, offset);
-            state.repl.log.set_replid(new);
+            state.repl.adopt_continued(new, offset);
             // They must learn the new id; they can continue from us.
             disconnect_replicas(&state, "master replication ID changed");
             tracing::info!(
@@ -786,10 +782,7 @@ impl Link {
                 return Err(LinkEnd::Stale);
             }
             let old = std::mem::replace(&mut state.dbs, dbs);
-            state.repl.ids.adopt_full(replid);
-            state.repl.log.set_replid(replid);
-            state.repl.log.reset(offset);
-            state.repl.log.set_stream_db(stream_db);
+            state.repl.restart_history(replid, offset, stream_db);
             // Every watched key may have changed.
             state.watches.touch_db(None, |_, _| true);
             disconnect_replicas(&state, "full resync with our master: replicas must resync");

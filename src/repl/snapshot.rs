@@ -21,6 +21,9 @@ pub struct Snapshot {
     pub stream_db: u32,
     pub ctime_secs: u64,
     pub keys: u64,
+    /// The durable log `offset` refers to: a file written from this snapshot becomes its
+    /// replay base once the log is durable past `offset`.
+    pub durable: Option<std::sync::Arc<crate::durable::DurableLog>>,
 }
 
 /// Takes a snapshot at the current end of the log. The caller holds the lock; the cost is one
@@ -36,6 +39,7 @@ pub fn take(state: &mut State) -> Snapshot {
         stream_db,
         ctime_secs: crate::server::unix_time_ms() / 1000,
         keys: state.dbs.iter().map(|db| db.len() as u64).sum(),
+        durable: state.repl.durable.clone(),
     }
 }
 

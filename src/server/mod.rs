@@ -65,10 +65,8 @@ impl State {
     pub fn new(config: Config) -> State {
         use rand::SeedableRng;
         let databases = config.databases.max(1);
-        let backlog_bytes_max = config
-            .get("repl-backlog-size")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1 << 20);
+        let backlog_bytes_max = config.repl_backlog_size;
+        let hot_bytes_max = config.repl_log_hot_size;
         let mut state = State {
             dbs: (0..databases).map(|_| Db::new()).collect(),
             config,
@@ -89,6 +87,7 @@ impl State {
             expire_cursor: (0, 0),
             rng: rand::rngs::SmallRng::from_os_rng(),
         };
+        state.repl.hot_bytes_max = hot_bytes_max;
         let replid = state.repl.ids.replid.clone();
         state.repl.log.set_replid(&replid);
         state
@@ -114,9 +113,11 @@ impl State {
     /// and streaming replicas are told the new end.
     pub fn seal_log(&mut self) -> Option<u64> {
         self.log_effects();
-        self.repl.log.seal()?;
-        let keep_from = self.repl.lowest_replica_cursor();
-        self.repl.log.trim(keep_from);
+        let record = self.repl.log.seal()?;
+        if let Some(durable) = &self.repl.durable {
+            durable.append(record.clone());
+        }
+        self.repl.trim_memory();
         Some(self.repl.log.end_offset())
     }
 }

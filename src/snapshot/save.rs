@@ -25,6 +25,7 @@ pub const RDB_CHUNK_BYTES: usize = 1 << 20;
 /// last attempt succeeded (Redis's CONFIG_BGSAVE_RETRY_DELAY).
 const RETRY_DELAY_SECS: u64 = 5;
 const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(1);
+const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One writer of RDB files at a time: two saves racing on the same target would each
 /// rename a complete file into place, but a reader opening the path between the two
@@ -213,6 +214,28 @@ fn write_then<T>(
         let _ = std::fs::remove_file(&tmp);
         return Err(reason);
     }
+    // The file becomes the durable log's replay base only once the log holds everything up
+    // to its offset; a file ahead of the log could not be continued after a crash.
+    let base_ready = match &snap.durable {
+        Some(durable) if durable.durable_end() < snap.offset => {
+            match durable.flush(LOG_FLUSH_TIMEOUT) {
+                Ok(end) if end >= snap.offset => true,
+                Ok(end) => {
+                    tracing::warn!(
+                        "replication log durable only up to {end}, the snapshot is at {}: not recorded as the replay base",
+                        snap.offset
+                    );
+                    false
+                }
+                Err(e) => {
+                    tracing::warn!("replication log flush before the snapshot failed: {e}");
+                    false
+                }
+            }
+        }
+        Some(_) => true,
+        None => false,
+    };
     if let Err(e) = std::fs::rename(&tmp, path) {
         let _ = std::fs::remove_file(&tmp);
         return Err(format!(
@@ -226,6 +249,13 @@ fn write_then<T>(
         && let Ok(dir) = std::fs::File::open(parent)
     {
         let _ = dir.sync_all();
+    }
+    if base_ready && let Some(durable) = &snap.durable {
+        durable.set_base(crate::durable::meta::LogBase {
+            offset: snap.offset,
+            replid: snap.replid.clone(),
+            empty: false,
+        });
     }
     let extra = after(path)?;
     Ok((len, extra))

@@ -12,27 +12,107 @@ use std::time::{Duration, Instant};
 
 use super::load::{LoadOptions, Loaded, Loader};
 use super::save::{LoadingProgress, rdb_path};
+use crate::durable::meta::LogBase;
+use crate::durable::recovery::{self, Data, LogView, Plan, RdbHistory};
+use crate::durable::store::SledStore;
+use crate::durable::{DurableLog, Opened, replay};
+use crate::repl::ReplIds;
 use crate::server::{Server, State, unix_time_ms};
 
 const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(1);
 /// Read size: small enough that INFO's loading progress moves often.
 const READ_CHUNK_BYTES: usize = 256 * 1024;
+/// sled's page cache: the log's hot part is in memory already, this only serves lagging
+/// replicas and keeps recent pages.
+const STORE_CACHE_BYTES: u64 = 64 << 20;
 
-/// Loads the RDB file if there is one, then starts following the configured master (with
-/// the file's replication history, so that the first PSYNC can continue it). Exits the
-/// process if the file cannot be loaded. Call before serving connections: the server is
-/// marked as loading here, so no command can write to the databases the file replaces.
+/// Opens the durable replication log, loads the RDB file if there is one, replays the log
+/// onto it, then starts following the configured master (with the recovered history, so that
+/// the first PSYNC can continue it). Exits the process if the file cannot be loaded. Call
+/// before serving connections: the server is marked as loading here, so no command can write
+/// to the databases the file and the log replace.
 pub fn start(server: &Arc<Server>) {
-    let job = begin(server);
-    tokio::spawn(load_then_follow(server.clone(), job));
+    let durable = open_durable(server);
+    let job = begin(
+        server,
+        durable.as_ref().is_some_and(|(_, o)| o.meta.is_some()),
+    );
+    tokio::spawn(load_then_follow(server.clone(), job, durable));
 }
 
 type LoadJob = (PathBuf, Arc<LoadingProgress>, LoadOptions);
+type OpenedLog = (Arc<DurableLog>, Opened);
 
-async fn load_then_follow(server: Arc<Server>, job: Option<LoadJob>) {
-    let continue_history = match job {
-        None => false,
-        Some((path, progress, options)) => {
+/// Opens `dir/repl-log-dir`. A store that does not open is moved aside (kept for
+/// inspection) and a new one started: its history is lost, replicas resync in full, but
+/// the server starts. None when the log is configured off or cannot be created at all.
+fn open_durable(server: &Server) -> Option<OpenedLog> {
+    let (path, fsync) = {
+        let state = server.state.lock();
+        if state.config.repl_log_dir.is_empty() {
+            return None;
+        }
+        let dir = rdb_path(&state.config)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        (
+            dir.join(&state.config.repl_log_dir),
+            state.config.repl_log_fsync,
+        )
+    };
+    let open = |path: &Path| -> Result<OpenedLog, String> {
+        let store = SledStore::open(path, STORE_CACHE_BYTES).map_err(|e| e.to_string())?;
+        let (log, opened) = DurableLog::open(Arc::new(store), fsync).map_err(|e| e.to_string())?;
+        Ok((Arc::new(log), opened))
+    };
+    let started = Instant::now();
+    let result = match open(&path) {
+        Ok(opened) => Ok(opened),
+        Err(reason) => {
+            let aside = path.with_file_name(format!(
+                "{}.damaged-{}",
+                path.file_name()
+                    .map_or("replog".into(), |n| n.to_string_lossy()),
+                unix_time_ms()
+            ));
+            tracing::error!(
+                "replication log {} does not open ({reason}); moved to {} and starting a new one: replicas will resync in full",
+                path.display(),
+                aside.display()
+            );
+            match std::fs::rename(&path, &aside) {
+                Ok(()) => open(&path),
+                Err(e) => Err(format!("cannot move it aside: {e}")),
+            }
+        }
+    };
+    match result {
+        Ok((log, opened)) => {
+            tracing::info!(
+                path = %path.display(),
+                start = opened.start,
+                end = opened.end,
+                fsync = fsync.name(),
+                seconds = format!("{:.3}", started.elapsed().as_secs_f64()),
+                "replication log opened"
+            );
+            Some((log, opened))
+        }
+        Err(reason) => {
+            tracing::error!(
+                "replication log {} unusable ({reason}): the log is kept in memory only",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+async fn load_then_follow(server: Arc<Server>, job: Option<LoadJob>, durable: Option<OpenedLog>) {
+    let loaded = match job {
+        None => None,
+        Some((path, progress, options)) if path.exists() || progress.total_bytes > 0 => {
             let loader_progress = progress.clone();
             let loader_path = path.clone();
             // A plain thread, not the runtime's blocking pool: a shutdown during the load
@@ -50,11 +130,7 @@ async fn load_then_follow(server: Arc<Server>, job: Option<LoadJob>) {
                 Err(e) => Err(format!("cannot start the loader thread: {e}")),
             };
             match result {
-                Ok(loaded) => {
-                    let seconds = progress.started.elapsed().as_secs_f64();
-                    let mut state = server.state.lock();
-                    install(&mut state, loaded, &path, seconds)
-                }
+                Ok(loaded) => Some((loaded, path, progress.started.elapsed().as_secs_f64())),
                 Err(reason) => {
                     tracing::error!(
                         "Fatal error loading the DB file {}: {reason}. Exiting.",
@@ -68,17 +144,48 @@ async fn load_then_follow(server: Arc<Server>, job: Option<LoadJob>) {
                 }
             }
         }
+        Some(_) => None,
+    };
+    let continue_history = match durable {
+        None => match loaded {
+            Some((loaded, path, seconds)) => {
+                let mut state = server.state.lock();
+                install(&mut state, loaded, &path, seconds)
+            }
+            None => {
+                server.state.lock().loading = false;
+                false
+            }
+        },
+        Some(durable) => {
+            let recovering = server.clone();
+            // Replay executes commands for as long as the log since the snapshot is: on a
+            // thread of its own, taking the lock a batch at a time.
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let spawned = std::thread::Builder::new()
+                .name("log-replay".into())
+                .spawn(move || {
+                    let _ = tx.send(recover(&recovering, loaded, durable));
+                });
+            match spawned {
+                Ok(_) => rx.await.unwrap_or(false),
+                Err(e) => {
+                    tracing::error!("cannot start the replay thread: {e}. Exiting.");
+                    std::process::exit(1);
+                }
+            }
+        }
     };
     crate::repl::replica::start_from_config(&server, continue_history);
 }
 
-/// Marks the server as loading if the file exists.
-fn begin(server: &Server) -> Option<LoadJob> {
+/// Marks the server as loading if there is a file to load or a log to replay.
+fn begin(server: &Server, log_to_replay: bool) -> Option<LoadJob> {
     let mut state = server.state.lock();
     let path = rdb_path(&state.config);
     let total_bytes = match std::fs::metadata(&path) {
         Ok(meta) => meta.len(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !log_to_replay => return None,
         // Unreadable: the loader reports why.
         Err(_) => 0,
     };
@@ -90,8 +197,172 @@ fn begin(server: &Server) -> Option<LoadJob> {
     });
     state.loading = true;
     state.persistence.loading = Some(progress.clone());
-    tracing::info!("Loading RDB file {} ({total_bytes} bytes)", path.display());
+    if path.exists() {
+        tracing::info!("Loading RDB file {} ({total_bytes} bytes)", path.display());
+    }
     Some((path, progress, LoadOptions::from_config(&state.config)))
+}
+
+/// Installs the loaded file (if any), replays the durable log onto it where the plan allows,
+/// and settles the replication ids: a replica keeps its master's history at the recovered
+/// offset, a master starts a new history with the recovered one as replid2. Returns whether
+/// a replica should offer that history to its master.
+fn recover(
+    server: &Server,
+    loaded: Option<(Loaded, PathBuf, f64)>,
+    (durable, opened): OpenedLog,
+) -> bool {
+    let rdb_file = loaded.is_some();
+    let rdb_history = loaded.as_ref().and_then(|(l, _, _)| {
+        l.repl_id
+            .clone()
+            .filter(|id| crate::repl::ids::is_valid_replid(id))
+            .zip(l.repl_offset)
+            .map(|(replid, offset)| RdbHistory { replid, offset })
+    });
+    let rdb_stream_db = loaded.as_ref().and_then(|(l, _, _)| l.stream_db);
+    let meta = opened.meta.clone();
+    let candidate = recovery::candidate_base(rdb_file, rdb_history.as_ref(), meta.as_ref());
+    let (before, after) = candidate.map_or((None, None), |offset| records_around(&durable, offset));
+    let plan = recovery::plan(
+        rdb_file,
+        rdb_history.as_ref(),
+        &LogView {
+            meta: meta.as_ref(),
+            start: opened.start,
+            end: opened.end,
+            replid_before: before.as_deref(),
+            replid_after: after.as_deref(),
+        },
+    );
+    if let Some((loaded, path, seconds)) = loaded {
+        let mut state = server.state.lock();
+        install_data(&mut state, loaded, &path, seconds);
+    }
+    let is_replica = server.state.lock().config.replicaof.is_some();
+    match plan {
+        Plan::Replay { data, from } => {
+            let db = match data {
+                Data::Rdb => rdb_stream_db,
+                Data::Empty => None,
+            };
+            let outcome = replay::replay(server, &durable, from, db);
+            let meta =
+                meta.unwrap_or_else(|| unreachable!("a replay plan needs the log's metadata"));
+            let history: String = outcome
+                .replid
+                .as_deref()
+                .map(str::to_string)
+                .or_else(|| rdb_history.as_ref().map(|h| h.replid.clone()))
+                .unwrap_or_else(|| meta.base.replid.clone());
+            let mut state = server.state.lock();
+            state.repl.log.reset(outcome.end);
+            state.repl.log.set_stream_db(outcome.stream_db);
+            state.repl.ids = if meta.ids.replid == history {
+                meta.ids.clone()
+            } else {
+                ReplIds {
+                    replid: history.clone(),
+                    ..ReplIds::new_random()
+                }
+            };
+            state.repl.ids.replid2 = if meta.ids.replid == history {
+                meta.ids.replid2.clone()
+            } else {
+                "0".repeat(40)
+            };
+            state.repl.durable = Some(durable.clone());
+            finish_ids(&mut state, is_replica, outcome.end);
+            state.loading = false;
+            state.persistence.loading = None;
+            tracing::info!(
+                offset = outcome.end,
+                replid = %history,
+                commands = outcome.commands,
+                "replication history recovered from the durable log"
+            );
+            is_replica && outcome.stream_db.is_some()
+        }
+        Plan::Fresh {
+            data,
+            offset,
+            replid,
+            reason,
+        } => {
+            if let Some(reason) = &reason {
+                tracing::error!(
+                    "replication log not replayed: {reason}. Starting a new log at offset {offset}: replicas that cannot continue resync in full"
+                );
+            }
+            let mut state = server.state.lock();
+            let known_history = replid.is_some();
+            let replid = replid.unwrap_or_else(crate::repl::ids::random_replid);
+            state.repl.durable = Some(durable.clone());
+            let stream_db = match data {
+                Data::Rdb => rdb_stream_db,
+                Data::Empty => None,
+            };
+            state.repl.restart_history(&replid, offset, stream_db);
+            if data == Data::Empty {
+                // An empty dataset is its own snapshot: the log replays onto nothing.
+                durable.set_base(LogBase {
+                    offset,
+                    replid: replid.clone(),
+                    empty: true,
+                });
+            }
+            if known_history {
+                finish_ids(&mut state, is_replica, offset);
+            } else {
+                // Nothing to continue: a new history without a previous one.
+                state.repl.persist_ids();
+            }
+            state.loading = false;
+            state.persistence.loading = None;
+            is_replica && rdb_history.is_some() && stream_db.is_some()
+        }
+    }
+}
+
+/// The ids after recovery, made durable before any write under them: a master takes a new
+/// replid (its recovered history stays valid for PSYNC up to `end`), a replica keeps its
+/// master's.
+fn finish_ids(state: &mut State, is_replica: bool, end: u64) {
+    if !is_replica {
+        let old = state.repl.ids.replid.clone();
+        state.repl.ids.shift(end);
+        let new = state.repl.ids.replid.clone();
+        state.repl.log.set_replid(&new);
+        tracing::info!(
+            "replication history {old} kept as replid2, valid for PSYNC up to offset {end}; new replid {new}"
+        );
+    } else {
+        let replid = state.repl.ids.replid.clone();
+        state.repl.log.set_replid(&replid);
+    }
+    state.repl.persist_ids();
+    if let Some(durable) = &state.repl.durable
+        && let Err(e) = durable.flush(Duration::from_secs(30))
+    {
+        tracing::error!("cannot make the new replication ids durable: {e}");
+    }
+}
+
+/// Replids of the records that end at and start at `offset`, for the recovery plan.
+fn records_around(durable: &DurableLog, offset: u64) -> (Option<String>, Option<String>) {
+    let before = offset
+        .checked_sub(1)
+        .and_then(|o| durable.read_records(o, 1).ok())
+        .and_then(|r| r.into_iter().next())
+        .filter(|r| r.end_offset() == offset)
+        .map(|r| r.replid.to_string());
+    let after = durable
+        .read_records(offset, 1)
+        .ok()
+        .and_then(|r| r.into_iter().next())
+        .filter(|r| r.start_offset == offset)
+        .map(|r| r.replid.to_string());
+    (before, after)
 }
 
 /// Reads and decodes the whole file, logging progress every second (and publishing it for
@@ -153,32 +424,32 @@ pub fn load_file(
     loader.finish().map_err(|e| e.to_string())
 }
 
-/// Swaps the loaded data in and adopts the file's replication history. Returns whether
-/// a replica should offer that history to its master (PSYNC <repl-id> <repl-offset+1>).
-pub fn install(state: &mut State, loaded: Loaded, path: &Path, seconds: f64) -> bool {
-    let Loaded {
-        dbs,
-        keys,
-        keys_already_expired,
-        stream_db,
-        repl_id,
-        repl_offset,
-        ..
-    } = loaded;
-    let old = std::mem::replace(&mut state.dbs, dbs);
+/// Swaps the loaded data in (the server stays marked as loading).
+fn install_data(state: &mut State, loaded: Loaded, path: &Path, seconds: f64) {
+    let old = std::mem::replace(&mut state.dbs, loaded.dbs);
     // Nothing could be written while loading: the old databases are empty.
     drop(old);
-    state.persistence.last_load_keys_loaded = keys;
-    state.persistence.last_load_keys_expired = keys_already_expired;
-    state.loading = false;
-    state.persistence.loading = None;
+    state.persistence.last_load_keys_loaded = loaded.keys;
+    state.persistence.last_load_keys_expired = loaded.keys_already_expired;
     state.expire_cursor = (0, 0);
     tracing::info!(
-        keys,
-        keys_already_expired,
+        keys = loaded.keys,
+        keys_already_expired = loaded.keys_already_expired,
         "DB loaded from disk: {seconds:.3} seconds ({})",
         path.display()
     );
+}
+
+/// Without a durable log: swaps the loaded data in and adopts the file's replication
+/// history. Returns whether a replica should offer that history to its master
+/// (PSYNC <repl-id> <repl-offset+1>).
+pub fn install(state: &mut State, mut loaded: Loaded, path: &Path, seconds: f64) -> bool {
+    let stream_db = loaded.stream_db;
+    let repl_id = loaded.repl_id.take();
+    let repl_offset = loaded.repl_offset;
+    install_data(state, loaded, path, seconds);
+    state.loading = false;
+    state.persistence.loading = None;
     let history = repl_id
         .filter(|id| crate::repl::ids::is_valid_replid(id))
         .zip(repl_offset);

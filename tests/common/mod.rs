@@ -112,6 +112,9 @@ pub struct ServerProcess {
     child: Child,
     dir: TempDir,
     log: PathBuf,
+    /// What started it, to start it again on the same port and dir.
+    extra: Vec<String>,
+    config: Option<PathBuf>,
 }
 
 impl ServerProcess {
@@ -152,7 +155,34 @@ impl ServerProcess {
             Kind::Redis => "redis",
         });
         let log = dir.path().join("server.log");
-        let log_file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+        let child = Self::spawn(kind, port, dir.path(), &log, extra, config)?;
+        let mut server = ServerProcess {
+            kind,
+            port,
+            child,
+            dir,
+            log,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            config: config.map(Path::to_path_buf),
+        };
+        server.wait_ready()?;
+        Ok(server)
+    }
+
+    fn spawn<A: AsRef<std::ffi::OsStr>>(
+        kind: Kind,
+        port: u16,
+        dir: &Path,
+        log: &Path,
+        extra: &[A],
+        config: Option<&Path>,
+    ) -> Result<Child, String> {
+        // Appended to: a restarted server's log follows its previous life's.
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|e| e.to_string())?;
         let log_err = log_file.try_clone().map_err(|e| e.to_string())?;
         let port_text = port.to_string();
         let mut command = match kind {
@@ -189,22 +219,71 @@ impl ServerProcess {
         };
         command
             .args(extra)
-            .current_dir(dir.path())
+            .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(log_file)
             .stderr(log_err);
-        let child = command
+        command
             .spawn()
-            .map_err(|e| format!("spawning {kind:?}: {e}"))?;
-        let mut server = ServerProcess {
-            kind,
-            port,
-            child,
-            dir,
-            log,
-        };
-        server.wait_ready()?;
-        Ok(server)
+            .map_err(|e| format!("spawning {kind:?}: {e}"))
+    }
+
+    /// SIGKILL, and waits for the process to be gone.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SHUTDOWN (with its final save if configured), and waits for the exit.
+    pub fn shutdown(&mut self) {
+        if let Ok(mut client) = Client::try_connect(self.port) {
+            let _ = client.send(&["SHUTDOWN"]);
+        }
+        assert!(
+            self.exited_within(START_TIMEOUT * 3),
+            "{:?} on port {} did not exit after SHUTDOWN; log:\n{}",
+            self.kind,
+            self.port,
+            self.log_text()
+        );
+    }
+
+    /// Starts the server again with the same arguments, port and dir (after kill9 or
+    /// shutdown), waiting until it answers PING.
+    pub fn restart(&mut self) {
+        self.restart_with(&[]);
+    }
+
+    /// [`ServerProcess::restart`] with more arguments appended.
+    pub fn restart_with(&mut self, more: &[&str]) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut args = self.extra.clone();
+        args.extend(more.iter().map(|s| s.to_string()));
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            // The port may be in TIME_WAIT for a moment after the kill.
+            let spawned = Self::spawn(
+                self.kind,
+                self.port,
+                self.dir.path(),
+                &self.log,
+                &args,
+                self.config.as_deref(),
+            );
+            match spawned {
+                Ok(child) => self.child = child,
+                Err(e) => panic!("restarting {:?}: {e}", self.kind),
+            }
+            match self.wait_ready() {
+                Ok(()) => return,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("restarting {:?} on port {}: {e}", self.kind, self.port),
+            }
+        }
     }
 
     /// Waits until the server answers PING (a NOAUTH error counts as alive).

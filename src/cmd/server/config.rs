@@ -117,6 +117,10 @@ fn set(ctx: &mut Ctx<'_>, pairs: &[Bytes]) -> Reply {
     ctx.state.config = candidate;
     let backlog = ctx.state.config.repl_backlog_size;
     ctx.state.repl.log.set_backlog_bytes_max(backlog);
+    ctx.state.repl.hot_bytes_max = ctx.state.config.repl_log_hot_size;
+    if let Some(durable) = &ctx.state.repl.durable {
+        durable.set_fsync(ctx.state.config.repl_log_fsync);
+    }
     if loglevel_changed {
         crate::logging::set_level(&ctx.state.config.loglevel);
     }

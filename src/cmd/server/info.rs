@@ -435,9 +435,29 @@ fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
         repl.ids.replid2,
         repl.ids.second_replid_offset,
         repl.log.backlog_bytes_max(),
-        repl.log.start_offset() + 1,
-        end - repl.log.start_offset(),
+        repl.log_start() + 1,
+        end - repl.log_start(),
     );
+    // sluice's durable log (issue: durable replication state); Redis has no equivalent.
+    match &repl.durable {
+        Some(d) => {
+            let _ = write!(
+                out,
+                "repl_log_durable:1\r\nrepl_log_fsync:{}\r\nrepl_log_status:{}\r\nrepl_log_durable_offset:{}\r\n\
+                 repl_log_written_offset:{}\r\nrepl_log_first_byte_offset:{}\r\nrepl_log_snapshot_offset:{}\r\n\
+                 repl_log_memory_first_byte_offset:{}\r\nrepl_log_disk_bytes:{}\r\n",
+                d.fsync().name(),
+                if d.has_error() { "err" } else { "ok" },
+                d.durable_end(),
+                d.written_end(),
+                d.start() + 1,
+                d.base_offset(),
+                repl.log.start_offset() + 1,
+                d.size_on_disk_bytes(),
+            );
+        }
+        None => out.push_str("repl_log_durable:0\r\n"),
+    }
 }
 
 /// The `slaveN:` lines monitoring tools and redis-sentinel parse.

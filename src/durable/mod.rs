@@ -1,0 +1,516 @@
+//! The durable replication log: the records of the in-memory log (repl::log), written to a
+//! [`store::LogStore`] (sled) by a thread of its own, in batches, with the replication ids
+//! and the replay base in the same atomic batch. The in-memory log is a hot tail; replicas
+//! behind it read from here, and a restart replays from the newest snapshot to the durable
+//! end (see `recovery` and DESIGN.md §1).
+//!
+//! Nothing here takes the server lock: the lock holder may wait for a flush.
+
+pub mod chunk;
+pub mod meta;
+pub mod recovery;
+pub mod replay;
+pub mod store;
+mod writer;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use thiserror::Error;
+
+use crate::repl::ReplIds;
+use crate::repl::record::{Record, RecordError};
+use chunk::split_records;
+use meta::{LogBase, LogMeta};
+use store::{ChunkId, LogStore, StoreError};
+
+/// How often the store is flushed (`repl-log-fsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// After every batch the writer applies.
+    Always,
+    /// At most a second after a write.
+    EverySec,
+    /// Only when a snapshot, a shutdown or a replica needs it.
+    No,
+}
+
+impl FsyncPolicy {
+    pub fn parse(text: &str) -> Option<FsyncPolicy> {
+        match text {
+            "always" => Some(FsyncPolicy::Always),
+            "everysec" => Some(FsyncPolicy::EverySec),
+            "no" => Some(FsyncPolicy::No),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FsyncPolicy::Always => "always",
+            FsyncPolicy::EverySec => "everysec",
+            FsyncPolicy::No => "no",
+        }
+    }
+
+    fn to_u8(self) -> u8 {
+        self as u8
+    }
+
+    fn from_u8(v: u8) -> FsyncPolicy {
+        match v {
+            0 => FsyncPolicy::Always,
+            1 => FsyncPolicy::EverySec,
+            _ => FsyncPolicy::No,
+        }
+    }
+}
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum DurableError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("offset {requested} is no longer in the durable log (it starts at {start})")]
+    Trimmed { requested: u64, start: u64 },
+    #[error("offset {requested} is beyond the durable log's end ({end})")]
+    Beyond { requested: u64, end: u64 },
+    #[error("the durable log is damaged at offset {offset}: {reason}")]
+    Damaged { offset: u64, reason: String },
+    #[error("the log writer has stopped")]
+    Stopped,
+}
+
+impl From<RecordError> for DurableError {
+    fn from(e: RecordError) -> Self {
+        let offset = match &e {
+            RecordError::Truncated { offset, .. } | RecordError::Crc { offset, .. } => *offset,
+            RecordError::BadReplid => 0,
+        };
+        DurableError::Damaged {
+            offset,
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// Which chunks the store holds: start offset → end offset.
+pub(crate) type ChunkIndex = BTreeMap<u64, u64>;
+
+/// State shared by the writer thread and readers.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// Records up to here are in the store (readable; durable once flushed).
+    written_end: AtomicU64,
+    durable_end: AtomicU64,
+    /// Offset before the first byte the store holds.
+    store_start: AtomicU64,
+    base_offset: AtomicU64,
+    fsync: AtomicU8,
+    /// Why the store last failed; writes are refused while set.
+    error: Mutex<Option<String>>,
+    /// `error.is_some()`, read on every write command without a lock.
+    failed: std::sync::atomic::AtomicBool,
+    index: Mutex<ChunkIndex>,
+    durable_watch: tokio::sync::watch::Sender<u64>,
+}
+
+pub(crate) enum Msg {
+    Append(Record),
+    Ids(ReplIds),
+    Base(LogBase),
+    /// Chunks wholly below `below` may go; never past the base unless `force` (damage).
+    Trim {
+        below: u64,
+        force: bool,
+    },
+    /// Forget everything: the log restarts at `meta.log_start` (a replica's full sync).
+    Reset(Box<LogMeta>),
+    /// Keep only what ends at or before this offset (damage found there).
+    Truncate(u64),
+    Flush(crossbeam_channel::Sender<Result<u64, StoreError>>),
+    Stop,
+}
+
+/// What opening the store found.
+#[derive(Debug)]
+pub struct Opened {
+    pub meta: Option<LogMeta>,
+    pub start: u64,
+    pub end: u64,
+    /// Problems found and repaired while opening (logged already).
+    pub damage: Vec<String>,
+}
+
+/// The handle the server keeps (in `ReplState`).
+#[derive(Debug)]
+pub struct DurableLog {
+    store: Arc<dyn LogStore>,
+    shared: Arc<Shared>,
+    tx: crossbeam_channel::Sender<Msg>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl DurableLog {
+    /// Opens the log on `store` and starts its writer. Damage at the tail (a chunk that does
+    /// not decode) is cut off here, so that what the log reports as its end is all readable.
+    pub fn open(
+        store: Arc<dyn LogStore>,
+        fsync: FsyncPolicy,
+    ) -> Result<(DurableLog, Opened), StoreError> {
+        let mut damage = Vec::new();
+        let meta = match store.meta()? {
+            None => None,
+            Some(bytes) => match LogMeta::decode(&bytes) {
+                Ok(meta) => Some(meta),
+                Err(e) => {
+                    damage.push(format!("replication metadata unreadable: {e}"));
+                    None
+                }
+            },
+        };
+        let ids = store.chunk_ids()?;
+        let mut index = ChunkIndex::new();
+        let mut repair = store::StoreBatch::default();
+        let mut end = meta.as_ref().map_or(0, |m| m.log_start);
+        if meta.is_none() && !ids.is_empty() {
+            // Records without the ids they belong to cannot be trusted to continue anything.
+            damage.push(format!(
+                "{} log chunks without metadata: discarded",
+                ids.len()
+            ));
+            repair.removes = ids;
+        } else {
+            let mut expected = ids.first().map(|id| id.start);
+            for (i, id) in ids.iter().copied().enumerate() {
+                if Some(id.start) != expected || id.end < id.start {
+                    damage.push(format!(
+                        "log chunk {}..{} does not follow the one before (expected {expected:?}): it and what follows are discarded",
+                        id.start, id.end
+                    ));
+                    repair.removes.extend_from_slice(&ids[i..]);
+                    break;
+                }
+                expected = Some(id.end);
+                if i + 1 < ids.len() {
+                    index.insert(id.start, id.end);
+                    end = id.end;
+                    continue;
+                }
+                // The last chunk is where a crash leaves its marks: read it through.
+                let Some(value) = store.chunk(id)? else {
+                    break;
+                };
+                let (records, error) = split_records(&value);
+                let contiguous = records.first().is_none_or(|r| r.start_offset == id.start)
+                    && records
+                        .windows(2)
+                        .all(|w| w[0].end_offset() == w[1].start_offset);
+                let good_end = records
+                    .last()
+                    .map(Record::end_offset)
+                    .filter(|_| contiguous);
+                if error.is_none() && good_end == Some(id.end) {
+                    index.insert(id.start, id.end);
+                    end = id.end;
+                    continue;
+                }
+                damage.push(format!(
+                    "last log chunk {}..{} is damaged ({}): cut after offset {}",
+                    id.start,
+                    id.end,
+                    error.map_or("records do not match its key".to_string(), |e| e
+                        .to_string()),
+                    good_end.unwrap_or(id.start)
+                ));
+                repair.removes.push(id);
+                if let Some(good_end) = good_end {
+                    // Rewritten with its good records only.
+                    let mut builder = chunk::ChunkBuilder::default();
+                    for record in &records {
+                        if let Ok(Some(closed)) = builder.push(record) {
+                            repair.puts.push((closed.0, closed.1));
+                        }
+                    }
+                    if let Some(closed) = builder.take() {
+                        repair.puts.push((closed.0, closed.1));
+                    }
+                    for (cid, _) in &repair.puts {
+                        index.insert(cid.start, cid.end);
+                    }
+                    end = good_end;
+                }
+            }
+        }
+        let start = index
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(meta.as_ref().map_or(end, |m| m.log_start));
+        for d in &damage {
+            tracing::error!("replication log store: {d}");
+        }
+        if !repair.is_empty() {
+            store.apply(repair)?;
+            store.flush()?;
+        }
+        let shared = Arc::new(Shared {
+            written_end: AtomicU64::new(end),
+            durable_end: AtomicU64::new(end),
+            store_start: AtomicU64::new(start),
+            base_offset: AtomicU64::new(meta.as_ref().map_or(start, |m| m.base.offset)),
+            fsync: AtomicU8::new(fsync.to_u8()),
+            error: Mutex::new(None),
+            failed: Default::default(),
+            index: Mutex::new(index),
+            durable_watch: tokio::sync::watch::Sender::new(end),
+        });
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let writer_meta = meta.clone().unwrap_or_else(|| LogMeta {
+            ids: ReplIds::new_random(),
+            log_start: start,
+            base: LogBase {
+                offset: start,
+                replid: String::new(),
+                empty: true,
+            },
+        });
+        let thread = writer::spawn(store.clone(), shared.clone(), rx, writer_meta)
+            .map_err(|e| StoreError::Io(format!("cannot start the log writer thread: {e}")))?;
+        let log = DurableLog {
+            store,
+            shared,
+            tx,
+            thread: Mutex::new(Some(thread)),
+        };
+
+        Ok((
+            log,
+            Opened {
+                meta,
+                start,
+                end,
+                damage,
+            },
+        ))
+    }
+
+    pub fn append(&self, record: Record) {
+        let _ = self.tx.send(Msg::Append(record));
+    }
+
+    /// Records new ids; they reach the store before any record appended after this call.
+    pub fn set_ids(&self, ids: &ReplIds) {
+        let _ = self.tx.send(Msg::Ids(ids.clone()));
+    }
+
+    /// A snapshot at `base.offset` is complete: the log need not be kept below it for
+    /// recovery any more, and a restart replays from it.
+    pub fn set_base(&self, base: LogBase) {
+        self.shared
+            .base_offset
+            .store(base.offset, Ordering::Release);
+        let _ = self.tx.send(Msg::Base(base));
+    }
+
+    pub fn trim(&self, below: u64) {
+        let _ = self.tx.send(Msg::Trim {
+            below,
+            force: false,
+        });
+    }
+
+    /// A chunk that does not read back (found by a replica stream): everything up to its end
+    /// goes, so that the next PSYNC from there gets a full sync instead of the same error.
+    pub fn discard_damaged(&self, offset: u64) {
+        let end = {
+            let index = self.shared.index.lock();
+            index.range(..=offset).next_back().map(|(_, end)| *end)
+        };
+        if let Some(end) = end {
+            tracing::error!(
+                "replication log damaged at offset {offset}: discarding the log up to {end}"
+            );
+            let _ = self.tx.send(Msg::Trim {
+                below: end,
+                force: true,
+            });
+        }
+    }
+
+    pub fn reset(&self, meta: LogMeta) {
+        let _ = self.tx.send(Msg::Reset(Box::new(meta)));
+    }
+
+    pub fn truncate(&self, keep_until: u64) {
+        let _ = self.tx.send(Msg::Truncate(keep_until));
+    }
+
+    /// Flushes everything appended before this call; returns the durable end.
+    pub fn flush(&self, timeout: Duration) -> Result<u64, DurableError> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.tx
+            .send(Msg::Flush(tx))
+            .map_err(|_| DurableError::Stopped)?;
+        match rx.recv_timeout(timeout) {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(DurableError::Stopped),
+        }
+    }
+
+    /// Stops the writer after it wrote and flushed everything sent before.
+    pub fn stop(&self) {
+        let _ = self.tx.send(Msg::Stop);
+        if let Some(thread) = self.thread.lock().take() {
+            let _ = thread.join();
+        }
+    }
+
+    pub fn set_fsync(&self, policy: FsyncPolicy) {
+        self.shared.fsync.store(policy.to_u8(), Ordering::Relaxed);
+    }
+
+    pub fn fsync(&self) -> FsyncPolicy {
+        FsyncPolicy::from_u8(self.shared.fsync.load(Ordering::Relaxed))
+    }
+
+    pub fn written_end(&self) -> u64 {
+        self.shared.written_end.load(Ordering::Acquire)
+    }
+
+    pub fn durable_end(&self) -> u64 {
+        self.shared.durable_end.load(Ordering::Acquire)
+    }
+
+    pub fn start(&self) -> u64 {
+        self.shared.store_start.load(Ordering::Acquire)
+    }
+
+    pub fn base_offset(&self) -> u64 {
+        self.shared.base_offset.load(Ordering::Acquire)
+    }
+
+    pub fn has_error(&self) -> bool {
+        self.shared.failed.load(Ordering::Relaxed)
+    }
+
+    pub fn error(&self) -> Option<String> {
+        self.shared.error.lock().clone()
+    }
+
+    pub fn subscribe_durable(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.durable_watch.subscribe()
+    }
+
+    pub fn size_on_disk_bytes(&self) -> u64 {
+        self.store.size_on_disk_bytes()
+    }
+
+    /// Records from the one containing `from`, about `bytes_max` bytes of them, each checked.
+    pub fn read_records(&self, from: u64, bytes_max: usize) -> Result<Vec<Record>, DurableError> {
+        let start = self.start();
+        let end = self.written_end();
+        if from < start {
+            return Err(DurableError::Trimmed {
+                requested: from,
+                start,
+            });
+        }
+        if from > end {
+            return Err(DurableError::Beyond {
+                requested: from,
+                end,
+            });
+        }
+        let keys: Vec<ChunkId> = {
+            let index = self.shared.index.lock();
+            let first = index.range(..=from).next_back().map(|(k, _)| *k);
+            match first {
+                None => return Ok(Vec::new()),
+                Some(first) => index
+                    .range(first..)
+                    .map(|(start, end)| ChunkId {
+                        start: *start,
+                        end: *end,
+                    })
+                    .take(64)
+                    .collect(),
+            }
+        };
+        let mut out = Vec::new();
+        let mut taken = 0usize;
+        let mut expected: Option<u64> = None;
+        for key in keys {
+            if taken >= bytes_max {
+                break;
+            }
+            let Some(value) = self.store.chunk(key)? else {
+                // Trimmed meanwhile.
+                return Err(DurableError::Trimmed {
+                    requested: from,
+                    start: self.start(),
+                });
+            };
+            let (records, error) = split_records(&value);
+            for record in records {
+                if let Some(e) = expected
+                    && record.start_offset != e
+                {
+                    return Err(DurableError::Damaged {
+                        offset: e,
+                        reason: format!("record at {} follows offset {e}", record.start_offset),
+                    });
+                }
+                expected = Some(record.end_offset());
+                if record.end_offset() <= from {
+                    continue;
+                }
+                taken += record.payload.len();
+                out.push(record);
+            }
+            if let Some(e) = error {
+                let offset = expected.unwrap_or(key.start);
+                return Err(DurableError::Damaged {
+                    offset,
+                    reason: e.to_string(),
+                });
+            }
+        }
+        if let Some(first) = out.first()
+            && first.start_offset > from
+        {
+            return Err(DurableError::Damaged {
+                offset: from,
+                reason: format!(
+                    "the log holds nothing between {from} and {}",
+                    first.start_offset
+                ),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Stream bytes from `from` (as ReplLog::read), read from the store.
+    pub fn read(&self, from: u64, bytes_max: usize) -> Result<Vec<Bytes>, DurableError> {
+        let records = self.read_records(from, bytes_max)?;
+        Ok(records
+            .into_iter()
+            .map(|r| {
+                let skip = from.saturating_sub(r.start_offset) as usize;
+                r.payload.slice(skip..)
+            })
+            .collect())
+    }
+}
+
+impl Drop for DurableLog {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,346 @@
+//! The storage the durable log sits on, behind a small trait: sled in the server, an
+//! in-memory store that simulates crashes and damage in tests (as redb's crash-simulating
+//! backend does). A chunk is keyed by its start and end offsets, so that the chunks' keys
+//! alone show whether the log is contiguous; one extra value holds the replication metadata. A batch (chunks put, chunks removed, metadata) is applied atomically.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    #[error("log store I/O error: {0}")]
+    Io(String),
+    #[error("log store is damaged: {0}")]
+    Corrupt(String),
+    /// A fault injected by a test store.
+    #[error("injected fault: {0}")]
+    Injected(&'static str),
+}
+
+/// Changes applied together: all of them or none survive a crash.
+#[derive(Debug, Default, Clone)]
+pub struct StoreBatch {
+    pub puts: Vec<(ChunkId, Bytes)>,
+    pub removes: Vec<ChunkId>,
+    pub meta: Option<Bytes>,
+}
+
+impl StoreBatch {
+    pub fn is_empty(&self) -> bool {
+        self.puts.is_empty() && self.removes.is_empty() && self.meta.is_none()
+    }
+}
+
+/// A chunk's start and end offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChunkId {
+    pub start: u64,
+    pub end: u64,
+}
+
+pub trait LogStore: Send + Sync + std::fmt::Debug {
+    fn apply(&self, batch: StoreBatch) -> Result<(), StoreError>;
+    /// Makes everything applied so far survive a crash.
+    fn flush(&self) -> Result<(), StoreError>;
+    fn meta(&self) -> Result<Option<Bytes>, StoreError>;
+    /// Every chunk, ascending.
+    fn chunk_ids(&self) -> Result<Vec<ChunkId>, StoreError>;
+    fn chunk(&self, id: ChunkId) -> Result<Option<Bytes>, StoreError>;
+    /// Bytes the store occupies on disk, for INFO (0 when unknown).
+    fn size_on_disk_bytes(&self) -> u64 {
+        0
+    }
+}
+
+/// sled 0.34: one tree, chunk keys `c` + big-endian start and end (so they sort by offset), the
+/// metadata under `m`. sled's own periodic flush is off: the log decides when to flush.
+#[derive(Debug)]
+pub struct SledStore {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+const CHUNK_PREFIX: u8 = b'c';
+const META_KEY: &[u8] = b"m";
+
+fn chunk_key(id: ChunkId) -> [u8; 17] {
+    let mut key = [0u8; 17];
+    key[0] = CHUNK_PREFIX;
+    key[1..9].copy_from_slice(&id.start.to_be_bytes());
+    key[9..].copy_from_slice(&id.end.to_be_bytes());
+    key
+}
+
+fn io(e: sled::Error) -> StoreError {
+    match e {
+        sled::Error::Corruption { .. } => StoreError::Corrupt(e.to_string()),
+        other => StoreError::Io(other.to_string()),
+    }
+}
+
+impl SledStore {
+    pub fn open(path: &std::path::Path, cache_bytes: u64) -> Result<SledStore, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_bytes)
+            .flush_every_ms(None)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(io)?;
+        let tree = db.open_tree("replication-log").map_err(io)?;
+        Ok(SledStore { db, tree })
+    }
+}
+
+impl LogStore for SledStore {
+    fn apply(&self, batch: StoreBatch) -> Result<(), StoreError> {
+        let mut sled_batch = sled::Batch::default();
+        for key in batch.removes {
+            sled_batch.remove(&chunk_key(key));
+        }
+        for (key, value) in batch.puts {
+            sled_batch.insert(&chunk_key(key), value.as_ref());
+        }
+        if let Some(meta) = batch.meta {
+            sled_batch.insert(META_KEY, meta.as_ref());
+        }
+        self.tree.apply_batch(sled_batch).map_err(io)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(io)
+    }
+
+    fn meta(&self) -> Result<Option<Bytes>, StoreError> {
+        Ok(self
+            .tree
+            .get(META_KEY)
+            .map_err(io)?
+            .map(|v| Bytes::copy_from_slice(&v)))
+    }
+
+    fn chunk_ids(&self) -> Result<Vec<ChunkId>, StoreError> {
+        let mut ids = Vec::new();
+        for entry in self.tree.scan_prefix([CHUNK_PREFIX]).keys() {
+            let key = entry.map_err(io)?;
+            let number = |range: std::ops::Range<usize>| -> Result<u64, StoreError> {
+                key.get(range)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(|| StoreError::Corrupt(format!("chunk key of {} bytes", key.len())))
+            };
+            ids.push(ChunkId {
+                start: number(1..9)?,
+                end: number(9..17)?,
+            });
+        }
+        Ok(ids)
+    }
+
+    fn chunk(&self, id: ChunkId) -> Result<Option<Bytes>, StoreError> {
+        // IVec is reference-counted: the Bytes shares it instead of copying the chunk.
+        Ok(self
+            .tree
+            .get(chunk_key(id))
+            .map_err(io)?
+            .map(Bytes::from_owner))
+    }
+
+    fn size_on_disk_bytes(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+}
+
+/// What a [`MemStore`] does to the next operations, for tests of the log's fault handling.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Faults {
+    /// The next `apply` calls fail (a full disk).
+    pub fail_applies: u32,
+    /// The next `flush` calls fail.
+    pub fail_flushes: u32,
+}
+
+#[derive(Debug, Default, Clone)]
+struct MemContents {
+    chunks: BTreeMap<ChunkId, Bytes>,
+    meta: Option<Bytes>,
+}
+
+/// An in-memory store that keeps what was flushed apart from what was only applied, so a
+/// test can crash it (losing everything unflushed) and damage what survived.
+#[derive(Debug, Default, Clone)]
+pub struct MemStore {
+    inner: Arc<Mutex<MemInner>>,
+}
+
+#[derive(Debug, Default)]
+struct MemInner {
+    live: MemContents,
+    durable: MemContents,
+    faults: Faults,
+}
+
+impl MemStore {
+    pub fn new() -> MemStore {
+        MemStore::default()
+    }
+
+    /// A crash: what was not flushed is gone. The same store is then reopened by a new log.
+    pub fn crash(&self) {
+        let mut inner = self.inner.lock();
+        inner.live = inner.durable.clone();
+    }
+
+    pub fn inject(&self, faults: Faults) {
+        self.inner.lock().faults = faults;
+    }
+
+    /// Flips one byte of a stored chunk, in what was flushed and in the live view.
+    pub fn corrupt_chunk(&self, key: ChunkId, at: usize) -> bool {
+        let mut guard = self.inner.lock();
+        let inner = &mut *guard;
+        let mut done = false;
+        for contents in [&mut inner.live, &mut inner.durable] {
+            if let Some(value) = contents.chunks.get_mut(&key) {
+                let mut bytes = value.to_vec();
+                if let Some(b) = bytes.get_mut(at) {
+                    *b ^= 0x5a;
+                    done = true;
+                }
+                *value = Bytes::from(bytes);
+            }
+        }
+        done
+    }
+
+    /// Flips a byte of the metadata.
+    pub fn corrupt_meta(&self) {
+        let mut guard = self.inner.lock();
+        let inner = &mut *guard;
+        for contents in [&mut inner.live, &mut inner.durable] {
+            if let Some(meta) = contents.meta.as_mut() {
+                let mut bytes = meta.to_vec();
+                if let Some(b) = bytes.get_mut(5) {
+                    *b ^= 0x5a;
+                }
+                *meta = Bytes::from(bytes);
+            }
+        }
+    }
+
+    /// Removes a chunk (a hole in the log).
+    pub fn drop_chunk(&self, key: ChunkId) {
+        let mut inner = self.inner.lock();
+        inner.live.chunks.remove(&key);
+        inner.durable.chunks.remove(&key);
+    }
+}
+
+impl LogStore for MemStore {
+    fn apply(&self, batch: StoreBatch) -> Result<(), StoreError> {
+        let mut inner = self.inner.lock();
+        if inner.faults.fail_applies > 0 {
+            inner.faults.fail_applies -= 1;
+            return Err(StoreError::Injected(
+                "apply failed (no space left on device)",
+            ));
+        }
+        for key in batch.removes {
+            inner.live.chunks.remove(&key);
+        }
+        for (key, value) in batch.puts {
+            inner.live.chunks.insert(key, value);
+        }
+        if let Some(meta) = batch.meta {
+            inner.live.meta = Some(meta);
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        let mut inner = self.inner.lock();
+        if inner.faults.fail_flushes > 0 {
+            inner.faults.fail_flushes -= 1;
+            return Err(StoreError::Injected("flush failed"));
+        }
+        inner.durable = inner.live.clone();
+        Ok(())
+    }
+
+    fn meta(&self) -> Result<Option<Bytes>, StoreError> {
+        Ok(self.inner.lock().live.meta.clone())
+    }
+
+    fn chunk_ids(&self) -> Result<Vec<ChunkId>, StoreError> {
+        Ok(self.inner.lock().live.chunks.keys().copied().collect())
+    }
+
+    fn chunk(&self, key: ChunkId) -> Result<Option<Bytes>, StoreError> {
+        Ok(self.inner.lock().live.chunks.get(&key).cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(start: u64) -> ChunkId {
+        ChunkId {
+            start,
+            end: start + 1,
+        }
+    }
+
+    fn batch(key: u64, value: &'static [u8]) -> StoreBatch {
+        StoreBatch {
+            puts: vec![(id(key), Bytes::from_static(value))],
+            ..StoreBatch::default()
+        }
+    }
+
+    #[test]
+    fn mem_store_loses_unflushed_changes_in_a_crash() {
+        let store = MemStore::new();
+        store.apply(batch(0, b"a")).unwrap();
+        store.flush().unwrap();
+        store.apply(batch(1, b"b")).unwrap();
+        assert_eq!(store.chunk_ids().unwrap(), vec![id(0), id(1)]);
+        store.crash();
+        assert_eq!(store.chunk_ids().unwrap(), vec![id(0)]);
+    }
+
+    #[test]
+    fn sled_store_round_trip_and_order() {
+        let dir = std::env::temp_dir().join(format!(
+            "sluice-sled-store-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        {
+            let store = SledStore::open(&dir, 8 << 20).unwrap();
+            store.apply(batch(300, b"x")).unwrap();
+            store.apply(batch(2, b"y")).unwrap();
+            store
+                .apply(StoreBatch {
+                    puts: vec![(id(1 << 40), Bytes::from_static(b"z"))],
+                    removes: vec![id(2)],
+                    meta: Some(Bytes::from_static(b"meta")),
+                })
+                .unwrap();
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(&dir, 8 << 20).unwrap();
+        assert_eq!(store.chunk_ids().unwrap(), vec![id(300), id(1 << 40)]);
+        assert_eq!(
+            store.chunk(id(300)).unwrap().unwrap(),
+            Bytes::from_static(b"x")
+        );
+        assert_eq!(store.meta().unwrap().unwrap(), Bytes::from_static(b"meta"));
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,254 @@
+//! The durable log driven through the crash-simulating store: what survives a crash, what
+//! damage does, and that a refused write never leaves a hole.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::meta::{LogBase, LogMeta};
+use super::store::{Faults, LogStore, MemStore};
+use super::*;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+fn replid(c: char) -> Arc<str> {
+    Arc::from(c.to_string().repeat(40))
+}
+
+fn ping_record(start: u64) -> Record {
+    Record::new(
+        start,
+        0,
+        replid('a'),
+        Bytes::from_static(b"*1\r\n$4\r\nPING\r\n"),
+    )
+}
+
+const PING_BYTES: u64 = 14;
+
+fn meta_at(offset: u64) -> LogMeta {
+    LogMeta {
+        ids: ReplIds {
+            replid: "a".repeat(40),
+            replid2: "0".repeat(40),
+            second_replid_offset: -1,
+        },
+        log_start: offset,
+        base: LogBase {
+            offset,
+            replid: "a".repeat(40),
+            empty: true,
+        },
+    }
+}
+
+/// A log on `store` with `n` PING records from offset 100, flushed.
+fn log_with(store: &MemStore, n: u64, policy: FsyncPolicy) -> DurableLog {
+    let (log, opened) = DurableLog::open(Arc::new(store.clone()), policy).unwrap();
+    assert!(opened.meta.is_none());
+    log.reset(meta_at(100));
+    for i in 0..n {
+        log.append(ping_record(100 + i * PING_BYTES));
+    }
+    log.flush(TIMEOUT).unwrap();
+    log
+}
+
+fn concat(parts: Vec<Bytes>) -> Vec<u8> {
+    parts.iter().flat_map(|b| b.iter().copied()).collect()
+}
+
+#[test]
+fn flushed_records_survive_a_crash_and_read_back_from_any_offset() {
+    let store = MemStore::new();
+    let log = log_with(&store, 10, FsyncPolicy::EverySec);
+    assert_eq!(log.durable_end(), 100 + 10 * PING_BYTES);
+    drop(log);
+    store.crash();
+    let (log, opened) = DurableLog::open(Arc::new(store.clone()), FsyncPolicy::EverySec).unwrap();
+    assert_eq!((opened.start, opened.end), (100, 100 + 10 * PING_BYTES));
+    assert!(opened.damage.is_empty());
+    assert_eq!(opened.meta.unwrap().base.offset, 100);
+    let tail = concat(log.read(105, usize::MAX).unwrap());
+    assert_eq!(tail.len() as u64, 10 * PING_BYTES - 5);
+    assert_eq!(&tail[..9], &b"*1\r\n$4\r\nPING\r\n"[5..]);
+    assert!(matches!(
+        log.read(99, 10),
+        Err(DurableError::Trimmed { .. })
+    ));
+    assert!(matches!(
+        log.read(100 + 10 * PING_BYTES + 1, 10),
+        Err(DurableError::Beyond { .. })
+    ));
+}
+
+#[test]
+fn what_was_not_flushed_is_lost_in_a_crash_and_the_end_says_so() {
+    let store = MemStore::new();
+    let log = log_with(&store, 3, FsyncPolicy::No);
+    // Appended and applied, never flushed (policy no, nobody asks).
+    log.append(ping_record(100 + 3 * PING_BYTES));
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while log.written_end() < 100 + 4 * PING_BYTES {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(log.durable_end(), 100 + 3 * PING_BYTES);
+    // kill -9: the writer never gets to flush.
+    store.crash();
+    std::mem::forget(log);
+    let (_, opened) = DurableLog::open(Arc::new(store.clone()), FsyncPolicy::No).unwrap();
+    assert_eq!(opened.end, 100 + 3 * PING_BYTES);
+}
+
+#[test]
+fn a_damaged_tail_is_cut_at_the_last_good_record() {
+    let store = MemStore::new();
+    let log = log_with(&store, 4, FsyncPolicy::EverySec);
+    drop(log);
+    // All four records are in one chunk keyed 100; damage the third one's payload.
+    let record_len = 64 + PING_BYTES as usize;
+    let id = store.chunk_ids().unwrap()[0];
+    assert!(store.corrupt_chunk(id, 2 * record_len + 70));
+    let (log, opened) = DurableLog::open(Arc::new(store.clone()), FsyncPolicy::EverySec).unwrap();
+    assert_eq!(opened.end, 100 + 2 * PING_BYTES);
+    assert_eq!(opened.damage.len(), 1, "{:?}", opened.damage);
+    // The chunk was rewritten with the good records only.
+    assert_eq!(
+        concat(log.read(100, usize::MAX).unwrap()).len() as u64,
+        2 * PING_BYTES
+    );
+    drop(log);
+    store.crash();
+    let (_, reopened) = DurableLog::open(Arc::new(store), FsyncPolicy::EverySec).unwrap();
+    assert_eq!(reopened.end, 100 + 2 * PING_BYTES);
+    assert!(reopened.damage.is_empty(), "{:?}", reopened.damage);
+}
+
+#[test]
+fn truncate_rewrites_the_chunk_across_the_cut() {
+    let store = MemStore::new();
+    let log = log_with(&store, 5, FsyncPolicy::EverySec);
+    log.truncate(100 + 2 * PING_BYTES);
+    log.flush(TIMEOUT).unwrap();
+    assert_eq!(log.written_end(), 100 + 2 * PING_BYTES);
+    assert_eq!(
+        concat(log.read(100, usize::MAX).unwrap()).len() as u64,
+        2 * PING_BYTES
+    );
+    // Appending continues from the cut.
+    log.append(ping_record(100 + 2 * PING_BYTES));
+    log.flush(TIMEOUT).unwrap();
+    drop(log);
+    store.crash();
+    let (_, opened) = DurableLog::open(Arc::new(store), FsyncPolicy::EverySec).unwrap();
+    assert_eq!(opened.end, 100 + 3 * PING_BYTES);
+    assert!(opened.damage.is_empty());
+}
+
+#[test]
+fn a_hole_between_chunks_is_found_and_what_follows_discarded() {
+    let store = MemStore::new();
+    let log = log_with(&store, 1, FsyncPolicy::EverySec);
+    // Separate flushes make separate chunks.
+    for i in 1..4 {
+        log.append(ping_record(100 + i * PING_BYTES));
+        log.flush(TIMEOUT).unwrap();
+    }
+    drop(log);
+    let third = store.chunk_ids().unwrap()[2];
+    assert_eq!(third.start, 100 + 2 * PING_BYTES);
+    store.drop_chunk(third);
+    let (_, opened) = DurableLog::open(Arc::new(store), FsyncPolicy::EverySec).unwrap();
+    assert_eq!(opened.end, 100 + 2 * PING_BYTES);
+    assert_eq!(opened.damage.len(), 1);
+}
+
+#[test]
+fn a_refused_write_is_retried_in_order_and_leaves_no_hole() {
+    let store = MemStore::new();
+    let log = log_with(&store, 1, FsyncPolicy::EverySec);
+    store.inject(Faults {
+        fail_applies: 3,
+        fail_flushes: 0,
+    });
+    log.append(ping_record(100 + PING_BYTES));
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !log.has_error() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the error is published"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    log.append(ping_record(100 + 2 * PING_BYTES));
+    // Retries every half second until the store takes the batches again.
+    let end = loop {
+        match log.flush(TIMEOUT) {
+            Ok(end) if end == 100 + 3 * PING_BYTES => break end,
+            _ => {
+                assert!(std::time::Instant::now() < deadline, "the store recovers");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    };
+    assert!(!log.has_error());
+    let bytes = concat(log.read(100, usize::MAX).unwrap());
+    assert_eq!(bytes.len() as u64, end - 100);
+    assert_eq!(bytes, b"*1\r\n$4\r\nPING\r\n".repeat(3));
+}
+
+#[test]
+fn trimming_keeps_the_replay_base() {
+    let store = MemStore::new();
+    let log = log_with(&store, 1, FsyncPolicy::EverySec);
+    for i in 1..6 {
+        log.append(ping_record(100 + i * PING_BYTES));
+        log.flush(TIMEOUT).unwrap();
+    }
+    // Base at 100: nothing may go.
+    log.trim(100 + 6 * PING_BYTES);
+    log.flush(TIMEOUT).unwrap();
+    assert_eq!(log.start(), 100);
+    log.set_base(LogBase {
+        offset: 100 + 3 * PING_BYTES,
+        replid: "a".repeat(40),
+        empty: false,
+    });
+    log.trim(100 + 6 * PING_BYTES);
+    log.flush(TIMEOUT).unwrap();
+    assert_eq!(log.start(), 100 + 3 * PING_BYTES);
+    drop(log);
+    store.crash();
+    let (_, opened) = DurableLog::open(Arc::new(store), FsyncPolicy::EverySec).unwrap();
+    assert_eq!(opened.start, 100 + 3 * PING_BYTES);
+    assert_eq!(opened.meta.unwrap().base.offset, 100 + 3 * PING_BYTES);
+}
+
+#[test]
+fn reset_forgets_the_old_history_atomically_with_the_new_ids() {
+    let store = MemStore::new();
+    let log = log_with(&store, 3, FsyncPolicy::EverySec);
+    let mut meta = meta_at(5000);
+    meta.ids.replid = "b".repeat(40);
+    log.reset(meta.clone());
+    log.flush(TIMEOUT).unwrap();
+    drop(log);
+    store.crash();
+    let (log, opened) = DurableLog::open(Arc::new(store), FsyncPolicy::EverySec).unwrap();
+    assert_eq!((opened.start, opened.end), (5000, 5000));
+    assert_eq!(opened.meta, Some(meta));
+    assert!(log.read(5000, 10).unwrap().is_empty());
+}
+
+#[test]
+fn chunks_without_metadata_are_not_trusted() {
+    let store = MemStore::new();
+    let log = log_with(&store, 2, FsyncPolicy::EverySec);
+    drop(log);
+    store.corrupt_meta();
+    let (_, opened) = DurableLog::open(Arc::new(store), FsyncPolicy::EverySec).unwrap();
+    assert!(opened.meta.is_none());
+    assert_eq!(opened.damage.len(), 2, "{:?}", opened.damage);
+}

@@ -1,0 +1,338 @@
+//! The log writer thread: drains what the server sends, packs records into chunks, applies
+//! them with the metadata as one batch, and flushes on the configured schedule. A batch the
+//! store refuses (a full disk) is kept and retried, in order, so the log never has a hole;
+//! meanwhile the error is published and the server refuses writes.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use super::chunk::{ChunkBuilder, split_records};
+use super::meta::LogMeta;
+use super::store::{ChunkId, LogStore, StoreBatch, StoreError};
+use super::{FsyncPolicy, Msg, Shared};
+
+/// Messages taken per batch at most, so that a flush request is never starved.
+const MESSAGES_PER_BATCH_MAX: usize = 8192;
+const EVERYSEC: Duration = Duration::from_secs(1);
+const RETRY_INTERVAL: Duration = Duration::from_millis(500);
+
+pub(super) fn spawn(
+    store: Arc<dyn LogStore>,
+    shared: Arc<Shared>,
+    rx: Receiver<Msg>,
+    meta: LogMeta,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("repl-log-writer".into())
+        .spawn(move || {
+            Writer {
+                store,
+                shared,
+                meta,
+                meta_dirty: false,
+                queue: VecDeque::new(),
+                last_flush: Instant::now(),
+                unflushed: false,
+            }
+            .run(rx)
+        })
+}
+
+/// Changes not applied yet, with what they do to the index once they are.
+#[derive(Default)]
+struct Staged {
+    batch: StoreBatch,
+    /// New chunks, for the index once applied.
+    chunks: Vec<ChunkId>,
+}
+
+impl Staged {
+    fn put(&mut self, (id, value): (ChunkId, bytes::Bytes)) {
+        self.batch.puts.push((id, value));
+        self.chunks.push(id);
+    }
+}
+
+fn ids(index: &super::ChunkIndex) -> impl Iterator<Item = ChunkId> + '_ {
+    index.iter().map(|(start, end)| ChunkId {
+        start: *start,
+        end: *end,
+    })
+}
+
+struct Writer {
+    store: Arc<dyn LogStore>,
+    shared: Arc<Shared>,
+    meta: LogMeta,
+    meta_dirty: bool,
+    queue: VecDeque<Staged>,
+    last_flush: Instant,
+    unflushed: bool,
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Msg>) {
+        loop {
+            let wait = if !self.queue.is_empty() {
+                RETRY_INTERVAL
+            } else if self.unflushed && self.policy() == FsyncPolicy::EverySec {
+                EVERYSEC.saturating_sub(self.last_flush.elapsed())
+            } else {
+                EVERYSEC
+            };
+            let mut messages = Vec::new();
+            match rx.recv_timeout(wait) {
+                Ok(msg) => messages.push(msg),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => messages.push(Msg::Stop),
+            }
+            while messages.len() < MESSAGES_PER_BATCH_MAX {
+                match rx.try_recv() {
+                    Ok(msg) => messages.push(msg),
+                    Err(_) => break,
+                }
+            }
+            let (waiters, stop) = self.take(messages);
+            self.apply_queue();
+            let flush_due = match self.policy() {
+                FsyncPolicy::Always => true,
+                FsyncPolicy::EverySec => self.last_flush.elapsed() >= EVERYSEC,
+                FsyncPolicy::No => false,
+            };
+            let result = if self.queue.is_empty()
+                && self.unflushed
+                && (flush_due || stop || !waiters.is_empty())
+            {
+                self.flush()
+            } else if let Some(reason) = self.shared.error.lock().clone() {
+                Err(StoreError::Io(reason))
+            } else {
+                Ok(())
+            };
+            let durable = self.shared.durable_end.load(Ordering::Acquire);
+            for waiter in waiters {
+                let _ = waiter.send(result.clone().map(|()| durable));
+            }
+            if stop {
+                if !self.queue.is_empty() {
+                    tracing::error!(
+                        "replication log writer stopping with {} batches the store refused",
+                        self.queue.len()
+                    );
+                }
+                return;
+            }
+        }
+    }
+
+    fn policy(&self) -> FsyncPolicy {
+        FsyncPolicy::from_u8(self.shared.fsync.load(Ordering::Relaxed))
+    }
+
+    /// Turns messages into a staged batch (queued), returning flush waiters and whether to stop.
+    fn take(
+        &mut self,
+        messages: Vec<Msg>,
+    ) -> (
+        Vec<crossbeam_channel::Sender<Result<u64, StoreError>>>,
+        bool,
+    ) {
+        let mut waiters = Vec::new();
+        let mut stop = false;
+        let mut staged = Staged::default();
+        let mut builder = ChunkBuilder::default();
+        for msg in messages {
+            match msg {
+                Msg::Append(record) => match builder.push(&record) {
+                    Ok(Some(chunk)) => staged.put(chunk),
+                    Ok(None) => {}
+                    Err(e) => {
+                        // Only a replid of the wrong length gets here: a bug, not input.
+                        tracing::error!("replication log record not storable: {e}");
+                    }
+                },
+                Msg::Ids(ids) => {
+                    self.meta.ids = ids;
+                    self.meta_dirty = true;
+                }
+                Msg::Base(base) => {
+                    self.meta.base = base;
+                    self.meta_dirty = true;
+                }
+                Msg::Trim { below, force } => self.trim(below, force, &mut staged),
+                Msg::Reset(meta) => {
+                    builder = ChunkBuilder::default();
+                    staged.batch.puts.clear();
+                    staged.chunks.clear();
+                    self.queue.clear();
+                    let mut index = self.shared.index.lock();
+                    staged.batch.removes.extend(ids(&index));
+                    index.clear();
+                    self.meta = *meta;
+                    self.meta_dirty = true;
+                    let start = self.meta.log_start;
+                    self.shared.store_start.store(start, Ordering::Release);
+                    self.shared.written_end.store(start, Ordering::Release);
+                    self.shared.durable_end.store(start, Ordering::Release);
+                    self.shared
+                        .base_offset
+                        .store(self.meta.base.offset, Ordering::Release);
+                    self.unflushed = true;
+                }
+                Msg::Truncate(keep_until) => {
+                    if let Some(chunk) = builder.take() {
+                        staged.put(chunk);
+                    }
+                    self.truncate(keep_until, &mut staged);
+                }
+                Msg::Flush(tx) => waiters.push(tx),
+                Msg::Stop => stop = true,
+            }
+        }
+        if let Some(chunk) = builder.take() {
+            staged.put(chunk);
+        }
+        if self.meta_dirty {
+            staged.batch.meta = Some(self.meta.encode());
+            self.meta_dirty = false;
+        }
+        if !staged.batch.is_empty() {
+            self.queue.push_back(staged);
+        }
+        (waiters, stop)
+    }
+
+    /// Drops chunks that end at or below `below`, never past the replay base.
+    fn trim(&mut self, below: u64, force: bool, staged: &mut Staged) {
+        let limit = if force {
+            below
+        } else {
+            below.min(self.meta.base.offset)
+        };
+        let mut index = self.shared.index.lock();
+        let doomed: Vec<ChunkId> = ids(&index).take_while(|id| id.end <= limit).collect();
+        if doomed.is_empty() {
+            return;
+        }
+        let mut new_start = 0;
+        for id in &doomed {
+            index.remove(&id.start);
+            new_start = id.end;
+        }
+        staged.batch.removes.extend(doomed);
+        let new_start = index.keys().next().copied().unwrap_or(new_start);
+        self.shared.store_start.store(new_start, Ordering::Release);
+        self.meta.log_start = new_start;
+        self.meta_dirty = true;
+    }
+
+    /// Cuts the log after `keep_until`: later chunks go, the chunk across it is rewritten
+    /// with its records that end at or before it.
+    fn truncate(&mut self, keep_until: u64, staged: &mut Staged) {
+        // Queued batches hold records beyond what was applied: they follow the cut.
+        self.queue.clear();
+        staged.batch.puts.clear();
+        staged.chunks.clear();
+        let mut index = self.shared.index.lock();
+        let doomed: Vec<ChunkId> = ids(&index).filter(|id| id.end > keep_until).collect();
+        for id in &doomed {
+            index.remove(&id.start);
+            staged.batch.removes.push(*id);
+        }
+        if let Some(id) = doomed.first().filter(|id| id.start < keep_until)
+            && let Ok(Some(value)) = self.store.chunk(*id)
+        {
+            let (records, _) = split_records(&value);
+            let mut builder = ChunkBuilder::default();
+            for record in records.iter().filter(|r| r.end_offset() <= keep_until) {
+                if let Ok(Some(chunk)) = builder.push(record) {
+                    index.insert(chunk.0.start, chunk.0.end);
+                    staged.put(chunk);
+                }
+            }
+            if let Some(chunk) = builder.take() {
+                index.insert(chunk.0.start, chunk.0.end);
+                staged.put(chunk);
+            }
+        }
+        let end = index.values().next_back().copied().unwrap_or(keep_until);
+        let start = index.keys().next().copied().unwrap_or(end);
+        drop(index);
+        // The rewritten chunks are already in the index: applying must not add them again.
+        staged.chunks.clear();
+        self.shared.written_end.store(end, Ordering::Release);
+        let durable = self.shared.durable_end.load(Ordering::Acquire).min(end);
+        self.shared.durable_end.store(durable, Ordering::Release);
+        self.shared.store_start.store(start, Ordering::Release);
+        self.meta.log_start = start;
+        self.meta_dirty = true;
+        self.unflushed = true;
+    }
+
+    fn apply_queue(&mut self) {
+        while let Some(staged) = self.queue.front() {
+            match self.store.apply(staged.batch.clone()) {
+                Ok(()) => {
+                    let staged = self.queue.pop_front().unwrap_or_default();
+                    let mut index = self.shared.index.lock();
+                    for id in &staged.chunks {
+                        index.insert(id.start, id.end);
+                    }
+                    if let Some(id) = staged.chunks.last() {
+                        self.shared.written_end.store(id.end, Ordering::Release);
+                    }
+                    drop(index);
+                    self.unflushed = true;
+                    self.clear_error();
+                }
+                Err(e) => {
+                    let mut error = self.shared.error.lock();
+                    if error.is_none() {
+                        tracing::error!(
+                            "cannot write the replication log: {e}; writes are refused until it can"
+                        );
+                    }
+                    *error = Some(e.to_string());
+                    self.shared.failed.store(true, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn clear_error(&self) {
+        if self.shared.error.lock().take().is_some() {
+            self.shared.failed.store(false, Ordering::Relaxed);
+            tracing::info!("replication log store writable again: writes are accepted");
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        let end = self.shared.written_end.load(Ordering::Acquire);
+        match self.store.flush() {
+            Ok(()) => {
+                self.last_flush = Instant::now();
+                self.unflushed = false;
+                self.shared.durable_end.store(end, Ordering::Release);
+                self.shared.durable_watch.send_replace(end);
+                self.clear_error();
+                Ok(())
+            }
+            Err(e) => {
+                let mut error = self.shared.error.lock();
+                if error.is_none() {
+                    tracing::error!(
+                        "cannot flush the replication log: {e}; writes are refused until it can"
+                    );
+                }
+                *error = Some(e.to_string());
+                self.shared.failed.store(true, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+}
