@@ -105,6 +105,11 @@ pub(crate) type ChunkIndex = BTreeMap<u64, u64>;
 pub(crate) struct Shared {
     /// Records up to here are in the store (readable; durable once flushed).
     written_end: AtomicU64,
+    /// End of the last record handed to the writer.
+    appended_end: AtomicU64,
+    /// The writer announces progress here, for appenders waiting for room.
+    progress: parking_lot::Condvar,
+    progress_lock: Mutex<()>,
     durable_end: AtomicU64,
     /// Offset before the first byte the store holds.
     store_start: AtomicU64,
@@ -259,6 +264,9 @@ impl DurableLog {
         }
         let shared = Arc::new(Shared {
             written_end: AtomicU64::new(end),
+            appended_end: AtomicU64::new(end),
+            progress: parking_lot::Condvar::new(),
+            progress_lock: Mutex::new(()),
             durable_end: AtomicU64::new(end),
             store_start: AtomicU64::new(start),
             base_offset: AtomicU64::new(meta.as_ref().map_or(start, |m| m.base.offset)),
@@ -298,8 +306,45 @@ impl DurableLog {
         ))
     }
 
-    pub fn append(&self, record: Record) {
+    /// Hands a record to the writer. When the writer is more than `lag_bytes_max` behind,
+    /// waits for it to catch up: the caller holds the server lock, so writes slow down to
+    /// what the disk takes instead of the unwritten part growing without bound in memory.
+    pub fn append(&self, record: Record, lag_bytes_max: u64) {
+        let end = record.end_offset();
+        self.shared.appended_end.store(end, Ordering::Release);
         let _ = self.tx.send(Msg::Append(record));
+        if self.lag_bytes() <= lag_bytes_max || self.has_error() {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let mut guard = self.shared.progress_lock.lock();
+        while self.lag_bytes() > lag_bytes_max / 2 && !self.has_error() {
+            // Bounded waits: a writer that stopped must not hang the server.
+            let timed_out = self
+                .shared
+                .progress
+                .wait_for(&mut guard, Duration::from_millis(100))
+                .timed_out();
+            if timed_out && self.thread.lock().as_ref().is_none_or(|t| t.is_finished()) {
+                break;
+            }
+        }
+        let waited = started.elapsed();
+        if waited >= Duration::from_millis(100) {
+            tracing::warn!(
+                waited_ms = waited.as_millis() as u64,
+                "writes waited for the replication log to reach the disk (it is {} bytes behind at most)",
+                lag_bytes_max
+            );
+        }
+    }
+
+    /// Bytes handed to the writer and not yet in the store.
+    pub fn lag_bytes(&self) -> u64 {
+        self.shared
+            .appended_end
+            .load(Ordering::Acquire)
+            .saturating_sub(self.written_end())
     }
 
     /// Records new ids; they reach the store before any record appended after this call.

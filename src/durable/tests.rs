@@ -49,7 +49,7 @@ fn log_with(store: &MemStore, n: u64, policy: FsyncPolicy) -> DurableLog {
     assert!(opened.meta.is_none());
     log.reset(meta_at(100));
     for i in 0..n {
-        log.append(ping_record(100 + i * PING_BYTES));
+        log.append_unbounded(ping_record(100 + i * PING_BYTES));
     }
     log.flush(TIMEOUT).unwrap();
     log
@@ -88,7 +88,7 @@ fn what_was_not_flushed_is_lost_in_a_crash_and_the_end_says_so() {
     let store = MemStore::new();
     let log = log_with(&store, 3, FsyncPolicy::No);
     // Appended and applied, never flushed (policy no, nobody asks).
-    log.append(ping_record(100 + 3 * PING_BYTES));
+    log.append_unbounded(ping_record(100 + 3 * PING_BYTES));
     let deadline = std::time::Instant::now() + TIMEOUT;
     while log.written_end() < 100 + 4 * PING_BYTES {
         assert!(std::time::Instant::now() < deadline);
@@ -138,7 +138,7 @@ fn truncate_rewrites_the_chunk_across_the_cut() {
         2 * PING_BYTES
     );
     // Appending continues from the cut.
-    log.append(ping_record(100 + 2 * PING_BYTES));
+    log.append_unbounded(ping_record(100 + 2 * PING_BYTES));
     log.flush(TIMEOUT).unwrap();
     drop(log);
     store.crash();
@@ -153,7 +153,7 @@ fn a_hole_between_chunks_is_found_and_what_follows_discarded() {
     let log = log_with(&store, 1, FsyncPolicy::EverySec);
     // Separate flushes make separate chunks.
     for i in 1..4 {
-        log.append(ping_record(100 + i * PING_BYTES));
+        log.append_unbounded(ping_record(100 + i * PING_BYTES));
         log.flush(TIMEOUT).unwrap();
     }
     drop(log);
@@ -173,7 +173,7 @@ fn a_refused_write_is_retried_in_order_and_leaves_no_hole() {
         fail_applies: 3,
         fail_flushes: 0,
     });
-    log.append(ping_record(100 + PING_BYTES));
+    log.append_unbounded(ping_record(100 + PING_BYTES));
     let deadline = std::time::Instant::now() + TIMEOUT;
     while !log.has_error() {
         assert!(
@@ -182,7 +182,7 @@ fn a_refused_write_is_retried_in_order_and_leaves_no_hole() {
         );
         std::thread::sleep(Duration::from_millis(5));
     }
-    log.append(ping_record(100 + 2 * PING_BYTES));
+    log.append_unbounded(ping_record(100 + 2 * PING_BYTES));
     // Retries every half second until the store takes the batches again.
     let end = loop {
         match log.flush(TIMEOUT) {
@@ -204,7 +204,7 @@ fn trimming_keeps_the_replay_base() {
     let store = MemStore::new();
     let log = log_with(&store, 1, FsyncPolicy::EverySec);
     for i in 1..6 {
-        log.append(ping_record(100 + i * PING_BYTES));
+        log.append_unbounded(ping_record(100 + i * PING_BYTES));
         log.flush(TIMEOUT).unwrap();
     }
     // Base at 100: nothing may go.
@@ -251,4 +251,23 @@ fn chunks_without_metadata_are_not_trusted() {
     let (_, opened) = DurableLog::open(Arc::new(store), FsyncPolicy::EverySec).unwrap();
     assert!(opened.meta.is_none());
     assert_eq!(opened.damage.len(), 2, "{:?}", opened.damage);
+}
+
+impl DurableLog {
+    fn append_unbounded(&self, record: Record) {
+        self.append(record, u64::MAX);
+    }
+}
+
+#[test]
+fn appenders_wait_for_a_lagging_writer() {
+    let store = MemStore::new();
+    let log = log_with(&store, 0, FsyncPolicy::EverySec);
+    // A small lag limit: appending many records must never leave more than it unwritten
+    // (plus the record just handed over).
+    for i in 0..2000 {
+        log.append(ping_record(100 + i * PING_BYTES), 10 * PING_BYTES);
+        assert!(log.lag_bytes() <= 10 * PING_BYTES + PING_BYTES);
+    }
+    assert_eq!(log.flush(TIMEOUT).unwrap(), 100 + 2000 * PING_BYTES);
 }

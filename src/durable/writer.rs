@@ -177,6 +177,7 @@ impl Writer {
                     let start = self.meta.log_start;
                     self.shared.store_start.store(start, Ordering::Release);
                     self.shared.written_end.store(start, Ordering::Release);
+                    self.shared.appended_end.store(start, Ordering::Release);
                     self.shared.durable_end.store(start, Ordering::Release);
                     self.shared
                         .base_offset
@@ -286,6 +287,8 @@ impl Writer {
                         self.shared.written_end.store(id.end, Ordering::Release);
                     }
                     drop(index);
+                    let _guard = self.shared.progress_lock.lock();
+                    self.shared.progress.notify_all();
                     self.unflushed = true;
                     self.clear_error();
                 }

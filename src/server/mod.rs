@@ -115,12 +115,20 @@ impl State {
         self.log_effects();
         let record = self.repl.log.seal()?;
         if let Some(durable) = &self.repl.durable {
-            durable.append(record.clone());
+            // The hot tail cannot drop what is not on disk yet: the writer may lag by about
+            // its size before writes wait for it.
+            durable.append(
+                record.clone(),
+                self.repl.hot_bytes_max.max(LOG_LAG_BYTES_MIN),
+            );
         }
         self.repl.trim_memory();
         Some(self.repl.log.end_offset())
     }
 }
+
+/// The durable log writer may always lag this much behind before writes wait for it.
+const LOG_LAG_BYTES_MIN: u64 = 8 << 20;
 
 /// The shared server: state under its lock, plus what is read without it.
 pub struct Server {

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod compare;
+pub mod writes;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -165,7 +166,7 @@ impl ServerProcess {
             extra: extra.iter().map(|s| s.to_string()).collect(),
             config: config.map(Path::to_path_buf),
         };
-        server.wait_ready()?;
+        server.wait_ready(false)?;
         Ok(server)
     }
 
@@ -275,7 +276,7 @@ impl ServerProcess {
                 Ok(child) => self.child = child,
                 Err(e) => panic!("restarting {:?}: {e}", self.kind),
             }
-            match self.wait_ready() {
+            match self.wait_ready(true) {
                 Ok(()) => return,
                 Err(e) if Instant::now() < deadline => {
                     let _ = e;
@@ -286,8 +287,9 @@ impl ServerProcess {
         }
     }
 
-    /// Waits until the server answers PING (a NOAUTH error counts as alive).
-    fn wait_ready(&mut self) -> Result<(), String> {
+    /// Waits until the server answers PING (a NOAUTH error counts as alive, and a LOADING
+    /// one with `accept_loading`).
+    fn wait_ready(&mut self, accept_loading: bool) -> Result<(), String> {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -300,8 +302,11 @@ impl ServerProcess {
             }
             if let Ok(mut client) = Client::try_connect(self.port) {
                 client.set_timeout(Duration::from_millis(500));
+                // -LOADING: alive, still loading its data (a restart replaying its log).
                 if let Ok(reply) = client.cmd_raw_io(&["PING"])
-                    && (reply.starts_with(b"+PONG") || reply.starts_with(b"-NOAUTH"))
+                    && (reply.starts_with(b"+PONG")
+                        || reply.starts_with(b"-NOAUTH")
+                        || (accept_loading && reply.starts_with(b"-LOADING")))
                 {
                     return self.confirm_identity(&mut client);
                 }
