@@ -71,7 +71,11 @@ fn main() -> Result<()> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    runtime.block_on(serve(config))
+    let result = runtime.block_on(serve(config));
+    // Tasks still running (a replica link applying its master's stream) must not hold the
+    // exit up: everything that had to reach the disk did in `serve`.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    result
 }
 
 async fn serve(config: Config) -> Result<()> {

@@ -103,7 +103,12 @@ fn a_master_killed_with_a_durable_log_continues_every_replica() {
         "the old history stays valid up to the recovered offset"
     );
     cluster.wait_all_in_sync();
-    assert_eq!(stat(&mut m, "sync_full"), 0, "{}", cluster.master.log_text());
+    assert_eq!(
+        stat(&mut m, "sync_full"),
+        0,
+        "{}",
+        cluster.master.log_text()
+    );
     assert_eq!(stat(&mut m, "sync_partial_ok"), 2);
     cluster.assert_all_equal();
 }
@@ -114,7 +119,10 @@ fn a_master_killed_with_a_durable_log_continues_every_replica() {
 fn a_master_that_lost_unflushed_writes_gives_full_syncs_where_history_diverged() {
     let mut cluster = Cluster::start(&["--repl-log-fsync", "no"], 2);
     let mut m = cluster.m();
-    assert_eq!(m.cmd_text(&["CONFIG", "SET", "repl-log-fsync", "always"]), "OK");
+    assert_eq!(
+        m.cmd_text(&["CONFIG", "SET", "repl-log-fsync", "always"]),
+        "OK"
+    );
     m.cmd(&["SET", "durable", "1"]);
     wait_durable(&cluster.master);
     assert_eq!(m.cmd_text(&["CONFIG", "SET", "repl-log-fsync", "no"]), "OK");
@@ -131,7 +139,11 @@ fn a_master_that_lost_unflushed_writes_gives_full_syncs_where_history_diverged()
     cluster.wait_all_in_sync();
     let (full, partial) = (stat(&mut m, "sync_full"), stat(&mut m, "sync_partial_ok"));
     if recovered < replica_offset {
-        assert_eq!((full, partial), (2, 0), "replicas ahead of the master's history");
+        assert_eq!(
+            (full, partial),
+            (2, 0),
+            "replicas ahead of the master's history"
+        );
     } else {
         assert_eq!((full, partial), (0, 2), "the master kept everything");
     }
@@ -153,7 +165,12 @@ fn with_repl_ship_durable_every_replica_continues_after_a_master_kill() {
         cluster.wait_master_loaded();
         cluster.wait_all_in_sync();
         let mut m = cluster.m();
-        assert_eq!(stat(&mut m, "sync_full"), 0, "{}", cluster.master.log_text());
+        assert_eq!(
+            stat(&mut m, "sync_full"),
+            0,
+            "{}",
+            cluster.master.log_text()
+        );
         assert_eq!(stat(&mut m, "sync_partial_ok"), 2);
         cluster.assert_all_equal();
     }

@@ -250,6 +250,15 @@ impl DurableLog {
                 }
             }
         }
+        if let Some(noted) = store.noted_durable_end()
+            && noted > end
+            && meta.is_some()
+        {
+            damage.push(format!(
+                "the log was durable up to offset {noted} but the store holds it only up to {end}: {} bytes were lost to damage in the store",
+                noted - end
+            ));
+        }
         let start = index
             .keys()
             .next()
@@ -262,6 +271,8 @@ impl DurableLog {
             store.apply(repair)?;
             store.flush()?;
         }
+        // Reported once: from here the log's durable end is what survived.
+        store.note_durable_end(end);
         let shared = Arc::new(Shared {
             written_end: AtomicU64::new(end),
             appended_end: AtomicU64::new(end),
@@ -313,19 +324,19 @@ impl DurableLog {
         let end = record.end_offset();
         self.shared.appended_end.store(end, Ordering::Release);
         let _ = self.tx.send(Msg::Append(record));
-        if self.lag_bytes() <= lag_bytes_max || self.has_error() {
+        if self.lag_bytes() <= lag_bytes_max || self.has_error() || self.is_stopped() {
             return;
         }
         let started = std::time::Instant::now();
         let mut guard = self.shared.progress_lock.lock();
-        while self.lag_bytes() > lag_bytes_max / 2 && !self.has_error() {
+        while self.lag_bytes() > lag_bytes_max && !self.has_error() {
             // Bounded waits: a writer that stopped must not hang the server.
             let timed_out = self
                 .shared
                 .progress
                 .wait_for(&mut guard, Duration::from_millis(100))
                 .timed_out();
-            if timed_out && self.thread.lock().as_ref().is_none_or(|t| t.is_finished()) {
+            if timed_out && self.is_stopped() {
                 break;
             }
         }
@@ -337,6 +348,11 @@ impl DurableLog {
                 lag_bytes_max
             );
         }
+    }
+
+    /// The writer thread is gone (stopped at exit, or ended).
+    fn is_stopped(&self) -> bool {
+        self.thread.lock().as_ref().is_none_or(|t| t.is_finished())
     }
 
     /// Bytes handed to the writer and not yet in the store.

@@ -54,6 +54,15 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
     fn size_on_disk_bytes(&self) -> u64 {
         0
     }
+
+    /// Notes, outside the store's own files, the offset the log was flushed up to. A store
+    /// that later holds less lost data it had promised (its recovery dropped damaged pages
+    /// silently): opening compares the two and reports it.
+    fn note_durable_end(&self, _end: u64) {}
+
+    fn noted_durable_end(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// sled 0.34: one tree, chunk keys `c` + big-endian start and end (so they sort by offset), the
@@ -62,6 +71,22 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
 pub struct SledStore {
     db: sled::Db,
     tree: sled::Tree,
+    /// `durable-offset` beside sled's files: see [`LogStore::note_durable_end`].
+    marker: std::path::PathBuf,
+}
+
+/// The marker's content: the offset and its CRC, so a torn write reads as absent.
+fn encode_marker(end: u64) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&end.to_le_bytes());
+    out[8..].copy_from_slice(&sluice_rdb::crc::crc64(&end.to_le_bytes()).to_le_bytes());
+    out
+}
+
+fn decode_marker(bytes: &[u8]) -> Option<u64> {
+    let end = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    let crc = u64::from_le_bytes(bytes.get(8..16)?.try_into().ok()?);
+    (crc == sluice_rdb::crc::crc64(&end.to_le_bytes())).then_some(end)
 }
 
 const CHUNK_PREFIX: u8 = b'c';
@@ -92,7 +117,11 @@ impl SledStore {
             .open()
             .map_err(io)?;
         let tree = db.open_tree("replication-log").map_err(io)?;
-        Ok(SledStore { db, tree })
+        Ok(SledStore {
+            db,
+            tree,
+            marker: path.join("durable-offset"),
+        })
     }
 }
 
@@ -153,6 +182,20 @@ impl LogStore for SledStore {
     fn size_on_disk_bytes(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
     }
+
+    fn note_durable_end(&self, end: u64) {
+        // Written after sled's fsync and not synced itself: after a power loss it may be
+        // older than the store (no report), never newer than what sled made durable.
+        if let Err(e) = std::fs::write(&self.marker, encode_marker(end)) {
+            tracing::warn!("cannot write {}: {e}", self.marker.display());
+        }
+    }
+
+    fn noted_durable_end(&self) -> Option<u64> {
+        std::fs::read(&self.marker)
+            .ok()
+            .and_then(|b| decode_marker(&b))
+    }
 }
 
 /// What a [`MemStore`] does to the next operations, for tests of the log's fault handling.
@@ -182,6 +225,7 @@ struct MemInner {
     live: MemContents,
     durable: MemContents,
     faults: Faults,
+    noted_end: Option<u64>,
 }
 
 impl MemStore {
@@ -273,6 +317,14 @@ impl LogStore for MemStore {
 
     fn meta(&self) -> Result<Option<Bytes>, StoreError> {
         Ok(self.inner.lock().live.meta.clone())
+    }
+
+    fn note_durable_end(&self, end: u64) {
+        self.inner.lock().noted_end = Some(end);
+    }
+
+    fn noted_durable_end(&self) -> Option<u64> {
+        self.inner.lock().noted_end
     }
 
     fn chunk_ids(&self) -> Result<Vec<ChunkId>, StoreError> {

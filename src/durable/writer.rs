@@ -322,6 +322,7 @@ impl Writer {
                 self.unflushed = false;
                 self.shared.durable_end.store(end, Ordering::Release);
                 self.shared.durable_watch.send_replace(end);
+                self.store.note_durable_end(end);
                 self.clear_error();
                 Ok(())
             }

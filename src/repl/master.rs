@@ -638,8 +638,15 @@ async fn stream(
                 break;
             }
             for chunk in chunks {
-                if let Err(e) = writer.write_all(&chunk).await {
-                    return format!("write error: {e}");
+                // A replica that stopped reading blocks this write: a kill (CLIENT KILL, the
+                // lag limit) must still end the stream, or its cursor pins the log.
+                tokio::select! {
+                    written = writer.write_all(&chunk) => {
+                        if let Err(e) = written {
+                            return format!("write error: {e}");
+                        }
+                    }
+                    reason = kill_switch.tripped() => return reason,
                 }
                 cursor += chunk.len() as u64;
             }

@@ -30,6 +30,7 @@ use crate::snapshot::load::{LoadError, LoadOptions, Loaded, Loader};
 const CONNECT_TIMEOUT_MAX: Duration = Duration::from_secs(10);
 /// Pause between attempts while the master is unreachable or not ready.
 const RETRY_DELAY: Duration = Duration::from_secs(1);
+const RETRY_SOON_DELAY: Duration = Duration::from_millis(100);
 /// Pause after the master's dataset was refused (a type sluice does not serve, too many
 /// databases): it will not change soon, and each try costs the master a snapshot.
 const REFUSED_RETRY_DELAY: Duration = Duration::from_secs(30);
@@ -52,6 +53,15 @@ enum LinkEnd {
     Retry { reason: String, pause: Duration },
     /// An error a retry cannot fix: the task stops, the replica keeps serving its data.
     Halt(String),
+}
+
+/// A master that is starting (refused connection, -LOADING): it will be ready soon, and a
+/// replica that waits a whole second more than needed is a second further behind.
+fn retry_soon(reason: impl Into<String>) -> LinkEnd {
+    LinkEnd::Retry {
+        reason: reason.into(),
+        pause: RETRY_SOON_DELAY,
+    }
 }
 
 fn retry(reason: impl Into<String>) -> LinkEnd {
@@ -126,12 +136,32 @@ pub fn unfollow(state: &mut State) -> bool {
     true
 }
 
+/// A server configured as a replica is one from its first moment, as in Redis: INFO and
+/// ROLE say so (link down) while it loads, and it expires nothing itself meanwhile. The link
+/// starts once loading is done ([`start_from_config`]).
+pub fn configured_before_start(server: &Server) {
+    let mut state = server.state.lock();
+    if let Some((host, port)) = state.config.replicaof.clone() {
+        state.repl.master = Some(MasterLink {
+            host,
+            port,
+            status: LinkStatus::Down,
+            link_down_since_unix_ms: Some(unix_time_ms()),
+            sync_total_bytes: -1,
+            ..MasterLink::default()
+        });
+        state.expire_deletes = false;
+    }
+}
+
 /// The `replicaof` directive: follow the configured master from start-up.
 /// `continue_history`: the RDB loaded at start-up carried the replication history this
 /// server had (repl-id, repl-offset), so the first PSYNC offers it, as Redis does.
 pub fn start_from_config(server: &Arc<Server>, continue_history: bool) {
     let mut state = server.state.lock();
     if let Some((host, port)) = state.config.replicaof.clone() {
+        // The placeholder of configured_before_start: the link starts here.
+        state.repl.master = None;
         follow(server, &mut state, host, port, continue_history);
     }
 }
@@ -242,7 +272,7 @@ async fn connect_and_follow(server: &Arc<Server>, epoch: u64, host: &str, port: 
     .await
     {
         Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => return retry(format!("cannot connect to {host}:{port}: {e}")),
+        Ok(Err(e)) => return retry_soon(format!("cannot connect to {host}:{port}: {e}")),
         Err(_) => return retry(format!("timeout connecting to {host}:{port}")),
     };
     let _ = stream.set_nodelay(true);
@@ -393,6 +423,11 @@ impl Link {
         let auth_error = ["-NOAUTH", "-NOPERM", "-ERR operation not permitted"]
             .iter()
             .any(|p| pong.starts_with(p));
+        if pong.starts_with("-LOADING") {
+            return Err(retry_soon(format!(
+                "the master is loading its data: '{pong}'"
+            )));
+        }
         if pong.starts_with('-') && !auth_error {
             return Err(retry(format!(
                 "error reply to PING from the master: '{pong}'"
@@ -508,7 +543,7 @@ impl Link {
             };
         }
         if reply.starts_with("-NOMASTERLINK") || reply.starts_with("-LOADING") {
-            return Err(retry(format!(
+            return Err(retry_soon(format!(
                 "master is currently unable to PSYNC but should be in the future: '{reply}'"
             )));
         }

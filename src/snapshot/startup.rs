@@ -32,6 +32,7 @@ const STORE_CACHE_BYTES: u64 = 64 << 20;
 /// before serving connections: the server is marked as loading here, so no command can write
 /// to the databases the file and the log replace.
 pub fn start(server: &Arc<Server>) {
+    crate::repl::replica::configured_before_start(server);
     let durable = open_durable(server);
     let job = begin(
         server,

@@ -9,6 +9,7 @@ use super::{Client, encode_command};
 
 /// Commands sent per pipelined round trip.
 const PIPELINE: usize = 20;
+const PACE: std::time::Duration = std::time::Duration::from_millis(1);
 
 pub struct Writer {
     stop: Arc<AtomicBool>,
@@ -49,6 +50,9 @@ impl Writer {
                         }
                     }
                     acknowledged.fetch_add(PIPELINE as u64, Ordering::Relaxed);
+                    // Paced: a debug-build replica must keep up with a release-build
+                    // redis-server master, or every wait in a test becomes a race.
+                    std::thread::sleep(PACE);
                 }
             })
         };
