@@ -66,10 +66,13 @@ def main() -> int:
     ap.add_argument("--workdir", default="/tmp/replbench-compare")
     ap.add_argument("--port", type=int, default=7100)
     ap.add_argument("--timeout", type=float, default=1800)
-    ap.add_argument("rest", nargs=argparse.REMAINDER)
-    args = ap.parse_args()
-    if args.rest and args.rest[0] == "--":
-        args.rest = args.rest[1:]
+    argv = sys.argv[1:]
+    rest = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, rest = argv[:cut], argv[cut + 1:]
+    args = ap.parse_args(argv)
+    args.rest = rest
     results = {"redis": [], "sluice": []}
     for round_no in range(args.rounds):
         order = ["redis", "sluice"] if round_no % 2 == 0 else ["sluice", "redis"]

@@ -9,7 +9,10 @@ use super::store::ChunkId;
 use crate::repl::record::{Record, RecordError};
 
 /// Chunks are closed once they reach this size (a single larger record makes a larger chunk).
-pub const CHUNK_BYTES_TARGET: usize = 64 * 1024;
+/// Over sled's blob threshold (a quarter of its 512 KiB segment) on purpose: a blob is
+/// written once, while values kept inside the tree are rewritten with their leaf each time
+/// it is consolidated (measured: 3.7 bytes written per log byte with 64 KiB chunks).
+pub const CHUNK_BYTES_TARGET: usize = 1 << 20;
 
 /// Accumulates records into chunks.
 #[derive(Debug, Default)]
@@ -26,12 +29,11 @@ impl ChunkBuilder {
 
     /// Adds a record; returns a closed chunk when it reached the target size.
     pub fn push(&mut self, record: &Record) -> Result<Option<(ChunkId, Bytes)>, RecordError> {
-        let encoded = record.encode()?;
+        record.encode_into(&mut self.bytes)?;
         if self.start.is_none() {
             self.start = Some(record.start_offset);
         }
         self.end = record.end_offset();
-        self.bytes.extend_from_slice(&encoded);
         if self.bytes.len() >= CHUNK_BYTES_TARGET {
             return Ok(self.take());
         }

@@ -110,6 +110,8 @@ pub(crate) struct Shared {
     /// The writer announces progress here, for appenders waiting for room.
     progress: parking_lot::Condvar,
     progress_lock: Mutex<()>,
+    /// Appenders waiting for room: the writer writes its open chunk at once for them.
+    waiting_appenders: std::sync::atomic::AtomicUsize,
     durable_end: AtomicU64,
     /// Offset before the first byte the store holds.
     store_start: AtomicU64,
@@ -278,6 +280,7 @@ impl DurableLog {
             appended_end: AtomicU64::new(end),
             progress: parking_lot::Condvar::new(),
             progress_lock: Mutex::new(()),
+            waiting_appenders: Default::default(),
             durable_end: AtomicU64::new(end),
             store_start: AtomicU64::new(start),
             base_offset: AtomicU64::new(meta.as_ref().map_or(start, |m| m.base.offset)),
@@ -328,6 +331,7 @@ impl DurableLog {
             return;
         }
         let started = std::time::Instant::now();
+        self.shared.waiting_appenders.fetch_add(1, Ordering::AcqRel);
         let mut guard = self.shared.progress_lock.lock();
         while self.lag_bytes() > lag_bytes_max && !self.has_error() {
             // Bounded waits: a writer that stopped must not hang the server.
@@ -340,6 +344,8 @@ impl DurableLog {
                 break;
             }
         }
+        drop(guard);
+        self.shared.waiting_appenders.fetch_sub(1, Ordering::AcqRel);
         let waited = started.elapsed();
         if waited >= Duration::from_millis(100) {
             tracing::warn!(

@@ -19,6 +19,10 @@ use super::{FsyncPolicy, Msg, Shared};
 const MESSAGES_PER_BATCH_MAX: usize = 8192;
 const EVERYSEC: Duration = Duration::from_secs(1);
 const RETRY_INTERVAL: Duration = Duration::from_millis(500);
+const GROUP_COMMIT_WAIT: Duration = Duration::from_millis(10);
+/// An open chunk is closed (written) at the latest this long after its first record, so
+/// that lagging replicas reading the store and the memory tail's trimming follow closely.
+const CHUNK_AGE_MAX: Duration = Duration::from_millis(50);
 
 pub(super) fn spawn(
     store: Arc<dyn LogStore>,
@@ -34,6 +38,8 @@ pub(super) fn spawn(
                 shared,
                 meta,
                 meta_dirty: false,
+                builder: ChunkBuilder::default(),
+                chunk_opened: None,
                 queue: VecDeque::new(),
                 last_flush: Instant::now(),
                 unflushed: false,
@@ -69,6 +75,9 @@ struct Writer {
     shared: Arc<Shared>,
     meta: LogMeta,
     meta_dirty: bool,
+    /// The chunk records are being added to, and since when it holds any.
+    builder: ChunkBuilder,
+    chunk_opened: Option<Instant>,
     queue: VecDeque<Staged>,
     last_flush: Instant,
     unflushed: bool,
@@ -77,18 +86,31 @@ struct Writer {
 impl Writer {
     fn run(mut self, rx: Receiver<Msg>) {
         loop {
-            let wait = if !self.queue.is_empty() {
+            let mut wait = if !self.queue.is_empty() {
                 RETRY_INTERVAL
             } else if self.unflushed && self.policy() == FsyncPolicy::EverySec {
                 EVERYSEC.saturating_sub(self.last_flush.elapsed())
             } else {
                 EVERYSEC
             };
+            if let Some(opened) = self.chunk_opened {
+                wait = wait.min(CHUNK_AGE_MAX.saturating_sub(opened.elapsed()));
+            }
             let mut messages = Vec::new();
             match rx.recv_timeout(wait) {
                 Ok(msg) => messages.push(msg),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => messages.push(Msg::Stop),
+            }
+            // Group commit: records come one per client batch, thousands a second. Gathering
+            // for a moment turns as many store batches (and wake-ups of this thread, each a
+            // syscall for the appender) into a few hundred.
+            if messages
+                .first()
+                .is_some_and(|m| matches!(m, Msg::Append(_)))
+                && self.shared.waiting_appenders.load(Ordering::Acquire) == 0
+            {
+                std::thread::sleep(GROUP_COMMIT_WAIT);
             }
             while messages.len() < MESSAGES_PER_BATCH_MAX {
                 match rx.try_recv() {
@@ -96,13 +118,30 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            let (waiters, stop) = self.take(messages);
-            self.apply_queue();
+            let (mut staged, waiters, stop) = self.take(messages);
             let flush_due = match self.policy() {
                 FsyncPolicy::Always => true,
                 FsyncPolicy::EverySec => self.last_flush.elapsed() >= EVERYSEC,
                 FsyncPolicy::No => false,
             };
+            // The open chunk closes when it must reach the disk or has been open long
+            // enough; otherwise it keeps growing, so that chunks are large (sled stores them
+            // as blobs written once, instead of rewriting them inside its tree's nodes).
+            let close = stop
+                || !waiters.is_empty()
+                || flush_due
+                || self.shared.waiting_appenders.load(Ordering::Acquire) > 0
+                || self
+                    .chunk_opened
+                    .is_some_and(|opened| opened.elapsed() >= CHUNK_AGE_MAX);
+            if close && let Some(chunk) = self.builder.take() {
+                staged.put(chunk);
+                self.chunk_opened = None;
+            }
+            if !staged.batch.is_empty() {
+                self.queue.push_back(staged);
+            }
+            self.apply_queue();
             let result = if self.queue.is_empty()
                 && self.unflushed
                 && (flush_due || stop || !waiters.is_empty())
@@ -133,23 +172,29 @@ impl Writer {
         FsyncPolicy::from_u8(self.shared.fsync.load(Ordering::Relaxed))
     }
 
-    /// Turns messages into a staged batch (queued), returning flush waiters and whether to stop.
+    /// Turns messages into a staged batch, returning it with the flush waiters and whether
+    /// to stop. Records go into the open chunk; full chunks are staged.
     fn take(
         &mut self,
         messages: Vec<Msg>,
     ) -> (
+        Staged,
         Vec<crossbeam_channel::Sender<Result<u64, StoreError>>>,
         bool,
     ) {
         let mut waiters = Vec::new();
         let mut stop = false;
         let mut staged = Staged::default();
-        let mut builder = ChunkBuilder::default();
         for msg in messages {
             match msg {
-                Msg::Append(record) => match builder.push(&record) {
-                    Ok(Some(chunk)) => staged.put(chunk),
-                    Ok(None) => {}
+                Msg::Append(record) => match self.builder.push(&record) {
+                    Ok(Some(chunk)) => {
+                        staged.put(chunk);
+                        self.chunk_opened = None;
+                    }
+                    Ok(None) => {
+                        self.chunk_opened.get_or_insert_with(Instant::now);
+                    }
                     Err(e) => {
                         // Only a replid of the wrong length gets here: a bug, not input.
                         tracing::error!("replication log record not storable: {e}");
@@ -165,7 +210,8 @@ impl Writer {
                 }
                 Msg::Trim { below, force } => self.trim(below, force, &mut staged),
                 Msg::Reset(meta) => {
-                    builder = ChunkBuilder::default();
+                    self.builder = ChunkBuilder::default();
+                    self.chunk_opened = None;
                     staged.batch.puts.clear();
                     staged.chunks.clear();
                     self.queue.clear();
@@ -185,8 +231,9 @@ impl Writer {
                     self.unflushed = true;
                 }
                 Msg::Truncate(keep_until) => {
-                    if let Some(chunk) = builder.take() {
+                    if let Some(chunk) = self.builder.take() {
                         staged.put(chunk);
+                        self.chunk_opened = None;
                     }
                     self.truncate(keep_until, &mut staged);
                 }
@@ -194,17 +241,11 @@ impl Writer {
                 Msg::Stop => stop = true,
             }
         }
-        if let Some(chunk) = builder.take() {
-            staged.put(chunk);
-        }
         if self.meta_dirty {
             staged.batch.meta = Some(self.meta.encode());
             self.meta_dirty = false;
         }
-        if !staged.batch.is_empty() {
-            self.queue.push_back(staged);
-        }
-        (waiters, stop)
+        (staged, waiters, stop)
     }
 
     /// Drops chunks that end at or below `below`, never past the replay base.

@@ -68,17 +68,24 @@ impl Record {
 
     /// Binary form for durable storage.
     pub fn encode(&self) -> Result<Bytes, RecordError> {
+        let mut out = BytesMut::with_capacity(HEADER_BYTES + self.payload.len());
+        self.encode_into(&mut out)?;
+        Ok(out.freeze())
+    }
+
+    /// [`Record::encode`] appended to `out` (a chunk being built: one copy of the payload).
+    pub fn encode_into(&self, out: &mut BytesMut) -> Result<(), RecordError> {
         if self.replid.len() != 40 {
             return Err(RecordError::BadReplid);
         }
-        let mut out = BytesMut::with_capacity(HEADER_BYTES + self.payload.len());
+        out.reserve(HEADER_BYTES + self.payload.len());
         out.put_u64_le(self.start_offset);
         out.put_u32_le(self.db);
         out.put_u64_le(self.crc);
         out.put_u32_le(self.payload.len() as u32);
         out.put_slice(self.replid.as_bytes());
         out.put_slice(&self.payload);
-        Ok(out.freeze())
+        Ok(())
     }
 
     /// Length of the encoded record at the start of `bytes`, from its header.
