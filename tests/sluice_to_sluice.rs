@@ -696,7 +696,7 @@ fn min_replicas_to_write_needs_an_online_replica() {
 /// matches the offset they continue from, while writes go on (the files of concurrent syncs
 /// once shared one temporary name and were sent by path, so a sync could send another's).
 #[test]
-fn concurrent_disk_syncs_each_get_their_own_snapshot() {
+fn concurrent_disk_syncs_end_with_equal_data_while_writes_go_on() {
     let master_server = ServerProcess::sluice(&["--repl-diskless-sync", "no"]);
     let mut master = master_server.client();
     populate(&mut master);
@@ -795,8 +795,13 @@ fn link_down_past_the_backlog(log_args: &[&str], snapshot: bool) {
         Some(1)
     );
     let value = "w".repeat(2000);
-    for i in 0..100 {
-        master.cmd(&["SET", &format!("while-away:{i}"), &value]);
+    // Two bursts apart in time: the durable log stores (and trims) whole chunks, and a
+    // chunk is closed at the latest 50 ms after it opened.
+    for burst in 0..2 {
+        for i in 0..100 {
+            master.cmd(&["SET", &format!("while-away:{burst}:{i}"), &value]);
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
     more_writes(&mut master, 1);
     if snapshot {

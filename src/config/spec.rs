@@ -35,6 +35,7 @@ const fn d(name: &'static str, kind: Kind, default: &'static str, mutable: bool)
 }
 
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
+const IO_ENGINES: &[&str] = &["auto", "io_uring", "epoll"];
 const LOG_FSYNC: &[&str] = &["always", "everysec", "no"];
 const DISKLESS_LOAD: &[&str] = &["disabled", "on-empty-db", "swapdb"];
 
@@ -83,6 +84,8 @@ pub const DIRECTIVES: &[Directive] = &[
     d("repl-log-snapshot-size", Kind::Memory, "134217728", true),
     // Where the durable log lives, relative to `dir`; empty keeps the log in memory only.
     d("repl-log-dir", Kind::Text, "replog", false),
+    // What sends full-sync payloads: io_uring where the kernel allows it, else epoll.
+    d("repl-io-engine", Kind::Enum(IO_ENGINES), "auto", false),
     d("repl-diskless-sync", Kind::Bool, "yes", true),
     d(
         "repl-diskless-sync-delay",

@@ -6,7 +6,6 @@
 //! then sends with `$<len>` framing. After the payload each replica streams the log from the
 //! snapshot's offset; a PSYNC that the log can satisfy streams from the replica's offset.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
+use super::fanout;
 use super::psync::{self, FullResyncReason, PsyncDecision};
 use super::snapshot;
 use super::{ReplicaInfo, ReplicaPhase};
@@ -31,24 +31,41 @@ const STREAM_READ_BYTES: usize = 1 << 20;
 const FEED_CHUNKS: usize = 16;
 const RDB_CHUNK_BYTES: usize = 1 << 20;
 
-/// What a full-sync job sends each member.
+/// What a diskless full-sync job sends each member.
 #[derive(Debug)]
 pub enum SyncFeed {
-    /// The snapshot was taken: the member answers +FULLRESYNC with these.
+    /// The snapshot was taken: the member hands its socket to the fan-out sender, which
+    /// writes +FULLRESYNC with these, the framing and the payload.
     Start {
         replid: String,
         offset: u64,
-        diskless: bool,
+        fanout: fanout::Registrar,
     },
-    Chunk(Bytes),
-    /// Disk mode: the RDB file is complete; `file` is open on it.
-    File {
-        path: PathBuf,
-        len: u64,
-        file: std::fs::File,
-    },
-    End,
     Failed(String),
+}
+
+/// A disk-mode full sync: one RDB file, written once; every replica that waits for it or
+/// arrives while it is written reads it at its own cursor, while it grows.
+#[derive(Debug)]
+pub struct DiskJob {
+    pub replid: String,
+    pub offset: u64,
+    /// A handle on the file being written (positional reads: each reader has its cursor).
+    file: std::sync::OnceLock<std::fs::File>,
+    progress: tokio::sync::watch::Sender<DiskProgress>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct DiskProgress {
+    written: u64,
+    /// Set once the file is complete (its size) or failed.
+    outcome: Option<Result<u64, String>>,
+}
+
+impl DiskJob {
+    fn in_progress(&self) -> bool {
+        self.progress.borrow().outcome.is_none()
+    }
 }
 
 /// A diskless full sync gathering members during the delay.
@@ -181,8 +198,22 @@ async fn full_sync(
     input: &mut BytesMut,
     kill_switch: &Arc<KillSwitch>,
 ) -> String {
+    let diskless = server.state.lock().config.repl_diskless_sync && handshake.capa_eof;
+    if !diskless {
+        return disk_sync(
+            server,
+            client_id,
+            handshake,
+            request,
+            reader,
+            writer,
+            input,
+            kill_switch,
+        )
+        .await;
+    }
     let (tx, mut rx) = mpsc::channel(FEED_CHUNKS);
-    join_sync(server, client_id, handshake.capa_eof, tx);
+    join_sync(server, client_id, tx);
     let mut keepalive = tokio::time::interval(Duration::from_secs(1));
     keepalive.tick().await;
     // Until the snapshot is taken, newlines keep the link alive (replicas skip them).
@@ -197,92 +228,44 @@ async fn full_sync(
             reason = kill_switch.tripped() => return reason,
         }
     };
-    let Some(SyncFeed::Start {
-        replid,
-        offset,
-        diskless,
-    }) = start
-    else {
-        return "full sync job ended before its snapshot".into();
+    let (replid, offset, registrar) = match start {
+        Some(SyncFeed::Start {
+            replid,
+            offset,
+            fanout,
+        }) => (replid, offset, fanout),
+        Some(SyncFeed::Failed(reason)) => return format!("snapshot failed: {reason}"),
+        None => return "full sync job ended before its snapshot".into(),
     };
-    if !request.legacy_sync {
-        let line = format!("+FULLRESYNC {replid} {offset}\r\n");
-        if let Err(e) = writer.write_all(line.as_bytes()).await {
-            return format!("write error: {e}");
-        }
-    }
-    // Disk mode: the replica waits for the file (wait_bgsave) until it is written.
-    if diskless {
-        set_phase(server, client_id, ReplicaPhase::SendBulk);
-    }
-    let started = Instant::now();
-    let mut sent: u64 = 0;
-    if diskless {
-        let mark = EofMark::from_random_bytes(rand::random());
-        if let Err(e) = writer.write_all(&mark.header()).await {
-            return format!("write error: {e}");
-        }
-        loop {
-            let feed = tokio::select! {
-                feed = rx.recv() => feed,
-                reason = kill_switch.tripped() => return reason,
-            };
-            match feed {
-                Some(SyncFeed::Chunk(chunk)) => {
-                    if let Err(e) = writer.write_all(&chunk).await {
-                        return format!("write error during full sync: {e}");
-                    }
-                    sent += chunk.len() as u64;
-                    log_progress(client_id, sent, None, started);
-                }
-                Some(SyncFeed::End) => break,
-                Some(SyncFeed::Failed(reason)) => return format!("snapshot failed: {reason}"),
-                other => return format!("unexpected feed during full sync: {other:?}"),
-            }
-        }
-        if let Err(e) = writer.write_all(&mark.trailer()).await {
-            return format!("write error: {e}");
-        }
-        // A replica detects the end of an $EOF payload by its last bytes, so nothing may
-        // follow until it acknowledged (as Redis 7.0 does).
-        set_phase(server, client_id, ReplicaPhase::WaitAck);
-        if let Err(reason) = wait_first_ack(server, client_id, reader, input, kill_switch).await {
-            return reason;
-        }
+    let fullresync = if request.legacy_sync {
+        String::new()
     } else {
-        // Writing the file can take longer than the replica's repl-timeout: newlines keep
-        // the link alive meanwhile, as Redis sends them during its BGSAVE.
-        let feed = loop {
-            tokio::select! {
-                feed = rx.recv() => break feed,
-                _ = keepalive.tick() => {
-                    if let Err(e) = writer.write_all(b"\n").await {
-                        return format!("write error: {e}");
-                    }
-                }
-                reason = kill_switch.tripped() => return reason,
-            }
-        };
-        set_phase(server, client_id, ReplicaPhase::SendBulk);
-        match feed {
-            Some(SyncFeed::File { path, len, file }) => {
-                if let Err(e) = send_file(writer, file, len, client_id, started).await {
-                    return format!("sending {}: {e}", path.display());
-                }
-                sent = len;
-            }
-            Some(SyncFeed::Failed(reason)) => return format!("snapshot failed: {reason}"),
-            other => return format!("unexpected feed during full sync: {other:?}"),
-        }
+        format!("+FULLRESYNC {replid} {offset}\r\n")
+    };
+    // The sender thread writes everything from here: +FULLRESYNC, the framing and the
+    // payload, then gives the socket back.
+    set_phase(server, client_id, ReplicaPhase::SendBulk);
+    let started = Instant::now();
+    let sent = match send_through_fanout(
+        server,
+        client_id,
+        writer,
+        registrar,
+        fullresync,
+        kill_switch,
+    )
+    .await
+    {
+        Ok(sent) => sent,
+        Err(reason) => return reason,
+    };
+    log_sent(client_id, sent, started, offset);
+    // A replica detects the end of an $EOF payload by its last bytes, so nothing may
+    // follow until it acknowledged (as Redis 7.0 does).
+    set_phase(server, client_id, ReplicaPhase::WaitAck);
+    if let Err(reason) = wait_first_ack(server, client_id, reader, input, kill_switch).await {
+        return reason;
     }
-    let seconds = started.elapsed().as_secs_f64();
-    tracing::info!(
-        replica = client_id,
-        bytes = sent,
-        seconds,
-        mb_per_s = sent as f64 / 1e6 / seconds.max(1e-9),
-        "full sync payload sent; streaming from offset {offset}"
-    );
     set_phase(server, client_id, ReplicaPhase::Online);
     stream(
         server,
@@ -294,6 +277,226 @@ async fn full_sync(
         kill_switch,
     )
     .await
+}
+
+fn log_sent(client_id: u64, sent: u64, started: Instant, offset: u64) {
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        replica = client_id,
+        bytes = sent,
+        seconds,
+        mb_per_s = sent as f64 / 1e6 / seconds.max(1e-9),
+        "full sync payload sent; streaming from offset {offset}"
+    );
+}
+
+/// Disk mode: joins the file being written (or starts one) and sends it while it grows:
+/// `$EOF:` framing to replicas that take it (the length is not known yet), `$<len>` once
+/// the file is complete to those that do not.
+#[allow(clippy::too_many_arguments)]
+async fn disk_sync(
+    server: &Arc<Server>,
+    client_id: u64,
+    handshake: &ReplicaHandshake,
+    request: &PsyncRequest,
+    reader: &mut OwnedReadHalf,
+    writer: &mut OwnedWriteHalf,
+    input: &mut BytesMut,
+    kill_switch: &Arc<KillSwitch>,
+) -> String {
+    let job = match join_disk_job(server, client_id) {
+        Ok(job) => job,
+        Err(reason) => return reason,
+    };
+    if !request.legacy_sync {
+        let line = format!("+FULLRESYNC {} {}\r\n", job.replid, job.offset);
+        if let Err(e) = writer.write_all(line.as_bytes()).await {
+            return format!("write error: {e}");
+        }
+    }
+    let mut progress = job.progress.subscribe();
+    let mut keepalive = tokio::time::interval(Duration::from_secs(1));
+    keepalive.tick().await;
+    let eof_framing = handshake.capa_eof;
+    let mark = EofMark::from_random_bytes(rand::random());
+    let total = if eof_framing {
+        None
+    } else {
+        // The length goes first: wait for the file, with newlines as keepalives (as Redis
+        // sends them during its BGSAVE).
+        loop {
+            let outcome = progress.borrow_and_update().outcome.clone();
+            match outcome {
+                Some(Ok(total)) => break Some(total),
+                Some(Err(reason)) => return format!("snapshot failed: {reason}"),
+                None => {}
+            }
+            tokio::select! {
+                changed = progress.changed() => if changed.is_err() {
+                    return "the snapshot job ended".into();
+                },
+                _ = keepalive.tick() => {
+                    if let Err(e) = writer.write_all(b"\n").await {
+                        return format!("write error: {e}");
+                    }
+                }
+                reason = kill_switch.tripped() => return reason,
+            }
+        }
+    };
+    let header = match total {
+        Some(total) => length_header(total).to_vec(),
+        None => mark.header().to_vec(),
+    };
+    if let Err(e) = writer.write_all(&header).await {
+        return format!("write error: {e}");
+    }
+    set_phase(server, client_id, ReplicaPhase::SendBulk);
+    let started = Instant::now();
+    let mut buf = vec![0u8; RDB_CHUNK_BYTES];
+    let mut sent = 0u64;
+    loop {
+        let now = progress.borrow_and_update().clone();
+        if sent < now.written {
+            let want = ((now.written - sent) as usize).min(buf.len());
+            let Some(file) = job.file.get() else {
+                return "snapshot file missing".into();
+            };
+            let n = match std::os::unix::fs::FileExt::read_at(file, &mut buf[..want], sent) {
+                Ok(0) => return "snapshot file shorter than written".into(),
+                Ok(n) => n,
+                Err(e) => return format!("reading the snapshot file: {e}"),
+            };
+            tokio::select! {
+                written = writer.write_all(&buf[..n]) => if let Err(e) = written {
+                    return format!("write error during full sync: {e}");
+                },
+                reason = kill_switch.tripped() => return reason,
+            }
+            sent += n as u64;
+            log_progress(client_id, sent, total, started);
+            continue;
+        }
+        match now.outcome {
+            Some(Ok(_)) => break,
+            Some(Err(reason)) => return format!("snapshot failed: {reason}"),
+            None => {}
+        }
+        tokio::select! {
+            changed = progress.changed() => if changed.is_err() {
+                return "the snapshot job ended".into();
+            },
+            reason = kill_switch.tripped() => return reason,
+        }
+    }
+    if eof_framing {
+        if let Err(e) = writer.write_all(&mark.trailer()).await {
+            return format!("write error: {e}");
+        }
+        log_sent(client_id, sent, started, job.offset);
+        set_phase(server, client_id, ReplicaPhase::WaitAck);
+        if let Err(reason) = wait_first_ack(server, client_id, reader, input, kill_switch).await {
+            return reason;
+        }
+    } else {
+        log_sent(client_id, sent, started, job.offset);
+    }
+    set_phase(server, client_id, ReplicaPhase::Online);
+    stream(
+        server,
+        client_id,
+        reader,
+        writer,
+        input,
+        job.offset,
+        kill_switch,
+    )
+    .await
+}
+
+/// The disk snapshot being written, joined; or a new one. The replica's cursor is set to
+/// the snapshot's offset, so the log keeps what it will stream after the file.
+fn join_disk_job(server: &Arc<Server>, client_id: u64) -> Result<Arc<DiskJob>, String> {
+    let mut state = server.state.lock();
+    if let Some(job) = state.repl.disk_job.clone()
+        && job.in_progress()
+    {
+        if let Some(info) = state.repl.replicas.get_mut(&client_id) {
+            info.cursor = job.offset;
+        }
+        tracing::info!(
+            replica = client_id,
+            offset = job.offset,
+            written = job.progress.borrow().written,
+            "joining the disk snapshot being written: reading it from byte 0"
+        );
+        return Ok(job);
+    }
+    let snap = snapshot::take(&mut state);
+    state.repl.log.force_select();
+    state.repl.sync_snapshots += 1;
+    if let Some(info) = state.repl.replicas.get_mut(&client_id) {
+        info.cursor = snap.offset;
+    }
+    let job = Arc::new(DiskJob {
+        replid: snap.replid.clone(),
+        offset: snap.offset,
+        file: std::sync::OnceLock::new(),
+        progress: tokio::sync::watch::Sender::new(DiskProgress::default()),
+    });
+    state.repl.disk_job = Some(job.clone());
+    let path = crate::snapshot::save::rdb_path(&state.config);
+    drop(state);
+    tracing::info!(
+        keys = snap.keys,
+        offset = snap.offset,
+        "starting a disk snapshot for full syncs"
+    );
+    let writer_job = job.clone();
+    let server = server.clone();
+    let spawned = std::thread::Builder::new()
+        .name("sync-rdb-file".into())
+        .spawn(move || {
+            let options = EncoderOptions {
+                chunk_size_bytes: RDB_CHUNK_BYTES,
+                ..EncoderOptions::default()
+            };
+            let result = crate::snapshot::save::write_observed(
+                &snap,
+                options,
+                &path,
+                None,
+                |file| {
+                    let handle = file
+                        .try_clone()
+                        .map_err(|e| format!("a handle on the snapshot file: {e}"))?;
+                    let _ = writer_job.file.set(handle);
+                    Ok(())
+                },
+                |written| {
+                    writer_job.progress.send_modify(|p| p.written = written);
+                },
+            );
+            writer_job
+                .progress
+                .send_modify(|p| p.outcome = Some(result));
+            let mut state = server.state.lock();
+            if state
+                .repl
+                .disk_job
+                .as_ref()
+                .is_some_and(|j| Arc::ptr_eq(j, &writer_job))
+            {
+                state.repl.disk_job = None;
+            }
+        });
+    if let Err(e) = spawned {
+        let reason = format!("cannot start the snapshot thread: {e}");
+        job.progress
+            .send_modify(|p| p.outcome = Some(Err(reason.clone())));
+        return Err(reason);
+    }
+    Ok(job)
 }
 
 fn log_progress(client_id: u64, sent: u64, total: Option<u64>, started: Instant) {
@@ -319,49 +522,15 @@ fn log_progress(client_id: u64, sent: u64, total: Option<u64>, started: Instant)
     }
 }
 
-async fn send_file(
-    writer: &mut OwnedWriteHalf,
-    file: std::fs::File,
-    len: u64,
-    client_id: u64,
-    started: Instant,
-) -> std::io::Result<()> {
-    let mut file = tokio::fs::File::from_std(file);
-    writer.write_all(&length_header(len)).await?;
-    let mut buf = vec![0u8; RDB_CHUNK_BYTES];
-    let mut sent = 0u64;
-    while sent < len {
-        let want = ((len - sent) as usize).min(buf.len());
-        let n = file.read(&mut buf[..want]).await?;
-        if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "RDB file shorter than announced",
-            ));
-        }
-        writer.write_all(&buf[..n]).await?;
-        sent += n as u64;
-        log_progress(client_id, sent, Some(len), started);
-    }
-    Ok(())
-}
-
 fn set_phase(server: &Server, client_id: u64, phase: ReplicaPhase) {
     if let Some(info) = server.state.lock().repl.replicas.get_mut(&client_id) {
         info.phase = phase;
     }
 }
 
-/// Adds the replica to a full-sync job: the diskless job gathering members, or a new job.
-fn join_sync(server: &Arc<Server>, client_id: u64, capa_eof: bool, tx: mpsc::Sender<SyncFeed>) {
+/// Adds the replica to a diskless full-sync job: the one gathering members, or a new one.
+fn join_sync(server: &Arc<Server>, client_id: u64, tx: mpsc::Sender<SyncFeed>) {
     let mut state = server.state.lock();
-    // Replicas that cannot read the $EOF framing get a file, as Redis does.
-    let diskless = state.config.repl_diskless_sync && capa_eof;
-    if !diskless {
-        drop(state);
-        start_job(server.clone(), vec![(client_id, tx)], false);
-        return;
-    }
     if let Some(waiting) = state.repl.waiting_sync.as_mut() {
         waiting.members.push((client_id, tx));
         return;
@@ -397,13 +566,14 @@ fn join_sync(server: &Arc<Server>, client_id: u64, capa_eof: bool, tx: mpsc::Sen
             .take()
             .map(|w| w.members)
             .unwrap_or_default();
-        start_job(server, members, true);
+        start_job(server, members);
     });
 }
 
-/// Takes the snapshot for the members and encodes it on its own thread.
-fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>, diskless: bool) {
-    let (snap, path) = {
+/// Takes the snapshot for the members and encodes it on its own thread, fanned out to
+/// every member by the sender.
+fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>) {
+    let (snap, engine) = {
         let mut state = server.state.lock();
         let snap = snapshot::take(&mut state);
         // The new replicas do not know the stream's db: the next write selects it again.
@@ -414,67 +584,46 @@ fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>, d
                 info.cursor = snap.offset;
             }
         }
-        let path = crate::snapshot::save::rdb_path(&state.config);
-        (snap, path)
+        (snap, state.repl.io_engine)
     };
     tracing::info!(
         replicas = members.len(),
         keys = snap.keys,
         offset = snap.offset,
-        diskless,
-        "starting a full-sync snapshot"
+        engine = engine.name(),
+        "starting a diskless full-sync snapshot"
     );
+    let (fanout, registrar) = match fanout::FanOut::start(engine, members.len()) {
+        Ok(pair) => pair,
+        Err(e) => {
+            for (_, tx) in &members {
+                let _ = tx.try_send(SyncFeed::Failed(format!(
+                    "cannot start the sender thread: {e}"
+                )));
+            }
+            return;
+        }
+    };
     for (_, tx) in &members {
         // The first message into an empty channel always fits, so this never waits (and
         // must not: we are on the async runtime here).
         let _ = tx.try_send(SyncFeed::Start {
             replid: snap.replid.clone(),
             offset: snap.offset,
-            diskless,
+            fanout: registrar.clone(),
         });
     }
+    drop(registrar);
     std::thread::spawn(move || {
         let options = EncoderOptions {
             chunk_size_bytes: RDB_CHUNK_BYTES,
             ..EncoderOptions::default()
         };
-        if diskless {
-            let mut live = members;
-            let result = snapshot::encode(&snap, options, |chunk| {
-                live.retain(|(_, tx)| tx.blocking_send(SyncFeed::Chunk(chunk.clone())).is_ok());
-                !live.is_empty()
-            });
-            let failure = result.err().map(|e| e.to_string());
-            for (_, tx) in &live {
-                let _ = tx.blocking_send(match &failure {
-                    None => SyncFeed::End,
-                    Some(reason) => SyncFeed::Failed(reason.clone()),
-                });
-            }
-        } else {
-            // Each member gets its own handle on this very file: a later save may rename
-            // another file over the path while the members still send this one.
-            match crate::snapshot::save::write_rdb_file_with_readers(
-                &snap,
-                options,
-                &path,
-                members.len(),
-            ) {
-                Ok((len, files)) => {
-                    for ((_, tx), file) in members.iter().zip(files) {
-                        let _ = tx.blocking_send(SyncFeed::File {
-                            path: path.clone(),
-                            len,
-                            file,
-                        });
-                    }
-                }
-                Err(reason) => {
-                    for (_, tx) in &members {
-                        let _ = tx.blocking_send(SyncFeed::Failed(reason.clone()));
-                    }
-                }
-            }
+        // Encoded once; the sender fans each chunk out and paces us by the fastest
+        // replica. Nothing left to send to stops the encoding.
+        match snapshot::encode(&snap, options, |chunk| fanout.push(chunk)) {
+            Ok(_) => fanout.finish(),
+            Err(e) => fanout.abort(&e.to_string()),
         }
     });
 }
@@ -709,4 +858,58 @@ async fn read_durable(
         out.push(chunk.slice(..keep));
     }
     Ok(out)
+}
+
+/// Hands the replica's socket to the fan-out sender for the payload (+FULLRESYNC line,
+/// `$EOF:` framing, the RDB) and waits for it to give the socket back. Returns the bytes
+/// sent. A kill while the sender holds the socket shuts the socket down, which ends the
+/// member there too.
+async fn send_through_fanout(
+    server: &Server,
+    client_id: u64,
+    writer: &mut OwnedWriteHalf,
+    registrar: fanout::Registrar,
+    fullresync: String,
+    kill_switch: &KillSwitch,
+) -> Result<u64, String> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let raw = writer.as_ref().as_raw_fd();
+    // SAFETY: dup of a descriptor we own; the copy is owned by the OwnedFd.
+    let dup = unsafe { libc::dup(raw) };
+    if dup < 0 {
+        return Err(format!(
+            "dup of the replica socket: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: `dup` is a fresh descriptor nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(dup) };
+    let mark = EofMark::from_random_bytes(rand::random());
+    let mut header = BytesMut::from(fullresync.as_bytes());
+    header.extend_from_slice(&mark.header());
+    let window_bytes = server.state.lock().config.output_limit_replica.hard_bytes;
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let registered = registrar.register(fanout::Member {
+        id: client_id,
+        fd,
+        header: header.freeze(),
+        trailer: Bytes::copy_from_slice(&mark.trailer()),
+        window_bytes,
+        done: done_tx,
+    });
+    if !registered {
+        return Err("the full sync's sender ended before this replica joined".into());
+    }
+    tokio::select! {
+        result = done_rx => match result {
+            Ok(Ok(sent)) => Ok(sent),
+            Ok(Err(reason)) => Err(reason),
+            Err(_) => Err("the full sync's sender ended without a result".into()),
+        },
+        reason = kill_switch.tripped() => {
+            // SAFETY: shutting down a socket we own; the sender's copy then fails.
+            unsafe { libc::shutdown(raw, libc::SHUT_RDWR) };
+            Err(reason)
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! master). DESIGN.md §1 and §3 describe the protocol this follows.
 
 pub mod apply;
+pub mod fanout;
 pub mod ids;
 pub mod log;
 pub mod master;
@@ -114,11 +115,15 @@ pub struct ReplState {
     pub last_ping_unix_ms: u64,
     /// Full syncs gathering replicas (diskless delay) before their snapshot is taken.
     pub waiting_sync: Option<master::WaitingSync>,
+    /// The disk-mode snapshot being written, which arriving replicas join.
+    pub disk_job: Option<std::sync::Arc<master::DiskJob>>,
     /// The log on disk; None when it could not be opened (then the log lives in memory only)
     /// and in unit tests.
     pub durable: Option<std::sync::Arc<crate::durable::DurableLog>>,
     /// In-memory part of the log when `durable` holds the rest (`repl-log-hot-size`).
     pub hot_bytes_max: u64,
+    /// What moves full-sync payloads (`repl-io-engine`, probed at start-up).
+    pub io_engine: fanout::Engine,
 }
 
 impl ReplState {
@@ -136,8 +141,10 @@ impl ReplState {
             getack_requested: false,
             last_ping_unix_ms: 0,
             waiting_sync: None,
+            disk_job: None,
             durable: None,
             hot_bytes_max: 64 << 20,
+            io_engine: fanout::Engine::Poll,
         }
     }
 

@@ -144,38 +144,36 @@ pub fn write_rdb_file(
     path: &Path,
     cancel: Option<&AtomicBool>,
 ) -> Result<u64, String> {
-    write_then(snap, options, path, cancel, |_| Ok(())).map(|(len, ())| len)
+    write_observed(snap, options, path, cancel, |_| Ok(()), |_| {})
 }
 
-/// [`write_rdb_file`], then opens `readers` read handles on the new file before any other
-/// writer may replace it: each handle reads exactly this snapshot (disk-mode full syncs).
-pub fn write_rdb_file_with_readers(
-    snap: &Snapshot,
-    options: EncoderOptions,
-    path: &Path,
-    readers: usize,
-) -> Result<(u64, Vec<std::fs::File>), String> {
-    write_then(snap, options, path, None, |path| {
-        (0..readers)
-            .map(|_| {
-                std::fs::File::open(path).map_err(|e| format!("opening {}: {e}", path.display()))
-            })
-            .collect()
-    })
-}
-
-fn write_then<T>(
+/// [`write_rdb_file`] for readers that follow the file while it is written (disk-mode full
+/// syncs): `created` gets the new file's handle before the first byte, `written` the size
+/// after each chunk. The handle stays valid after the rename, so readers read exactly this
+/// snapshot even if a later save renames another file over the path.
+pub fn write_observed(
     snap: &Snapshot,
     options: EncoderOptions,
     path: &Path,
     cancel: Option<&AtomicBool>,
-    after: impl FnOnce(&Path) -> Result<T, String>,
-) -> Result<(u64, T), String> {
+    created: impl FnOnce(&std::fs::File) -> Result<(), String>,
+    mut written: impl FnMut(u64),
+) -> Result<u64, String> {
     let _writer = FILE_WRITERS.lock().unwrap_or_else(|e| e.into_inner());
     let sequence = TEMP_SEQUENCE.fetch_add(1, Ordering::Relaxed);
     let tmp = path.with_file_name(format!("temp-{}-{sequence}.rdb", std::process::id()));
-    let mut file =
-        std::fs::File::create(&tmp).map_err(|e| format!("creating {}: {e}", tmp.display()))?;
+    // Readable too: readers of a disk-mode full sync follow it through a copy of this handle.
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)
+        .map_err(|e| format!("creating {}: {e}", tmp.display()))?;
+    if let Err(reason) = created(&file) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(reason);
+    }
     let started = Instant::now();
     let mut last_log = started;
     let mut len = 0u64;
@@ -190,6 +188,7 @@ fn write_then<T>(
             return false;
         }
         len += chunk.len() as u64;
+        written(len);
         if last_log.elapsed() >= PROGRESS_LOG_INTERVAL {
             last_log = Instant::now();
             let seconds = started.elapsed().as_secs_f64();
@@ -257,8 +256,7 @@ fn write_then<T>(
             empty: false,
         });
     }
-    let extra = after(path)?;
-    Ok((len, extra))
+    Ok(len)
 }
 
 /// Takes the snapshot. Effects it sealed into the log are announced to replica streams

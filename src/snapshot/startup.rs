@@ -33,6 +33,17 @@ const STORE_CACHE_BYTES: u64 = 64 << 20;
 /// to the databases the file and the log replace.
 pub fn start(server: &Arc<Server>) {
     crate::repl::replica::configured_before_start(server);
+    {
+        let mut state = server.state.lock();
+        let setting = state
+            .config
+            .get("repl-io-engine")
+            .unwrap_or("auto")
+            .to_string();
+        let engine = crate::repl::fanout::Engine::choose(&setting);
+        tracing::info!(engine = engine.name(), "full-sync sender");
+        state.repl.io_engine = engine;
+    }
     let durable = open_durable(server);
     let job = begin(
         server,

@@ -438,6 +438,7 @@ fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
         repl.log_start() + 1,
         end - repl.log_start(),
     );
+    let _ = write!(out, "repl_io_engine:{}\r\n", repl.io_engine.name());
     // sluice's durable log (issue: durable replication state); Redis has no equivalent.
     match &repl.durable {
         Some(d) => {

@@ -1,0 +1,273 @@
+//! The bookkeeping of a fan-out, apart from any I/O: one queue of chunks shared by every
+//! member, each member a cursor into it. Chunks are dropped once every live member has sent
+//! them. The next chunk is taken from the producer only while the fastest member is close to
+//! the end of the queue, so the producer runs at the pace of the fastest link; a member that
+//! falls more than its window behind is dropped, alone.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+/// Chunks the fastest member may have queued before the producer is asked for more.
+pub const FASTEST_AHEAD_CHUNKS: usize = 4;
+
+#[derive(Debug)]
+pub struct MemberState {
+    pub id: u64,
+    /// Sent before the chunks (the framing's header), then consumed.
+    pub header: Bytes,
+    /// Sent after the last chunk (the framing's trailer).
+    pub trailer: Bytes,
+    /// Index (absolute, counted from the first chunk ever) of the chunk being sent.
+    pub chunk: u64,
+    /// Bytes of that chunk already sent.
+    pub offset: usize,
+    pub sent_bytes: u64,
+    pub window_bytes: u64,
+    pub trailer_sent: bool,
+    pub failed: Option<String>,
+}
+
+impl MemberState {
+    pub fn new(id: u64, header: Bytes, trailer: Bytes, window_bytes: u64) -> MemberState {
+        MemberState {
+            id,
+            header,
+            trailer,
+            chunk: 0,
+            offset: 0,
+            sent_bytes: 0,
+            window_bytes,
+            trailer_sent: false,
+            failed: None,
+        }
+    }
+
+    pub fn live(&self) -> bool {
+        self.failed.is_none()
+    }
+}
+
+/// What a member sends next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// These bytes (a slice of a shared buffer).
+    Bytes(Bytes),
+    /// Nothing now: waiting for the producer.
+    Wait,
+    /// Everything, trailer included, was sent.
+    Done,
+}
+
+#[derive(Debug, Default)]
+pub struct Queue {
+    chunks: VecDeque<Bytes>,
+    /// Absolute index of `chunks[0]`.
+    first: u64,
+    queued_bytes: u64,
+    pub finished: bool,
+}
+
+impl Queue {
+    pub fn end(&self) -> u64 {
+        self.first + self.chunks.len() as u64
+    }
+
+    pub fn push(&mut self, chunk: Bytes) {
+        self.queued_bytes += chunk.len() as u64;
+        self.chunks.push_back(chunk);
+    }
+
+    /// Whether the producer should be asked for another chunk.
+    pub fn wants_more<'a>(&self, members: impl IntoIterator<Item = &'a MemberState>) -> bool {
+        if self.finished {
+            return false;
+        }
+        let fastest = members
+            .into_iter()
+            .filter(|m| m.live())
+            .map(|m| m.chunk)
+            .max();
+        match fastest {
+            Some(fastest) => self.end().saturating_sub(fastest) < FASTEST_AHEAD_CHUNKS as u64,
+            None => false,
+        }
+    }
+
+    /// Bytes a member still has to send from the queue.
+    fn behind_bytes(&self, member: &MemberState) -> u64 {
+        let mut bytes = 0u64;
+        for index in member.chunk.max(self.first)..self.end() {
+            bytes += self.chunks[(index - self.first) as usize].len() as u64;
+        }
+        bytes.saturating_sub(member.offset as u64)
+    }
+
+    /// Marks `member` failed when it fell past its window; true if it did.
+    pub fn enforce_window(&self, member: &mut MemberState) -> bool {
+        if member.live()
+            && member.window_bytes > 0
+            && self.behind_bytes(member) > member.window_bytes
+        {
+            member.failed = Some(format!(
+                "replica too slow: more than {} bytes of the snapshot queued for it",
+                member.window_bytes
+            ));
+            return true;
+        }
+        false
+    }
+
+    /// What `member` sends next. Marks it failed when it fell past its window.
+    pub fn next(&self, member: &mut MemberState) -> Next {
+        if !member.live() {
+            return Next::Done;
+        }
+        if !member.header.is_empty() {
+            return Next::Bytes(member.header.clone());
+        }
+        if member.chunk < self.end() {
+            if self.enforce_window(member) {
+                return Next::Done;
+            }
+            let chunk = &self.chunks[(member.chunk - self.first) as usize];
+            return Next::Bytes(chunk.slice(member.offset..));
+        }
+        if !self.finished {
+            return Next::Wait;
+        }
+        if !member.trailer_sent && !member.trailer.is_empty() {
+            return Next::Bytes(member.trailer.clone());
+        }
+        Next::Done
+    }
+
+    /// `n` bytes of what [`Queue::next`] returned were sent.
+    pub fn advance(&self, member: &mut MemberState, n: usize) {
+        member.sent_bytes += n as u64;
+        if !member.header.is_empty() {
+            let _ = member.header.split_to(n.min(member.header.len()));
+            return;
+        }
+        if member.chunk < self.end() {
+            member.offset += n;
+            let len = self.chunks[(member.chunk - self.first) as usize].len();
+            if member.offset >= len {
+                member.chunk += 1;
+                member.offset = 0;
+            }
+            return;
+        }
+        let _ = member.trailer.split_to(n.min(member.trailer.len()));
+        if member.trailer.is_empty() {
+            member.trailer_sent = true;
+        }
+    }
+
+    /// Drops chunks every live member has sent.
+    pub fn release<'a>(&mut self, members: impl IntoIterator<Item = &'a MemberState>) {
+        let slowest = members
+            .into_iter()
+            .filter(|m| m.live())
+            .map(|m| m.chunk)
+            .min()
+            .unwrap_or(self.end());
+        while self.first < slowest {
+            match self.chunks.pop_front() {
+                Some(chunk) => self.queued_bytes -= chunk.len() as u64,
+                None => break,
+            }
+            self.first += 1;
+        }
+    }
+
+    pub fn queued_bytes(&self) -> u64 {
+        self.queued_bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(id: u64, window: u64) -> MemberState {
+        MemberState::new(
+            id,
+            Bytes::from_static(b"H"),
+            Bytes::from_static(b"T"),
+            window,
+        )
+    }
+
+    /// Sends everything available for `m`, returning the bytes.
+    fn drain(q: &Queue, m: &mut MemberState) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Next::Bytes(b) = q.next(m) {
+            out.extend_from_slice(&b);
+            q.advance(m, b.len());
+        }
+        out
+    }
+
+    #[test]
+    fn every_member_gets_header_chunks_and_trailer_in_order() {
+        let mut q = Queue::default();
+        let mut members = vec![member(1, 0), member(2, 0)];
+        q.push(Bytes::from_static(b"abc"));
+        q.push(Bytes::from_static(b"de"));
+        q.finished = true;
+        for m in members.iter_mut() {
+            assert_eq!(drain(&q, m), b"HabcdeT");
+            assert_eq!(q.next(m), Next::Done);
+        }
+        q.release(&members);
+        assert_eq!(q.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn short_sends_resume_inside_a_chunk() {
+        let mut q = Queue::default();
+        let mut m = member(1, 0);
+        q.push(Bytes::from_static(b"abcdef"));
+        q.advance(&mut m, 1); // header
+        assert_eq!(q.next(&mut m), Next::Bytes(Bytes::from_static(b"abcdef")));
+        q.advance(&mut m, 2);
+        assert_eq!(q.next(&mut m), Next::Bytes(Bytes::from_static(b"cdef")));
+        q.advance(&mut m, 4);
+        assert_eq!(q.next(&mut m), Next::Wait);
+    }
+
+    #[test]
+    fn the_producer_follows_the_fastest_and_the_slow_member_is_dropped_alone() {
+        let mut q = Queue::default();
+        let mut members = vec![member(1, 10), member(2, 0)];
+        let mut produced = 0;
+        // Member 2 keeps up; member 1 never sends anything.
+        for _ in 0..20 {
+            while q.wants_more(&members) {
+                q.push(Bytes::from_static(b"xxxx"));
+                produced += 1;
+            }
+            drain(&q, &mut members[1]);
+            let _ = q.next(&mut members[0]);
+            q.release(&members);
+        }
+        assert!(
+            produced > 10,
+            "the fast member was not held back: {produced}"
+        );
+        assert!(
+            members[0].failed.is_some(),
+            "the slow member passed its window"
+        );
+        assert!(members[1].live());
+        // Once the slow one is gone, nothing is kept for it.
+        assert!(q.queued_bytes() <= (FASTEST_AHEAD_CHUNKS * 4) as u64);
+    }
+
+    #[test]
+    fn nothing_is_produced_without_a_live_member() {
+        let q = Queue::default();
+        assert!(!q.wants_more(&[] as &[MemberState]));
+    }
+}

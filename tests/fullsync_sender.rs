@@ -1,0 +1,146 @@
+//! The full-sync sender (io_uring, and the epoll fallback forced by `repl-io-engine epoll`):
+//! replicas that arrive together share one snapshot fanned out to all of them, a replica
+//! that stops reading falls behind alone and is dropped alone, without delaying the others,
+//! and a stock redis-server replica loads what it sends.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::compare::{assert_same_data, info_field, stat, wait_for, wait_in_sync};
+use common::{Client, ServerProcess, redis_available};
+
+const LIMIT: Duration = Duration::from_secs(60);
+const ENGINES: [&str; 2] = ["auto", "epoll"];
+
+fn load(client: &mut Client, keys: usize) {
+    let value = "x".repeat(1000);
+    for start in (0..keys).step_by(100) {
+        let mut args = vec!["MSET".to_string()];
+        for i in start..(start + 100).min(keys) {
+            args.push(format!("k:{i:07}"));
+            args.push(value.clone());
+        }
+        assert!(!client.cmd(&args).is_error());
+    }
+    client.cmd(&["RPUSH", "list", "a", "b"]);
+}
+
+/// A replica that asks for a full sync and then never reads a byte.
+fn silent_replica(port: u16) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let handshake = b"*3\r\n$8\r\nREPLCONF\r\n$14\r\nlistening-port\r\n$4\r\n9999\r\n\
+                      *5\r\n$8\r\nREPLCONF\r\n$4\r\ncapa\r\n$3\r\neof\r\n$4\r\ncapa\r\n$6\r\npsync2\r\n\
+                      *3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n";
+    s.write_all(handshake).expect("handshake");
+    s
+}
+
+fn master(engine: &str, extra: &[&str]) -> ServerProcess {
+    let mut args = vec!["--repl-io-engine", engine];
+    args.extend_from_slice(extra);
+    let master = ServerProcess::sluice(&args);
+    let expected = if engine == "epoll" { "epoll" } else { "" };
+    let reported = info_field(&mut master.client(), "replication", "repl_io_engine")
+        .expect("repl_io_engine in INFO");
+    if !expected.is_empty() {
+        assert_eq!(reported, expected);
+    }
+    println!("engine {engine}: sender {reported}");
+    master
+}
+
+#[test]
+fn replicas_arriving_together_share_one_fanned_out_snapshot() {
+    for engine in ENGINES {
+        let master = master(
+            engine,
+            &[
+                "--repl-diskless-sync-delay",
+                "5",
+                "--repl-diskless-sync-max-replicas",
+                "3",
+            ],
+        );
+        let mut m = master.client();
+        load(&mut m, 20_000);
+        let port = master.port.to_string();
+        let replicas: Vec<ServerProcess> = (0..3)
+            .map(|_| ServerProcess::sluice(&["--replicaof", "127.0.0.1", &port]))
+            .collect();
+        for replica in &replicas {
+            wait_in_sync(&mut m, &mut replica.client(), LIMIT);
+            assert_same_data(&mut m, &mut replica.client(), 1);
+        }
+        assert_eq!(stat(&mut m, "sync_full"), 3);
+        assert_eq!(
+            stat(&mut m, "sync_snapshots"),
+            1,
+            "one snapshot for all three"
+        );
+    }
+}
+
+#[test]
+fn a_replica_that_stops_reading_does_not_delay_the_others() {
+    for engine in ENGINES {
+        let master = master(
+            engine,
+            &[
+                "--repl-diskless-sync-delay",
+                "5",
+                "--repl-diskless-sync-max-replicas",
+                "3",
+                "--client-output-buffer-limit",
+                "replica 4mb 0 0",
+            ],
+        );
+        let mut m = master.client();
+        // 40 MB: far more than the silent replica's socket buffers and its 4 MB window.
+        load(&mut m, 40_000);
+        let port = master.port.to_string();
+        let _silent = silent_replica(master.port);
+        let replicas: Vec<ServerProcess> = (0..2)
+            .map(|_| ServerProcess::sluice(&["--replicaof", "127.0.0.1", &port]))
+            .collect();
+        let started = Instant::now();
+        for replica in &replicas {
+            wait_in_sync(&mut m, &mut replica.client(), LIMIT);
+        }
+        println!(
+            "engine {engine}: both replicas in sync {:?} after they started",
+            started.elapsed()
+        );
+        wait_for(
+            LIMIT,
+            "the silent replica to be dropped",
+            || info_field(&mut m, "replication", "connected_slaves").as_deref() == Some("2"),
+            || master.log_text(),
+        );
+        assert!(
+            master.log_text().contains("replica too slow"),
+            "{}",
+            master.log_text()
+        );
+        for replica in &replicas {
+            assert_same_data(&mut m, &mut replica.client(), 1);
+        }
+    }
+}
+
+#[test]
+fn a_redis_replica_loads_what_the_sender_sends() {
+    if !redis_available("a_redis_replica_loads_what_the_sender_sends") {
+        return;
+    }
+    for engine in ENGINES {
+        let master = master(engine, &["--repl-diskless-sync-delay", "0"]);
+        let mut m = master.client();
+        load(&mut m, 5_000);
+        let replica = ServerProcess::redis(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+        wait_in_sync(&mut m, &mut replica.client(), LIMIT);
+        assert_same_data(&mut m, &mut replica.client(), 1);
+    }
+}
