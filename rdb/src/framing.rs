@@ -82,6 +82,10 @@ pub enum PayloadHeader {
     Length(u64),
     /// `$EOF:<mark>`: the RDB is followed by the mark.
     Eof(EofMark),
+    /// `$ZSTD:<mark>`: sluice's compressed framing (frames of raw or zstd-compressed RDB
+    /// bytes, then an end frame carrying the mark), sent only to replicas that announced
+    /// `capa zstd`.
+    Zstd(EofMark),
 }
 
 /// Parses the payload header at the start of `buf`, skipping `\n` keepalives before it.
@@ -111,6 +115,10 @@ pub fn parse_payload_header(buf: &[u8]) -> Result<Option<(PayloadHeader, usize)>
     if let Some(mark) = line.strip_prefix(b"$EOF:") {
         let mark: [u8; EOF_MARK_BYTES] = mark.try_into().map_err(|_| unexpected())?;
         return Ok(Some((PayloadHeader::Eof(EofMark(mark)), consumed)));
+    }
+    if let Some(mark) = line.strip_prefix(b"$ZSTD:") {
+        let mark: [u8; EOF_MARK_BYTES] = mark.try_into().map_err(|_| unexpected())?;
+        return Ok(Some((PayloadHeader::Zstd(EofMark(mark)), consumed)));
     }
     let digits = line.strip_prefix(b"$").ok_or_else(unexpected)?;
     if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {

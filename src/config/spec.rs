@@ -35,6 +35,7 @@ const fn d(name: &'static str, kind: Kind, default: &'static str, mutable: bool)
 }
 
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
+const COMPRESSION: &[&str] = &["auto", "zstd", "no"];
 const IO_ENGINES: &[&str] = &["auto", "io_uring", "epoll"];
 const LOG_FSYNC: &[&str] = &["always", "everysec", "no"];
 const DISKLESS_LOAD: &[&str] = &["disabled", "on-empty-db", "swapdb"];
@@ -86,6 +87,10 @@ pub const DIRECTIVES: &[Directive] = &[
     d("repl-log-dir", Kind::Text, "replog", false),
     // What sends full-sync payloads: io_uring where the kernel allows it, else epoll.
     d("repl-io-engine", Kind::Enum(IO_ENGINES), "auto", false),
+    // zstd-compressed full syncs for replicas that announce `capa zstd` (sluice replicas).
+    d("repl-compression", Kind::Enum(COMPRESSION), "auto", true),
+    // 0: chosen by sluice; 1–19 fixes the zstd level.
+    d("repl-compression-level", Kind::Int(0, 19), "0", true),
     d("repl-diskless-sync", Kind::Bool, "yes", true),
     d(
         "repl-diskless-sync-delay",

@@ -30,6 +30,9 @@ const STREAM_READ_BYTES: usize = 1 << 20;
 /// Chunks buffered per member between the encoder thread and the member's socket.
 const FEED_CHUNKS: usize = 16;
 const RDB_CHUNK_BYTES: usize = 1 << 20;
+/// zstd level when `repl-compression-level` is 0: the fastest, since compression is only
+/// used for links slower than the master, where any level's ratio beats sending raw.
+const AUTO_COMPRESSION_LEVEL: i32 = 1;
 
 /// What a diskless full-sync job sends each member.
 #[derive(Debug)]
@@ -252,6 +255,7 @@ async fn full_sync(
         writer,
         registrar,
         fullresync,
+        handshake.capa_zstd,
         kill_switch,
     )
     .await
@@ -573,7 +577,7 @@ fn join_sync(server: &Arc<Server>, client_id: u64, tx: mpsc::Sender<SyncFeed>) {
 /// Takes the snapshot for the members and encodes it on its own thread, fanned out to
 /// every member by the sender.
 fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>) {
-    let (snap, engine) = {
+    let (snap, engine, level) = {
         let mut state = server.state.lock();
         let snap = snapshot::take(&mut state);
         // The new replicas do not know the stream's db: the next write selects it again.
@@ -584,7 +588,13 @@ fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>) {
                 info.cursor = snap.offset;
             }
         }
-        (snap, state.repl.io_engine)
+        let level = state
+            .config
+            .get("repl-compression-level")
+            .and_then(|v| v.parse::<i32>().ok())
+            .filter(|&l| l != 0)
+            .unwrap_or(AUTO_COMPRESSION_LEVEL);
+        (snap, state.repl.io_engine, level)
     };
     tracing::info!(
         replicas = members.len(),
@@ -593,7 +603,7 @@ fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>) {
         engine = engine.name(),
         "starting a diskless full-sync snapshot"
     );
-    let (fanout, registrar) = match fanout::FanOut::start(engine, members.len()) {
+    let (fanout, registrar) = match fanout::FanOut::start(engine, members.len(), level) {
         Ok(pair) => pair,
         Err(e) => {
             for (_, tx) in &members {
@@ -870,6 +880,7 @@ async fn send_through_fanout(
     writer: &mut OwnedWriteHalf,
     registrar: fanout::Registrar,
     fullresync: String,
+    capa_zstd: bool,
     kill_switch: &KillSwitch,
 ) -> Result<u64, String> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -886,14 +897,34 @@ async fn send_through_fanout(
     let fd = unsafe { OwnedFd::from_raw_fd(dup) };
     let mark = EofMark::from_random_bytes(rand::random());
     let mut header = BytesMut::from(fullresync.as_bytes());
-    header.extend_from_slice(&mark.header());
-    let window_bytes = server.state.lock().config.output_limit_replica.hard_bytes;
+    let (window_bytes, framing) = {
+        let state = server.state.lock();
+        // Compressed framing only to replicas that said they take it: stock Redis never does.
+        let framing = match state.config.get("repl-compression").unwrap_or("auto") {
+            "no" => fanout::Framing::Plain,
+            _ if !capa_zstd => fanout::Framing::Plain,
+            "zstd" => fanout::Framing::Frames { always: true },
+            _ => fanout::Framing::Frames { always: false },
+        };
+        (state.config.output_limit_replica.hard_bytes, framing)
+    };
+    let trailer = match framing {
+        fanout::Framing::Plain => {
+            header.extend_from_slice(&mark.header());
+            Bytes::copy_from_slice(&mark.trailer())
+        }
+        fanout::Framing::Frames { .. } => {
+            header.extend_from_slice(&super::compressed::header(&mark));
+            super::compressed::end_frame(&mark)
+        }
+    };
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let registered = registrar.register(fanout::Member {
         id: client_id,
+        framing,
         fd,
         header: header.freeze(),
-        trailer: Bytes::copy_from_slice(&mark.trailer()),
+        trailer,
         window_bytes,
         done: done_tx,
     });

@@ -3,6 +3,7 @@
 //! master). DESIGN.md §1 and §3 describe the protocol this follows.
 
 pub mod apply;
+pub mod compressed;
 pub mod fanout;
 pub mod ids;
 pub mod log;

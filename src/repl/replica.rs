@@ -485,10 +485,18 @@ impl Link {
                 );
             }
         }
-        // `capa zstd` (sluice's compressed full sync) is announced only once this side can
-        // decode it; until then a sluice master must send plain RDB.
+        // `capa zstd`: sluice's compressed full sync (repl::compressed). Masters ignore
+        // capabilities they do not know, so stock Redis is unaffected.
         let reply = self
-            .command(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
+            .command(&[
+                b"REPLCONF",
+                b"capa",
+                b"eof",
+                b"capa",
+                b"psync2",
+                b"capa",
+                b"zstd",
+            ])
             .await?;
         if reply.starts_with('-') {
             tracing::info!("(non critical) master does not understand REPLCONF capa: {reply}");
@@ -613,6 +621,12 @@ impl Link {
                 tracing::info!("MASTER <-> REPLICA sync: receiving streamed RDB from master");
                 None
             }
+            PayloadHeader::Zstd(_) => {
+                tracing::info!(
+                    "MASTER <-> REPLICA sync: receiving streamed RDB from master, zstd-framed"
+                );
+                None
+            }
         };
         update_link(&self.server, self.epoch, |link| {
             link.sync_total_bytes = total.map_or(-1, |n| n.min(i64::MAX as u64) as i64);
@@ -661,11 +675,15 @@ impl Link {
         }
         let mark = match header {
             PayloadHeader::Eof(mark) => Some(*mark.as_bytes()),
-            PayloadHeader::Length(_) => None,
+            PayloadHeader::Length(_) | PayloadHeader::Zstd(_) => None,
+        };
+        let mut deframer = match header {
+            PayloadHeader::Zstd(mark) => Some(crate::repl::compressed::Deframer::new(mark)),
+            _ => None,
         };
         let limit = match header {
             PayloadHeader::Length(n) => n,
-            PayloadHeader::Eof(_) => u64::MAX,
+            PayloadHeader::Eof(_) | PayloadHeader::Zstd(_) => u64::MAX,
         };
         let mut progress = Progress::new(limit);
         let mut tail: Vec<u8> = Vec::with_capacity(2 * EOF_MARK_BYTES);
@@ -684,7 +702,32 @@ impl Link {
                 // Liveness for the master while we load.
                 self.send(b"\n").await?;
             }
-            if !self.input.is_empty() && progress.received < limit {
+            if let Some(frames) = deframer.as_mut() {
+                if !self.input.is_empty() {
+                    let data = self.input.split();
+                    progress.received += data.len() as u64;
+                    let rdb = frames.push(&data).map_err(|e| {
+                        retry(format!(
+                            "compressed full sync from the master: {e}; the previous data is kept"
+                        ))
+                    })?;
+                    let mut loader_gone = false;
+                    for chunk in rdb {
+                        if chunk_tx.send(chunk).await.is_err() {
+                            loader_gone = true;
+                            break;
+                        }
+                    }
+                    if loader_gone {
+                        break;
+                    }
+                    if frames.is_done() {
+                        // What follows the end frame is the command stream.
+                        self.input = frames.take_rest();
+                        break;
+                    }
+                }
+            } else if !self.input.is_empty() && progress.received < limit {
                 let take = (limit - progress.received).min(self.input.len() as u64) as usize;
                 let chunk = self.input.split_to(take).freeze();
                 if mark.is_some() {
@@ -723,7 +766,8 @@ impl Link {
                     // Diskless: the RDB ended before the mark showed at the end of a read (the
                     // stream followed in the same read). Disk: read the rest of the length.
                     let ok = done.unwrap_or(false);
-                    if !ok || mark.is_some() {
+                    // Compressed: the end frame still follows the RDB's last bytes.
+                    if !ok || (mark.is_some() && deframer.is_none()) {
                         break;
                     }
                 }

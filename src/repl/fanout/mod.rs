@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
-use queue::{MemberState, Next, Queue};
+pub use queue::Framing;
+use queue::{Item, MemberState, Next, Queue};
 
 /// Which driver moves the bytes (`repl-io-engine`, INFO `repl_io_engine`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +59,7 @@ pub type MemberResult = Result<u64, String>;
 /// A replica socket handed to the sender for one transfer.
 pub struct Member {
     pub id: u64,
+    pub framing: Framing,
     /// A duplicate of the connection's descriptor; the connection's own task does not touch
     /// the socket until `done` fires.
     pub fd: OwnedFd,
@@ -101,9 +103,13 @@ pub(crate) trait Driver {
 
 /// The producer's handle.
 pub struct FanOut {
-    chunks: Option<Sender<Bytes>>,
+    chunks: Option<Sender<Item>>,
     thread: Option<std::thread::JoinHandle<()>>,
     aborted: std::sync::Arc<parking_lot::Mutex<Option<String>>>,
+    /// Set by the engine while some member should get compressed chunks: only then does
+    /// the producer spend the CPU on compressing (once per chunk, whatever the members).
+    compression_wanted: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    compression_level: i32,
 }
 
 /// Hands members to a fan-out; the first chunk goes out once all expected members came.
@@ -122,20 +128,30 @@ impl Registrar {
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl FanOut {
-    pub fn start(engine: Engine, expected: usize) -> std::io::Result<(FanOut, Registrar)> {
+    pub fn start(
+        engine: Engine,
+        expected: usize,
+        compression_level: i32,
+    ) -> std::io::Result<(FanOut, Registrar)> {
         // One chunk of slack: the encoder works on the next while this one is fanned out.
         let (chunks_tx, chunks_rx) = crossbeam_channel::bounded(1);
         let (members_tx, members_rx) = crossbeam_channel::unbounded();
         let aborted = std::sync::Arc::new(parking_lot::Mutex::new(None));
-        let engine_aborted = aborted.clone();
+        let compression_wanted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let shared = Shared {
+            aborted: aborted.clone(),
+            compression_wanted: compression_wanted.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name(format!("sync-{}", engine.name()))
-            .spawn(move || run(engine, expected, members_rx, chunks_rx, engine_aborted))?;
+            .spawn(move || run(engine, expected, members_rx, chunks_rx, shared))?;
         Ok((
             FanOut {
                 chunks: Some(chunks_tx),
                 thread: Some(thread),
                 aborted,
+                compression_wanted,
+                compression_level,
             },
             Registrar {
                 members: members_tx,
@@ -146,8 +162,17 @@ impl FanOut {
     /// Queues a chunk, waiting while the fastest member has enough. False when no member is
     /// left to send to.
     pub fn push(&self, chunk: Bytes) -> bool {
+        let zstd = if self
+            .compression_wanted
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            crate::repl::compressed::compress(&chunk, self.compression_level)
+        } else {
+            None
+        };
+        let item = Item { raw: chunk, zstd };
         match &self.chunks {
-            Some(tx) => tx.send(chunk).is_ok(),
+            Some(tx) => tx.send(item).is_ok(),
             None => false,
         }
     }
@@ -181,13 +206,20 @@ impl Drop for FanOut {
     }
 }
 
+/// What the engine shares with the producer.
+struct Shared {
+    aborted: std::sync::Arc<parking_lot::Mutex<Option<String>>>,
+    compression_wanted: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
 fn run(
     engine: Engine,
     expected: usize,
     members: Receiver<Member>,
-    chunks: Receiver<Bytes>,
-    aborted: std::sync::Arc<parking_lot::Mutex<Option<String>>>,
+    chunks: Receiver<Item>,
+    shared: Shared,
 ) {
+    let aborted = shared.aborted;
     let mut driver: Box<dyn Driver> = match engine {
         Engine::IoUring => match uring::UringDriver::new() {
             Ok(d) => Box::new(d),
@@ -240,6 +272,13 @@ fn run(
                 unsafe { libc::shutdown(slot.raw_fd(), libc::SHUT_RDWR) };
             }
         }
+        let end = queue.end();
+        let compress = slots
+            .iter()
+            .any(|s| s.active() && s.state.wants_compression(end));
+        shared
+            .compression_wanted
+            .store(compress, std::sync::atomic::Ordering::Relaxed);
         finish_done(&queue, &mut slots, driver.as_ref());
         if slots.iter().all(|s| s.done.is_none() && !driver.busy(s)) {
             return;
@@ -286,13 +325,15 @@ fn states(slots: &[Slot]) -> impl Iterator<Item = &MemberState> {
 }
 
 fn slot(member: Member) -> Slot {
+    let mut state = MemberState::new(
+        member.id,
+        member.header,
+        member.trailer,
+        member.window_bytes,
+    );
+    state.framing = member.framing;
     Slot {
-        state: MemberState::new(
-            member.id,
-            member.header,
-            member.trailer,
-            member.window_bytes,
-        ),
+        state,
         fd: member.fd,
         done: Some(member.done),
         in_flight: None,

@@ -8,12 +8,38 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
+use crate::repl::compressed::{FrameKind, frame_header};
+
 /// Chunks the fastest member may have queued before the producer is asked for more.
 pub const FASTEST_AHEAD_CHUNKS: usize = 4;
+
+/// One chunk of the snapshot, in the forms produced for it.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub raw: Bytes,
+    /// Compressed, when some member wanted it and compression made it smaller.
+    pub zstd: Option<Bytes>,
+}
+
+/// How a member receives the chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// As they are (`$EOF:`): stock Redis replicas, or compression off.
+    Plain,
+    /// In frames (`$ZSTD:`), compressed when available and `always`, or when the member
+    /// lags (its link, not the master, is the bottleneck).
+    Frames { always: bool },
+}
+
+/// Chunks a framed member must lag by before `auto` sends it compressed forms.
+pub const BEHIND_CHUNKS_FOR_COMPRESSION: u64 = 2;
 
 #[derive(Debug)]
 pub struct MemberState {
     pub id: u64,
+    pub framing: Framing,
+    /// What is left to send of the current chunk (a frame header, then the payload).
+    pieces: VecDeque<Bytes>,
     /// Sent before the chunks (the framing's header), then consumed.
     pub header: Bytes,
     /// Sent after the last chunk (the framing's trailer).
@@ -32,6 +58,8 @@ impl MemberState {
     pub fn new(id: u64, header: Bytes, trailer: Bytes, window_bytes: u64) -> MemberState {
         MemberState {
             id,
+            framing: Framing::Plain,
+            pieces: VecDeque::new(),
             header,
             trailer,
             chunk: 0,
@@ -45,6 +73,16 @@ impl MemberState {
 
     pub fn live(&self) -> bool {
         self.failed.is_none()
+    }
+
+    /// A framed member in `auto` that lags enough to be sent compressed chunks.
+    pub fn wants_compression(&self, queue_end: u64) -> bool {
+        match self.framing {
+            Framing::Plain => false,
+            Framing::Frames { always } => {
+                always || queue_end.saturating_sub(self.chunk) >= BEHIND_CHUNKS_FOR_COMPRESSION
+            }
+        }
     }
 }
 
@@ -61,7 +99,7 @@ pub enum Next {
 
 #[derive(Debug, Default)]
 pub struct Queue {
-    chunks: VecDeque<Bytes>,
+    chunks: VecDeque<Item>,
     /// Absolute index of `chunks[0]`.
     first: u64,
     queued_bytes: u64,
@@ -73,9 +111,9 @@ impl Queue {
         self.first + self.chunks.len() as u64
     }
 
-    pub fn push(&mut self, chunk: Bytes) {
-        self.queued_bytes += chunk.len() as u64;
-        self.chunks.push_back(chunk);
+    pub fn push(&mut self, item: Item) {
+        self.queued_bytes += item.raw.len() as u64;
+        self.chunks.push_back(item);
     }
 
     /// Whether the producer should be asked for another chunk.
@@ -98,7 +136,7 @@ impl Queue {
     fn behind_bytes(&self, member: &MemberState) -> u64 {
         let mut bytes = 0u64;
         for index in member.chunk.max(self.first)..self.end() {
-            bytes += self.chunks[(index - self.first) as usize].len() as u64;
+            bytes += self.chunks[(index - self.first) as usize].raw.len() as u64;
         }
         bytes.saturating_sub(member.offset as u64)
     }
@@ -126,12 +164,30 @@ impl Queue {
         if !member.header.is_empty() {
             return Next::Bytes(member.header.clone());
         }
-        if member.chunk < self.end() {
+        if member.pieces.is_empty() && member.chunk < self.end() {
             if self.enforce_window(member) {
                 return Next::Done;
             }
-            let chunk = &self.chunks[(member.chunk - self.first) as usize];
-            return Next::Bytes(chunk.slice(member.offset..));
+            let item = &self.chunks[(member.chunk - self.first) as usize];
+            match member.framing {
+                Framing::Plain => member.pieces.push_back(item.raw.clone()),
+                Framing::Frames { .. } => {
+                    let compressed = item
+                        .zstd
+                        .as_ref()
+                        .filter(|_| member.wants_compression(self.end()));
+                    let (kind, payload) = match compressed {
+                        Some(z) => (FrameKind::Zstd, z.clone()),
+                        None => (FrameKind::Raw, item.raw.clone()),
+                    };
+                    member.pieces.push_back(frame_header(kind, payload.len()));
+                    member.pieces.push_back(payload);
+                }
+            }
+            member.offset = 0;
+        }
+        if let Some(piece) = member.pieces.front() {
+            return Next::Bytes(piece.slice(member.offset..));
         }
         if !self.finished {
             return Next::Wait;
@@ -149,12 +205,14 @@ impl Queue {
             let _ = member.header.split_to(n.min(member.header.len()));
             return;
         }
-        if member.chunk < self.end() {
+        if let Some(piece) = member.pieces.front() {
             member.offset += n;
-            let len = self.chunks[(member.chunk - self.first) as usize].len();
-            if member.offset >= len {
-                member.chunk += 1;
+            if member.offset >= piece.len() {
+                member.pieces.pop_front();
                 member.offset = 0;
+                if member.pieces.is_empty() {
+                    member.chunk += 1;
+                }
             }
             return;
         }
@@ -174,7 +232,7 @@ impl Queue {
             .unwrap_or(self.end());
         while self.first < slowest {
             match self.chunks.pop_front() {
-                Some(chunk) => self.queued_bytes -= chunk.len() as u64,
+                Some(item) => self.queued_bytes -= item.raw.len() as u64,
                 None => break,
             }
             self.first += 1;
@@ -189,6 +247,13 @@ impl Queue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn item(bytes: &'static [u8]) -> Item {
+        Item {
+            raw: Bytes::from_static(bytes),
+            zstd: None,
+        }
+    }
 
     fn member(id: u64, window: u64) -> MemberState {
         MemberState::new(
@@ -213,8 +278,8 @@ mod tests {
     fn every_member_gets_header_chunks_and_trailer_in_order() {
         let mut q = Queue::default();
         let mut members = vec![member(1, 0), member(2, 0)];
-        q.push(Bytes::from_static(b"abc"));
-        q.push(Bytes::from_static(b"de"));
+        q.push(item(b"abc"));
+        q.push(item(b"de"));
         q.finished = true;
         for m in members.iter_mut() {
             assert_eq!(drain(&q, m), b"HabcdeT");
@@ -228,7 +293,7 @@ mod tests {
     fn short_sends_resume_inside_a_chunk() {
         let mut q = Queue::default();
         let mut m = member(1, 0);
-        q.push(Bytes::from_static(b"abcdef"));
+        q.push(item(b"abcdef"));
         q.advance(&mut m, 1); // header
         assert_eq!(q.next(&mut m), Next::Bytes(Bytes::from_static(b"abcdef")));
         q.advance(&mut m, 2);
@@ -245,11 +310,12 @@ mod tests {
         // Member 2 keeps up; member 1 never sends anything.
         for _ in 0..20 {
             while q.wants_more(&members) {
-                q.push(Bytes::from_static(b"xxxx"));
+                q.push(item(b"xxxx"));
                 produced += 1;
             }
             drain(&q, &mut members[1]);
-            let _ = q.next(&mut members[0]);
+            // As the engine does each round, whatever the member is doing.
+            q.enforce_window(&mut members[0]);
             q.release(&members);
         }
         assert!(
@@ -263,6 +329,29 @@ mod tests {
         assert!(members[1].live());
         // Once the slow one is gone, nothing is kept for it.
         assert!(q.queued_bytes() <= (FASTEST_AHEAD_CHUNKS * 4) as u64);
+    }
+
+    #[test]
+    fn framed_members_get_frames_and_compressed_forms_when_they_lag() {
+        let mut q = Queue::default();
+        let mut framed = member(1, 0);
+        framed.framing = Framing::Frames { always: false };
+        framed.header = Bytes::new();
+        framed.trailer = Bytes::new();
+        let z = Bytes::from_static(b"Z");
+        for _ in 0..3 {
+            q.push(Item {
+                raw: Bytes::from_static(b"rawraw"),
+                zstd: Some(z.clone()),
+            });
+        }
+        q.finished = true;
+        // Three chunks queued: it lags, so the first two go compressed; the last, with
+        // nothing behind it, goes raw.
+        let out = drain(&q, &mut framed);
+        let zframe = [&frame_header(FrameKind::Zstd, 1)[..], b"Z"].concat();
+        let rframe = [&frame_header(FrameKind::Raw, 6)[..], b"rawraw"].concat();
+        assert_eq!(out, [zframe.clone(), zframe, rframe].concat());
     }
 
     #[test]
