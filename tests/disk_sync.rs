@@ -7,7 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::compare::{assert_same_data, stat, wait_for, wait_in_sync};
+use common::compare::{
+    assert_same_data, load_keys, start_replicas_together, stat, wait_for, wait_in_sync,
+};
 use common::{Client, ServerProcess, redis_available};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -15,15 +17,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// Few keys (comparing data key by key is slow in a debug build) but large values (so that
 /// the file takes a while to write and replicas can arrive while it grows).
 fn load(client: &mut Client, keys: usize) {
-    let value = "d".repeat(5000);
-    for start in (0..keys).step_by(100) {
-        let mut args = vec!["MSET".to_string()];
-        for i in start..(start + 100).min(keys) {
-            args.push(format!("k:{i:07}"));
-            args.push(value.clone());
-        }
-        assert!(!client.cmd(&args).is_error());
-    }
+    load_keys(client, keys, 5000);
 }
 
 fn disk_master() -> ServerProcess {
@@ -35,16 +29,7 @@ fn three_replicas_attaching_at_once_share_one_snapshot() {
     let master = disk_master();
     let mut m = master.client();
     load(&mut m, 12_000);
-    let port = master.port.to_string();
-    let replicas: Vec<ServerProcess> = std::thread::scope(|scope| {
-        let starts: Vec<_> = (0..3)
-            .map(|_| scope.spawn(|| ServerProcess::sluice(&["--replicaof", "127.0.0.1", &port])))
-            .collect();
-        starts
-            .into_iter()
-            .map(|s| s.join().expect("starting a replica"))
-            .collect()
-    });
+    let replicas = start_replicas_together(master.port, 3);
     for replica in &replicas {
         wait_in_sync(&mut m, &mut replica.client(), LIMIT);
         assert_same_data(&mut m, &mut replica.client(), 1);

@@ -9,22 +9,14 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::compare::{assert_same_data, info_field, stat, wait_for, wait_in_sync};
+use common::compare::{assert_same_data, info_field, load_keys, stat, wait_for, wait_in_sync};
 use common::{Client, ServerProcess, redis_available};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const ENGINES: [&str; 2] = ["auto", "epoll"];
 
 fn load(client: &mut Client, keys: usize) {
-    let value = "x".repeat(1000);
-    for start in (0..keys).step_by(100) {
-        let mut args = vec!["MSET".to_string()];
-        for i in start..(start + 100).min(keys) {
-            args.push(format!("k:{i:07}"));
-            args.push(value.clone());
-        }
-        assert!(!client.cmd(&args).is_error());
-    }
+    load_keys(client, keys, 1000);
     client.cmd(&["RPUSH", "list", "a", "b"]);
 }
 

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::compare::{assert_same_data, wait_for, wait_in_sync};
+use common::compare::{assert_same_data, wait_for_snapshot, wait_in_sync};
 use common::{Client, ServerProcess};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -23,17 +23,7 @@ fn setup() -> (ServerProcess, ServerProcess) {
     let port = master.port.to_string();
     let replica = ServerProcess::sluice(&["--replicaof", "127.0.0.1", &port]);
     wait_in_sync(&mut m, &mut replica.client(), LIMIT);
-    let mut r = replica.client();
-    wait_for(
-        LIMIT,
-        "the replica's snapshot",
-        || {
-            let info = r.cmd_text(&["INFO", "persistence"]);
-            common::info_field(&info, "rdb_saves").is_some_and(|n| n != "0")
-                && common::info_field(&info, "rdb_bgsave_in_progress").as_deref() == Some("0")
-        },
-        || replica.log_text(),
-    );
+    wait_for_snapshot(&replica, LIMIT);
     (master, replica)
 }
 

@@ -8,7 +8,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::compare::{assert_same_data, info_field, stat, wait_for, wait_in_sync};
+use common::compare::{
+    assert_same_data, info_field, stat, wait_for, wait_for_snapshot, wait_in_sync,
+};
 use common::writes::Writer;
 use common::{Client, Kind, ServerProcess, redis_available};
 
@@ -43,22 +45,8 @@ fn replica_of(master: &ServerProcess, extra: &[&str]) -> ServerProcess {
     args.extend_from_slice(extra);
     let replica = ServerProcess::sluice(&args);
     wait_in_sync(&mut master.client(), &mut replica.client(), LIMIT);
-    wait_for_snapshot(&replica);
+    wait_for_snapshot(&replica, LIMIT);
     replica
-}
-
-fn wait_for_snapshot(replica: &ServerProcess) {
-    let mut client = replica.client();
-    wait_for(
-        LIMIT,
-        "the replica's snapshot of its full sync",
-        || {
-            let info = client.cmd_text(&["INFO", "persistence"]);
-            common::info_field(&info, "rdb_saves").is_some_and(|n| n != "0")
-                && common::info_field(&info, "rdb_bgsave_in_progress").as_deref() == Some("0")
-        },
-        || replica.log_text(),
-    );
 }
 
 fn link_up(replica: &ServerProcess) -> bool {

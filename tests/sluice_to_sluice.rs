@@ -10,7 +10,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::compare::{assert_same_data, info_field, repl_field, stat, wait_for, wait_in_sync};
+use common::compare::{
+    assert_same_data, info_field, repl_field, start_replicas_together, stat, wait_for, wait_in_sync,
+};
 use common::{Client, Resp, Resume, ServerProcess, cmd, pipeline, signal};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -160,16 +162,22 @@ fn replicate(diskless: bool) {
     wait_in_sync(&mut master, &mut replica, LIMIT);
     assert_same_data(&mut master, &mut replica, DATABASES);
     assert_eq!(stat(&mut master, "sync_full"), 1);
+    // Both modes stream with $EOF: framing to a replica that takes it (disk mode sends the
+    // file while it is written); disk mode goes through a file.
     let log = replica_server.log_text();
-    let framing = if diskless {
-        "streamed RDB"
-    } else {
-        "bytes from master"
-    };
     assert!(
-        log.contains(framing),
-        "expected the {mode} framing in:\n{log}"
+        log.contains("streamed RDB"),
+        "expected the $EOF: framing in:\n{log}"
     );
+    if !diskless {
+        assert!(
+            master_server
+                .log_text()
+                .contains("starting a disk snapshot"),
+            "{}",
+            master_server.log_text()
+        );
+    }
     assert_eq!(
         repl_field(&mut replica, "master_replid"),
         repl_field(&mut master, "master_replid")
@@ -530,16 +538,7 @@ fn replicas_within_the_diskless_delay_share_one_snapshot() {
     ]);
     let mut master = master_server.client();
     populate(&mut master);
-    let port = master_server.port.to_string();
-    let replicas: Vec<ServerProcess> = std::thread::scope(|scope| {
-        let starts: Vec<_> = (0..3)
-            .map(|_| scope.spawn(|| ServerProcess::sluice(&["--replicaof", "127.0.0.1", &port])))
-            .collect();
-        starts
-            .into_iter()
-            .map(|s| s.join().expect("starting a replica"))
-            .collect()
-    });
+    let replicas = start_replicas_together(master_server.port, 3);
     for server in &replicas {
         let mut replica = server.client();
         wait_in_sync(&mut master, &mut replica, LIMIT);

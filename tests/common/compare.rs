@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Client, Resp};
+use super::{Client, Resp, ServerProcess};
 
 /// One key as a comparable text: type, value (unordered collections sorted), expiry.
 fn describe_key(client: &mut Client, key: &[u8]) -> String {
@@ -136,4 +136,47 @@ pub fn stat(client: &mut Client, name: &str) -> u64 {
 pub fn repl_field(client: &mut Client, name: &str) -> String {
     info_field(client, "replication", name)
         .unwrap_or_else(|| panic!("no {name} in INFO replication"))
+}
+
+/// Waits until `server` has saved a snapshot and no save is running: a replica's copy of
+/// its full sync, the base its durable log replays onto after a restart.
+pub fn wait_for_snapshot(server: &ServerProcess, limit: Duration) {
+    let mut client = server.client();
+    wait_for(
+        limit,
+        "a saved snapshot",
+        || {
+            let info = client.cmd_text(&["INFO", "persistence"]);
+            super::info_field(&info, "rdb_saves").is_some_and(|n| n != "0")
+                && super::info_field(&info, "rdb_bgsave_in_progress").as_deref() == Some("0")
+        },
+        || server.log_text(),
+    );
+}
+
+/// `keys` string keys `k:NNNNNNN` of `value_bytes` each, written with MSET.
+pub fn load_keys(client: &mut Client, keys: usize, value_bytes: usize) {
+    let value = "v".repeat(value_bytes);
+    for start in (0..keys).step_by(100) {
+        let mut args = vec!["MSET".to_string()];
+        for i in start..(start + 100).min(keys) {
+            args.push(format!("k:{i:07}"));
+            args.push(value.clone());
+        }
+        assert!(!client.cmd(&args).is_error());
+    }
+}
+
+/// Starts `count` sluice replicas of `port` at the same moment.
+pub fn start_replicas_together(port: u16, count: usize) -> Vec<ServerProcess> {
+    let port = port.to_string();
+    std::thread::scope(|scope| {
+        let starts: Vec<_> = (0..count)
+            .map(|_| scope.spawn(|| ServerProcess::sluice(&["--replicaof", "127.0.0.1", &port])))
+            .collect();
+        starts
+            .into_iter()
+            .map(|s| s.join().expect("starting a replica"))
+            .collect()
+    })
 }
