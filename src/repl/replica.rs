@@ -721,6 +721,15 @@ impl Link {
                     if loader_gone {
                         break;
                     }
+                    if progress.publish_due() {
+                        let received = progress.received;
+                        if !update_link(&self.server, self.epoch, |link| {
+                            link.sync_read_bytes = received;
+                            link.last_io_unix_ms = unix_time_ms();
+                        }) {
+                            return Err(LinkEnd::Stale);
+                        }
+                    }
                     if frames.is_done() {
                         // What follows the end frame is the command stream.
                         self.input = frames.take_rest();
