@@ -136,3 +136,46 @@ fn a_redis_replica_loads_what_the_sender_sends() {
         assert_same_data(&mut m, &mut replica.client(), 1);
     }
 }
+
+/// `redis-cli --rdb` announces `REPLCONF rdb-only 1`: it gets the snapshot, and the master
+/// ends the connection instead of streaming; the file passes redis-check-rdb.
+#[test]
+fn redis_cli_rdb_gets_the_snapshot_alone() {
+    let Some(cli) = common::tool_available("redis-cli", "redis_cli_rdb_gets_the_snapshot_alone")
+    else {
+        return;
+    };
+    let Some(check) =
+        common::tool_available("redis-check-rdb", "redis_cli_rdb_gets_the_snapshot_alone")
+    else {
+        return;
+    };
+    for engine in ENGINES {
+        let master = master(engine, &["--repl-diskless-sync-delay", "0"]);
+        load(&mut master.client(), 2_000);
+        let file = master.dir().join("cli.rdb");
+        let port = master.port.to_string();
+        let (code, out, err) = common::run_bounded(
+            std::process::Command::new(&cli).args([
+                "-p",
+                &port,
+                "--rdb",
+                file.to_str().expect("utf-8 path"),
+            ]),
+            LIMIT,
+        );
+        assert_eq!(code, Some(0), "redis-cli --rdb: {out}{err}");
+        let (code, out, err) =
+            common::run_bounded(std::process::Command::new(&check).arg(&file), LIMIT);
+        assert_eq!(code, Some(0), "redis-check-rdb: {out}{err}");
+        wait_for(
+            LIMIT,
+            "the rdb-only connection to end",
+            || {
+                info_field(&mut master.client(), "replication", "connected_slaves").as_deref()
+                    == Some("0")
+            },
+            || master.log_text(),
+        );
+    }
+}

@@ -264,6 +264,10 @@ async fn full_sync(
         Err(reason) => return reason,
     };
     log_sent(client_id, sent, started, offset);
+    if handshake.rdb_only {
+        // `REPLCONF rdb-only 1` (redis-cli --rdb): the snapshot is all it wants.
+        return "rdb-only replica: snapshot sent".into();
+    }
     // A replica detects the end of an $EOF payload by its last bytes, so nothing may
     // follow until it acknowledged (as Redis 7.0 does).
     set_phase(server, client_id, ReplicaPhase::WaitAck);
@@ -398,12 +402,18 @@ async fn disk_sync(
             return format!("write error: {e}");
         }
         log_sent(client_id, sent, started, job.offset);
+        if handshake.rdb_only {
+            return "rdb-only replica: snapshot sent".into();
+        }
         set_phase(server, client_id, ReplicaPhase::WaitAck);
         if let Err(reason) = wait_first_ack(server, client_id, reader, input, kill_switch).await {
             return reason;
         }
     } else {
         log_sent(client_id, sent, started, job.offset);
+        if handshake.rdb_only {
+            return "rdb-only replica: snapshot sent".into();
+        }
     }
     set_phase(server, client_id, ReplicaPhase::Online);
     stream(
