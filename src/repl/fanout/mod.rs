@@ -273,6 +273,9 @@ fn run(
             }
         }
         let end = queue.end();
+        for slot in slots.iter_mut().filter(|s| s.active()) {
+            slot.state.note_lag(end);
+        }
         let compress = slots
             .iter()
             .any(|s| s.active() && s.state.wants_compression(end));

@@ -38,6 +38,8 @@ pub const BEHIND_CHUNKS_FOR_COMPRESSION: u64 = 2;
 pub struct MemberState {
     pub id: u64,
     pub framing: Framing,
+    /// The member lagged behind the encoder once: its link is the bottleneck.
+    pub link_bound: bool,
     /// What is left to send of the current chunk (a frame header, then the payload).
     pieces: VecDeque<Bytes>,
     /// Sent before the chunks (the framing's header), then consumed.
@@ -59,6 +61,7 @@ impl MemberState {
         MemberState {
             id,
             framing: Framing::Plain,
+            link_bound: false,
             pieces: VecDeque::new(),
             header,
             trailer,
@@ -75,12 +78,23 @@ impl MemberState {
         self.failed.is_none()
     }
 
-    /// A framed member in `auto` that lags enough to be sent compressed chunks.
+    /// Notes that the member lags (its link is slower than the encoder): from then on, for
+    /// the rest of the transfer, `auto` sends it compressed chunks. Sticky, since compressed
+    /// chunks make it catch up, and switching back and forth halved what was compressed.
+    pub fn note_lag(&mut self, queue_end: u64) {
+        if queue_end.saturating_sub(self.chunk) >= BEHIND_CHUNKS_FOR_COMPRESSION {
+            self.link_bound = true;
+        }
+    }
+
+    /// A framed member with `zstd`, or in `auto` once its link proved the bottleneck.
     pub fn wants_compression(&self, queue_end: u64) -> bool {
         match self.framing {
             Framing::Plain => false,
             Framing::Frames { always } => {
-                always || queue_end.saturating_sub(self.chunk) >= BEHIND_CHUNKS_FOR_COMPRESSION
+                always
+                    || self.link_bound
+                    || queue_end.saturating_sub(self.chunk) >= BEHIND_CHUNKS_FOR_COMPRESSION
             }
         }
     }
