@@ -460,10 +460,12 @@ fn join_disk_job(server: &Arc<Server>, client_id: u64) -> Result<Arc<DiskJob>, S
     });
     state.repl.disk_job = Some(job.clone());
     let path = crate::snapshot::save::rdb_path(&state.config);
+    let through_ring = state.repl.io_engine == fanout::Engine::IoUring;
     drop(state);
     tracing::info!(
         keys = snap.keys,
         offset = snap.offset,
+        through_ring,
         "starting a disk snapshot for full syncs"
     );
     let writer_job = job.clone();
@@ -475,11 +477,16 @@ fn join_disk_job(server: &Arc<Server>, client_id: u64) -> Result<Arc<DiskJob>, S
                 chunk_size_bytes: RDB_CHUNK_BYTES,
                 ..EncoderOptions::default()
             };
+            // The file goes through a ring of its own when the sender uses io_uring.
+            let mut ring = through_ring
+                .then(|| fanout::RingWriter::new().ok())
+                .flatten();
             let result = crate::snapshot::save::write_observed(
                 &snap,
                 options,
                 &path,
                 None,
+                ring.as_mut(),
                 |file| {
                     let handle = file
                         .try_clone()

@@ -144,7 +144,7 @@ pub fn write_rdb_file(
     path: &Path,
     cancel: Option<&AtomicBool>,
 ) -> Result<u64, String> {
-    write_observed(snap, options, path, cancel, |_| Ok(()), |_| {})
+    write_observed(snap, options, path, cancel, None, |_| Ok(()), |_| {})
 }
 
 /// [`write_rdb_file`] for readers that follow the file while it is written (disk-mode full
@@ -156,6 +156,7 @@ pub fn write_observed(
     options: EncoderOptions,
     path: &Path,
     cancel: Option<&AtomicBool>,
+    mut ring: Option<&mut crate::repl::fanout::RingWriter>,
     created: impl FnOnce(&std::fs::File) -> Result<(), String>,
     mut written: impl FnMut(u64),
 ) -> Result<u64, String> {
@@ -183,7 +184,11 @@ pub fn write_observed(
             failure = Some("cancelled".into());
             return false;
         }
-        if let Err(e) = file.write_all(&chunk) {
+        let result = match ring.as_deref_mut() {
+            Some(ring) => ring.write_all_at(&file, &chunk, len),
+            None => file.write_all(&chunk),
+        };
+        if let Err(e) = result {
             failure = Some(format!("writing {}: {e}", tmp.display()));
             return false;
         }

@@ -11,6 +11,8 @@ mod poll;
 pub mod queue;
 mod uring;
 
+pub use uring::RingWriter;
+
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 

@@ -24,6 +24,7 @@ pub(crate) fn probe() -> Result<(), String> {
         .map_err(|e| format!("probe: {e}"))?;
     for (code, name) in [
         (opcode::Send::CODE, "SEND"),
+        (opcode::Write::CODE, "WRITE"),
         (opcode::PollAdd::CODE, "POLL_ADD"),
         (opcode::Timeout::CODE, "TIMEOUT"),
     ] {
@@ -162,5 +163,62 @@ impl Drop for UringDriver {
                 }
             }
         }
+    }
+}
+
+/// Writes a file through a ring of its own (the disk-mode snapshot file, when the sender
+/// uses io_uring): one WRITE per chunk at its offset, waited for before the next.
+pub struct RingWriter {
+    ring: IoUring,
+}
+
+impl RingWriter {
+    pub fn new() -> std::io::Result<RingWriter> {
+        Ok(RingWriter {
+            ring: IoUring::new(4)?,
+        })
+    }
+
+    /// All of `buf` at `offset` of `file`; short writes are continued.
+    pub fn write_all_at(
+        &mut self,
+        file: &std::fs::File,
+        mut buf: &[u8],
+        mut offset: u64,
+    ) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        while !buf.is_empty() {
+            let len = buf.len().min(u32::MAX as usize) as u32;
+            let entry = opcode::Write::new(types::Fd(file.as_raw_fd()), buf.as_ptr(), len)
+                .offset(offset)
+                .build()
+                .user_data(1);
+            // SAFETY: `buf` and the file outlive the operation: we wait for its completion
+            // below before either can go.
+            unsafe { self.ring.submission().push(&entry) }
+                .map_err(|_| std::io::Error::other("io_uring submission queue full"))?;
+            self.ring.submit_and_wait(1)?;
+            let result = self
+                .ring
+                .completion()
+                .next()
+                .map(|c| c.result())
+                .ok_or_else(|| std::io::Error::other("io_uring: no completion"))?;
+            if result == -libc::EINTR || result == -libc::EAGAIN {
+                continue;
+            }
+            if result < 0 {
+                return Err(std::io::Error::from_raw_os_error(-result));
+            }
+            if result == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::WriteZero,
+                    "io_uring write wrote nothing",
+                ));
+            }
+            buf = &buf[result as usize..];
+            offset += result as u64;
+        }
+        Ok(())
     }
 }
