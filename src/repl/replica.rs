@@ -721,15 +721,7 @@ impl Link {
                     if loader_gone {
                         break;
                     }
-                    if progress.publish_due() {
-                        let received = progress.received;
-                        if !update_link(&self.server, self.epoch, |link| {
-                            link.sync_read_bytes = received;
-                            link.last_io_unix_ms = unix_time_ms();
-                        }) {
-                            return Err(LinkEnd::Stale);
-                        }
-                    }
+                    self.publish_progress(&mut progress)?;
                     if frames.is_done() {
                         // What follows the end frame is the command stream.
                         self.input = frames.take_rest();
@@ -749,15 +741,7 @@ impl Link {
                     // The loader stopped: it failed, and says why below.
                     break;
                 }
-                if progress.publish_due() {
-                    let received = progress.received;
-                    if !update_link(&self.server, self.epoch, |link| {
-                        link.sync_read_bytes = received;
-                        link.last_io_unix_ms = unix_time_ms();
-                    }) {
-                        return Err(LinkEnd::Stale);
-                    }
-                }
+                self.publish_progress(&mut progress)?;
             }
             if progress.received == limit {
                 break;
@@ -822,6 +806,20 @@ impl Link {
             None => {}
         }
         Ok((loaded, progress.received))
+    }
+
+    /// INFO's `master_sync_read_bytes`, refreshed at most every PROGRESS_PUBLISH_INTERVAL.
+    fn publish_progress(&self, progress: &mut Progress) -> Result<(), LinkEnd> {
+        if progress.publish_due() {
+            let received = progress.received;
+            if !update_link(&self.server, self.epoch, |link| {
+                link.sync_read_bytes = received;
+                link.last_io_unix_ms = unix_time_ms();
+            }) {
+                return Err(LinkEnd::Stale);
+            }
+        }
+        Ok(())
     }
 
     /// `remainder` is what followed the RDB: the mark, then possibly the command stream.

@@ -45,10 +45,10 @@ pub fn start(server: &Arc<Server>) {
         state.repl.io_engine = engine;
     }
     let durable = open_durable(server);
-    let job = begin(
-        server,
-        durable.as_ref().is_some_and(|(_, o)| o.meta.is_some()),
-    );
+    // With a durable log the server stays loading until recovery attached it, even with
+    // nothing to replay: a write accepted before would reach the keyspace but not the log
+    // (the log restarts at recovery), and a restart would then lose it.
+    let job = begin(server, durable.is_some());
     tokio::spawn(load_then_follow(server.clone(), job, durable));
 }
 
@@ -191,7 +191,7 @@ async fn load_then_follow(server: Arc<Server>, job: Option<LoadJob>, durable: Op
     crate::repl::replica::start_from_config(&server, continue_history);
 }
 
-/// Marks the server as loading if there is a file to load or a log to replay.
+/// Marks the server as loading if there is a file to load or a durable log to recover.
 fn begin(server: &Server, log_to_replay: bool) -> Option<LoadJob> {
     let mut state = server.state.lock();
     let path = rdb_path(&state.config);
