@@ -464,10 +464,6 @@ impl DurableLog {
         self.shared.failed.load(Ordering::Relaxed)
     }
 
-    pub fn error(&self) -> Option<String> {
-        self.shared.error.lock().clone()
-    }
-
     pub fn subscribe_durable(&self) -> tokio::sync::watch::Receiver<u64> {
         self.shared.durable_watch.subscribe()
     }
