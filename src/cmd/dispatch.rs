@@ -231,9 +231,11 @@ pub fn call(
     } = ctx;
     let db = session.db;
     let propagate_own = changes > 0 && !suppress_own && spec.has(flags::WRITE);
-    if nested || session.is_master_link {
-        // EXEC wraps what its commands produce, and a master link's effects are dropped:
-        // both need the effects gathered, not logged yet.
+    if session.is_master_link {
+        // Our log takes the master's own bytes (repl::apply): effects here would only be
+        // gathered to be dropped, an argv copy per applied write.
+    } else if nested {
+        // EXEC wraps what its commands produce: gathered, not logged yet.
         if propagate_own {
             state.effects.push(Effect {
                 db,

@@ -135,32 +135,40 @@ impl StreamApplier {
             authenticated: true,
             ..ParseLimits::default()
         };
-        let mut out = Vec::new();
-        while out.len() < max && !input.is_empty() {
-            let inline_line = (input[0] != b'*')
-                .then(|| input.iter().position(|&b| b == b'\n'))
-                .flatten()
-                .map(|end| Bytes::copy_from_slice(&input[..=end]));
+        let mut parsed = Vec::new();
+        // Every request's exact bytes go into one buffer, sliced once the batch is parsed:
+        // one allocation per batch instead of one per command.
+        self.scratch.clear();
+        while parsed.len() < max && !input.is_empty() {
+            let start = self.scratch.len();
+            if input[0] != b'*'
+                && let Some(end) = input.iter().position(|&b| b == b'\n')
+            {
+                self.scratch.extend_from_slice(&input[..=end]);
+            }
+            let inline = self.scratch.len() > start;
             let before = input.len();
             let Some(argv) = self.parser.parse(input, &limits)? else {
+                self.scratch.truncate(start);
                 break;
             };
             let consumed = before - input.len();
-            let raw = match inline_line {
-                Some(line) if line.len() == consumed => line,
-                Some(_) => return Err(ApplyError::NotCanonical { consumed }),
-                None => {
-                    encode_command(&mut self.scratch, &argv);
-                    let raw = self.scratch.split().freeze();
-                    if raw.len() != consumed {
-                        return Err(ApplyError::NotCanonical { consumed });
-                    }
-                    raw
-                }
-            };
-            out.push(Request { argv, raw });
+            if !inline {
+                encode_command(&mut self.scratch, &argv);
+            }
+            if self.scratch.len() - start != consumed {
+                return Err(ApplyError::NotCanonical { consumed });
+            }
+            parsed.push((argv, start..self.scratch.len()));
         }
-        Ok(out)
+        let raw = self.scratch.split().freeze();
+        Ok(parsed
+            .into_iter()
+            .map(|(argv, range)| Request {
+                argv,
+                raw: raw.slice(range),
+            })
+            .collect())
     }
 
     /// Executes a batch under the lock the caller holds, appends what was applied to our
