@@ -42,6 +42,8 @@ pub enum SyncFeed {
     Start {
         replid: String,
         offset: u64,
+        /// The payload's expected size (see `snapshot::estimate_encoded_bytes`).
+        size_hint: u64,
         fanout: fanout::Registrar,
     },
     Failed(String),
@@ -53,6 +55,9 @@ pub enum SyncFeed {
 pub struct DiskJob {
     pub replid: String,
     pub offset: u64,
+    /// The file's expected size, set once estimated (outside the lock, after the job is
+    /// created): for `master_sync_perc` on replicas reading it with `$EOF:` framing.
+    size_hint: std::sync::OnceLock<u64>,
     /// A handle on the file being written (positional reads: each reader has its cursor).
     file: std::sync::OnceLock<std::fs::File>,
     progress: tokio::sync::watch::Sender<DiskProgress>,
@@ -231,19 +236,24 @@ async fn full_sync(
             reason = kill_switch.tripped() => return reason,
         }
     };
-    let (replid, offset, registrar) = match start {
+    let (replid, offset, size_hint, registrar) = match start {
         Some(SyncFeed::Start {
             replid,
             offset,
+            size_hint,
             fanout,
-        }) => (replid, offset, fanout),
+        }) => (replid, offset, Some(size_hint), fanout),
         Some(SyncFeed::Failed(reason)) => return format!("snapshot failed: {reason}"),
         None => return "full sync job ended before its snapshot".into(),
     };
     let fullresync = if request.legacy_sync {
         String::new()
     } else {
-        format!("+FULLRESYNC {replid} {offset}\r\n")
+        fullresync_line(
+            &replid,
+            offset,
+            size_hint.filter(|_| handshake.capa_size_hint),
+        )
     };
     // The sender thread writes everything from here: +FULLRESYNC, the framing and the
     // payload, then gives the socket back.
@@ -287,6 +297,15 @@ async fn full_sync(
     .await
 }
 
+/// `+FULLRESYNC <replid> <offset>`, with the payload's expected size after it for replicas
+/// that announced `capa size-hint` (a stock Redis would ignore it too, but is never sent it).
+fn fullresync_line(replid: &str, offset: u64, size_hint: Option<u64>) -> String {
+    match size_hint {
+        Some(hint) => format!("+FULLRESYNC {replid} {offset} {hint}\r\n"),
+        None => format!("+FULLRESYNC {replid} {offset}\r\n"),
+    }
+}
+
 fn log_sent(client_id: u64, sent: u64, started: Instant, offset: u64) {
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!(
@@ -317,7 +336,12 @@ async fn disk_sync(
         Err(reason) => return reason,
     };
     if !request.legacy_sync {
-        let line = format!("+FULLRESYNC {} {}\r\n", job.replid, job.offset);
+        let hint = job.size_hint.get().copied();
+        let line = fullresync_line(
+            &job.replid,
+            job.offset,
+            hint.filter(|_| handshake.capa_size_hint && handshake.capa_eof),
+        );
         if let Err(e) = writer.write_all(line.as_bytes()).await {
             return format!("write error: {e}");
         }
@@ -455,6 +479,7 @@ fn join_disk_job(server: &Arc<Server>, client_id: u64) -> Result<Arc<DiskJob>, S
     let job = Arc::new(DiskJob {
         replid: snap.replid.clone(),
         offset: snap.offset,
+        size_hint: std::sync::OnceLock::new(),
         file: std::sync::OnceLock::new(),
         progress: tokio::sync::watch::Sender::new(DiskProgress::default()),
     });
@@ -462,10 +487,13 @@ fn join_disk_job(server: &Arc<Server>, client_id: u64) -> Result<Arc<DiskJob>, S
     let path = crate::snapshot::save::rdb_path(&state.config);
     let through_ring = state.repl.io_engine == fanout::Engine::IoUring;
     drop(state);
+    let size_hint = estimate(&snap);
+    let _ = job.size_hint.set(size_hint);
     tracing::info!(
         keys = snap.keys,
         offset = snap.offset,
         through_ring,
+        size_hint,
         "starting a disk snapshot for full syncs"
     );
     let writer_job = job.clone();
@@ -591,6 +619,19 @@ fn join_sync(server: &Arc<Server>, client_id: u64, tx: mpsc::Sender<SyncFeed>) {
     });
 }
 
+/// The payload's expected size. Encodes a bounded sample of keys (a few MB at most), so it
+/// runs before the encoding starts without holding the lock.
+fn estimate(snap: &snapshot::Snapshot) -> u64 {
+    let started = Instant::now();
+    let bytes = snapshot::estimate_encoded_bytes(snap, EncoderOptions::default());
+    tracing::debug!(
+        bytes,
+        micros = started.elapsed().as_micros() as u64,
+        "estimated the full-sync payload"
+    );
+    bytes
+}
+
 /// Takes the snapshot for the members and encodes it on its own thread, fanned out to
 /// every member by the sender.
 fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>) {
@@ -613,11 +654,13 @@ fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>) {
             .unwrap_or(AUTO_COMPRESSION_LEVEL);
         (snap, state.repl.io_engine, level)
     };
+    let size_hint = estimate(&snap);
     tracing::info!(
         replicas = members.len(),
         keys = snap.keys,
         offset = snap.offset,
         engine = engine.name(),
+        size_hint,
         "starting a diskless full-sync snapshot"
     );
     let (fanout, registrar) = match fanout::FanOut::start(engine, members.len(), level) {
@@ -637,6 +680,7 @@ fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>) {
         let _ = tx.try_send(SyncFeed::Start {
             replid: snap.replid.clone(),
             offset: snap.offset,
+            size_hint,
             fanout: registrar.clone(),
         });
     }
@@ -1004,7 +1048,12 @@ mod tests {
     fn coalesce_joins_small_records_in_order_and_keeps_large_ones_apart() {
         let small = |c: u8, n: usize| Bytes::from(vec![c; n]);
         let large = Bytes::from(vec![b'L'; 70 * 1024]);
-        let input = vec![small(b'a', 10), small(b'b', 20), large.clone(), small(b'c', 5)];
+        let input = vec![
+            small(b'a', 10),
+            small(b'b', 20),
+            large.clone(),
+            small(b'c', 5),
+        ];
         let out = coalesce(input.clone());
         assert_eq!(out.len(), 3);
         assert_eq!(out[0].len(), 30);

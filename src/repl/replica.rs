@@ -305,8 +305,16 @@ fn repl_timeout(server: &Server) -> Duration {
 
 /// What PSYNC answered.
 enum Psync {
-    Full { replid: String, offset: u64 },
-    Continue { replid: Option<String> },
+    Full {
+        replid: String,
+        offset: u64,
+        /// The payload's size as the master estimated it (`capa size-hint`), for progress
+        /// of `$EOF:` and compressed payloads, which carry no length.
+        size_hint: Option<u64>,
+    },
+    Continue {
+        replid: Option<String>,
+    },
 }
 
 struct Link {
@@ -330,7 +338,11 @@ impl Link {
         tracing::info!("MASTER <-> REPLICA handshake with {peer}");
         self.handshake().await?;
         match self.psync().await? {
-            Psync::Full { replid, offset } => self.full_sync(&replid, offset).await?,
+            Psync::Full {
+                replid,
+                offset,
+                size_hint,
+            } => self.full_sync(&replid, offset, size_hint).await?,
             Psync::Continue { replid } => self.continued(replid.as_deref())?,
         }
         self.stream(peer, local).await
@@ -485,8 +497,9 @@ impl Link {
                 );
             }
         }
-        // `capa zstd`: sluice's compressed full sync (repl::compressed). Masters ignore
-        // capabilities they do not know, so stock Redis is unaffected.
+        // `capa zstd`: sluice's compressed full sync (repl::compressed); `capa size-hint`:
+        // the payload's expected size after +FULLRESYNC, for progress of `$EOF:` payloads.
+        // Masters ignore capabilities they do not know, so stock Redis is unaffected.
         let reply = self
             .command(&[
                 b"REPLCONF",
@@ -496,6 +509,8 @@ impl Link {
                 b"psync2",
                 b"capa",
                 b"zstd",
+                b"capa",
+                b"size-hint",
             ])
             .await?;
         if reply.starts_with('-') {
@@ -529,10 +544,14 @@ impl Link {
             let mut words = rest.split_whitespace();
             let replid = words.next().filter(|id| super::ids::is_valid_replid(id));
             let offset = words.next().and_then(|o| o.parse::<u64>().ok());
+            // A sluice master adds the payload size it expects (we announced `capa
+            // size-hint`); anything else there is ignored, as Redis ignores it.
+            let size_hint = words.next().and_then(|h| h.parse::<u64>().ok());
             return match (replid, offset) {
                 (Some(replid), Some(offset)) => Ok(Psync::Full {
                     replid: replid.to_string(),
                     offset,
+                    size_hint,
                 }),
                 _ => Err(retry(format!(
                     "master replied with a malformed +FULLRESYNC: '{reply}'"
@@ -588,7 +607,12 @@ impl Link {
 
     /// Receives the RDB and swaps it in. On return `self.input` holds the first bytes of the
     /// command stream, if any came with the payload.
-    async fn full_sync(&mut self, replid: &str, offset: u64) -> Result<(), LinkEnd> {
+    async fn full_sync(
+        &mut self,
+        replid: &str,
+        offset: u64,
+        size_hint: Option<u64>,
+    ) -> Result<(), LinkEnd> {
         let options = {
             let mut state = self.server.state.lock();
             if state.repl.master_epoch != self.epoch {
@@ -618,21 +642,25 @@ impl Link {
                 Some(n)
             }
             PayloadHeader::Eof(_) => {
-                tracing::info!("MASTER <-> REPLICA sync: receiving streamed RDB from master");
-                None
+                tracing::info!(
+                    size_hint,
+                    "MASTER <-> REPLICA sync: receiving streamed RDB from master"
+                );
+                size_hint
             }
             PayloadHeader::Zstd(_) => {
                 tracing::info!(
+                    size_hint,
                     "MASTER <-> REPLICA sync: receiving streamed RDB from master, zstd-framed"
                 );
-                None
+                size_hint
             }
         };
         update_link(&self.server, self.epoch, |link| {
             link.sync_total_bytes = total.map_or(-1, |n| n.min(i64::MAX as u64) as i64);
         });
         let started = Instant::now();
-        let (loaded, received) = self.receive_rdb(header, options).await?;
+        let (loaded, received) = self.receive_rdb(header, total, options).await?;
         let seconds = started.elapsed().as_secs_f64();
         self.install(replid, offset, loaded, received, seconds)?;
         // A Redis 7.0 master streams nothing after a diskless sync until this ACK.
@@ -660,6 +688,7 @@ impl Link {
     async fn receive_rdb(
         &mut self,
         header: PayloadHeader,
+        total: Option<u64>,
         options: LoadOptions,
     ) -> Result<(Loaded, u64), LinkEnd> {
         let (chunk_tx, chunk_rx) = mpsc::channel::<Bytes>(LOADER_QUEUE_CHUNKS);
@@ -685,7 +714,7 @@ impl Link {
             PayloadHeader::Length(n) => n,
             PayloadHeader::Eof(_) | PayloadHeader::Zstd(_) => u64::MAX,
         };
-        let mut progress = Progress::new(limit);
+        let mut progress = Progress::new(total);
         let mut tail: Vec<u8> = Vec::with_capacity(2 * EOF_MARK_BYTES);
         let mut loader_done = false;
         // Checked on every pass, so that a transfer keeping the socket always readable
@@ -699,19 +728,24 @@ impl Link {
                 }
                 self.check_timeout()?;
                 progress.log(keys_loaded.load(Ordering::Relaxed));
+                // What arrived last may not have been published (it is at most every so
+                // often, on arrival): a stalled transfer must still show it.
+                progress.last_publish = Instant::now() - PROGRESS_PUBLISH_INTERVAL;
+                self.publish_progress(&mut progress)?;
                 // Liveness for the master while we load.
                 self.send(b"\n").await?;
             }
             if let Some(frames) = deframer.as_mut() {
                 if !self.input.is_empty() {
                     let data = self.input.split();
-                    progress.received += data.len() as u64;
+                    progress.wire += data.len() as u64;
                     let rdb = frames.push(&data).map_err(|e| {
                         retry(format!(
                             "compressed full sync from the master: {e}; the previous data is kept"
                         ))
                     })?;
                     let mut loader_gone = false;
+                    progress.received += rdb.iter().map(|c| c.len() as u64).sum::<u64>();
                     for chunk in rdb {
                         if chunk_tx.send(chunk).await.is_err() {
                             loader_gone = true;
@@ -730,6 +764,7 @@ impl Link {
                 }
             } else if !self.input.is_empty() && progress.received < limit {
                 let take = (limit - progress.received).min(self.input.len() as u64) as usize;
+                progress.wire += take as u64;
                 let chunk = self.input.split_to(take).freeze();
                 if mark.is_some() {
                     tail.extend_from_slice(&chunk[chunk.len().saturating_sub(EOF_MARK_BYTES)..]);
@@ -1058,9 +1093,22 @@ fn load_thread(
 }
 
 /// Transfer progress: INFO fields and a log line every second.
+/// Percent of the payload received. An estimated size can be exceeded: shown as 100 then,
+/// never more, until the end of the payload says it is complete.
+pub fn sync_percent(received: u64, total: u64) -> f64 {
+    if total == 0 {
+        return 0.0;
+    }
+    (received as f64 * 100.0 / total as f64).min(100.0)
+}
+
 struct Progress {
+    /// The payload's RDB size: exact with `$<len>`, the master's estimate otherwise.
     total: Option<u64>,
+    /// RDB bytes received (decompressed, for a compressed payload).
     received: u64,
+    /// Bytes off the socket.
+    wire: u64,
     started: Instant,
     last_publish: Instant,
     last_log: Instant,
@@ -1068,11 +1116,12 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(limit: u64) -> Progress {
+    fn new(total: Option<u64>) -> Progress {
         let now = Instant::now();
         Progress {
-            total: (limit != u64::MAX).then_some(limit),
+            total,
             received: 0,
+            wire: 0,
             started: now,
             last_publish: now,
             last_log: now,
@@ -1097,9 +1146,10 @@ impl Progress {
         let elapsed = self.started.elapsed().as_secs_f64();
         match self.total {
             Some(total) if total > 0 => tracing::info!(
+                wire_bytes = self.wire,
                 "MASTER <-> REPLICA sync: {} of {total} bytes ({:.1}%), {rate:.1} MB/s, {keys} keys loaded, {elapsed:.1} s",
                 self.received,
-                self.received as f64 * 100.0 / total as f64
+                sync_percent(self.received, total)
             ),
             _ => tracing::info!(
                 "MASTER <-> REPLICA sync: {} bytes (streamed, size unknown), {rate:.1} MB/s, {keys} keys loaded, {elapsed:.1} s",

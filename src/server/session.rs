@@ -62,6 +62,8 @@ pub struct ReplicaHandshake {
     pub capa_eof: bool,
     pub capa_psync2: bool,
     pub capa_zstd: bool,
+    /// The replica reads a payload size estimate after `+FULLRESYNC <replid> <offset>`.
+    pub capa_size_hint: bool,
     pub rdb_only: bool,
 }
 

@@ -25,6 +25,7 @@ pub fn replconf(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
                 b"eof" => handshake.capa_eof = true,
                 b"psync2" => handshake.capa_psync2 = true,
                 b"zstd" => handshake.capa_zstd = true,
+                b"size-hint" => handshake.capa_size_hint = true,
                 // Masters ignore capabilities they do not know.
                 _ => {}
             },

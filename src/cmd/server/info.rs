@@ -389,7 +389,7 @@ fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
                 let total = link.sync_total_bytes;
                 let read = link.sync_read_bytes;
                 let perc = if total > 0 {
-                    read as f64 * 100.0 / total as f64
+                    crate::repl::replica::sync_percent(read, total as u64)
                 } else {
                     0.0
                 };
@@ -397,7 +397,11 @@ fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
                     out,
                     "master_sync_total_bytes:{total}\r\nmaster_sync_read_bytes:{read}\r\nmaster_sync_left_bytes:{}\r\n\
                      master_sync_perc:{perc:.2}\r\nmaster_sync_last_io_seconds_ago:{}\r\n",
-                    if total > 0 { total - read as i64 } else { -1 },
+                    if total > 0 {
+                        (total - read as i64).max(0)
+                    } else {
+                        -1
+                    },
                     now_ms.saturating_sub(link.last_io_unix_ms) / 1000,
                 );
             }
