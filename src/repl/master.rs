@@ -30,10 +30,6 @@ const STREAM_READ_BYTES: usize = 1 << 20;
 /// Chunks buffered per member between the encoder thread and the member's socket.
 const FEED_CHUNKS: usize = 16;
 const RDB_CHUNK_BYTES: usize = 1 << 20;
-/// zstd level when `repl-compression-level` is 0: the fastest, since compression is only
-/// used for links slower than the master, where any level's ratio beats sending raw.
-const AUTO_COMPRESSION_LEVEL: i32 = 1;
-
 /// What a diskless full-sync job sends each member.
 #[derive(Debug)]
 pub enum SyncFeed {
@@ -650,8 +646,7 @@ fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>) {
             .config
             .get("repl-compression-level")
             .and_then(|v| v.parse::<i32>().ok())
-            .filter(|&l| l != 0)
-            .unwrap_or(AUTO_COMPRESSION_LEVEL);
+            .filter(|&l| l != 0);
         (snap, state.repl.io_engine, level)
     };
     let size_hint = estimate(&snap);
@@ -663,7 +658,7 @@ fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>) {
         size_hint,
         "starting a diskless full-sync snapshot"
     );
-    let (fanout, registrar) = match fanout::FanOut::start(engine, members.len(), level) {
+    let (mut fanout, registrar) = match fanout::FanOut::start(engine, members.len(), level) {
         Ok(pair) => pair,
         Err(e) => {
             for (_, tx) in &members {

@@ -7,6 +7,7 @@
 //! The producer (the snapshot encoder) runs at the pace of the fastest replica; each replica
 //! has its own window and is dropped alone when it falls further behind (see `queue`).
 
+pub mod level;
 mod poll;
 pub mod queue;
 mod uring;
@@ -14,6 +15,8 @@ mod uring;
 pub use uring::RingWriter;
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -80,6 +83,8 @@ pub(crate) struct Slot {
     /// io_uring: the buffer of the send in flight (kept alive until its completion).
     pub in_flight: Option<Bytes>,
     pub polling: bool,
+    /// When `state.sent_bytes` was last sampled for the link's rate, and its value then.
+    rate_mark: (Instant, u64),
 }
 
 impl Slot {
@@ -110,8 +115,14 @@ pub struct FanOut {
     aborted: std::sync::Arc<parking_lot::Mutex<Option<String>>>,
     /// Set by the engine while some member should get compressed chunks: only then does
     /// the producer spend the CPU on compressing (once per chunk, whatever the members).
-    compression_wanted: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    compression_level: i32,
+    compression_wanted: Arc<AtomicBool>,
+    /// The level, from measured throughput unless configured.
+    level: level::LevelChooser,
+    /// Wire bytes per second the fastest compressed member's link drains (f64 bits).
+    link_rate: Arc<AtomicU64>,
+    /// When the producer last got control back from `push`: the time until the next push
+    /// is what encoding a chunk takes.
+    last_push: Option<Instant>,
 }
 
 /// Hands members to a fan-out; the first chunk goes out once all expected members came.
@@ -133,16 +144,18 @@ impl FanOut {
     pub fn start(
         engine: Engine,
         expected: usize,
-        compression_level: i32,
+        compression_level: Option<i32>,
     ) -> std::io::Result<(FanOut, Registrar)> {
         // One chunk of slack: the encoder works on the next while this one is fanned out.
         let (chunks_tx, chunks_rx) = crossbeam_channel::bounded(1);
         let (members_tx, members_rx) = crossbeam_channel::unbounded();
         let aborted = std::sync::Arc::new(parking_lot::Mutex::new(None));
-        let compression_wanted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let compression_wanted = Arc::new(AtomicBool::new(false));
+        let link_rate = Arc::new(AtomicU64::new(0f64.to_bits()));
         let shared = Shared {
             aborted: aborted.clone(),
             compression_wanted: compression_wanted.clone(),
+            link_rate: link_rate.clone(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("sync-{}", engine.name()))
@@ -153,7 +166,9 @@ impl FanOut {
                 thread: Some(thread),
                 aborted,
                 compression_wanted,
-                compression_level,
+                level: level::LevelChooser::new(compression_level),
+                link_rate,
+                last_push: None,
             },
             Registrar {
                 members: members_tx,
@@ -163,20 +178,39 @@ impl FanOut {
 
     /// Queues a chunk, waiting while the fastest member has enough. False when no member is
     /// left to send to.
-    pub fn push(&self, chunk: Bytes) -> bool {
-        let zstd = if self
-            .compression_wanted
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
-            crate::repl::compressed::compress(&chunk, self.compression_level)
+    pub fn push(&mut self, chunk: Bytes) -> bool {
+        let zstd = if self.compression_wanted.load(Ordering::Relaxed) {
+            let encode_secs = self.last_push.map_or(0.0, |at| at.elapsed().as_secs_f64());
+            let started = Instant::now();
+            let level = self.level.level();
+            let zstd = crate::repl::compressed::compress(&chunk, level);
+            let link_rate = f64::from_bits(self.link_rate.load(Ordering::Relaxed));
+            let change = self.level.note_chunk(
+                chunk.len() as u64,
+                zstd.as_ref().map_or(chunk.len(), |z| z.len()) as u64,
+                encode_secs,
+                started.elapsed().as_secs_f64(),
+                link_rate,
+            );
+            if let Some(change) = change {
+                tracing::info!(
+                    from = level,
+                    to = self.level.level(),
+                    "full-sync zstd level changed: {}",
+                    describe(change)
+                );
+            }
+            zstd
         } else {
             None
         };
         let item = Item { raw: chunk, zstd };
-        match &self.chunks {
+        let sent = match &self.chunks {
             Some(tx) => tx.send(item).is_ok(),
             None => false,
-        }
+        };
+        self.last_push = Some(Instant::now());
+        sent
     }
 
     /// The snapshot failed: members end with this error instead of a trailer (a replica
@@ -208,10 +242,62 @@ impl Drop for FanOut {
     }
 }
 
+fn describe(change: level::Change) -> String {
+    match change {
+        level::Change::Up {
+            producer_rate,
+            link_rate,
+        } => format!(
+            "the encoder makes {:.0} MB/s, the link takes {:.0} MB/s of RDB",
+            producer_rate / 1e6,
+            link_rate / 1e6
+        ),
+        level::Change::Down {
+            producer_rate,
+            link_rate,
+        } => format!(
+            "the encoder makes only {:.0} MB/s, the link takes {:.0} MB/s of RDB",
+            producer_rate / 1e6,
+            link_rate / 1e6
+        ),
+        level::Change::NoGain { ratio, below_ratio } => format!(
+            "compressed to {:.1} % instead of {:.1} %, not worth the time",
+            ratio * 100.0,
+            below_ratio * 100.0
+        ),
+    }
+}
+
 /// What the engine shares with the producer.
 struct Shared {
-    aborted: std::sync::Arc<parking_lot::Mutex<Option<String>>>,
-    compression_wanted: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    aborted: Arc<parking_lot::Mutex<Option<String>>>,
+    compression_wanted: Arc<AtomicBool>,
+    link_rate: Arc<AtomicU64>,
+}
+
+/// How often the links' rates are sampled for the level choice.
+const LINK_RATE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Publishes the wire rate of the fastest member receiving compressed chunks, measured
+/// over the last interval.
+fn sample_link_rates(slots: &mut [Slot], queue_end: u64, link_rate: &AtomicU64) {
+    let now = Instant::now();
+    let mut fastest: Option<f64> = None;
+    for slot in slots.iter_mut() {
+        let (at, sent) = slot.rate_mark;
+        let secs = now.duration_since(at).as_secs_f64();
+        if secs < LINK_RATE_INTERVAL.as_secs_f64() {
+            continue;
+        }
+        if slot.active() && slot.state.wants_compression(queue_end) {
+            let rate = (slot.state.sent_bytes - sent) as f64 / secs;
+            fastest = Some(fastest.map_or(rate, |f| f.max(rate)));
+        }
+        slot.rate_mark = (now, slot.state.sent_bytes);
+    }
+    if let Some(rate) = fastest {
+        link_rate.store(rate.to_bits(), Ordering::Relaxed);
+    }
 }
 
 fn run(
@@ -281,9 +367,8 @@ fn run(
         let compress = slots
             .iter()
             .any(|s| s.active() && s.state.wants_compression(end));
-        shared
-            .compression_wanted
-            .store(compress, std::sync::atomic::Ordering::Relaxed);
+        shared.compression_wanted.store(compress, Ordering::Relaxed);
+        sample_link_rates(&mut slots, end, &shared.link_rate);
         finish_done(&queue, &mut slots, driver.as_ref());
         if slots.iter().all(|s| s.done.is_none() && !driver.busy(s)) {
             return;
@@ -343,6 +428,7 @@ fn slot(member: Member) -> Slot {
         done: Some(member.done),
         in_flight: None,
         polling: false,
+        rate_mark: (Instant::now(), 0),
     }
 }
 
