@@ -15,8 +15,9 @@ pub const LADDER: [i32; 7] = [1, 3, 6, 9, 12, 15, 19];
 const CHUNKS_PER_DECISION: u32 = 4;
 /// The producer must outrun the link this many times over before a slower level is tried.
 const HEADROOM_TO_CLIMB: f64 = 2.0;
-/// A level that does not shrink the stream by at least this much more is not worth its time.
-const RATIO_GAIN_MIN: f64 = 0.02;
+/// A level must shrink the stream by at least this fraction more than the level below it (a
+/// link-bound transfer is that much shorter), or it is not worth its time.
+const RATIO_GAIN_MIN: f64 = 0.03;
 
 /// Why the level changed, for the log line.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -115,7 +116,7 @@ impl LevelChooser {
         // RDB bytes per second the link takes in this form.
         let link_rate = link_wire_rate / ratio.max(1e-3);
         let change = if let Some(below_ratio) = self.below_ratio
-            && ratio > below_ratio - RATIO_GAIN_MIN
+            && ratio > below_ratio * (1.0 - RATIO_GAIN_MIN)
         {
             self.ceiling = self.rung;
             self.rung -= 1;
