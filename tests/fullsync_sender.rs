@@ -72,7 +72,46 @@ fn replicas_arriving_together_share_one_fanned_out_snapshot() {
             1,
             "one snapshot for all three"
         );
+        let engine_used = info_field(&mut m, "replication", "repl_io_engine").unwrap_or_default();
+        if engine_used == "io_uring" && kernel_has_send_zc() {
+            // 1 MiB chunks go out zero-copy, and the sender waited for their notifications
+            // (it logs the counts when it ends).
+            let mut line = String::new();
+            wait_for(
+                LIMIT,
+                "the sender's summary",
+                || {
+                    line = master
+                        .log_text()
+                        .lines()
+                        .find(|l| l.contains("full-sync sender done"))
+                        .unwrap_or_default()
+                        .to_string();
+                    !line.is_empty()
+                },
+                || master.log_text(),
+            );
+            let zero_copy: u64 = line
+                .split("zero_copy=")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            assert!(zero_copy > 0, "no zero-copy send: {line}");
+            assert!(
+                !master.log_text().contains("buffers are leaked"),
+                "every notification came"
+            );
+        }
     }
+}
+
+/// SEND_ZC exists from Linux 6.0 on.
+fn kernel_has_send_zc() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release.trim().split('.');
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    major >= 6
 }
 
 #[test]
