@@ -31,6 +31,7 @@ struct Cli {
 }
 
 fn main() -> Result<()> {
+    sluice::alloc::keep_freed_memory_briefly();
     let cli = Cli::parse();
     let config = match Config::from_args(&cli.args) {
         Ok(c) => c,
