@@ -46,6 +46,26 @@ def run_once(args, kind: str, port: int) -> dict:
     return fields
 
 
+def write_json(args, keys, results) -> None:
+    import json
+    figures = {}
+    for key in keys:
+        r = [number(x[key]) for x in results["redis"]]
+        s = [number(x[key]) for x in results["sluice"]]
+        if None in r or None in s:
+            figures[key] = {"redis": {"values": [x[key] for x in results["redis"]]},
+                            "sluice": {"values": [x[key] for x in results["sluice"]]}}
+            continue
+        figures[key] = {
+            "redis": {"rounds": r, "median": statistics.median(r)},
+            "sluice": {"rounds": s, "median": statistics.median(s)},
+        }
+    with open(args.json, "w") as f:
+        json.dump({"label": args.label or args.scenario, "scenario": args.scenario,
+                   "replbench_args": args.rest, "sluice_args": args.sluice_args,
+                   "rounds": args.rounds, "figures": figures}, f, indent=1)
+
+
 def number(text: str):
     try:
         return float(text)
@@ -66,6 +86,8 @@ def main() -> int:
     ap.add_argument("--workdir", default="/tmp/replbench-compare")
     ap.add_argument("--port", type=int, default=7100)
     ap.add_argument("--timeout", type=float, default=1800)
+    ap.add_argument("--json", help="also write every figure (all rounds, medians) to this file")
+    ap.add_argument("--label", default="", help="name of this comparison in the JSON")
     argv = sys.argv[1:]
     rest = []
     if "--" in argv:
@@ -80,6 +102,8 @@ def main() -> int:
         for kind in order:
             results[kind].append(run_once(args, kind, args.port + 10 * round_no))
     keys = [k for k in results["sluice"][0] if k in results["redis"][0]]
+    if args.json:
+        write_json(args, keys, results)
     print(f"\n`replbench.py {args.scenario} {shlex.join(args.rest)}`"
           f" (sluice args: `{args.sluice_args}`), {args.rounds} alternating rounds\n")
     print("| figure | redis-server median (min–max) | sluice median (min–max) | sluice / redis |")
