@@ -32,7 +32,8 @@ pub async fn run(server: Arc<Server>) {
 
 /// The durable log keeps what a restart replays (from the newest snapshot), the backlog size,
 /// and what attached replicas still need; a snapshot is taken when the log since the last
-/// one passes `repl-log-snapshot-size`, so that replay stays short and the log can shrink.
+/// one passes `repl-log-snapshot-size` and the last snapshot's size, so that replay stays
+/// short and the log can shrink.
 fn durable_log_cron(server: &Server, state: &mut crate::server::State) {
     let Some(durable) = state.repl.durable.clone() else {
         return;
@@ -50,9 +51,22 @@ fn durable_log_cron(server: &Server, state: &mut crate::server::State) {
     }
     // What the durable log dropped goes from memory too, even without new writes.
     state.repl.trim_memory();
-    let threshold = state.config.repl_log_snapshot_size;
     let since_snapshot = durable.written_end().saturating_sub(durable.base_offset());
-    if threshold > 0 && since_snapshot > threshold && state.persistence.active.is_none() {
+    if auto_snapshot_due(
+        since_snapshot,
+        state.config.repl_log_snapshot_size,
+        state.persistence.last_snapshot_bytes,
+    ) && state.persistence.active.is_none()
+        && !state
+            .repl
+            .disk_job
+            .as_ref()
+            .is_some_and(|j| j.in_progress())
+    {
+        let threshold = state
+            .config
+            .repl_log_snapshot_size
+            .max(state.persistence.last_snapshot_bytes);
         tracing::info!(
             bytes = since_snapshot,
             threshold,
@@ -67,6 +81,20 @@ fn durable_log_cron(server: &Server, state: &mut crate::server::State) {
             tracing::warn!("automatic snapshot not started: {reason}");
         }
     }
+}
+
+/// Whether the log written since the last snapshot calls for a new one: past the configured
+/// size, and at least as large as the last snapshot. A fixed size alone rewrote the whole
+/// dataset every 128 MB of writes (1 GB of SETs loaded into an empty master wrote 4 GB of
+/// RDB files meanwhile, and slowed a full sync running beside them); growing with the
+/// dataset, as Redis's `auto-aof-rewrite-percentage 100` does, writes each byte a bounded
+/// number of times, and replay after a crash stays within about one dataset's worth of log.
+pub fn auto_snapshot_due(
+    since_snapshot: u64,
+    configured_bytes: u64,
+    last_snapshot_bytes: u64,
+) -> bool {
+    configured_bytes > 0 && since_snapshot > configured_bytes.max(last_snapshot_bytes)
 }
 
 /// Keeps replica streams alive and measured: PING every `repl-ping-replica-period` (it counts
@@ -131,5 +159,22 @@ fn drop_lagging_replicas(state: &mut crate::server::State, now_ms: u64) {
         state
             .clients
             .kill(id, "replica output buffer limit reached");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::auto_snapshot_due;
+
+    #[test]
+    fn automatic_snapshots_grow_with_the_dataset() {
+        const MB: u64 = 1 << 20;
+        assert!(!auto_snapshot_due(100 * MB, 128 * MB, 0));
+        assert!(auto_snapshot_due(129 * MB, 128 * MB, 0));
+        // After a 1 GB snapshot, another only after 1 GB more of log.
+        assert!(!auto_snapshot_due(900 * MB, 128 * MB, 1024 * MB));
+        assert!(auto_snapshot_due(1025 * MB, 128 * MB, 1024 * MB));
+        // 0 turns them off.
+        assert!(!auto_snapshot_due(u64::MAX, 0, 0));
     }
 }

@@ -67,7 +67,7 @@ struct DiskProgress {
 }
 
 impl DiskJob {
-    fn in_progress(&self) -> bool {
+    pub fn in_progress(&self) -> bool {
         self.progress.borrow().outcome.is_none()
     }
 }
@@ -522,10 +522,14 @@ fn join_disk_job(server: &Arc<Server>, client_id: u64) -> Result<Arc<DiskJob>, S
                     writer_job.progress.send_modify(|p| p.written = written);
                 },
             );
+            let written = result.as_ref().ok().copied();
             writer_job
                 .progress
                 .send_modify(|p| p.outcome = Some(result));
             let mut state = server.state.lock();
+            if let Some(bytes) = written {
+                state.persistence.last_snapshot_bytes = bytes;
+            }
             if state
                 .repl
                 .disk_job

@@ -75,6 +75,9 @@ pub struct Persistence {
     pub saves: u64,
     pub last_status_ok: bool,
     pub last_bgsave_seconds: i64,
+    /// Size of the newest snapshot file written (any kind), for the automatic snapshot
+    /// threshold of the durable log.
+    pub last_snapshot_bytes: u64,
     /// Unix seconds of the last save attempt, for the retry delay after a failure.
     pub last_try_unix: u64,
     pub last_load_keys_loaded: u64,
@@ -94,6 +97,7 @@ impl Default for Persistence {
             saves: 0,
             last_status_ok: true,
             last_bgsave_seconds: -1,
+            last_snapshot_bytes: 0,
             last_try_unix: 0,
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
@@ -358,6 +362,7 @@ fn finish(state: &mut State, generation: u64, result: Result<u64, String>) {
     let reply = match result {
         Ok(len) => {
             record_success(state, active.dirty_at_start, true);
+            state.persistence.last_snapshot_bytes = len;
             tracing::info!(
                 bytes = len,
                 seconds = format!("{seconds:.3}"),
@@ -422,6 +427,7 @@ pub fn save_now(server: &Server, state: &mut State) -> Result<u64, String> {
     match &result {
         Ok(len) => {
             record_success(state, dirty_at_start, false);
+            state.persistence.last_snapshot_bytes = *len;
             tracing::info!(bytes = len, "DB saved on disk");
         }
         Err(reason) => {
