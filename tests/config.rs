@@ -262,3 +262,45 @@ fn help_and_version() {
     assert_eq!(code, Some(0), "--version failed: {err}");
     assert!(out.contains(env!("CARGO_PKG_VERSION")), "{out}");
 }
+
+/// The ready-made files in tuning/config start as they are (with our own port and dir), and
+/// their settings are the ones in effect.
+#[test]
+fn tuning_configs_start_and_apply() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning/config");
+    let mut names: Vec<_> = std::fs::read_dir(&root)
+        .expect("tuning/config")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 3, "{names:?}");
+    for path in names {
+        let dir = TempDir::new("tuning-config");
+        let dir_text = dir.path().to_string_lossy().into_owned();
+        let server = ServerProcess::sluice_with_config(&path, &["--dir", &dir_text]);
+        let mut client = server.client();
+        let text = std::fs::read_to_string(&path).expect("reading the file");
+        // Every directive in the file (first word, rest as CONFIG GET prints it for the
+        // simple ones) is in effect.
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (name, value) = line.split_once(' ').expect("directive and value");
+            if ["dir", "port", "client-output-buffer-limit", "save"].contains(&name) {
+                continue;
+            }
+            let got = config_get(&mut client, name);
+            let expected = match value {
+                v if v.ends_with("gb") || v.ends_with("mb") => {
+                    let (n, unit) = v.split_at(v.len() - 2);
+                    let n: u64 = n.parse().expect("a size");
+                    (n << if unit == "gb" { 30 } else { 20 }).to_string()
+                }
+                v => v.to_string(),
+            };
+            assert_eq!(got, expected, "{} in {}", name, path.display());
+        }
+    }
+}
