@@ -51,14 +51,7 @@ pub fn encode(
     mut sink: impl FnMut(Bytes) -> bool,
 ) -> Result<bool, EncodeError> {
     let mut encoder = Encoder::new(options);
-    encoder.write_snapshot_aux(&SnapshotAux {
-        redis_ver: crate::REDIS_VERSION,
-        ctime_secs: snapshot.ctime_secs,
-        used_mem_bytes: crate::alloc::allocated_bytes(),
-        repl_stream_db: snapshot.stream_db,
-        repl_id: &snapshot.replid,
-        repl_offset: snapshot.offset,
-    });
+    encoder.write_snapshot_aux(&aux(snapshot));
     for (index, db) in snapshot.dbs.iter().enumerate() {
         if db.keys == 0 {
             continue;
@@ -82,6 +75,18 @@ pub fn encode(
         }
     }
     Ok(true)
+}
+
+/// The aux fields every snapshot starts with (a replica adopts replid and offset from them).
+fn aux(snapshot: &Snapshot) -> SnapshotAux<'_> {
+    SnapshotAux {
+        redis_ver: crate::REDIS_VERSION,
+        ctime_secs: snapshot.ctime_secs,
+        used_mem_bytes: crate::alloc::allocated_bytes(),
+        repl_stream_db: snapshot.stream_db,
+        repl_id: &snapshot.replid,
+        repl_offset: snapshot.offset,
+    }
 }
 
 fn write_entry(encoder: &mut Encoder, key: &[u8], entry: &Entry) -> Result<(), EncodeError> {
@@ -110,14 +115,7 @@ const ESTIMATE_SEGMENT_STRIDE: usize = 389;
 /// length of its own. Costs at most a few MB of encoding.
 pub fn estimate_encoded_bytes(snapshot: &Snapshot, options: EncoderOptions) -> u64 {
     let mut encoder = Encoder::new(options);
-    encoder.write_snapshot_aux(&SnapshotAux {
-        redis_ver: crate::REDIS_VERSION,
-        ctime_secs: snapshot.ctime_secs,
-        used_mem_bytes: crate::alloc::allocated_bytes(),
-        repl_stream_db: snapshot.stream_db,
-        repl_id: &snapshot.replid,
-        repl_offset: snapshot.offset,
-    });
+    encoder.write_snapshot_aux(&aux(snapshot));
     // EOF opcode and CRC-64.
     let mut total = encoder.bytes_written() + 9;
     for (index, db) in snapshot.dbs.iter().enumerate() {
