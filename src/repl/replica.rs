@@ -730,8 +730,7 @@ impl Link {
                 progress.log(keys_loaded.load(Ordering::Relaxed));
                 // What arrived last may not have been published (it is at most every so
                 // often, on arrival): a stalled transfer must still show it.
-                progress.last_publish = Instant::now() - PROGRESS_PUBLISH_INTERVAL;
-                self.publish_progress(&mut progress)?;
+                self.publish_now(&mut progress)?;
                 // Liveness for the master while we load.
                 self.send(b"\n").await?;
             }
@@ -846,13 +845,19 @@ impl Link {
     /// INFO's `master_sync_read_bytes`, refreshed at most every PROGRESS_PUBLISH_INTERVAL.
     fn publish_progress(&self, progress: &mut Progress) -> Result<(), LinkEnd> {
         if progress.publish_due() {
-            let received = progress.received;
-            if !update_link(&self.server, self.epoch, |link| {
-                link.sync_read_bytes = received;
-                link.last_io_unix_ms = unix_time_ms();
-            }) {
-                return Err(LinkEnd::Stale);
-            }
+            self.publish_now(progress)?;
+        }
+        Ok(())
+    }
+
+    fn publish_now(&self, progress: &mut Progress) -> Result<(), LinkEnd> {
+        progress.last_publish = Instant::now();
+        let received = progress.received;
+        if !update_link(&self.server, self.epoch, |link| {
+            link.sync_read_bytes = received;
+            link.last_io_unix_ms = unix_time_ms();
+        }) {
+            return Err(LinkEnd::Stale);
         }
         Ok(())
     }
@@ -1129,12 +1134,8 @@ impl Progress {
         }
     }
 
-    fn publish_due(&mut self) -> bool {
-        if self.last_publish.elapsed() < PROGRESS_PUBLISH_INTERVAL {
-            return false;
-        }
-        self.last_publish = Instant::now();
-        true
+    fn publish_due(&self) -> bool {
+        self.last_publish.elapsed() >= PROGRESS_PUBLISH_INTERVAL
     }
 
     fn log(&mut self, keys: u64) {
