@@ -137,11 +137,8 @@ impl LevelChooser {
         } else {
             None
         };
-        self.below_ratio = match change {
-            Some(Change::Up { .. }) => Some(ratio),
-            Some(_) => None,
-            None => None,
-        };
+        // The next decision checks that the level just climbed to compresses better.
+        self.below_ratio = matches!(change, Some(Change::Up { .. })).then_some(ratio);
         self.current = Sample::default();
         change
     }
