@@ -203,6 +203,26 @@ impl ReplState {
         self.persist_ids();
     }
 
+    /// Nothing was written since the last ID shift (a restart or a promotion): our data is
+    /// exactly replid2's history, which is what we offer a master we follow.
+    pub fn history_empty_since_shift(&self) -> bool {
+        let end = self.log.end_offset();
+        self.ids.offered_history(end).0 != self.ids.replid
+    }
+
+    /// Our master continued the history we offered from before our last shift
+    /// ([`ids::ReplIds::offered_history`]): that history is ours again.
+    #[must_use]
+    pub fn resume_previous_history(&mut self, offered: &str, offset: u64) -> bool {
+        if !self.ids.resume_previous(offered, offset) {
+            return false;
+        }
+        let replid = self.ids.replid.clone();
+        self.log.set_replid(&replid);
+        self.persist_ids();
+        true
+    }
+
     /// Our master continued us under a new history (`+CONTINUE <new id>`).
     pub fn adopt_continued(&mut self, new_replid: &str, offset: u64) {
         self.ids.adopt_continued(new_replid, offset);

@@ -80,6 +80,7 @@ fn retry(reason: impl Into<String>) -> LinkEnd {
 /// state), rather than `PSYNC ? -1` (a fresh start).
 pub fn follow(server: &Server, state: &mut State, host: String, port: u16, continue_history: bool) {
     let was_master = state.repl.master.is_none();
+    state.config.record_replicaof(Some((host.clone(), port)));
     state.repl.master_epoch += 1;
     let epoch = state.repl.master_epoch;
     state.repl.master = Some(MasterLink {
@@ -120,6 +121,7 @@ pub fn unfollow(state: &mut State) -> bool {
     if state.repl.master.take().is_none() {
         return false;
     }
+    state.config.record_replicaof(None);
     state.repl.master_epoch += 1;
     state.repl.promote();
     // Our replicas' next write must start with a SELECT of its own.
@@ -313,7 +315,10 @@ enum Psync {
         size_hint: Option<u64>,
     },
     Continue {
+        /// The id the master named, if any (old masters name none).
         replid: Option<String>,
+        /// The id we asked to continue (ours, or the one before it: `offered_history`).
+        offered: String,
     },
 }
 
@@ -343,7 +348,7 @@ impl Link {
                 offset,
                 size_hint,
             } => self.full_sync(&replid, offset, size_hint).await?,
-            Psync::Continue { replid } => self.continued(replid.as_deref())?,
+            Psync::Continue { replid, offered } => self.continued(&offered, replid.as_deref())?,
         }
         self.stream(peer, local).await
     }
@@ -528,10 +533,8 @@ impl Link {
                 .as_ref()
                 .is_some_and(|m| m.continue_history);
             if history {
-                (
-                    state.repl.ids.replid.clone(),
-                    (state.repl.log.end_offset() + 1).to_string(),
-                )
+                let (replid, next) = state.repl.ids.offered_history(state.repl.log.end_offset());
+                (replid.to_string(), next.to_string())
             } else {
                 ("?".to_string(), "-1".to_string())
             }
@@ -540,6 +543,7 @@ impl Link {
         let reply = self
             .command(&[b"PSYNC", replid.as_bytes(), next.as_bytes()])
             .await?;
+        let offered = replid;
         if let Some(rest) = reply.strip_prefix("+FULLRESYNC") {
             let mut words = rest.split_whitespace();
             let replid = words.next().filter(|id| super::ids::is_valid_replid(id));
@@ -566,6 +570,7 @@ impl Link {
                 ))),
                 _ => Ok(Psync::Continue {
                     replid: replid.map(str::to_string),
+                    offered: offered.clone(),
                 }),
             };
         }
@@ -580,12 +585,23 @@ impl Link {
     }
 
     /// `+CONTINUE`: the stream goes on from our offset, maybe under a new replid.
-    fn continued(&mut self, new_replid: Option<&str>) -> Result<(), LinkEnd> {
+    fn continued(&mut self, offered: &str, new_replid: Option<&str>) -> Result<(), LinkEnd> {
         let mut state = self.server.state.lock();
         if state.repl.master_epoch != self.epoch || state.repl.master.is_none() {
             return Err(LinkEnd::Stale);
         }
         let offset = state.repl.log.end_offset();
+        if offered != state.repl.ids.replid {
+            if !state.repl.resume_previous_history(offered, offset) {
+                return Err(retry(format!(
+                    "our history changed while the master accepted {offered} at offset {offset}"
+                )));
+            }
+            tracing::info!(
+                "master continued the history we had before our last ID shift ({offered}); \
+                 nothing was written under the newer ID, so it is ours again"
+            );
+        }
         if let Some(new) = new_replid
             && new != state.repl.ids.replid
         {

@@ -274,8 +274,18 @@ pub fn publish_message_from(
 fn publish(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let (receivers, mut own) =
         publish_message_from(ctx.state, &argv[1], &argv[2], Some(ctx.session.id));
-    // PUBLISH reaches replicas so their subscribers get the message too.
-    ctx.also_propagate(argv.to_vec());
+    // PUBLISH reaches replicas so their subscribers get the message too. A master with
+    // none attached whose history since its last ID shift is still empty (just restarted,
+    // or just promoted) does not start that history with a message nobody can receive:
+    // Sentinel publishes hellos to every node, and one logged hello would make a returning
+    // old master's history differ from the new master's, forcing a full sync where a
+    // PSYNC could continue (pub/sub delivery is at most once anyway).
+    let repl = &ctx.state.repl;
+    let unheard =
+        repl.master.is_none() && repl.replicas.is_empty() && repl.history_empty_since_shift();
+    if !unheard {
+        ctx.also_propagate(argv.to_vec());
+    }
     if own.is_empty() {
         return Reply::integer(receivers);
     }
