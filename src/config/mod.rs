@@ -461,6 +461,16 @@ impl Config {
         Ok(())
     }
 
+    /// REPLICAOF at run time: the master we follow now, so that CONFIG REWRITE (which
+    /// Sentinel sends with every REPLICAOF) persists it and HELLO reports the role.
+    pub fn record_replicaof(&mut self, master: Option<(String, u16)>) {
+        let text = master
+            .as_ref()
+            .map_or_else(String::new, |(host, port)| format!("{host} {port}"));
+        self.values.insert("replicaof", text);
+        self.replicaof = master;
+    }
+
     /// The `rewrite`-ready list of directives that differ from their defaults.
     pub fn non_default(&self) -> Vec<(String, String)> {
         let defaults = Config::default();
@@ -556,8 +566,21 @@ impl Config {
         let mut text = lines.join("\n");
         text.push('\n');
         let tmp = path.with_extension("rewrite.tmp");
-        std::fs::write(&tmp, text).map_err(|e| format!("Rewriting config file: {e}"))?;
-        std::fs::rename(&tmp, path).map_err(|e| format!("Rewriting config file: {e}"))?;
+        let fail = |e: std::io::Error| format!("Rewriting config file: {e}");
+        // Sentinel rewrites the topology into this file at each promotion: it must survive
+        // a crash right after, so the data is synced before the rename makes it current.
+        {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&tmp).map_err(fail)?;
+            file.write_all(text.as_bytes()).map_err(fail)?;
+            file.sync_all().map_err(fail)?;
+        }
+        std::fs::rename(&tmp, path).map_err(fail)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && let Ok(dir) = std::fs::File::open(dir)
+        {
+            let _ = dir.sync_all();
+        }
         Ok(())
     }
 
