@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod compare;
+pub mod sentinel;
 pub mod writes;
 
 use std::io::{self, Read, Write};
