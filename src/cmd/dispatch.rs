@@ -37,6 +37,28 @@ fn allowed_in_pubsub(name: &str) -> bool {
     )
 }
 
+/// Whether this request must wait for a FAILOVER to end before it runs: writes (and
+/// PUBLISH, which replicates) of normal clients, and EXEC of a transaction holding one, as
+/// Redis 7.0's pause does. Queueing inside MULTI is not a write and goes on.
+pub fn waits_for_failover(state: &State, session: &Session, argv: &[Bytes]) -> bool {
+    if !state.repl.writes_paused() || session.is_master_link {
+        return false;
+    }
+    let writes = |argv: &[Bytes]| {
+        argv.first()
+            .and_then(|name| lookup(name))
+            .is_some_and(|spec| spec.has(flags::WRITE | flags::MAY_REPLICATE))
+    };
+    let Some(spec) = argv.first().and_then(|name| lookup(name)) else {
+        return false;
+    };
+    match &session.multi {
+        Some(multi) if spec.name == "exec" => multi.queued.iter().any(|q| writes(q)),
+        Some(_) => false,
+        None => writes(argv),
+    }
+}
+
 /// Executes one request. Returns the reply to send, or None when nothing is to be sent
 /// (CLIENT REPLY OFF/SKIP, or the command blocked: see `session.pending_block`).
 pub fn execute(

@@ -69,6 +69,8 @@ struct Connection {
     protocol_error: Option<ProtocolError>,
     last_active_ms: u64,
     blocked: bool,
+    /// A write is waiting for a FAILOVER to end (it is first in `pending`).
+    paused: bool,
     /// Requests are left to run once the output is flushed.
     has_more: bool,
     input_limits: InputLimits,
@@ -145,6 +147,7 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         protocol_error: None,
         last_active_ms: unix_time_ms(),
         blocked: false,
+        paused: false,
         has_more: false,
         input_limits,
     };
@@ -197,6 +200,14 @@ impl Connection {
             }
             if self.session.psync_request.is_some() {
                 return "became a replica".into();
+            }
+            if self.paused {
+                let step = self.wait_unpaused().await;
+                self.paused = false;
+                match step {
+                    Step::Continue => continue,
+                    Step::Close(reason) => return reason,
+                }
             }
             if self.blocked {
                 let step = self.wait_unblocked().await;
@@ -262,7 +273,7 @@ impl Connection {
             if let Step::Close(reason) = self.execute_pending() {
                 return Step::Close(reason);
             }
-            if self.blocked {
+            if self.blocked || self.paused {
                 return Step::Continue;
             }
             if !self.pending.is_empty() || self.output.len() > BATCH_OUTPUT_BYTES_MAX {
@@ -288,6 +299,11 @@ impl Connection {
         let mut state = server.state.lock();
         let mut close = None;
         while let Some(argv) = self.pending.pop_front() {
+            if dispatch::waits_for_failover(&state, &self.session, &argv) {
+                self.pending.push_front(argv);
+                self.paused = true;
+                break;
+            }
             let reply = dispatch::execute(&server, &mut state, &mut self.session, &argv);
             if let Some(reply) = reply {
                 reply.encode(self.session.protocol, &mut self.output);
@@ -469,6 +485,42 @@ impl Connection {
                     }
                     // Served just before the timeout: the reply is already in the channel.
                 }
+                result = self.reader.read_buf(&mut self.input) => {
+                    if let Step::Close(reason) = self.after_read(result) {
+                        return Step::Close(reason);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits until a FAILOVER stops pausing writes. Input keeps being read (so a client
+    /// that leaves is noticed) and pushed messages keep flowing.
+    async fn wait_unpaused(&mut self) -> Step {
+        let mut pause = self.server.state.lock().repl.write_pause.subscribe();
+        loop {
+            if !*pause.borrow_and_update() {
+                return Step::Continue;
+            }
+            self.reserve_input();
+            tokio::select! {
+                biased;
+                changed = pause.changed() => {
+                    if changed.is_err() {
+                        return Step::Close("server dropped the client".into());
+                    }
+                }
+                message = self.rx.recv() => match message {
+                    Some(m) => {
+                        if let Step::Close(r) = self.handle_outbound(m) {
+                            return Step::Close(r);
+                        }
+                        if let Err(e) = self.flush().await {
+                            return Step::Close(format!("write error: {e}"));
+                        }
+                    }
+                    None => return Step::Close("server dropped the client".into()),
+                },
                 result = self.reader.read_buf(&mut self.input) => {
                     if let Step::Close(reason) = self.after_read(result) {
                         return Step::Close(reason);

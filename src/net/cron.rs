@@ -24,6 +24,7 @@ pub async fn run(server: Arc<Server>) {
         // A quarter of each period at most, as Redis's slow cycle does.
         crate::expire::active_expire_cycle(&mut state, now_ms, period / 4);
         replication_cron(&mut state, now_ms);
+        crate::repl::failover::tick(&server, &mut state, now_ms);
         crate::snapshot::save::cron(&server, &mut state, now_ms / 1000);
         durable_log_cron(&server, &mut state);
         server.seal_log(&mut state);
@@ -101,8 +102,9 @@ pub fn auto_snapshot_due(
 /// in the offsets, as in Redis), GETACK when a WAIT is pending.
 fn replication_cron(state: &mut crate::server::State, now_ms: u64) {
     drop_lagging_replicas(state, now_ms);
-    // A replica's own replicas get its master's PINGs through the proxied stream.
-    if state.repl.replicas.is_empty() || state.repl.is_replica() {
+    // A replica's own replicas get its master's PINGs through the proxied stream. During a
+    // FAILOVER nothing may move the offset the target has to reach.
+    if state.repl.replicas.is_empty() || state.repl.is_replica() || state.repl.writes_paused() {
         state.repl.getack_requested = false;
         return;
     }

@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod compressed;
+pub mod failover;
 pub mod fanout;
 pub mod ids;
 pub mod log;
@@ -80,6 +81,9 @@ pub struct MasterLink {
     /// PSYNC asks to continue our history (replid and log offset) instead of `PSYNC ? -1`:
     /// false only after a fresh start, until the first sync.
     pub continue_history: bool,
+    /// FAILOVER: our PSYNC carries `FAILOVER`, which asks this master (our replica until
+    /// now) to promote itself first.
+    pub failover: bool,
     /// The link stopped on an error a retry cannot fix (a command sluice does not
     /// implement); REPLICAOF to the same master starts it again.
     pub halted: bool,
@@ -125,6 +129,10 @@ pub struct ReplState {
     pub hot_bytes_max: u64,
     /// What moves full-sync payloads (`repl-io-engine`, probed at start-up).
     pub io_engine: fanout::Engine,
+    /// FAILOVER under way on this master.
+    pub failover: Option<failover::Failover>,
+    /// True while writes wait (FAILOVER): connections holding a write wait for it to drop.
+    pub write_pause: tokio::sync::watch::Sender<bool>,
 }
 
 impl ReplState {
@@ -146,7 +154,20 @@ impl ReplState {
             durable: None,
             hot_bytes_max: 64 << 20,
             io_engine: fanout::Engine::Poll,
+            failover: None,
+            write_pause: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Writes of normal clients wait while a failover is under way.
+    pub fn writes_paused(&self) -> bool {
+        self.failover.is_some()
+    }
+
+    /// Ends the failover (done or abandoned) and lets paused writes run.
+    pub fn clear_failover(&mut self) {
+        self.failover = None;
+        self.write_pause.send_replace(false);
     }
 
     pub fn is_replica(&self) -> bool {

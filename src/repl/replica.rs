@@ -79,6 +79,24 @@ fn retry(reason: impl Into<String>) -> LinkEnd {
 /// continue our current replid and offset (a running server, as Redis does with its own
 /// state), rather than `PSYNC ? -1` (a fresh start).
 pub fn follow(server: &Server, state: &mut State, host: String, port: u16, continue_history: bool) {
+    start_following(server, state, host, port, continue_history, false);
+}
+
+/// FAILOVER's handover: follow our own replica `host:port`, asking it with
+/// `PSYNC … FAILOVER` to promote itself. Our replicas stay attached, as in Redis: they learn
+/// the new history when the target answers with its new replication ID.
+pub fn follow_for_failover(server: &Server, state: &mut State, host: String, port: u16) {
+    start_following(server, state, host, port, true, true);
+}
+
+fn start_following(
+    server: &Server,
+    state: &mut State,
+    host: String,
+    port: u16,
+    continue_history: bool,
+    failover: bool,
+) {
     let was_master = state.repl.master.is_none();
     state.config.record_replicaof(Some((host.clone(), port)));
     state.repl.master_epoch += 1;
@@ -90,13 +108,16 @@ pub fn follow(server: &Server, state: &mut State, host: String, port: u16, conti
         link_down_since_unix_ms: Some(unix_time_ms()),
         sync_total_bytes: -1,
         continue_history,
+        failover,
         ..MasterLink::default()
     });
     // Replicas hide expired keys; their master sends the DELs.
     state.expire_deletes = false;
     disconnect_master_client(state, "master changed (REPLICAOF)");
-    // They follow our history, which is about to become the new master's.
-    disconnect_replicas(state, "replication source changed (REPLICAOF)");
+    if !failover {
+        // They follow our history, which is about to become the new master's.
+        disconnect_replicas(state, "replication source changed (REPLICAOF)");
+    }
     if was_master {
         tracing::info!("REPLICAOF {host}:{port} enabled: this server is now a replica");
     } else {
@@ -211,6 +232,18 @@ pub async fn run_link(server: Arc<Server>, epoch: u64) {
             }
             LinkEnd::Retry { reason, pause } => (reason, pause),
         };
+        {
+            // Redis would keep a failover that cannot reach its target waiting, with writes
+            // paused, until FAILOVER ABORT; serving writes again as a master is safer.
+            let mut state = server.state.lock();
+            if state.repl.master_epoch == epoch
+                && state.repl.master.as_ref().is_some_and(|m| m.failover)
+            {
+                let why = format!("Failover target unreachable: {reason}");
+                super::failover::abort(&mut state, &why);
+                return;
+            }
+        }
         tracing::warn!("replication link to {host}:{port} lost: {reason}");
         let current = update_link(&server, epoch, |link| {
             link.status = LinkStatus::Down;
@@ -525,24 +558,36 @@ impl Link {
     }
 
     async fn psync(&mut self) -> Result<Psync, LinkEnd> {
-        let (replid, next) = {
+        let (replid, next, failover) = {
             let state = self.server.state.lock();
-            let history = state
-                .repl
-                .master
-                .as_ref()
-                .is_some_and(|m| m.continue_history);
-            if history {
-                let (replid, next) = state.repl.ids.offered_history(state.repl.log.end_offset());
-                (replid.to_string(), next.to_string())
+            let link = state.repl.master.as_ref();
+            let history = link.is_some_and(|m| m.continue_history);
+            let failover = link.is_some_and(|m| m.failover);
+            let end = state.repl.log.end_offset();
+            if failover {
+                // The target checks this is its own (our) current ID.
+                (state.repl.ids.replid.clone(), (end + 1).to_string(), true)
+            } else if history {
+                let (replid, next) = state.repl.ids.offered_history(end);
+                (replid.to_string(), next.to_string(), false)
             } else {
-                ("?".to_string(), "-1".to_string())
+                ("?".to_string(), "-1".to_string(), false)
             }
         };
-        tracing::info!("trying a partial resynchronization (request {replid}:{next})");
-        let reply = self
-            .command(&[b"PSYNC", replid.as_bytes(), next.as_bytes()])
-            .await?;
+        let reply = if failover {
+            tracing::info!(
+                "FAILOVER: asking our replica to take over (PSYNC {replid} {next} FAILOVER)"
+            );
+            self.command(&[b"PSYNC", replid.as_bytes(), next.as_bytes(), b"FAILOVER"])
+                .await?
+        } else {
+            tracing::info!("trying a partial resynchronization (request {replid}:{next})");
+            self.command(&[b"PSYNC", replid.as_bytes(), next.as_bytes()])
+                .await?
+        };
+        if failover {
+            self.failover_answered(&reply)?;
+        }
         let offered = replid;
         if let Some(rest) = reply.strip_prefix("+FULLRESYNC") {
             let mut words = rest.split_whitespace();
@@ -582,6 +627,25 @@ impl Link {
         Err(retry(format!(
             "unexpected reply to PSYNC from the master: '{reply}'"
         )))
+    }
+
+    /// The FAILOVER target answered: a sync means it took over; anything else ends the
+    /// failover and we are a master again.
+    fn failover_answered(&mut self, reply: &str) -> Result<(), LinkEnd> {
+        let mut state = self.server.state.lock();
+        if state.repl.master_epoch != self.epoch {
+            return Err(LinkEnd::Stale);
+        }
+        if reply.starts_with("+FULLRESYNC") || reply.starts_with("+CONTINUE") {
+            super::failover::completed(&mut state);
+            if let Some(link) = state.repl.master.as_mut() {
+                link.failover = false;
+            }
+            return Ok(());
+        }
+        tracing::warn!("FAILOVER target refused PSYNC FAILOVER: '{reply}'");
+        super::failover::abort(&mut state, "Failover target rejected psync request");
+        Err(LinkEnd::Stale)
     }
 
     /// `+CONTINUE`: the stream goes on from our offset, maybe under a new replid.

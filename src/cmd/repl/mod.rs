@@ -1,5 +1,6 @@
-//! Replication commands on the master side: REPLCONF PSYNC SYNC WAIT ROLE.
+//! Replication commands on the master side: REPLCONF PSYNC SYNC WAIT ROLE FAILOVER.
 
+mod failover;
 mod replconf;
 mod role;
 mod sync;
@@ -37,6 +38,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         sync::sync
     ),
     command!("wait", 3, NOSCRIPT, (0, 0, 0), "generic", wait::wait),
+    command!(
+        "failover",
+        -1,
+        ADMIN | NOSCRIPT | STALE,
+        (0, 0, 0),
+        "server",
+        failover::failover
+    ),
     command!(
         "role",
         1,

@@ -19,6 +19,12 @@ fn refuse(ctx: &Ctx<'_>) -> Option<Reply> {
 /// PSYNC <replid> <offset>: the connection turns into a replica stream once this batch is
 /// answered; the answer (+FULLRESYNC or +CONTINUE) comes from the replication task.
 pub fn psync(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    if argv.len() > 3
+        && argv[3].eq_ignore_ascii_case(b"failover")
+        && let Err(error) = take_over(ctx, &argv[1])
+    {
+        return error;
+    }
     if let Some(error) = refuse(ctx) {
         return error;
     }
@@ -28,6 +34,31 @@ pub fn psync(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         legacy_sync: false,
     });
     Reply::Raw(b"")
+}
+
+/// `PSYNC <replid> <offset> FAILOVER` from our master (its FAILOVER command): we become the
+/// master first, which keeps its history valid under replid2, so the PSYNC that follows
+/// continues it.
+fn take_over(ctx: &mut Ctx<'_>, replid: &Bytes) -> Result<(), Reply> {
+    if !ctx.state.repl.is_replica() {
+        return Err(Reply::error(
+            "ERR PSYNC FAILOVER can't be sent to a master.",
+        ));
+    }
+    if !replid.eq_ignore_ascii_case(ctx.state.repl.ids.replid.as_bytes()) {
+        return Err(Reply::error(
+            "ERR PSYNC FAILOVER replid must match my replid.",
+        ));
+    }
+    let from = ctx
+        .state
+        .clients
+        .get(ctx.session.id)
+        .map(|c| c.addr.clone())
+        .unwrap_or_default();
+    crate::repl::replica::unfollow(ctx.state);
+    tracing::info!("MASTER MODE enabled (failover request from '{from}')");
+    Ok(())
 }
 
 pub fn sync(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Reply {

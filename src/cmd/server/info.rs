@@ -432,9 +432,10 @@ fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
     }
     let _ = write!(
         out,
-        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{end}\r\n\
+        "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{end}\r\n\
          second_repl_offset:{}\r\nrepl_backlog_active:1\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\n\
          repl_backlog_histlen:{}\r\n",
+        crate::repl::failover::FailoverPhase::info_name(repl.failover.as_ref().map(|f| f.phase)),
         repl.ids.replid,
         repl.ids.replid2,
         repl.ids.second_replid_offset,

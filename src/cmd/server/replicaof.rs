@@ -8,6 +8,9 @@ use crate::resp::Reply;
 use crate::util::num::parse_i64;
 
 pub fn replicaof(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    if ctx.state.repl.failover.is_some() {
+        return Reply::error("ERR REPLICAOF not allowed while failing over.");
+    }
     let (host, port) = (&argv[1], &argv[2]);
     let from = ctx
         .state
