@@ -2,7 +2,10 @@
 //! (both sluice, or one of them a stock redis-server), writes acknowledged by `WAIT 1 100`,
 //! the master killed with -9. Sentinel must promote a replica, the other must follow it by
 //! partial resync, every acknowledged write must be on the new master, and the old master,
-//! restarted, must be turned into a replica by Sentinel and end with the same data.
+//! restarted, must be turned into a replica by Sentinel and end with the same data, by
+//! PSYNC when its recovered history is a prefix of the new master's. A third case makes
+//! Sentinel promote the redis-server replica (by `replica-priority`), which the sluice
+//! replica and the returning sluice master must then follow.
 //! Skipped with a notice when redis-sentinel is not installed. Everything runs on loopback
 //! and every wait is bounded.
 
@@ -21,11 +24,19 @@ const TOPOLOGY_LIMIT: Duration = Duration::from_secs(40);
 const FAILOVER_LIMIT: Duration = Duration::from_secs(60);
 const DATABASES: usize = 16;
 
-fn start_replica(kind: Kind, master_port: u16) -> ServerProcess {
+fn start_replica(kind: Kind, master_port: u16, priority: u32) -> ServerProcess {
     let port = master_port.to_string();
+    let priority = priority.to_string();
+    let args = [
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--replica-priority",
+        &priority,
+    ];
     match kind {
-        Kind::Sluice => ServerProcess::sluice(&["--replicaof", "127.0.0.1", &port]),
-        Kind::Redis => ServerProcess::redis(&["--replicaof", "127.0.0.1", &port]),
+        Kind::Sluice => ServerProcess::sluice(&args),
+        Kind::Redis => ServerProcess::redis(&args),
     }
 }
 
@@ -135,12 +146,18 @@ fn wait_following(server: &ServerProcess, master_port: u16, what: &str) {
     );
 }
 
-fn failover_under_sentinel(other_kind: Kind) {
+/// `prefer_other`: the sluice replica gets a worse `replica-priority`, so that Sentinel
+/// promotes the other one (a redis-server, to check sluice following a promoted Redis).
+fn failover_under_sentinel(other_kind: Kind, prefer_other: bool) {
     let mut master = ServerProcess::sluice(&[]);
     populate(&mut master.client());
     let mut replicas = [
-        start_replica(Kind::Sluice, master.port),
-        start_replica(other_kind, master.port),
+        start_replica(
+            Kind::Sluice,
+            master.port,
+            if prefer_other { 200 } else { 100 },
+        ),
+        start_replica(other_kind, master.port, 100),
     ];
     for replica in &replicas {
         wait_in_sync(&mut master.client(), &mut replica.client(), FAILOVER_LIMIT);
@@ -178,6 +195,12 @@ fn failover_under_sentinel(other_kind: Kind) {
         promoted.port, new_port,
         "the promoted server is one of ours"
     );
+    if prefer_other {
+        assert_eq!(
+            promoted.kind, other_kind,
+            "Sentinel follows replica-priority"
+        );
+    }
     println!(
         "failover with a {other_kind:?} replica: {:.2} s from kill -9 to the first accepted write \
          on the new master ({:?}, down-after-milliseconds {DOWN_AFTER_MS})",
@@ -230,6 +253,21 @@ fn failover_under_sentinel(other_kind: Kind) {
         .expect("second_repl_offset on the new master");
     let full_before = stat(&mut new_master, "sync_full");
     master.restart();
+    // The offset is known once the log has been replayed.
+    wait_for(
+        FAILOVER_LIMIT,
+        "the restarted old master to finish loading",
+        || {
+            Client::try_connect(master.port)
+                .ok()
+                .and_then(|mut c| c.cmd_raw_io(&["INFO", "persistence"]).ok())
+                .is_some_and(|raw| {
+                    common::info_field(&String::from_utf8_lossy(&raw), "loading").as_deref()
+                        == Some("0")
+                })
+        },
+        || master.log_text(),
+    );
     let recovered: u64 = replication_info(master.port)
         .and_then(|info| common::info_field(&info, "master_repl_offset"))
         .and_then(|v| v.parse().ok())
@@ -281,7 +319,7 @@ fn sentinel_fails_over_sluice_replicas() {
     if !sentinel_available("sentinel_fails_over_sluice_replicas") {
         return;
     }
-    failover_under_sentinel(Kind::Sluice);
+    failover_under_sentinel(Kind::Sluice, false);
 }
 
 #[test]
@@ -291,5 +329,15 @@ fn sentinel_fails_over_with_a_redis_replica() {
     {
         return;
     }
-    failover_under_sentinel(Kind::Redis);
+    failover_under_sentinel(Kind::Redis, false);
+}
+
+#[test]
+fn sentinel_promotes_a_redis_replica_that_sluice_nodes_follow() {
+    if !sentinel_available("sentinel_promotes_a_redis_replica_that_sluice_nodes_follow")
+        || !redis_available("sentinel_promotes_a_redis_replica_that_sluice_nodes_follow")
+    {
+        return;
+    }
+    failover_under_sentinel(Kind::Redis, true);
 }
