@@ -525,6 +525,11 @@ impl Connection {
                     if let Step::Close(reason) = self.after_read(result) {
                         return Step::Close(reason);
                     }
+                    // Nothing is parsed meanwhile: the query buffer limit applies here too.
+                    if self.input.len() > self.input_limits.query_limit {
+                        self.server.state.lock().stats.client_query_buffer_kills += 1;
+                        return Step::Close("query buffer limit while writes were paused".into());
+                    }
                 }
             }
         }
