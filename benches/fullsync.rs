@@ -9,6 +9,7 @@
 //!
 //!     cargo bench --bench fullsync -- --quick
 //!     SLUICE_BENCH_BYTES=1073741824 cargo bench --bench fullsync
+//!     SLUICE_BENCH_DATASETS=strings_1kb SLUICE_BENCH_BYTES=1073741824 cargo bench --bench fullsync
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -242,7 +243,17 @@ fn fullsync(c: &mut Criterion) {
     let mut group = c.benchmark_group("fullsync");
     group.sample_size(10);
     group.warm_up_time(Duration::from_millis(500));
-    for dataset in [Dataset::Strings, Dataset::Collections] {
+    // `SLUICE_BENCH_DATASETS=strings_1kb` (or `collections`) skips the other dataset's
+    // masters: criterion's name filter would still load them, minutes at 1 GiB.
+    let only = std::env::var("SLUICE_BENCH_DATASETS").ok();
+    let wanted = |d: Dataset| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|n| n == d.name()))
+    };
+    for dataset in [Dataset::Strings, Dataset::Collections]
+        .into_iter()
+        .filter(|d| wanted(*d))
+    {
         for diskless in ["yes", "no"] {
             for compression in ["no", "zstd"] {
                 let master = Server::start(&[
