@@ -335,11 +335,7 @@ pub fn serve_blocked(server: &Server, state: &mut State) {
 
 fn feed_monitors(state: &mut State, session: &Session, argv: &[Bytes]) {
     let now_us = unix_time_us();
-    let addr = state
-        .clients
-        .get(session.id)
-        .map(|c| c.addr.clone())
-        .unwrap_or_default();
+    let addr = state.clients.addr_of(session.id);
     let mut line = format!(
         "{}.{:06} [{} {}]",
         now_us / 1_000_000,

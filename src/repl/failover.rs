@@ -182,7 +182,7 @@ pub fn tick(server: &crate::server::Server, state: &mut State, now_ms: u64) {
         .map(|r| Candidate {
             host: r.ip.clone(),
             port: r.listening_port,
-            online: r.phase.info_name() == "online",
+            online: r.phase.is_online(),
             ack_offset: r.ack_offset,
         })
         .collect();

@@ -33,6 +33,11 @@ pub enum ReplicaPhase {
 }
 
 impl ReplicaPhase {
+    /// Past its snapshot: what INFO calls `online`, and what FAILOVER may hand over to.
+    pub fn is_online(self) -> bool {
+        matches!(self, ReplicaPhase::WaitAck | ReplicaPhase::Online)
+    }
+
     pub fn info_name(self) -> &'static str {
         match self {
             ReplicaPhase::WaitBgsave => "wait_bgsave",

@@ -148,6 +148,11 @@ impl Clients {
         self.by_id.get(&id)
     }
 
+    /// The client's peer address for logs and MONITOR (empty if it is gone).
+    pub fn addr_of(&self, id: u64) -> String {
+        self.get(id).map(|c| c.addr.clone()).unwrap_or_default()
+    }
+
     pub fn get_mut(&mut self, id: u64) -> Option<&mut ClientHandle> {
         self.by_id.get_mut(&id)
     }

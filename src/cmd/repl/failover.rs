@@ -48,7 +48,7 @@ pub fn failover(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             .find(|r| r.ip.eq_ignore_ascii_case(host) && r.listening_port == *port);
         match target {
             None => return Reply::error("ERR FAILOVER target HOST and PORT is not a replica."),
-            Some(r) if r.phase.info_name() != "online" => {
+            Some(r) if !r.phase.is_online() => {
                 return Reply::error("ERR FAILOVER target replica is not online.");
             }
             Some(_) => {}

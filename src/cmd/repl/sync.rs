@@ -50,12 +50,7 @@ fn take_over(ctx: &mut Ctx<'_>, replid: &Bytes) -> Result<(), Reply> {
             "ERR PSYNC FAILOVER replid must match my replid.",
         ));
     }
-    let from = ctx
-        .state
-        .clients
-        .get(ctx.session.id)
-        .map(|c| c.addr.clone())
-        .unwrap_or_default();
+    let from = ctx.state.clients.addr_of(ctx.session.id);
     crate::repl::replica::unfollow(ctx.state);
     tracing::info!("MASTER MODE enabled (failover request from '{from}')");
     Ok(())

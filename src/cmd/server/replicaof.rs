@@ -12,12 +12,7 @@ pub fn replicaof(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         return Reply::error("ERR REPLICAOF not allowed while failing over.");
     }
     let (host, port) = (&argv[1], &argv[2]);
-    let from = ctx
-        .state
-        .clients
-        .get(ctx.session.id)
-        .map(|c| c.addr.clone())
-        .unwrap_or_default();
+    let from = ctx.state.clients.addr_of(ctx.session.id);
     if host.eq_ignore_ascii_case(b"no") && port.eq_ignore_ascii_case(b"one") {
         if replica::unfollow(ctx.state) {
             tracing::info!("MASTER MODE enabled (user request from '{from}')");
