@@ -385,9 +385,15 @@ fn link_cut_during_the_transfer_is_retried() {
             LIMIT,
             "the retried sync to complete",
             || {
-                let size = replica.cmd(&["DBSIZE"]).int().unwrap_or(-1);
+                // One transaction, so that a sync completing between the two reads cannot
+                // pair the old size with the new data.
+                assert_eq!(replica.cmd_text(&["MULTI"]), "OK");
+                replica.cmd(&["DBSIZE"]);
+                replica.cmd(&["GET", "old-data"]);
+                let both = replica.cmd(&["EXEC"]).items().expect("EXEC reply");
+                let size = both[0].int().unwrap_or(-1);
                 if size == 1 {
-                    assert_eq!(replica.cmd_text(&["GET", "old-data"]), "kept");
+                    assert_eq!(both[1].text().as_deref(), Some("kept"));
                     old_seen += 1;
                     return false;
                 }
