@@ -155,6 +155,15 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// GET's reply: the string at `key` as a bulk reply, or nil.
+    pub fn read_str_reply(&mut self, key: &[u8]) -> Typed<Reply> {
+        match self.lookup_read(key).map(|e| &e.value) {
+            None => Ok(Reply::Nil),
+            Some(Value::Str(b)) => Ok(Reply::bulk_of(b)),
+            Some(_) => Err(Reply::error(errors::WRONGTYPE)),
+        }
+    }
+
     pub fn read_list(&mut self, key: &[u8]) -> Typed<Option<Arc<List>>> {
         match self.lookup_read(key).map(|e| &e.value) {
             None => Ok(None),

@@ -235,7 +235,7 @@ pub fn call(
     if !state.clients.monitors.is_empty() && !spec.has(flags::ADMIN | flags::SKIP_MONITOR) {
         feed_monitors(state, session, argv);
     }
-    let started = Instant::now();
+    let started = state.batch_clock.unwrap_or_else(Instant::now);
     let mut ctx = Ctx::new(
         state,
         session,
@@ -287,12 +287,16 @@ pub fn call(
             name: spec.name,
             ..CommandStat::default()
         });
+    let ended = Instant::now();
     stat.calls += 1;
-    stat.usec += started.elapsed().as_micros() as u64;
+    stat.usec += ended.saturating_duration_since(started).as_micros() as u64;
     if reply.is_error() {
         stat.failed_calls += 1;
     }
     state.stats.total_commands_processed += 1;
+    if state.batch_clock.is_some() {
+        state.batch_clock = Some(ended);
+    }
     reply
 }
 

@@ -27,6 +27,8 @@ const BATCH_COMMANDS_MAX: usize = 1024;
 /// cannot grow the output buffer without bound.
 const BATCH_OUTPUT_BYTES_MAX: usize = 1 << 20;
 const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// Argument slots a connection keeps allocated between batches.
+const ARGS_CAPACITY_KEPT: usize = 16 * 1024;
 
 const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
@@ -65,7 +67,10 @@ struct Connection {
     input: BytesMut,
     output: BytesMut,
     parser: RequestParser,
-    pending: VecDeque<Vec<Bytes>>,
+    /// Arguments of the parsed requests, back to back; `pending` holds each request's range.
+    /// Cleared once every request in it has run, so its allocation is reused.
+    args: Vec<Bytes>,
+    pending: VecDeque<std::ops::Range<usize>>,
     protocol_error: Option<ProtocolError>,
     last_active_ms: u64,
     blocked: bool,
@@ -143,6 +148,7 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         input: BytesMut::with_capacity(16 * 1024),
         output: BytesMut::with_capacity(16 * 1024),
         parser: RequestParser::default(),
+        args: Vec::new(),
         pending: VecDeque::new(),
         protocol_error: None,
         last_active_ms: unix_time_ms(),
@@ -243,10 +249,14 @@ impl Connection {
                 ..ParseLimits::default()
             };
             while self.protocol_error.is_none() && self.pending.len() < BATCH_COMMANDS_MAX {
-                match self.parser.parse(&mut self.input, &limits) {
-                    Ok(Some(argv)) if argv.is_empty() => continue,
-                    Ok(Some(argv)) => {
-                        self.pending.push_back(argv);
+                let start = self.args.len();
+                match self
+                    .parser
+                    .parse_into(&mut self.input, &limits, &mut self.args)
+                {
+                    Ok(Some(0)) => continue,
+                    Ok(Some(count)) => {
+                        self.pending.push_back(start..start + count);
                         // Until AUTH succeeds each request is parsed with the small
                         // unauthenticated caps, one at a time, so an AUTH early in a
                         // pipeline lifts them for the requests after it.
@@ -297,14 +307,16 @@ impl Connection {
     fn execute_pending(&mut self) -> Step {
         let server = self.server.clone();
         let mut state = server.state.lock();
+        state.batch_clock = Some(std::time::Instant::now());
         let mut close = None;
-        while let Some(argv) = self.pending.pop_front() {
-            if dispatch::waits_for_failover(&state, &self.session, &argv) {
-                self.pending.push_front(argv);
+        while let Some(range) = self.pending.pop_front() {
+            let argv = &self.args[range.clone()];
+            if dispatch::waits_for_failover(&state, &self.session, argv) {
+                self.pending.push_front(range);
                 self.paused = true;
                 break;
             }
-            let reply = dispatch::execute(&server, &mut state, &mut self.session, &argv);
+            let reply = dispatch::execute(&server, &mut state, &mut self.session, argv);
             if let Some(reply) = reply {
                 reply.encode(self.session.protocol, &mut self.output);
             }
@@ -326,6 +338,14 @@ impl Connection {
             }
             if self.output.len() > BATCH_OUTPUT_BYTES_MAX {
                 break;
+            }
+        }
+        state.batch_clock = None;
+        if self.pending.is_empty() {
+            self.args.clear();
+            if self.args.capacity() > ARGS_CAPACITY_KEPT {
+                // A request with very many arguments does not keep its vector forever.
+                self.args = Vec::new();
             }
         }
         server.seal_log(&mut state);

@@ -18,6 +18,7 @@ pub async fn run(server: Arc<Server>) {
             return;
         }
         crate::server::clock::refresh();
+        crate::alloc::note_peak();
         let mut state = server.state.lock();
         let now_ms = unix_time_ms();
         state.stats.sample_ops(now_ms);

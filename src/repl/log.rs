@@ -312,6 +312,14 @@ impl ReplLog {
 
 /// Appends one command as a RESP multibulk.
 pub fn encode_command<A: AsRef<[u8]>>(out: &mut BytesMut, argv: &[A]) {
+    // One reservation up front: the puts below then never grow the buffer.
+    let header_bytes_max = 1 + 20 + 2;
+    let total: usize = argv
+        .iter()
+        .map(|a| header_bytes_max + a.as_ref().len() + 2)
+        .sum::<usize>()
+        + header_bytes_max;
+    out.reserve(total);
     let mut digits = itoa::Buffer::new();
     out.put_u8(b'*');
     out.put_slice(digits.format(argv.len()).as_bytes());

@@ -62,6 +62,8 @@ pub enum ProtocolError {
 #[derive(Debug, Default)]
 pub struct RequestParser {
     pending: Option<PendingMultibulk>,
+    /// The spans vector of the last request, reused so a request costs no allocation for it.
+    spare_spans: Vec<(usize, usize)>,
 }
 
 #[derive(Debug)]
@@ -82,23 +84,42 @@ impl RequestParser {
         buf: &mut BytesMut,
         limits: &ParseLimits,
     ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        let mut args = Vec::new();
+        Ok(self.parse_into(buf, limits, &mut args)?.map(|_| args))
+    }
+
+    /// [`RequestParser::parse`] appending the arguments to `args` (which a caller reuses
+    /// across requests, so a request costs no vector of its own); returns how many.
+    pub fn parse_into(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &ParseLimits,
+        args: &mut Vec<Bytes>,
+    ) -> Result<Option<usize>, ProtocolError> {
         if self.pending.is_none() {
             if buf.is_empty() {
                 return Ok(None);
             }
             if buf[0] != b'*' {
-                return parse_inline(buf, limits);
+                return Ok(parse_inline(buf, limits)?.map(|inline| {
+                    let count = inline.len();
+                    args.extend(inline);
+                    count
+                }));
             }
             match parse_multibulk_header(buf, limits)? {
                 None => return Ok(None),
                 Some((0, pos)) => {
                     let _ = buf.split_to(pos);
-                    return Ok(Some(Vec::new()));
+                    return Ok(Some(0));
                 }
                 Some((count, pos)) => {
+                    let mut spans = std::mem::take(&mut self.spare_spans);
+                    spans.clear();
+                    spans.reserve(count.min(1024));
                     self.pending = Some(PendingMultibulk {
                         remaining: count,
-                        spans: Vec::with_capacity(count.min(1024)),
+                        spans,
                         pos,
                     });
                 }
@@ -120,15 +141,24 @@ impl RequestParser {
         let Some(pending) = self.pending.take() else {
             return Ok(None);
         };
-        let frame = buf.split_to(pending.pos).freeze();
-        Ok(Some(
-            pending
-                .spans
-                .into_iter()
-                .map(|(s, e)| frame.slice(s..e))
-                .collect(),
-        ))
+        take_args(buf, pending.pos, &pending.spans, args);
+        let count = pending.spans.len();
+        self.spare_spans = pending.spans;
+        Ok(Some(count))
     }
+}
+
+/// Takes a complete request of `frame_len` bytes off the front of `buf`. The arguments
+/// are slices of it, not copies: commands copy what they keep, so the read buffer is free
+/// again once the batch has run.
+fn take_args(
+    buf: &mut BytesMut,
+    frame_len: usize,
+    spans: &[(usize, usize)],
+    args: &mut Vec<Bytes>,
+) {
+    let frame = buf.split_to(frame_len).freeze();
+    args.extend(spans.iter().map(|&(s, e)| frame.slice(s..e)));
 }
 
 /// One-shot form of [`RequestParser::parse`] for callers holding a whole buffer.

@@ -16,7 +16,37 @@ pub enum Protocol {
     Resp3,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Longest bulk string a reply holds inline (see [`Reply::SmallBulk`]); it keeps `Reply`
+/// at its size.
+pub const SMALL_BULK_BYTES_MAX: usize = 30;
+
+/// Up to [`SMALL_BULK_BYTES_MAX`] bytes, inline.
+#[derive(Debug, Clone, Copy)]
+pub struct SmallBytes {
+    len: u8,
+    bytes: [u8; SMALL_BULK_BYTES_MAX],
+}
+
+impl SmallBytes {
+    /// None when `data` is too long to be held inline.
+    pub fn new(data: &[u8]) -> Option<SmallBytes> {
+        if data.len() > SMALL_BULK_BYTES_MAX {
+            return None;
+        }
+        let mut bytes = [0u8; SMALL_BULK_BYTES_MAX];
+        bytes[..data.len()].copy_from_slice(data);
+        Some(SmallBytes {
+            len: data.len() as u8,
+            bytes,
+        })
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+#[derive(Debug, Clone)]
 pub enum Reply {
     /// `+<text>`
     Simple(Cow<'static, str>),
@@ -24,6 +54,9 @@ pub enum Reply {
     Error(Cow<'static, str>),
     Integer(i64),
     Bulk(Bytes),
+    /// A bulk string copied inline: a read of a small stored value (GET of a counter) costs
+    /// a copy instead of a reference count taken and dropped on the stored value.
+    SmallBulk(SmallBytes),
     /// Null bulk string: `$-1` in RESP2, `_` in RESP3.
     Nil,
     /// Null array: `*-1` in RESP2, `_` in RESP3.
@@ -70,6 +103,23 @@ impl Reply {
         Reply::Bulk(data.into())
     }
 
+    /// A bulk reply for a stored value: inline when small, a shared reference otherwise.
+    pub fn bulk_of(data: &Bytes) -> Reply {
+        match SmallBytes::new(data) {
+            Some(small) => Reply::SmallBulk(small),
+            None => Reply::Bulk(data.clone()),
+        }
+    }
+
+    /// The bytes of a bulk string reply, whichever way it is held.
+    pub fn bulk_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Reply::Bulk(b) => Some(b),
+            Reply::SmallBulk(s) => Some(s.as_bytes()),
+            _ => None,
+        }
+    }
+
     pub fn bulk_copy(data: &[u8]) -> Reply {
         Reply::Bulk(Bytes::copy_from_slice(data))
     }
@@ -110,6 +160,7 @@ impl Reply {
             }
             Reply::Integer(v) => integer_line(out, b':', *v),
             Reply::Bulk(b) => bulk(out, b),
+            Reply::SmallBulk(s) => bulk(out, s.as_bytes()),
             Reply::Nil => out.put_slice(if resp3 { b"_\r\n" } else { b"$-1\r\n" }),
             Reply::NilArray => out.put_slice(if resp3 { b"_\r\n" } else { b"*-1\r\n" }),
             Reply::Array(items) => {
@@ -179,6 +230,7 @@ impl Reply {
     pub fn encoded_len_hint(&self) -> usize {
         match self {
             Reply::Bulk(b) | Reply::Verbatim(b) => b.len() + 16,
+            Reply::SmallBulk(s) => s.as_bytes().len() + 16,
             Reply::Array(items)
             | Reply::Set(items)
             | Reply::Push(items)
@@ -217,6 +269,31 @@ fn bulk(out: &mut BytesMut, data: &[u8]) {
     out.put_slice(b"\r\n");
 }
 
+/// Bulk strings are equal by their bytes, however each is held.
+impl PartialEq for Reply {
+    fn eq(&self, other: &Reply) -> bool {
+        use Reply::*;
+        match (self, other) {
+            (Bulk(_) | SmallBulk(_), Bulk(_) | SmallBulk(_)) => {
+                self.bulk_bytes() == other.bulk_bytes()
+            }
+            (Simple(a), Simple(b)) | (Error(a), Error(b)) => a == b,
+            (Integer(a), Integer(b)) => a == b,
+            (Nil, Nil) | (NilArray, NilArray) => true,
+            (Array(a), Array(b))
+            | (Set(a), Set(b))
+            | (Push(a), Push(b))
+            | (Sequence(a), Sequence(b)) => a == b,
+            (Map(a), Map(b)) => a == b,
+            (Double(a), Double(b)) => a == b,
+            (Bool(a), Bool(b)) => a == b,
+            (Verbatim(a), Verbatim(b)) => a == b,
+            (Raw(a), Raw(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
 impl From<i64> for Reply {
     fn from(v: i64) -> Reply {
         Reply::Integer(v)
@@ -244,6 +321,19 @@ mod tests {
         assert_eq!(enc(&Reply::Double(1.5), Protocol::Resp2), b"$3\r\n1.5\r\n");
         assert_eq!(enc(&Reply::Double(1.5), Protocol::Resp3), b",1.5\r\n");
         assert_eq!(enc(&Reply::Bool(true), Protocol::Resp2), b":1\r\n");
+        let small = Reply::bulk_of(&Bytes::from_static(b"abc"));
+        assert!(matches!(small, Reply::SmallBulk(_)));
+        assert_eq!(enc(&small, Protocol::Resp2), b"$3\r\nabc\r\n");
+        assert_eq!(small, Reply::bulk_str("abc"));
+        let long = [b'x'; SMALL_BULK_BYTES_MAX + 1];
+        assert!(matches!(
+            Reply::bulk_of(&Bytes::copy_from_slice(&long)),
+            Reply::Bulk(_)
+        ));
+        assert_eq!(
+            std::mem::size_of::<Reply>(),
+            std::mem::size_of::<Bytes>() + 8
+        );
         assert_eq!(
             enc(&Reply::error("ERR a\r\nb"), Protocol::Resp2),
             b"-ERR a  b\r\n"

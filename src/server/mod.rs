@@ -59,6 +59,9 @@ pub struct State {
     /// Cursor of the active expiry cycle: (db, segment).
     pub expire_cursor: (usize, usize),
     pub rng: rand::rngs::SmallRng,
+    /// While a connection runs a batch: when the previous command of the batch ended, which
+    /// is when the next one starts. It saves one clock read per command.
+    pub batch_clock: Option<std::time::Instant>,
 }
 
 impl State {
@@ -86,6 +89,7 @@ impl State {
             shutdown_pending: None,
             expire_cursor: (0, 0),
             rng: rand::rngs::SmallRng::from_os_rng(),
+            batch_clock: None,
         };
         state.repl.hot_bytes_max = hot_bytes_max;
         let replid = state.repl.ids.replid.clone();

@@ -70,9 +70,9 @@ impl Harness {
 }
 
 fn bulk_text(reply: &Reply) -> String {
-    match reply {
-        Reply::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
-        other => panic!("not a bulk: {other:?}"),
+    match reply.bulk_bytes() {
+        Some(b) => String::from_utf8_lossy(b).into_owned(),
+        None => panic!("not a bulk: {reply:?}"),
     }
 }
 

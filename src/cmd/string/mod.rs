@@ -148,10 +148,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 /// The reply of GET for `key` (bulk or nil), counting a keyspace hit or miss; `Err` is the
 /// WRONGTYPE reply. Shared by GET and the commands that answer with the old value.
 fn old_value_reply(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Reply, Reply> {
-    match ctx.read_str(key)? {
-        Some(v) => Ok(Reply::Bulk(v)),
-        None => Ok(Reply::Nil),
-    }
+    ctx.read_str_reply(key)
 }
 
 /// The string at `key` for a write (expired keys are removed first, no hit/miss counted);
