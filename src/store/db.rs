@@ -145,10 +145,35 @@ impl Db {
         let seg = Arc::make_mut(&mut self.segments[seg_index]);
         let new_volatile = entry.expire_at_ms.is_some();
         let previous = seg.map.insert(key, entry);
-        let old_volatile = previous.as_ref().is_some_and(|e| e.expire_at_ms.is_some());
+        self.account_replaced(seg_index, previous.as_ref(), new_volatile);
+        previous
+    }
+
+    /// [`Db::insert`] for a borrowed key: a key that exists keeps its stored bytes and is
+    /// found with one probe; only a new key is copied.
+    pub fn upsert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+        let seg_index = self.segment_of(key);
+        let seg = Arc::make_mut(&mut self.segments[seg_index]);
+        let new_volatile = entry.expire_at_ms.is_some();
+        let previous = match seg.map.get_mut(key) {
+            Some(slot) => Some(std::mem::replace(slot, entry)),
+            None => {
+                seg.map.insert(Bytes::copy_from_slice(key), entry);
+                None
+            }
+        };
+        self.account_replaced(seg_index, previous.as_ref(), new_volatile);
+        previous
+    }
+
+    /// Key and volatile counts after an entry went into segment `seg_index`, replacing
+    /// `previous` if there was one.
+    fn account_replaced(&mut self, seg_index: usize, previous: Option<&Entry>, new_volatile: bool) {
+        let old_volatile = previous.is_some_and(|e| e.expire_at_ms.is_some());
         if previous.is_none() {
             self.keys += 1;
         }
+        let seg = Arc::make_mut(&mut self.segments[seg_index]);
         match (old_volatile, new_volatile) {
             (false, true) => {
                 seg.volatile += 1;
@@ -160,7 +185,6 @@ impl Db {
             }
             _ => {}
         }
-        previous
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
