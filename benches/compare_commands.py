@@ -2,8 +2,15 @@
 """Command throughput, sluice vs redis-server, on this machine, in one run.
 
 Runs `redis-benchmark -P 16 -t <tests> -n N -r 100000 --csv` against a fresh sluice and a
-fresh redis-server, alternating which goes first in each round, and prints a markdown table of
-medians (with min and max) and the ratio sluice / redis-server per command.
+fresh redis-server per round, and prints a markdown table of medians (with min and max) and the
+ratio sluice / redis-server per command.
+
+Both servers of a round run side by side and each test runs against one, then at once the
+other (which one first alternates by test and round), so a slow phase of this shared machine
+falls on both of a pair instead of on one server's whole run. Each server still sees the tests
+in the order redis-benchmark would run them (SET fills the keys GET reads). The table also
+gives each server's CPU time per request (user + system, from /proc), which depends less on
+what else the machine is doing than requests/s does.
 
     python3 benches/compare_commands.py --rounds 3 --requests 2000000
 
@@ -70,6 +77,22 @@ def bench(port, tests, requests, pipeline, clients):
     return rows
 
 
+def cpu_seconds(pid):
+    """User + system CPU seconds of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sluice", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "sluice"))
@@ -83,22 +106,34 @@ def main():
     a = p.parse_args()
 
     results = {"sluice": [], "redis": []}
+    cpu = {"sluice": [], "redis": []}
+    tests = a.tests.split(",")
     for round_index in range(a.rounds):
-        order = ["sluice", "redis"] if round_index % 2 == 0 else ["redis", "sluice"]
-        for kind in order:
-            binary = a.sluice if kind == "sluice" else a.redis
-            with tempfile.TemporaryDirectory() as workdir:
-                proc, port = start(kind, binary, workdir)
-                try:
-                    rows = bench(port, a.tests, a.requests, a.pipeline, a.clients)
-                finally:
-                    proc.terminate()
-                    try:
-                        proc.wait(timeout=10)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-            results[kind].append(rows)
-            print(f"# round {round_index + 1} {kind}: " + ", ".join(f"{k}={v:.0f}" for k, v in rows.items()),
+        with tempfile.TemporaryDirectory() as sluice_dir, tempfile.TemporaryDirectory() as redis_dir:
+            servers = {
+                "sluice": start("sluice", a.sluice, sluice_dir),
+                "redis": start("redis", a.redis, redis_dir),
+            }
+            rows = {"sluice": {}, "redis": {}}
+            cpu_us = {"sluice": {}, "redis": {}}
+            try:
+                for test_index, test in enumerate(tests):
+                    order = ["sluice", "redis"] if (round_index + test_index) % 2 == 0 else ["redis", "sluice"]
+                    for kind in order:
+                        proc, port = servers[kind]
+                        before = cpu_seconds(proc.pid)
+                        got = bench(port, test, a.requests, a.pipeline, a.clients)
+                        used = cpu_seconds(proc.pid) - before
+                        for name, value in got.items():
+                            rows[kind][name] = value
+                            cpu_us[kind][name] = used * 1e6 / a.requests
+            finally:
+                for proc, _ in servers.values():
+                    stop(proc)
+        for kind in ("sluice", "redis"):
+            results[kind].append(rows[kind])
+            cpu[kind].append(cpu_us[kind])
+            print(f"# round {round_index + 1} {kind}: " + ", ".join(f"{k}={v:.0f}" for k, v in rows[kind].items()),
                   file=sys.stderr)
 
     names = list(results["redis"][0].keys())
@@ -106,15 +141,20 @@ def main():
         f"`redis-benchmark -P {a.pipeline} -c {a.clients} -t {a.tests} -n {a.requests} -r 100000`, "
         f"{a.rounds} alternating rounds, requests/s, median (min–max)",
         "",
-        "| command | sluice | redis-server | ratio |",
-        "| --- | ---: | ---: | ---: |",
+        "| command | sluice | redis-server | ratio | CPU µs/request sluice | redis-server | ratio |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name in names:
         s = [r.get(name, 0.0) for r in results["sluice"]]
         r = [x.get(name, 0.0) for x in results["redis"]]
         sm, rm = statistics.median(s), statistics.median(r)
         ratio = sm / rm if rm else float("nan")
-        lines.append(f"| {name} | {sm:,.0f} ({min(s):,.0f}–{max(s):,.0f}) | {rm:,.0f} ({min(r):,.0f}–{max(r):,.0f}) | {ratio:.2f} |")
+        sc = statistics.median(c.get(name, 0.0) for c in cpu["sluice"])
+        rc = statistics.median(c.get(name, 0.0) for c in cpu["redis"])
+        # Lower CPU per request is better: the ratio is redis-server's over sluice's.
+        cpu_ratio = rc / sc if sc else float("nan")
+        lines.append(f"| {name} | {sm:,.0f} ({min(s):,.0f}–{max(s):,.0f}) | {rm:,.0f} ({min(r):,.0f}–{max(r):,.0f}) "
+                     f"| {ratio:.2f} | {sc:.2f} | {rc:.2f} | {cpu_ratio:.2f} |")
     table = "\n".join(lines)
     print(table)
     if a.output:
