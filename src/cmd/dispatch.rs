@@ -8,6 +8,7 @@ use bytes::Bytes;
 use super::table::{CommandSpec, lookup};
 use super::{Ctx, errors, flags};
 use crate::resp::Reply;
+use crate::resp::parse::canonical_len;
 use crate::server::clients::Outbound;
 use crate::server::session::ReplyMode;
 use crate::server::stats::CommandStat;
@@ -67,8 +68,22 @@ pub fn execute(
     session: &mut Session,
     argv: &[Bytes],
 ) -> Option<Reply> {
+    execute_request(server, state, session, argv, None)
+}
+
+/// [`execute`] for a request whose bytes as received (`frame`, a multibulk) are at hand: a
+/// write propagated unchanged is logged by copying them instead of encoding argv again.
+pub fn execute_request(
+    server: &Server,
+    state: &mut State,
+    session: &mut Session,
+    argv: &[Bytes],
+    frame: Option<Bytes>,
+) -> Option<Reply> {
     let log_end_before = state.repl.log.end_offset();
+    state.request_frame = frame;
     let reply = check_and_run(server, state, session, argv);
+    state.request_frame = None;
     if state.blocking.has_ready() {
         serve_blocked(server, state);
     }
@@ -270,10 +285,15 @@ pub fn call(
         // expired were queued during it and go first.
         state.log_effects();
         if propagate_own && !state.repl.is_replica() {
-            state
-                .repl
-                .log
-                .append_argv(db, rewritten.as_deref().unwrap_or(argv));
+            let frame = state.request_frame.take();
+            match (rewritten.as_deref(), frame) {
+                (Some(effect), _) => state.repl.log.append_argv(db, effect),
+                // Only a frame with minimal headers is Redis's own encoding of argv.
+                (None, Some(frame)) if canonical_len(argv) == frame.len() => {
+                    state.repl.log.append_encoded(db, &frame)
+                }
+                (None, _) => state.repl.log.append_argv(db, argv),
+            }
         }
         state.effects.extend(also);
         state.log_effects();

@@ -52,6 +52,13 @@ impl InputLimits {
     }
 }
 
+/// A parsed request waiting to run: its arguments in `Connection::args`, and its bytes as
+/// received when it came as a multibulk.
+struct PendingRequest {
+    args: std::ops::Range<usize>,
+    frame: Option<Bytes>,
+}
+
 enum Step {
     Continue,
     Close(String),
@@ -70,7 +77,7 @@ struct Connection {
     /// Arguments of the parsed requests, back to back; `pending` holds each request's range.
     /// Cleared once every request in it has run, so its allocation is reused.
     args: Vec<Bytes>,
-    pending: VecDeque<std::ops::Range<usize>>,
+    pending: VecDeque<PendingRequest>,
     protocol_error: Option<ProtocolError>,
     last_active_ms: u64,
     blocked: bool,
@@ -256,7 +263,10 @@ impl Connection {
                 {
                     Ok(Some(0)) => continue,
                     Ok(Some(count)) => {
-                        self.pending.push_back(start..start + count);
+                        self.pending.push_back(PendingRequest {
+                            args: start..start + count,
+                            frame: self.parser.take_frame(),
+                        });
                         // Until AUTH succeeds each request is parsed with the small
                         // unauthenticated caps, one at a time, so an AUTH early in a
                         // pipeline lifts them for the requests after it.
@@ -309,14 +319,20 @@ impl Connection {
         let mut state = server.state.lock();
         state.batch_clock = Some(std::time::Instant::now());
         let mut close = None;
-        while let Some(range) = self.pending.pop_front() {
-            let argv = &self.args[range.clone()];
+        while let Some(request) = self.pending.pop_front() {
+            let argv = &self.args[request.args.clone()];
             if dispatch::waits_for_failover(&state, &self.session, argv) {
-                self.pending.push_front(range);
+                self.pending.push_front(request);
                 self.paused = true;
                 break;
             }
-            let reply = dispatch::execute(&server, &mut state, &mut self.session, argv);
+            let reply = dispatch::execute_request(
+                &server,
+                &mut state,
+                &mut self.session,
+                argv,
+                request.frame,
+            );
             if let Some(reply) = reply {
                 reply.encode(self.session.protocol, &mut self.output);
             }

@@ -120,6 +120,12 @@ impl ReplLog {
     /// Appends one command applying to `db`, preceded by a SELECT when the stream has
     /// another db selected.
     pub fn append_argv<A: AsRef<[u8]>>(&mut self, db: usize, argv: &[A]) {
+        self.select(db);
+        encode_command(&mut self.pending, argv);
+    }
+
+    /// Starts the pending record if none is, and selects `db` in the stream if needed.
+    fn select(&mut self, db: usize) {
         if self.pending.is_empty() {
             self.pending_db = self.stream_db;
         }
@@ -132,7 +138,12 @@ impl ReplLog {
             );
             self.stream_db = db;
         }
-        encode_command(&mut self.pending, argv);
+    }
+
+    /// [`ReplLog::append_argv`] for a command already encoded as a RESP multibulk.
+    pub fn append_encoded(&mut self, db: usize, command: &[u8]) {
+        self.select(db);
+        self.pending.extend_from_slice(command);
     }
 
     /// Appends a command that does not depend on the selected db (the master's PING).

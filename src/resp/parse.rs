@@ -64,6 +64,8 @@ pub struct RequestParser {
     pending: Option<PendingMultibulk>,
     /// The spans vector of the last request, reused so a request costs no allocation for it.
     spare_spans: Vec<(usize, usize)>,
+    /// The bytes of the last multibulk request parsed, as received.
+    last_frame: Option<Bytes>,
 }
 
 #[derive(Debug)]
@@ -100,6 +102,7 @@ impl RequestParser {
             if buf.is_empty() {
                 return Ok(None);
             }
+            self.last_frame = None;
             if buf[0] != b'*' {
                 return Ok(parse_inline(buf, limits)?.map(|inline| {
                     let count = inline.len();
@@ -141,7 +144,7 @@ impl RequestParser {
         let Some(pending) = self.pending.take() else {
             return Ok(None);
         };
-        take_args(buf, pending.pos, &pending.spans, args);
+        self.last_frame = Some(take_args(buf, pending.pos, &pending.spans, args));
         let count = pending.spans.len();
         self.spare_spans = pending.spans;
         Ok(Some(count))
@@ -156,9 +159,36 @@ fn take_args(
     frame_len: usize,
     spans: &[(usize, usize)],
     args: &mut Vec<Bytes>,
-) {
+) -> Bytes {
     let frame = buf.split_to(frame_len).freeze();
     args.extend(spans.iter().map(|&(s, e)| frame.slice(s..e)));
+    frame
+}
+
+impl RequestParser {
+    /// The last request's bytes as received, if it was a multibulk (an inline request has
+    /// none). A write propagated unchanged can be logged by copying them.
+    pub fn take_frame(&mut self) -> Option<Bytes> {
+        self.last_frame.take()
+    }
+}
+
+/// Bytes of `argv` encoded as a RESP multibulk with minimal length headers; a received
+/// frame of this length is exactly that encoding (leading zeros would lengthen it).
+pub fn canonical_len(argv: &[Bytes]) -> usize {
+    fn digits(mut n: usize) -> usize {
+        let mut count = 1;
+        while n >= 10 {
+            n /= 10;
+            count += 1;
+        }
+        count
+    }
+    let args: usize = argv
+        .iter()
+        .map(|a| 1 + digits(a.len()) + 2 + a.len() + 2)
+        .sum();
+    1 + digits(argv.len()) + 2 + args
 }
 
 /// One-shot form of [`RequestParser::parse`] for callers holding a whole buffer.
@@ -387,6 +417,34 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frames_are_kept_and_canonical_length_detects_padding() {
+        let mut parser = RequestParser::default();
+        let mut args = Vec::new();
+        let wire = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\n0123456789\r\n";
+        let mut buf = BytesMut::from(&wire[..]);
+        let limits = ParseLimits::default();
+        assert_eq!(parser.parse_into(&mut buf, &limits, &mut args), Ok(Some(3)));
+        let frame = parser.take_frame().expect("a multibulk keeps its frame");
+        assert_eq!(&frame[..], &wire[..]);
+        assert_eq!(canonical_len(&args), frame.len());
+
+        let padded = b"*3\r\n$03\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
+        let mut buf = BytesMut::from(&padded[..]);
+        args.clear();
+        assert_eq!(parser.parse_into(&mut buf, &limits, &mut args), Ok(Some(3)));
+        let frame = parser.take_frame().expect("frame");
+        assert_ne!(canonical_len(&args), frame.len());
+
+        let mut buf = BytesMut::from(&b"SET k v\r\n"[..]);
+        args.clear();
+        assert_eq!(parser.parse_into(&mut buf, &limits, &mut args), Ok(Some(3)));
+        assert!(
+            parser.take_frame().is_none(),
+            "an inline request has no frame"
+        );
+    }
 
     fn parse_all(input: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, ProtocolError> {
         let mut buf = BytesMut::from(input);

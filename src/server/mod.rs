@@ -62,6 +62,8 @@ pub struct State {
     /// While a connection runs a batch: when the previous command of the batch ended, which
     /// is when the next one starts. It saves one clock read per command.
     pub batch_clock: Option<std::time::Instant>,
+    /// The bytes of the request being executed, as received (see `dispatch::execute_request`).
+    pub request_frame: Option<bytes::Bytes>,
 }
 
 impl State {
@@ -90,6 +92,7 @@ impl State {
             expire_cursor: (0, 0),
             rng: rand::rngs::SmallRng::from_os_rng(),
             batch_clock: None,
+            request_frame: None,
         };
         state.repl.hot_bytes_max = hot_bytes_max;
         let replid = state.repl.ids.replid.clone();

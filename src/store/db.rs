@@ -77,6 +77,32 @@ pub struct Db {
     hasher: foldhash::fast::FixedState,
 }
 
+/// Key and volatile counts (the db's and the segment's) after an entry went into `seg`,
+/// replacing `previous` if there was one.
+fn account_replaced(
+    keys: &mut usize,
+    volatile: &mut usize,
+    seg: &mut Segment,
+    previous: Option<&Entry>,
+    new_volatile: bool,
+) {
+    let old_volatile = previous.is_some_and(|e| e.expire_at_ms.is_some());
+    if previous.is_none() {
+        *keys += 1;
+    }
+    match (old_volatile, new_volatile) {
+        (false, true) => {
+            seg.volatile += 1;
+            *volatile += 1;
+        }
+        (true, false) => {
+            seg.volatile -= 1;
+            *volatile -= 1;
+        }
+        _ => {}
+    }
+}
+
 impl Default for Db {
     fn default() -> Self {
         Db::new()
@@ -145,7 +171,13 @@ impl Db {
         let seg = Arc::make_mut(&mut self.segments[seg_index]);
         let new_volatile = entry.expire_at_ms.is_some();
         let previous = seg.map.insert(key, entry);
-        self.account_replaced(seg_index, previous.as_ref(), new_volatile);
+        account_replaced(
+            &mut self.keys,
+            &mut self.volatile,
+            seg,
+            previous.as_ref(),
+            new_volatile,
+        );
         previous
     }
 
@@ -162,29 +194,14 @@ impl Db {
                 None
             }
         };
-        self.account_replaced(seg_index, previous.as_ref(), new_volatile);
+        account_replaced(
+            &mut self.keys,
+            &mut self.volatile,
+            seg,
+            previous.as_ref(),
+            new_volatile,
+        );
         previous
-    }
-
-    /// Key and volatile counts after an entry went into segment `seg_index`, replacing
-    /// `previous` if there was one.
-    fn account_replaced(&mut self, seg_index: usize, previous: Option<&Entry>, new_volatile: bool) {
-        let old_volatile = previous.is_some_and(|e| e.expire_at_ms.is_some());
-        if previous.is_none() {
-            self.keys += 1;
-        }
-        let seg = Arc::make_mut(&mut self.segments[seg_index]);
-        match (old_volatile, new_volatile) {
-            (false, true) => {
-                seg.volatile += 1;
-                self.volatile += 1;
-            }
-            (true, false) => {
-                seg.volatile -= 1;
-                self.volatile -= 1;
-            }
-            _ => {}
-        }
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {

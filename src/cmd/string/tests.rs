@@ -79,3 +79,32 @@ fn append_reuses_a_unique_buffer() {
     assert_eq!(h.run("STRLEN a"), Reply::Integer(2001));
     assert_eq!(h.run("GETRANGE a 0 4"), Reply::bulk_str("xyzyz"));
 }
+
+/// A write propagated unchanged is logged as the client sent it, but only when that is the
+/// canonical encoding Redis would produce: padded length headers are encoded afresh.
+#[test]
+fn a_write_is_logged_as_received_only_in_canonical_form() {
+    use crate::cmd::dispatch;
+    use crate::resp::parse::{ParseLimits, RequestParser};
+    use bytes::BytesMut;
+
+    let mut h = Harness::new();
+    // The first write also selects db 0 in the stream.
+    h.run("SET warm up");
+    h.state.repl.log.seal();
+    let canonical: &[u8] = b"*3\r\n$3\r\nset\r\n$1\r\nk\r\n$5\r\nvalue\r\n";
+    let padded: &[u8] = b"*3\r\n$3\r\nset\r\n$01\r\nk\r\n$5\r\nvalue\r\n";
+    for wire in [canonical, padded] {
+        let mut parser = RequestParser::default();
+        let mut args = Vec::new();
+        let mut buf = BytesMut::from(wire);
+        let parsed = parser.parse_into(&mut buf, &ParseLimits::default(), &mut args);
+        assert_eq!(parsed, Ok(Some(3)));
+        let frame = parser.take_frame();
+        let reply =
+            dispatch::execute_request(&h.server, &mut h.state, &mut h.session, &args, frame);
+        assert_eq!(reply, Some(Reply::ok()));
+        let record = h.state.repl.log.seal().expect("the SET was logged");
+        assert_eq!(&record.payload[..], canonical);
+    }
+}
