@@ -175,36 +175,30 @@ fn set_generic(
     } else {
         None
     };
-    if flags & (NX | XX | KEEPTTL) != 0 {
+    let kept_ttl = if flags & (NX | XX | KEEPTTL) != 0 {
         let found = ctx.lookup(key).map(|e| e.expire_at_ms);
         if (flags & NX != 0 && found.is_some()) || (flags & XX != 0 && found.is_none()) {
             return old_value.unwrap_or(replies.aborted);
         }
-        let kept_ttl = if flags & KEEPTTL != 0 {
+        if flags & KEEPTTL != 0 {
             found.flatten()
         } else {
             None
-        };
-        ctx.db().insert(
-            Bytes::copy_from_slice(key),
-            Entry {
-                value: Value::Str(Bytes::copy_from_slice(value)),
-                expire_at_ms: expire_at.or(kept_ttl),
-            },
-        );
+        }
     } else {
-        // A plain SET does not need what is there: one probe. An expired key is still
+        // A plain SET does not need what is there: no lookup. An expired key is still
         // deleted first (its DEL propagated before the SET), as a lookup would.
         let db = ctx.session.db;
         ctx.expire_if_needed(db, key);
-        ctx.db().upsert(
-            key,
-            Entry {
-                value: Value::Str(Bytes::copy_from_slice(value)),
-                expire_at_ms: expire_at,
-            },
-        );
-    }
+        None
+    };
+    ctx.db().upsert(
+        key,
+        Entry {
+            value: Value::Str(Bytes::copy_from_slice(value)),
+            expire_at_ms: expire_at.or(kept_ttl),
+        },
+    );
     ctx.modified(key);
     if let Some(at) = expire_at {
         ctx.rewrite(vec![
