@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sluice::durable::meta::LogBase;
-use sluice::durable::store::SledStore;
+use sluice::durable::sled_store::SledStore;
 use sluice::durable::{DurableLog, FsyncPolicy};
 use sluice::repl::record::Record;
 

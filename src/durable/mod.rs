@@ -10,6 +10,8 @@ pub mod chunk;
 pub mod meta;
 pub mod recovery;
 pub mod replay;
+pub mod segments;
+pub mod sled_store;
 pub mod store;
 mod writer;
 
@@ -208,8 +210,18 @@ impl DurableLog {
                     continue;
                 }
                 // The last chunk is where a crash leaves its marks: read it through.
-                let Some(value) = store.chunk(id)? else {
-                    break;
+                let value = match store.chunk(id) {
+                    Ok(Some(value)) => value,
+                    Ok(None) => break,
+                    Err(StoreError::Corrupt(reason)) => {
+                        damage.push(format!(
+                            "last log chunk {}..{} is damaged ({reason}): cut before it",
+                            id.start, id.end
+                        ));
+                        repair.removes.push(id);
+                        break;
+                    }
+                    Err(e) => return Err(e),
                 };
                 let (records, error) = split_records(&value);
                 let contiguous = records.first().is_none_or(|r| r.start_offset == id.start)

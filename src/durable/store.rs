@@ -1,6 +1,6 @@
-//! The storage the durable log sits on, behind a small trait: sled in the server, an
-//! in-memory store that simulates crashes and damage in tests (as redb's crash-simulating
-//! backend does). A chunk is keyed by its start and end offsets, so that the chunks' keys
+//! The storage the durable log sits on, behind a small trait: sled with segment files in
+//! the server ([`super::sled_store`]), an in-memory store that simulates crashes and damage
+//! in tests (as redb's crash-simulating backend does). A chunk is keyed by its start and end offsets, so that the chunks' keys
 //! alone show whether the log is contiguous; one extra value holds the replication metadata. A batch (chunks put, chunks removed, metadata) is applied atomically.
 
 use std::collections::BTreeMap;
@@ -62,139 +62,6 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
 
     fn noted_durable_end(&self) -> Option<u64> {
         None
-    }
-}
-
-/// sled 0.34: one tree, chunk keys `c` + big-endian start and end (so they sort by offset), the
-/// metadata under `m`. sled's own periodic flush is off: the log decides when to flush.
-#[derive(Debug)]
-pub struct SledStore {
-    db: sled::Db,
-    tree: sled::Tree,
-    /// `durable-offset` beside sled's files: see [`LogStore::note_durable_end`].
-    marker: std::path::PathBuf,
-}
-
-/// The marker's content: the offset and its CRC, so a torn write reads as absent.
-fn encode_marker(end: u64) -> [u8; 16] {
-    let mut out = [0u8; 16];
-    out[..8].copy_from_slice(&end.to_le_bytes());
-    out[8..].copy_from_slice(&sluice_rdb::crc::crc64(&end.to_le_bytes()).to_le_bytes());
-    out
-}
-
-fn decode_marker(bytes: &[u8]) -> Option<u64> {
-    let end = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
-    let crc = u64::from_le_bytes(bytes.get(8..16)?.try_into().ok()?);
-    (crc == sluice_rdb::crc::crc64(&end.to_le_bytes())).then_some(end)
-}
-
-const CHUNK_PREFIX: u8 = b'c';
-const META_KEY: &[u8] = b"m";
-
-fn chunk_key(id: ChunkId) -> [u8; 17] {
-    let mut key = [0u8; 17];
-    key[0] = CHUNK_PREFIX;
-    key[1..9].copy_from_slice(&id.start.to_be_bytes());
-    key[9..].copy_from_slice(&id.end.to_be_bytes());
-    key
-}
-
-fn io(e: sled::Error) -> StoreError {
-    match e {
-        sled::Error::Corruption { .. } => StoreError::Corrupt(e.to_string()),
-        other => StoreError::Io(other.to_string()),
-    }
-}
-
-impl SledStore {
-    pub fn open(path: &std::path::Path, cache_bytes: u64) -> Result<SledStore, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            .flush_every_ms(None)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(io)?;
-        let tree = db.open_tree("replication-log").map_err(io)?;
-        Ok(SledStore {
-            db,
-            tree,
-            marker: path.join("durable-offset"),
-        })
-    }
-}
-
-impl LogStore for SledStore {
-    fn apply(&self, batch: StoreBatch) -> Result<(), StoreError> {
-        let mut sled_batch = sled::Batch::default();
-        for key in batch.removes {
-            sled_batch.remove(&chunk_key(key));
-        }
-        for (key, value) in batch.puts {
-            sled_batch.insert(&chunk_key(key), value.as_ref());
-        }
-        if let Some(meta) = batch.meta {
-            sled_batch.insert(META_KEY, meta.as_ref());
-        }
-        self.tree.apply_batch(sled_batch).map_err(io)
-    }
-
-    fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(|_| ()).map_err(io)
-    }
-
-    fn meta(&self) -> Result<Option<Bytes>, StoreError> {
-        Ok(self
-            .tree
-            .get(META_KEY)
-            .map_err(io)?
-            .map(|v| Bytes::copy_from_slice(&v)))
-    }
-
-    fn chunk_ids(&self) -> Result<Vec<ChunkId>, StoreError> {
-        let mut ids = Vec::new();
-        for entry in self.tree.scan_prefix([CHUNK_PREFIX]).keys() {
-            let key = entry.map_err(io)?;
-            let number = |range: std::ops::Range<usize>| -> Result<u64, StoreError> {
-                key.get(range)
-                    .and_then(|b| b.try_into().ok())
-                    .map(u64::from_be_bytes)
-                    .ok_or_else(|| StoreError::Corrupt(format!("chunk key of {} bytes", key.len())))
-            };
-            ids.push(ChunkId {
-                start: number(1..9)?,
-                end: number(9..17)?,
-            });
-        }
-        Ok(ids)
-    }
-
-    fn chunk(&self, id: ChunkId) -> Result<Option<Bytes>, StoreError> {
-        // IVec is reference-counted: the Bytes shares it instead of copying the chunk.
-        Ok(self
-            .tree
-            .get(chunk_key(id))
-            .map_err(io)?
-            .map(Bytes::from_owner))
-    }
-
-    fn size_on_disk_bytes(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
-    }
-
-    fn note_durable_end(&self, end: u64) {
-        // Written after sled's fsync and not synced itself: after a power loss it may be
-        // older than the store (no report), never newer than what sled made durable.
-        if let Err(e) = std::fs::write(&self.marker, encode_marker(end)) {
-            tracing::warn!("cannot write {}: {e}", self.marker.display());
-        }
-    }
-
-    fn noted_durable_end(&self) -> Option<u64> {
-        std::fs::read(&self.marker)
-            .ok()
-            .and_then(|b| decode_marker(&b))
     }
 }
 
@@ -363,36 +230,5 @@ mod tests {
         assert_eq!(store.chunk_ids().unwrap(), vec![id(0), id(1)]);
         store.crash();
         assert_eq!(store.chunk_ids().unwrap(), vec![id(0)]);
-    }
-
-    #[test]
-    fn sled_store_round_trip_and_order() {
-        let dir = std::env::temp_dir().join(format!(
-            "sluice-sled-store-{}-{}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        {
-            let store = SledStore::open(&dir, 8 << 20).unwrap();
-            store.apply(batch(300, b"x")).unwrap();
-            store.apply(batch(2, b"y")).unwrap();
-            store
-                .apply(StoreBatch {
-                    puts: vec![(id(1 << 40), Bytes::from_static(b"z"))],
-                    removes: vec![id(2)],
-                    meta: Some(Bytes::from_static(b"meta")),
-                })
-                .unwrap();
-            store.flush().unwrap();
-        }
-        let store = SledStore::open(&dir, 8 << 20).unwrap();
-        assert_eq!(store.chunk_ids().unwrap(), vec![id(300), id(1 << 40)]);
-        assert_eq!(
-            store.chunk(id(300)).unwrap().unwrap(),
-            Bytes::from_static(b"x")
-        );
-        assert_eq!(store.meta().unwrap().unwrap(), Bytes::from_static(b"meta"));
-        drop(store);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

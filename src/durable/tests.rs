@@ -355,7 +355,7 @@ fn writes_are_refused_with_misconf_while_the_store_fails_and_accepted_after() {
 /// never did, and the directory grew with every byte ever logged.
 #[test]
 fn trimmed_chunks_give_their_space_back_in_sled() {
-    use super::store::SledStore;
+    use super::sled_store::SledStore;
     const ROUNDS: usize = 160;
     const RECORDS_PER_ROUND: usize = 64;
     let dir = std::env::temp_dir().join(format!(

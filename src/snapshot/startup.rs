@@ -14,7 +14,7 @@ use super::load::{LoadOptions, Loaded, Loader};
 use super::save::{LoadingProgress, rdb_path};
 use crate::durable::meta::LogBase;
 use crate::durable::recovery::{self, Data, LogView, Plan, RdbHistory};
-use crate::durable::store::SledStore;
+use crate::durable::sled_store::SledStore;
 use crate::durable::{DurableLog, Opened, replay};
 use crate::repl::ReplIds;
 use crate::server::{Server, State, unix_time_ms};
