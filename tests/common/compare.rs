@@ -3,59 +3,65 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Client, Resp, ServerProcess};
+use super::{Client, Resp, ServerProcess, escape};
 
-/// One key as a comparable text: type, value (unordered collections sorted), expiry.
-fn describe_key(client: &mut Client, key: &[u8]) -> String {
+/// One key as comparable bytes: type, value (unordered collections sorted), expiry, each
+/// as the RESP bytes of its reply. Bytes, not text: formatting 1000-byte values for every
+/// key in a debug build was a fifth of some tests' CPU time. Text only for a report.
+fn describe_key(client: &mut Client, key: &[u8]) -> Vec<u8> {
     let kind = client.cmd_text(&[&b"TYPE"[..], key]);
-    let value = match kind.as_str() {
-        "string" => format!("{:?}", client.cmd(&[&b"GET"[..], key])),
-        "list" => format!("{:?}", client.cmd(&[&b"LRANGE"[..], key, b"0", b"-1"])),
-        "hash" => {
-            let mut pairs: Vec<String> = client
+    let mut out = kind.clone().into_bytes();
+    out.push(b' ');
+    let sorted = |mut parts: Vec<Vec<u8>>| -> Vec<u8> {
+        parts.sort();
+        parts.join(&b","[..])
+    };
+    match kind.as_str() {
+        "string" => out.extend(client.cmd(&[&b"GET"[..], key]).encode()),
+        "list" => out.extend(client.cmd(&[&b"LRANGE"[..], key, b"0", b"-1"]).encode()),
+        "hash" => out.extend(sorted(
+            client
                 .cmd(&[&b"HGETALL"[..], key])
                 .items()
                 .unwrap_or_default()
                 .chunks(2)
-                .map(|p| format!("{:?}", p))
-                .collect();
-            pairs.sort();
-            pairs.join(",")
-        }
-        "set" => {
-            let mut members: Vec<String> = client
+                .map(|p| p.iter().flat_map(Resp::encode).collect())
+                .collect(),
+        )),
+        "set" => out.extend(sorted(
+            client
                 .cmd(&[&b"SMEMBERS"[..], key])
                 .items()
                 .unwrap_or_default()
                 .iter()
-                .map(|m| format!("{m:?}"))
-                .collect();
-            members.sort();
-            members.join(",")
-        }
-        "zset" => format!(
-            "{:?}",
-            client.cmd(&[&b"ZRANGE"[..], key, b"0", b"-1", b"WITHSCORES"])
+                .map(Resp::encode)
+                .collect(),
+        )),
+        "zset" => out.extend(
+            client
+                .cmd(&[&b"ZRANGE"[..], key, b"0", b"-1", b"WITHSCORES"])
+                .encode(),
         ),
-        other => format!("unsupported type {other}"),
-    };
-    let expire = client.cmd(&[&b"PEXPIRETIME"[..], key]);
-    format!("{kind} {value} expire={expire:?}")
+        other => out.extend(format!("unsupported type {other}").into_bytes()),
+    }
+    out.extend(b" expire=");
+    out.extend(client.cmd(&[&b"PEXPIRETIME"[..], key]).encode());
+    out
 }
 
 /// Every key of every db of `client`, described, sorted.
-pub fn dataset(client: &mut Client, databases: usize) -> Vec<String> {
+pub fn dataset(client: &mut Client, databases: usize) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for db in 0..databases {
         client.cmd(&["SELECT", &db.to_string()]);
         let keys = client.cmd(&["KEYS", "*"]).items().unwrap_or_default();
         for key in keys {
             let Resp::Bulk(name) = key else { continue };
-            out.push(format!(
-                "db{db} {} => {}",
-                String::from_utf8_lossy(&name),
-                describe_key(client, &name)
-            ));
+            let mut line = format!("db{db} ").into_bytes();
+            line.extend_from_slice(&name);
+            line.extend_from_slice(b" => ");
+            line.extend(describe_key(client, &name));
+            out.push(line);
         }
     }
     client.cmd(&["SELECT", "0"]);
@@ -68,12 +74,19 @@ pub fn assert_same_data(master: &mut Client, replica: &mut Client, databases: us
     let a = dataset(master, databases);
     let b = dataset(replica, databases);
     if a != b {
-        let only_master: Vec<&String> = a.iter().filter(|k| !b.contains(k)).take(5).collect();
-        let only_replica: Vec<&String> = b.iter().filter(|k| !a.contains(k)).take(5).collect();
+        let only = |x: &[Vec<u8>], y: &[Vec<u8>]| -> Vec<String> {
+            x.iter()
+                .filter(|k| y.binary_search(k).is_err())
+                .take(5)
+                .map(|k| escape(k))
+                .collect()
+        };
         panic!(
-            "datasets differ: master {} keys, replica {} keys\nonly on master: {only_master:#?}\nonly on replica: {only_replica:#?}",
+            "datasets differ: master {} keys, replica {} keys\nonly on master: {:#?}\nonly on replica: {:#?}",
             a.len(),
-            b.len()
+            b.len(),
+            only(&a, &b),
+            only(&b, &a)
         );
     }
 }
