@@ -522,12 +522,24 @@ impl DurableLog {
             if taken >= bytes_max {
                 break;
             }
-            let Some(value) = self.store.chunk(key)? else {
+            let value = match self.store.chunk(key) {
+                Ok(Some(value)) => value,
                 // Trimmed meanwhile.
-                return Err(DurableError::Trimmed {
-                    requested: from,
-                    start: self.start(),
-                });
+                Ok(None) => {
+                    return Err(DurableError::Trimmed {
+                        requested: from,
+                        start: self.start(),
+                    });
+                }
+                // The store's own check (a chunk's CRC) failed: damage like a bad record,
+                // so that the log is cut there and the reader resyncs instead of retrying.
+                Err(StoreError::Corrupt(reason)) => {
+                    return Err(DurableError::Damaged {
+                        offset: key.start,
+                        reason,
+                    });
+                }
+                Err(e) => return Err(e.into()),
             };
             let (records, error) = split_records(&value);
             for record in records {

@@ -401,3 +401,42 @@ fn trimmed_chunks_give_their_space_back_in_sled() {
          ({halfway_bytes} halfway)"
     );
 }
+
+/// A chunk whose bytes changed on disk fails its CRC in the store; readers see it as damage
+/// (which cuts the log and sends the replica to a full sync), not as an I/O error that the
+/// same PSYNC would hit again.
+#[test]
+fn a_chunk_damaged_in_its_segment_reads_as_damage() {
+    use super::sled_store::SledStore;
+    let dir = std::env::temp_dir().join(format!(
+        "sluice-segment-damage-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let store = SledStore::open(&dir, 8 << 20).unwrap();
+    let (log, _) = DurableLog::open(Arc::new(store), FsyncPolicy::No).unwrap();
+    let payload = Bytes::from(vec![b'x'; 100 << 10]);
+    let first = log.written_end();
+    let mut offset = first;
+    for _ in 0..3 {
+        let record = Record::new(offset, 0, replid('a'), payload.clone());
+        offset = record.end_offset();
+        log.append(record, 64 << 20);
+    }
+    log.flush(TIMEOUT).unwrap();
+    assert_eq!(log.read_records(first, 1 << 20).unwrap().len(), 3);
+    let segment = std::fs::read_dir(dir.join("segments"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(&segment, &bytes).unwrap();
+    let error = log.read_records(first, 1 << 20).unwrap_err();
+    assert!(matches!(error, DurableError::Damaged { .. }), "{error:?}");
+    log.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
