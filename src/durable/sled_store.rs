@@ -105,6 +105,7 @@ impl SledStore {
             repair.remove(key);
             repaired = true;
         }
+        let mut dropped = Vec::new();
         for (key, location) in &indexed {
             if report.missing.contains(location) {
                 tracing::error!(
@@ -112,6 +113,7 @@ impl SledStore {
                     chunk_id_of(key)
                 );
                 repair.remove(key);
+                dropped.push(*location);
                 repaired = true;
             }
         }
@@ -119,6 +121,9 @@ impl SledStore {
             tree.apply_batch(repair).map_err(io)?;
             db.flush().map_err(io)?;
         }
+        // Counted as live when the segments opened: without this their files would stay
+        // until the next restart.
+        dropped.iter().for_each(|l| segments.release(l));
         Ok(SledStore {
             db,
             tree,
