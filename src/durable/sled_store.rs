@@ -262,6 +262,24 @@ mod tests {
         }
     }
 
+    /// sled releases its directory lock when its last background reference goes, which
+    /// can be just after the handle is dropped: a test that reopens at once retries.
+    fn open(dir: &Path) -> SledStore {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match SledStore::open(dir, 8 << 20) {
+                Ok(store) => return store,
+                Err(StoreError::Io(e))
+                    if e.contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => panic!("opening {}: {e}", dir.display()),
+            }
+        }
+    }
+
     fn temp_dir(name: &str) -> PathBuf {
         std::env::temp_dir().join(format!(
             "sluice-sled-{name}-{}-{}",
@@ -274,7 +292,7 @@ mod tests {
     fn round_trip_and_order() {
         let dir = temp_dir("store");
         {
-            let store = SledStore::open(&dir, 8 << 20).unwrap();
+            let store = open(&dir);
             store.apply(batch(300, b"x")).unwrap();
             store.apply(batch(2, b"y")).unwrap();
             store
@@ -286,7 +304,7 @@ mod tests {
                 .unwrap();
             store.flush().unwrap();
         }
-        let store = SledStore::open(&dir, 8 << 20).unwrap();
+        let store = open(&dir);
         assert_eq!(store.chunk_ids().unwrap(), vec![id(300), id(1 << 40)]);
         assert_eq!(
             store.chunk(id(300)).unwrap().unwrap(),
@@ -309,7 +327,7 @@ mod tests {
                 .unwrap();
             db.flush().unwrap();
         }
-        let store = SledStore::open(&dir, 8 << 20).unwrap();
+        let store = open(&dir);
         store.apply(batch(6, b"new")).unwrap();
         assert_eq!(store.chunk_ids().unwrap(), vec![id(5), id(6)]);
         assert_eq!(store.chunk(id(5)).unwrap().unwrap(), &b"old"[..]);
@@ -331,7 +349,7 @@ mod tests {
     fn a_crash_between_data_and_index_is_repaired_at_open() {
         let dir = temp_dir("crash");
         {
-            let store = SledStore::open(&dir, 8 << 20).unwrap();
+            let store = open(&dir);
             store.apply(batch(0, b"durable")).unwrap();
             store.apply(batch(1, b"also indexed")).unwrap();
             store.flush().unwrap();
@@ -341,7 +359,7 @@ mod tests {
         let segment = dir.join(SEGMENTS_DIR).join(format!("{:020}.seg", 0));
         let len = std::fs::metadata(&segment).unwrap().len();
         assert_eq!(len, 7 + 12 + 6);
-        let store = SledStore::open(&dir, 8 << 20).unwrap();
+        let store = open(&dir);
         assert_eq!(store.chunk_ids().unwrap(), vec![id(0), id(1)]);
         assert_eq!(std::fs::metadata(&segment).unwrap().len(), 7 + 12);
         drop(store);
@@ -352,7 +370,7 @@ mod tests {
             .unwrap()
             .set_len(10)
             .unwrap();
-        let store = SledStore::open(&dir, 8 << 20).unwrap();
+        let store = open(&dir);
         assert_eq!(store.chunk_ids().unwrap(), vec![id(0)]);
         assert_eq!(store.chunk(id(0)).unwrap().unwrap(), &b"durable"[..]);
         drop(store);
