@@ -375,15 +375,8 @@ impl Segments {
 
 #[cfg(test)]
 mod tests {
+    use super::super::store::test_support::temp_dir;
     use super::*;
-
-    fn temp_dir(name: &str) -> PathBuf {
-        std::env::temp_dir().join(format!(
-            "sluice-segments-{name}-{}-{}",
-            std::process::id(),
-            rand::random::<u32>()
-        ))
-    }
 
     #[test]
     fn locations_round_trip_and_refuse_nonsense() {
@@ -402,7 +395,7 @@ mod tests {
 
     #[test]
     fn appended_chunks_read_back_and_damage_is_caught() {
-        let dir = temp_dir("read");
+        let dir = temp_dir("segments-read");
         let (segments, _) = Segments::open(&dir, &[]).unwrap();
         let a = segments.append(100, b"first chunk").unwrap();
         let b = segments.append(111, b"second").unwrap();
@@ -424,7 +417,7 @@ mod tests {
 
     #[test]
     fn segments_roll_and_are_deleted_only_after_a_sync() {
-        let dir = temp_dir("roll");
+        let dir = temp_dir("segments-roll");
         let (segments, _) = Segments::open(&dir, &[]).unwrap();
         let big = vec![7u8; SEGMENT_BYTES_TARGET as usize];
         let first = segments.append(0, &big).unwrap();
@@ -446,7 +439,7 @@ mod tests {
 
     #[test]
     fn opening_removes_what_no_index_entry_covers_and_reports_what_is_missing() {
-        let dir = temp_dir("open");
+        let dir = temp_dir("segments-open");
         let (segments, _) = Segments::open(&dir, &[]).unwrap();
         let kept = segments.append(0, b"indexed").unwrap();
         let _orphan_tail = segments.append(7, b"never indexed").unwrap();

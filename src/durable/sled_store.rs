@@ -246,21 +246,8 @@ impl LogStore for SledStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::store::test_support::{batch, id, temp_dir};
     use super::*;
-
-    fn id(start: u64) -> ChunkId {
-        ChunkId {
-            start,
-            end: start + 1,
-        }
-    }
-
-    fn batch(key: u64, value: &'static [u8]) -> StoreBatch {
-        StoreBatch {
-            puts: vec![(id(key), Bytes::from_static(value))],
-            ..StoreBatch::default()
-        }
-    }
 
     /// sled releases its directory lock when its last background reference goes, which
     /// can be just after the handle is dropped: a test that reopens at once retries.
@@ -280,17 +267,9 @@ mod tests {
         }
     }
 
-    fn temp_dir(name: &str) -> PathBuf {
-        std::env::temp_dir().join(format!(
-            "sluice-sled-{name}-{}-{}",
-            std::process::id(),
-            rand::random::<u32>()
-        ))
-    }
-
     #[test]
     fn round_trip_and_order() {
-        let dir = temp_dir("store");
+        let dir = temp_dir("sled-store");
         {
             let store = open(&dir);
             store.apply(batch(300, b"x")).unwrap();
@@ -319,7 +298,7 @@ mod tests {
     /// chunks go when removed.
     #[test]
     fn inline_chunks_of_earlier_versions_stay_readable() {
-        let dir = temp_dir("inline");
+        let dir = temp_dir("sled-inline");
         {
             let db = sled::open(&dir).unwrap();
             let tree = db.open_tree("replication-log").unwrap();
@@ -347,7 +326,7 @@ mod tests {
     /// entry whose bytes did not survive (a segment cut short) is dropped, not trusted.
     #[test]
     fn a_crash_between_data_and_index_is_repaired_at_open() {
-        let dir = temp_dir("crash");
+        let dir = temp_dir("sled-crash");
         {
             let store = open(&dir);
             store.apply(batch(0, b"durable")).unwrap();

@@ -203,23 +203,41 @@ impl LogStore for MemStore {
     }
 }
 
+/// Helpers for the durable module's tests: chunk ids, one-chunk batches, scratch dirs.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub mod test_support {
+    use bytes::Bytes;
 
-    fn id(start: u64) -> ChunkId {
+    use super::{ChunkId, StoreBatch};
+
+    pub fn id(start: u64) -> ChunkId {
         ChunkId {
             start,
             end: start + 1,
         }
     }
 
-    fn batch(key: u64, value: &'static [u8]) -> StoreBatch {
+    pub fn batch(key: u64, value: &'static [u8]) -> StoreBatch {
         StoreBatch {
             puts: vec![(id(key), Bytes::from_static(value))],
             ..StoreBatch::default()
         }
     }
+
+    /// A fresh path under the system temp dir, unique to this process and call.
+    pub fn temp_dir(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!(
+            "sluice-{name}-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{batch, id};
+    use super::*;
 
     #[test]
     fn mem_store_loses_unflushed_changes_in_a_crash() {

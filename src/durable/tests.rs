@@ -358,11 +358,7 @@ fn trimmed_chunks_give_their_space_back_in_sled() {
     use super::sled_store::SledStore;
     const ROUNDS: usize = 160;
     const RECORDS_PER_ROUND: usize = 64;
-    let dir = std::env::temp_dir().join(format!(
-        "sluice-sled-space-{}-{}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
+    let dir = super::store::test_support::temp_dir("sled-space");
     let store = SledStore::open(&dir, 8 << 20).unwrap();
     let (log, _) = DurableLog::open(Arc::new(store), FsyncPolicy::No).unwrap();
     let ping = b"*1\r\n$4\r\nPING\r\n";
@@ -408,11 +404,7 @@ fn trimmed_chunks_give_their_space_back_in_sled() {
 #[test]
 fn a_chunk_damaged_in_its_segment_reads_as_damage() {
     use super::sled_store::SledStore;
-    let dir = std::env::temp_dir().join(format!(
-        "sluice-segment-damage-{}-{}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
+    let dir = super::store::test_support::temp_dir("segment-damage");
     let store = SledStore::open(&dir, 8 << 20).unwrap();
     let (log, _) = DurableLog::open(Arc::new(store), FsyncPolicy::No).unwrap();
     let payload = Bytes::from(vec![b'x'; 100 << 10]);
