@@ -5,7 +5,6 @@
 //! is refused as a whole with a message naming what and where: silently dropping keys would
 //! leave a replica that looks in sync but is not.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -111,10 +110,10 @@ pub struct Loader {
 
 impl Loader {
     pub fn new(options: LoadOptions) -> Loader {
-        let mut decoder = Decoder::new(DecodeLimits::default());
-        // The keyspace outlives the input buffers: a value sliced out of a 64 KiB read
-        // would pin the whole read for as long as any of its neighbours lives.
-        decoder.set_detach_strings(true);
+        // Strings come as slices of the input: what the keyspace keeps is detached by
+        // `convert_value`, and packed hashes copy their elements anyway, so detaching
+        // everything in the decoder would allocate twice for them.
+        let decoder = Decoder::new(DecodeLimits::default());
         Loader {
             decoder,
             options,
@@ -195,6 +194,7 @@ impl Loader {
             expire_at_ms,
             ..
         } = entry;
+        let key = detach(key);
         let Some(value) = convert_value(db, &key, value, self.options.zset_limits)? else {
             self.empty_keys_skipped += 1;
             return Ok(());
@@ -272,7 +272,19 @@ pub fn load_bytes(data: &[u8], options: LoadOptions) -> Result<Loaded, LoadError
     loader.finish()
 }
 
+/// The keyspace outlives the input buffers: a value sliced out of a 64 KiB read would pin
+/// the whole read for as long as any of its neighbours lives. A string that owns its bytes
+/// (a decompressed one) is kept as it is.
+fn detach(b: Bytes) -> Bytes {
+    if b.is_unique() {
+        b
+    } else {
+        Bytes::copy_from_slice(&b)
+    }
+}
+
 /// Converts one decoded value; `Ok(None)` for an empty collection (skipped, as Redis does).
+/// Whatever the value keeps is detached from the input (see [`detach`]).
 pub fn convert_value(
     db: u32,
     key: &[u8],
@@ -285,12 +297,12 @@ pub fn convert_value(
         type_name,
     };
     let value = match value {
-        RdbValue::String(s) => return Ok(Some(Value::Str(s))),
+        RdbValue::String(s) => return Ok(Some(Value::Str(detach(s)))),
         RdbValue::List(items) => {
             if items.is_empty() {
                 return Ok(None);
             }
-            Value::List(Arc::new(VecDeque::from(items)))
+            Value::List(Arc::new(items.into_iter().map(detach).collect()))
         }
         RdbValue::Set(members) => {
             if members.is_empty() {
@@ -298,7 +310,7 @@ pub fn convert_value(
             }
             let declared = members.len();
             let mut set = Set::with_capacity_and_hasher(declared, Default::default());
-            set.extend(members);
+            set.extend(members.into_iter().map(detach));
             if set.len() != declared {
                 return Err(duplicate("set"));
             }
@@ -308,12 +320,10 @@ pub fn convert_value(
             if pairs.is_empty() {
                 return Ok(None);
             }
-            let declared = pairs.len();
-            let mut hash = Hash::with_capacity_and_hasher(declared, Default::default());
-            hash.extend(pairs);
-            if hash.len() != declared {
+            let Some(mut hash) = Hash::from_unique_pairs(&pairs) else {
                 return Err(duplicate("hash"));
-            }
+            };
+            hash.shrink_to_fit();
             Value::Hash(Arc::new(hash))
         }
         RdbValue::SortedSet(pairs) => {
@@ -326,14 +336,10 @@ pub fn convert_value(
                 && pairs
                     .iter()
                     .all(|(member, _)| member.len() <= zset_limits.max_value_bytes);
-            let mut zset = ZSet::with_encoding(compact);
-            let declared = pairs.len();
-            for (member, score) in pairs {
-                zset.insert_with_limits(member, score, zset_limits);
-            }
-            if zset.len() != declared {
+            let members = pairs.into_iter().map(|(m, s)| (detach(m), s)).collect();
+            let Some(zset) = ZSet::from_unique_members(members, compact, zset_limits) else {
                 return Err(duplicate("zset"));
-            }
+            };
             Value::ZSet(Arc::new(zset))
         }
         RdbValue::Stream(_) => {

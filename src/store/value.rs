@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+pub use super::hash::Hash;
 use super::zset::ZSet;
 
 pub type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
 pub type FastSet<K> = hashbrown::HashSet<K, foldhash::fast::RandomState>;
 
 pub type List = VecDeque<Bytes>;
-pub type Hash = FastMap<Bytes, Bytes>;
 pub type Set = FastSet<Bytes>;
 
 #[derive(Debug, Clone)]
@@ -105,7 +105,7 @@ impl Value {
         match self {
             Value::Str(b) => b.len(),
             Value::List(l) => l.iter().map(|e| e.len() + 32).sum(),
-            Value::Hash(h) => h.iter().map(|(k, v)| k.len() + v.len() + 64).sum(),
+            Value::Hash(h) => h.approx_bytes(),
             Value::Set(s) => s.iter().map(|e| e.len() + 40).sum(),
             Value::ZSet(z) => z.len() * 96,
         }

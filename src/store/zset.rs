@@ -7,6 +7,10 @@
 //! would hold it in its compact (listpack) encoding, because a few replies depend on it: the
 //! compact form stores `-0` as `0`, and ZSCAN returns the whole compact set at once with
 //! scores printed as integers where they are integral.
+//!
+//! Small sets have no member map: a scan of the index's members finds a member as fast as a
+//! hash probe at that size, and the map would double the memory of the typical small set
+//! (an entry, a shared copy of the member and half-empty buckets per member).
 
 use std::cmp::Ordering;
 use std::hash::BuildHasher;
@@ -114,9 +118,18 @@ impl ScoreRange {
     }
 }
 
+/// Sets up to this many members have no member map (one leaf's worth, so the scan reads
+/// one contiguous array).
+const MAPLESS_MEMBERS_MAX: usize = LEAF_CAPACITY;
+
+/// Seeds the scan hash of members: fixed, so that a cursor stays valid whichever form the
+/// set is in and however often it changes.
+const MEMBER_HASH_SEED: u64 = 0x5ca7_7e12_2e75_0001;
+
 #[derive(Debug, Clone)]
 pub struct ZSet {
-    scores: FastMap<Bytes, f64>,
+    /// Member → score; `None` while the set has at most [`MAPLESS_MEMBERS_MAX`] members.
+    scores: Option<Box<FastMap<Bytes, f64>>>,
     tree: Tree,
     compact: bool,
 }
@@ -124,7 +137,7 @@ pub struct ZSet {
 impl Default for ZSet {
     fn default() -> Self {
         ZSet {
-            scores: FastMap::default(),
+            scores: None,
             tree: Tree::new(),
             compact: true,
         }
@@ -141,11 +154,11 @@ impl ZSet {
     }
 
     pub fn len(&self) -> usize {
-        self.scores.len()
+        self.tree.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.scores.is_empty()
+        self.tree.len == 0
     }
 
     /// True while Redis would keep this set as a listpack.
@@ -154,7 +167,59 @@ impl ZSet {
     }
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
-        self.scores.get(member).copied()
+        match &self.scores {
+            Some(map) => map.get(member).copied(),
+            None => self.iter().find(|(m, _)| m[..] == *member).map(|(_, s)| s),
+        }
+    }
+
+    /// Builds the member map once the set outgrows scans.
+    fn map_if_large(&mut self) {
+        if self.scores.is_some() || self.len() <= MAPLESS_MEMBERS_MAX {
+            return;
+        }
+        let mut map = FastMap::with_capacity_and_hasher(self.len(), Default::default());
+        for (member, score) in self.tree.iter_ranks(0, self.tree.len) {
+            map.insert(member.clone(), score);
+        }
+        self.scores = Some(Box::new(map));
+    }
+
+    /// Builds a set from a dump's members; `None` if a member repeats. `compact` is the
+    /// encoding Redis would load it in. A set of one leaf is sorted and laid down at once
+    /// (inserting would search it for every member); a larger one is inserted member by
+    /// member through its map.
+    pub fn from_unique_members(
+        mut entries: Vec<(Bytes, f64)>,
+        compact: bool,
+        limits: CompactLimits,
+    ) -> Option<ZSet> {
+        let mut zset = ZSet::with_encoding(compact);
+        if entries.len() > MAPLESS_MEMBERS_MAX {
+            let declared = entries.len();
+            for (member, score) in entries {
+                zset.insert_with_limits(member, score, limits);
+            }
+            return (zset.len() == declared).then_some(zset);
+        }
+        if !super::hash::all_distinct(entries.iter().map(|(m, _)| &m[..])) {
+            return None;
+        }
+        if compact {
+            // The listpack stores integral scores as integers, which turns -0 into 0.
+            for (_, score) in &mut entries {
+                if *score == 0.0 {
+                    *score = 0.0;
+                }
+            }
+        }
+        // Dumps hold sorted sets in order, so the sort is usually a check.
+        let order = |(ma, sa): &(Bytes, f64), (mb, sb): &(Bytes, f64)| compare(*sa, ma, *sb, mb);
+        if !entries.is_sorted_by(|a, b| order(a, b) != Ordering::Greater) {
+            entries.sort_unstable_by(order);
+        }
+        zset.tree = Tree::from_sorted_leaf(entries);
+        Some(zset)
     }
 
     /// Inserts or updates with the default compact-encoding limits; returns the previous
@@ -175,13 +240,14 @@ impl ZSet {
         let normalize = |compact: bool| {
             if compact && score == 0.0 { 0.0 } else { score }
         };
-        if let Some(stored_score) = self.scores.get_mut(&member[..]) {
-            let previous = *stored_score;
+        if let Some(previous) = self.score(&member) {
             let score = normalize(self.compact);
             if previous.to_bits() == score.to_bits() {
                 return Some(previous);
             }
-            *stored_score = score;
+            if let Some(stored_score) = self.scores.as_mut().and_then(|m| m.get_mut(&member[..])) {
+                *stored_score = score;
+            }
             // The index gives back the stored bytes: the caller's may be a slice of a
             // larger buffer that must not be pinned.
             let stored = self.tree.remove(previous, &member).unwrap_or(member);
@@ -194,14 +260,20 @@ impl ZSet {
             self.compact = false;
         }
         let score = normalize(self.compact);
-        self.scores.insert(member.clone(), score);
+        if let Some(map) = &mut self.scores {
+            map.insert(member.clone(), score);
+        }
         self.tree.insert(score, member);
+        self.map_if_large();
         None
     }
 
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let (key, score) = self.scores.remove_entry(member)?;
-        self.tree.remove(score, &key);
+        let score = self.score(member)?;
+        if let Some(map) = &mut self.scores {
+            map.remove(member);
+        }
+        self.tree.remove(score, member);
         Some(score)
     }
 
@@ -213,7 +285,7 @@ impl ZSet {
         }
         let mut longest = 0;
         let mut total = 0;
-        for member in self.scores.keys() {
+        for (member, _) in self.iter() {
             longest = longest.max(member.len());
             total += member.len();
         }
@@ -222,7 +294,6 @@ impl ZSet {
         }
         self.compact = true;
         let negative_zeros: Vec<Bytes> = self
-            .scores
             .iter()
             .filter(|(_, s)| s.to_bits() == (-0.0f64).to_bits())
             .map(|(m, _)| m.clone())
@@ -416,12 +487,12 @@ impl ZSet {
     /// A stable hash of a member for cursor-based scans (the same for the life of the set
     /// and its copies).
     pub fn member_hash(&self, member: &[u8]) -> u64 {
-        self.scores.hasher().hash_one(member)
+        foldhash::fast::FixedState::with_seed(MEMBER_HASH_SEED).hash_one(member)
     }
 
-    /// Member and score by member, for scans that walk the map.
-    pub fn entries(&self) -> impl Iterator<Item = (&Bytes, f64)> {
-        self.scores.iter().map(|(m, s)| (m, *s))
+    /// Every member with its score, in no promised order.
+    pub fn entries(&self) -> RankIter<'_> {
+        self.iter()
     }
 }
 
@@ -744,6 +815,25 @@ impl Tree {
         Tree {
             root: Node::Leaf(Leaf::default()),
             len: 0,
+        }
+    }
+
+    /// A tree of one leaf holding `entries`, which are sorted and at most a leaf's worth.
+    fn from_sorted_leaf(entries: Vec<(Bytes, f64)>) -> Tree {
+        debug_assert!(entries.len() <= LEAF_CAPACITY);
+        let len = entries.len();
+        let mut leaf = Leaf {
+            scores: Vec::with_capacity(len),
+            members: Vec::with_capacity(len),
+        };
+        for (member, score) in entries {
+            leaf.scores.push(score);
+            leaf.members.push(member);
+        }
+        debug_assert!(leaf.scores.windows(2).all(|w| w[0] <= w[1]));
+        Tree {
+            root: Node::Leaf(leaf),
+            len,
         }
     }
 
@@ -1422,6 +1512,76 @@ mod tests {
         assert_eq!(z.len(), 0);
         assert_eq!(collect(copy.iter()), model_entries(&model));
         check_tree(&z.tree);
+    }
+
+    #[test]
+    fn small_sets_without_a_map_match_the_model_across_the_boundary() {
+        let mut rng = Rng(0x5EED_0001);
+        let mut z = ZSet::default();
+        let mut model = Model::new();
+        for step in 0..6_000 {
+            // Members drawn from 80 names: the set keeps crossing the map-less limit.
+            let member = Bytes::from(format!("m{}", rng.below(80)));
+            let previous = z.score(&member);
+            if rng.below(3) == 0 {
+                assert_eq!(z.remove(&member), previous);
+                model_remove(&mut model, &member, previous);
+            } else {
+                let score = rng.below(11) as f64 - 5.0;
+                assert_eq!(z.insert(member.clone(), score), previous);
+                model_remove(&mut model, &member, previous);
+                model.insert((Score(score), member.clone()));
+            }
+            // The map appears past the limit and stays (a set that grew tends to grow).
+            assert!(z.scores.is_some() || z.len() <= MAPLESS_MEMBERS_MAX);
+            check_against_model(&z, &model, &mut rng, &member, step % 100 == 0);
+        }
+    }
+
+    #[test]
+    fn built_from_members_equals_inserted() {
+        for n in [
+            0usize,
+            1,
+            2,
+            20,
+            MAPLESS_MEMBERS_MAX,
+            MAPLESS_MEMBERS_MAX + 1,
+            300,
+        ] {
+            let entries: Vec<(Bytes, f64)> = (0..n)
+                .rev()
+                .map(|i| {
+                    let score = if i % 7 == 0 { -0.0 } else { (i % 5) as f64 };
+                    (Bytes::from(format!("m{i}")), score)
+                })
+                .collect();
+            for compact in [true, false] {
+                let mut inserted = ZSet::with_encoding(compact);
+                for (m, s) in &entries {
+                    inserted.insert_with_limits(m.clone(), *s, CompactLimits::default());
+                }
+                let built =
+                    ZSet::from_unique_members(entries.clone(), compact, CompactLimits::default())
+                        .expect("distinct members");
+                let bits = |z: &ZSet| -> Vec<(Bytes, u64)> {
+                    z.iter().map(|(m, s)| (m.clone(), s.to_bits())).collect()
+                };
+                assert_eq!(bits(&built), bits(&inserted), "n={n} compact={compact}");
+                assert_eq!(built.is_compact(), inserted.is_compact());
+                check_tree(&built.tree);
+                for (m, _) in &entries {
+                    assert_eq!(built.score(m), inserted.score(m));
+                }
+            }
+            if n > 0 {
+                let mut repeated = entries.clone();
+                repeated.push((entries[n / 2].0.clone(), 99.0));
+                assert!(
+                    ZSet::from_unique_members(repeated, true, CompactLimits::default()).is_none()
+                );
+            }
+        }
     }
 
     #[test]

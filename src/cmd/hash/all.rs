@@ -7,14 +7,14 @@ use crate::resp::Reply;
 
 pub fn hkeys(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     match ctx.read_hash(&argv[1]) {
-        Ok(hash) => Reply::bulk_array(hash.iter().flat_map(|h| h.keys()).cloned()),
+        Ok(hash) => Reply::bulk_array(hash.iter().flat_map(|h| h.iter_bytes().map(|(f, _)| f))),
         Err(e) => e,
     }
 }
 
 pub fn hvals(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     match ctx.read_hash(&argv[1]) {
-        Ok(hash) => Reply::bulk_array(hash.iter().flat_map(|h| h.values()).cloned()),
+        Ok(hash) => Reply::bulk_array(hash.iter().flat_map(|h| h.iter_bytes().map(|(_, v)| v))),
         Err(e) => e,
     }
 }
@@ -23,8 +23,8 @@ pub fn hgetall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     match ctx.read_hash(&argv[1]) {
         Ok(hash) => Reply::Map(
             hash.iter()
-                .flat_map(|h| h.iter())
-                .map(|(f, v)| (Reply::Bulk(f.clone()), Reply::Bulk(v.clone())))
+                .flat_map(|h| h.iter_bytes())
+                .map(|(f, v)| (Reply::Bulk(f), Reply::Bulk(v)))
                 .collect(),
         ),
         Err(e) => e,

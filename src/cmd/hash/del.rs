@@ -19,7 +19,7 @@ pub fn hdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         Ok(Some(_)) => {}
     }
     let deleted = match ctx.write_hash(key, false) {
-        Ok(Some(hash)) => fields.iter().filter(|f| hash.remove(*f).is_some()).count(),
+        Ok(Some(hash)) => fields.iter().filter(|f| hash.remove(f)).count(),
         _ => 0,
     };
     record_changes(ctx, key, deleted);

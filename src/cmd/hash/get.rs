@@ -8,7 +8,7 @@ use crate::resp::Reply;
 pub fn hget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     match ctx.read_hash(&argv[1]) {
         Ok(hash) => hash
-            .and_then(|h| h.get(&argv[2]).cloned())
+            .and_then(|h| h.get_bytes(&argv[2]))
             .map_or(Reply::Nil, Reply::Bulk),
         Err(e) => e,
     }
@@ -24,7 +24,7 @@ pub fn hmget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             .iter()
             .map(|field| {
                 hash.as_ref()
-                    .and_then(|h| h.get(field).cloned())
+                    .and_then(|h| h.get_bytes(field))
                     .map_or(Reply::Nil, Reply::Bulk)
             })
             .collect(),
@@ -41,7 +41,7 @@ pub fn hexists(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 pub fn hstrlen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     match ctx.read_hash(&argv[1]) {
         Ok(hash) => Reply::integer(
-            hash.and_then(|h| h.get(&argv[2]).map(Bytes::len))
+            hash.and_then(|h| h.get(&argv[2]).map(<[u8]>::len))
                 .unwrap_or(0),
         ),
         Err(e) => e,

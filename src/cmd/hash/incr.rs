@@ -11,17 +11,12 @@ use crate::util::num::parse_i64;
 /// The current value of `field`, after checking the key's type. Nothing is created: a
 /// refused increment must not leave an empty hash behind.
 fn current_value(ctx: &mut Ctx<'_>, key: &[u8], field: &[u8]) -> Result<Option<Bytes>, Reply> {
-    Ok(peek_hash(ctx, key)?.and_then(|h| h.get(field).cloned()))
+    Ok(peek_hash(ctx, key)?.and_then(|h| h.get_bytes(field)))
 }
 
 fn store(ctx: &mut Ctx<'_>, key: &[u8], field: &[u8], value: Bytes) -> Result<(), Reply> {
     if let Some(hash) = ctx.write_hash(key, true)? {
-        match hash.get_mut(field) {
-            Some(slot) => *slot = value,
-            None => {
-                hash.insert(Bytes::copy_from_slice(field), value);
-            }
-        }
+        hash.insert(field, &value);
     }
     ctx.modified(key);
     Ok(())

@@ -66,13 +66,13 @@ fn random_entry(hash: &Hash) -> Option<(Bytes, Bytes)> {
         return None;
     }
     let at = rand::rng().random_range(0..hash.len());
-    hash.iter().nth(at).map(|(f, v)| (f.clone(), v.clone()))
+    hash.iter_bytes().nth(at)
 }
 
 /// The entries HRANDFIELD returns for `count`: negative counts may repeat entries, positive
 /// ones are distinct and capped at the hash's size.
 fn pick(hash: &Hash, count: i64) -> Vec<(Bytes, Bytes)> {
-    let entries: Vec<(&Bytes, &Bytes)> = hash.iter().collect();
+    let entries: Vec<(Bytes, Bytes)> = hash.iter_bytes().collect();
     if entries.is_empty() || count == 0 {
         return Vec::new();
     }
@@ -81,17 +81,14 @@ fn pick(hash: &Hash, count: i64) -> Vec<(Bytes, Bytes)> {
         let wanted = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
         let mut picks = Vec::with_capacity(wanted.min(PREALLOCATED_MAX));
         for _ in 0..wanted {
-            let (f, v) = entries[rng.random_range(0..entries.len())];
+            let (f, v) = &entries[rng.random_range(0..entries.len())];
             picks.push((f.clone(), v.clone()));
         }
         return picks;
     }
     let wanted = usize::try_from(count).unwrap_or(usize::MAX);
     if wanted >= entries.len() {
-        return entries
-            .into_iter()
-            .map(|(f, v)| (f.clone(), v.clone()))
-            .collect();
+        return entries;
     }
     index::sample(&mut rng, entries.len(), wanted)
         .into_iter()
@@ -116,7 +113,7 @@ mod tests {
         assert_eq!(picks.len(), 4);
         let distinct: std::collections::HashSet<_> = picks.iter().map(|p| &p.0).collect();
         assert_eq!(distinct.len(), 4);
-        assert!(picks.iter().all(|(f, v)| h.get(f) == Some(v)));
+        assert!(picks.iter().all(|(f, v)| h.get(f) == Some(&v[..])));
         assert_eq!(pick(&h, 100).len(), 10);
         assert!(pick(&h, 0).is_empty());
     }

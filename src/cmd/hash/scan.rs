@@ -1,7 +1,5 @@
 //! HSCAN key cursor [MATCH pattern] [COUNT count].
 
-use std::hash::BuildHasher;
-
 use bytes::Bytes;
 
 use crate::cmd::Ctx;
@@ -28,12 +26,12 @@ pub fn hscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         Ok(o) => o,
         Err(e) => return e,
     };
-    let (entries, next): (Vec<(&Bytes, &Bytes)>, u64) = if hash.len() <= WHOLE_SCAN_FIELDS_MAX {
+    type Pair<'a> = (&'a [u8], &'a [u8]);
+    let (entries, next): (Vec<Pair<'_>>, u64) = if hash.len() <= WHOLE_SCAN_FIELDS_MAX {
         (hash.iter().collect(), 0)
     } else {
-        let hasher = hash.hasher();
         hash_scan_step(
-            hash.iter().map(|entry| (hasher.hash_one(entry.0), entry)),
+            hash.iter().map(|entry| (hash.field_hash(entry.0), entry)),
             cursor,
             options.count,
         )
@@ -45,8 +43,8 @@ pub fn hscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             .as_ref()
             .is_none_or(|p| glob::matches(p, field, false))
         {
-            items.push(Reply::Bulk(field.clone()));
-            items.push(Reply::Bulk(value.clone()));
+            items.push(Reply::Bulk(Bytes::copy_from_slice(field)));
+            items.push(Reply::Bulk(Bytes::copy_from_slice(value)));
         }
     }
     scan_reply(next, items)

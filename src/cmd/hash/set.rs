@@ -18,13 +18,8 @@ fn set_pairs(ctx: &mut Ctx<'_>, argv: &[Bytes], name: &str) -> Result<usize, Rep
         };
         let mut created = 0;
         for pair in argv[2..].chunks_exact(2) {
-            let value = Bytes::copy_from_slice(&pair[1]);
-            match hash.get_mut(&pair[0]) {
-                Some(slot) => *slot = value,
-                None => {
-                    hash.insert(Bytes::copy_from_slice(&pair[0]), value);
-                    created += 1;
-                }
+            if hash.insert(&pair[0], &pair[1]) {
+                created += 1;
             }
         }
         created
@@ -56,10 +51,7 @@ pub fn hsetnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     }
     match ctx.write_hash(key, true) {
         Ok(Some(hash)) => {
-            hash.insert(
-                Bytes::copy_from_slice(&argv[2]),
-                Bytes::copy_from_slice(&argv[3]),
-            );
+            hash.insert(&argv[2], &argv[3]);
         }
         Ok(None) => {}
         Err(e) => return e,
