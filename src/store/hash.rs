@@ -247,6 +247,9 @@ impl Hash {
                     return false;
                 }
             } else if p.pairs < PACKED_PAIRS_MAX && fits_packed(field, value) {
+                // Exact growth, as a listpack grows: doubling would leave up to half of
+                // every small hash empty, and the copy is of at most ~16 KiB.
+                p.bytes.reserve_exact(field.len() + value.len() + 2);
                 put_element(&mut p.bytes, field);
                 put_element(&mut p.bytes, value);
                 p.pairs += 1;
