@@ -504,6 +504,44 @@ mod tests {
             convert_value(0, b"s", dup, CompactLimits::default()),
             Err(LoadError::DuplicateElement { .. })
         ));
+        // Hashes and sorted sets are built in bulk, small (packed, map-less) or large.
+        for n in [3usize, 300] {
+            let mut pairs: Vec<(Bytes, Bytes)> = (0..n)
+                .map(|i| (Bytes::from(format!("f{i}")), Bytes::from_static(b"v")))
+                .collect();
+            pairs.push((Bytes::from_static(b"f1"), Bytes::from_static(b"w")));
+            let refused = convert_value(0, b"h", RdbValue::Hash(pairs), CompactLimits::default());
+            assert!(
+                matches!(
+                    &refused,
+                    Err(LoadError::DuplicateElement {
+                        type_name: "hash",
+                        ..
+                    })
+                ),
+                "{n}: {refused:?}"
+            );
+            let mut members: Vec<(Bytes, f64)> = (0..n)
+                .map(|i| (Bytes::from(format!("m{i}")), i as f64))
+                .collect();
+            members.push((Bytes::from_static(b"m2"), -1.0));
+            let refused = convert_value(
+                0,
+                b"z",
+                RdbValue::SortedSet(members),
+                CompactLimits::default(),
+            );
+            assert!(
+                matches!(
+                    &refused,
+                    Err(LoadError::DuplicateElement {
+                        type_name: "zset",
+                        ..
+                    })
+                ),
+                "{n}: {refused:?}"
+            );
+        }
         assert!(
             convert_value(
                 0,
