@@ -740,6 +740,13 @@ impl Node {
 fn insert_into(node: &mut Node, score: f64, member: Bytes) -> Option<(f64, Bytes, Node)> {
     match node {
         Node::Leaf(leaf) => {
+            // A small set's only leaf grows exactly: doubling would leave up to half of the
+            // typical small set's index empty. Leaves made by a split start at full capacity
+            // and never get here.
+            if leaf.scores.len() == leaf.scores.capacity() {
+                leaf.scores.reserve_exact(1);
+                leaf.members.reserve_exact(1);
+            }
             let i = count_below(&leaf.scores, &leaf.members, score, &member, false);
             leaf.scores.insert(i, score);
             leaf.members.insert(i, member);
