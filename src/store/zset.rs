@@ -240,18 +240,22 @@ impl ZSet {
         let normalize = |compact: bool| {
             if compact && score == 0.0 { 0.0 } else { score }
         };
-        if let Some(previous) = self.score(&member) {
-            let score = normalize(self.compact);
-            if previous.to_bits() == score.to_bits() {
+        let updated = normalize(self.compact);
+        // One probe of the map where there is one: the score is swapped in the same step.
+        let previous = match self.scores.as_mut() {
+            Some(map) => map
+                .get_mut(&member[..])
+                .map(|stored| std::mem::replace(stored, updated)),
+            None => self.score(&member),
+        };
+        if let Some(previous) = previous {
+            if previous.to_bits() == updated.to_bits() {
                 return Some(previous);
-            }
-            if let Some(stored_score) = self.scores.as_mut().and_then(|m| m.get_mut(&member[..])) {
-                *stored_score = score;
             }
             // The index gives back the stored bytes: the caller's may be a slice of a
             // larger buffer that must not be pinned.
             let stored = self.tree.remove(previous, &member).unwrap_or(member);
-            self.tree.insert(score, stored);
+            self.tree.insert(updated, stored);
             return Some(previous);
         }
         if self.compact
@@ -269,10 +273,10 @@ impl ZSet {
     }
 
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let score = self.score(member)?;
-        if let Some(map) = &mut self.scores {
-            map.remove(member);
-        }
+        let score = match self.scores.as_mut() {
+            Some(map) => map.remove(member)?,
+            None => self.score(member)?,
+        };
         self.tree.remove(score, member);
         Some(score)
     }

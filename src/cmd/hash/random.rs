@@ -66,13 +66,18 @@ fn random_entry(hash: &Hash) -> Option<(Bytes, Bytes)> {
         return None;
     }
     let at = rand::rng().random_range(0..hash.len());
-    hash.iter_bytes().nth(at)
+    hash.iter().nth(at).map(copy_pair)
+}
+
+fn copy_pair((field, value): (&[u8], &[u8])) -> (Bytes, Bytes) {
+    (Bytes::copy_from_slice(field), Bytes::copy_from_slice(value))
 }
 
 /// The entries HRANDFIELD returns for `count`: negative counts may repeat entries, positive
 /// ones are distinct and capped at the hash's size.
 fn pick(hash: &Hash, count: i64) -> Vec<(Bytes, Bytes)> {
-    let entries: Vec<(Bytes, Bytes)> = hash.iter_bytes().collect();
+    // Borrowed: only the picks are copied into the reply.
+    let entries: Vec<(&[u8], &[u8])> = hash.iter().collect();
     if entries.is_empty() || count == 0 {
         return Vec::new();
     }
@@ -81,18 +86,17 @@ fn pick(hash: &Hash, count: i64) -> Vec<(Bytes, Bytes)> {
         let wanted = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
         let mut picks = Vec::with_capacity(wanted.min(PREALLOCATED_MAX));
         for _ in 0..wanted {
-            let (f, v) = &entries[rng.random_range(0..entries.len())];
-            picks.push((f.clone(), v.clone()));
+            picks.push(copy_pair(entries[rng.random_range(0..entries.len())]));
         }
         return picks;
     }
     let wanted = usize::try_from(count).unwrap_or(usize::MAX);
     if wanted >= entries.len() {
-        return entries;
+        return entries.into_iter().map(copy_pair).collect();
     }
     index::sample(&mut rng, entries.len(), wanted)
         .into_iter()
-        .map(|i| (entries[i].0.clone(), entries[i].1.clone()))
+        .map(|i| copy_pair(entries[i]))
         .collect()
 }
 
