@@ -61,8 +61,11 @@ memory() {
         awk -F: '/^used_memory:/{u=$2} /^used_memory_rss:/{r=$2} END{printf "%.0f MB used, %.0f MB RSS", u/1e6, r/1e6}'
 }
 
+sluice_args=(--port "$PORT" --dir "$WORK/data" --save "" --repl-log-dir "")
+redis_args=(--port "$PORT" --dir "$WORK/data" --dbfilename dump.rdb --save "")
+
 mkdir -p "$WORK/data"
-"$SLUICE" --port "$PORT" --dir "$WORK/data" --save "" --repl-log-dir "" >"$WORK/master.log" 2>&1 &
+"$SLUICE" "${sluice_args[@]}" >"$WORK/master.log" 2>&1 &
 wait_ready
 redis-cli -p "$PORT" --pipe <"$WORK/commands.resp" >/dev/null
 redis-cli -p "$PORT" save >/dev/null
@@ -71,31 +74,22 @@ sleep 0.5
 RDB="$WORK/data/dump.rdb"
 echo "dump: $(stat -c %s "$RDB") bytes, $KEYS keys"
 
-load_sluice() {
-    local bin=$1 name=$2
-    "$bin" --port "$PORT" --dir "$WORK/data" --save "" --repl-log-dir "" >"$WORK/s.log" 2>&1 &
+# Starts a server (the command after the name) on the dump, prints the load time it logs
+# and the memory it then holds, and stops it.
+load() {
+    local name=$1 secs
+    shift
+    "$@" >"$WORK/server.log" 2>&1 &
     wait_ready
-    local secs
-    secs=$(grep -o 'DB loaded from disk: [0-9.]* seconds' "$WORK/s.log" | awk '{print $5}')
+    secs=$(grep -o 'DB loaded from disk: [0-9.]* seconds' "$WORK/server.log" | awk '{print $5}')
     echo "$name: load ${secs}s, $(memory)"
-    redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
-    wait
-}
-
-load_redis() {
-    redis-server --port "$PORT" --dir "$WORK/data" --dbfilename dump.rdb --save "" \
-        >"$WORK/r.log" 2>&1 &
-    wait_ready
-    local secs
-    secs=$(grep -o 'DB loaded from disk: [0-9.]* seconds' "$WORK/r.log" | awk '{print $5}')
-    echo "redis-server: load ${secs}s, $(memory)"
     redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
     wait
 }
 
 for round in $(seq 1 "$ROUNDS"); do
     echo "round $round"
-    load_sluice "$SLUICE" sluice
-    [ -n "$OTHER" ] && load_sluice "$OTHER" other
-    load_redis
+    load sluice "$SLUICE" "${sluice_args[@]}"
+    [ -n "$OTHER" ] && load other "$OTHER" "${sluice_args[@]}"
+    load redis-server redis-server "${redis_args[@]}"
 done
