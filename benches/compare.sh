@@ -6,6 +6,7 @@
 #   benches/compare.sh                 # the full run: 1M x 1000-byte keys, 3 rounds
 #   QUICK=1 benches/compare.sh         # a few minutes: 100k keys, 1 round
 #   SCENARIOS="fullsync steady" benches/compare.sh
+#   SCENARIOS=steady_always benches/compare.sh   # SET throughput with every reply fsynced
 #
 # Needs redis-server and redis-benchmark (apt-get install redis-server redis-tools),
 # tc/ip for slowlink (run as root), and matplotlib for the charts (pip install matplotlib).
@@ -19,7 +20,7 @@ else
     ROUNDS=${ROUNDS:-3}; KEYS=${KEYS:-1000000}; MULTI_KEYS=${MULTI_KEYS:-500000}
     SLOW_KEYS=${SLOW_KEYS:-200000}; REQUESTS=${REQUESTS:-1000000}
 fi
-SCENARIOS=${SCENARIOS:-"fullsync multi restart steady slowlink"}
+SCENARIOS=${SCENARIOS:-"fullsync multi restart steady steady_always slowlink"}
 OUT=tuning/results/$(date -u +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
 
@@ -51,6 +52,10 @@ for scenario in $SCENARIOS; do
                 --more-writes 200000 --down-writes 10000 ;;
         steady)
             compare steady steady -- --requests "$REQUESTS" ;;
+        steady_always)
+            # Every reply after its fsync: sluice's group commit beside redis-server's AOF.
+            compare steady_always steady --sluice-args "--repl-log-fsync always" \
+                --redis-args "--appendonly yes --appendfsync always" -- --requests "$REQUESTS" ;;
         slowlink)
             compare slowlink slowlink -- --keys "$SLOW_KEYS" ;;
         *) echo "unknown scenario $scenario" >&2; exit 2 ;;

@@ -476,6 +476,25 @@ impl DurableLog {
         self.shared.failed.load(Ordering::Relaxed)
     }
 
+    /// End of the last record handed to the writer: what a reply sent now may depend on.
+    pub fn appended_end(&self) -> u64 {
+        self.shared.appended_end.load(Ordering::Acquire)
+    }
+
+    /// Waits until the log is durable up to `offset`: the group commit of `always`, where a
+    /// reply waits for the flush that covers the records it depends on. Also returns when
+    /// the log no longer reaches `offset` (reset by a full sync, or cut at damage): there is
+    /// then nothing left to wait for.
+    pub async fn wait_durable(&self, offset: u64) {
+        if self.durable_end() >= offset {
+            return;
+        }
+        let mut durable = self.shared.durable_watch.subscribe();
+        let _ = durable
+            .wait_for(|&end| end >= offset || self.appended_end() < offset)
+            .await;
+    }
+
     pub fn subscribe_durable(&self) -> tokio::sync::watch::Receiver<u64> {
         self.shared.durable_watch.subscribe()
     }

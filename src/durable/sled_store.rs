@@ -28,6 +28,9 @@ pub struct SledStore {
     segments: Segments,
     /// `durable-offset` beside sled's files: see [`LogStore::note_durable_end`].
     marker: PathBuf,
+    /// The marker, kept open: it is rewritten after every flush, which under `always` is
+    /// every group commit, and opening it each time cost more than the fsync.
+    marker_file: parking_lot::Mutex<Option<std::fs::File>>,
 }
 
 /// The marker's content: the offset and its CRC, so a torn write reads as absent.
@@ -129,6 +132,7 @@ impl SledStore {
             tree,
             segments,
             marker: path.join("durable-offset"),
+            marker_file: parking_lot::Mutex::new(None),
         })
     }
 
@@ -232,8 +236,28 @@ impl LogStore for SledStore {
     fn note_durable_end(&self, end: u64) {
         // Written after the fsyncs and not synced itself: after a power loss it may be
         // older than the store (no report), never newer than what was made durable.
-        if let Err(e) = std::fs::write(&self.marker, encode_marker(end)) {
+        use std::os::unix::fs::FileExt;
+        let mut file = self.marker_file.lock();
+        if file.is_none() {
+            match std::fs::File::options()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&self.marker)
+            {
+                Ok(opened) => *file = Some(opened),
+                Err(e) => {
+                    tracing::warn!("cannot open {}: {e}", self.marker.display());
+                    return;
+                }
+            }
+        }
+        // 16 bytes in place: a torn write fails the marker's CRC and reads as absent.
+        if let Some(opened) = file.as_ref()
+            && let Err(e) = opened.write_all_at(&encode_marker(end), 0)
+        {
             tracing::warn!("cannot write {}: {e}", self.marker.display());
+            *file = None;
         }
     }
 

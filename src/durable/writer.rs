@@ -105,10 +105,13 @@ impl Writer {
             // Group commit: records come one per client batch, thousands a second. Gathering
             // for a moment turns as many store batches (and wake-ups of this thread, each a
             // syscall for the appender) into a few hundred.
+            // With `always` replies wait for the flush, so the flush itself is the gathering
+            // moment: records arriving while one runs form the next group.
             if messages
                 .first()
                 .is_some_and(|m| matches!(m, Msg::Append(_)))
                 && self.shared.waiting_appenders.load(Ordering::Acquire) == 0
+                && self.policy() != FsyncPolicy::Always
             {
                 std::thread::sleep(GROUP_COMMIT_WAIT);
             }
@@ -228,6 +231,8 @@ impl Writer {
                     self.shared
                         .base_offset
                         .store(self.meta.base.offset, Ordering::Release);
+                    // Replies waiting for offsets of the forgotten history stop waiting.
+                    self.shared.durable_watch.send_replace(start);
                     self.unflushed = true;
                 }
                 Msg::Truncate(keep_until) => {
@@ -309,6 +314,9 @@ impl Writer {
         self.shared.written_end.store(end, Ordering::Release);
         let durable = self.shared.durable_end.load(Ordering::Acquire).min(end);
         self.shared.durable_end.store(durable, Ordering::Release);
+        let appended = self.shared.appended_end.load(Ordering::Acquire).min(end);
+        self.shared.appended_end.store(appended, Ordering::Release);
+        self.shared.durable_watch.send_replace(durable);
         self.shared.store_start.store(start, Ordering::Release);
         self.meta.log_start = start;
         self.meta_dirty = true;

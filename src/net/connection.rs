@@ -15,6 +15,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 use crate::cmd::dispatch;
+use crate::durable::{DurableLog, FsyncPolicy};
 use crate::resp::Reply;
 use crate::resp::parse::{ParseLimits, ProtocolError, RequestParser};
 use crate::server::clients::{ClientHandle, KillSwitch, Outbound, sync_session};
@@ -86,6 +87,9 @@ struct Connection {
     /// Requests are left to run once the output is flushed.
     has_more: bool,
     input_limits: InputLimits,
+    /// With `repl-log-fsync always`: the durable log, and the offset it must be durable up to
+    /// before the buffered replies may go out (they may depend on any record up to it).
+    reply_gate: Option<(Arc<DurableLog>, u64)>,
 }
 
 /// Serves one accepted socket until it closes.
@@ -163,6 +167,7 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         paused: false,
         has_more: false,
         input_limits,
+        reply_gate: None,
     };
     let mut reason = tokio::select! {
         reason = conn.run() => reason,
@@ -365,6 +370,9 @@ impl Connection {
             }
         }
         server.seal_log(&mut state);
+        if let Some(durable) = &state.repl.durable {
+            self.gate_replies(durable);
+        }
         sync_session(&mut state, &self.session, self.session.last_cmd);
         // Refreshed here, under the lock already held, so parsing never takes it.
         self.input_limits = InputLimits::from_config(&state.config);
@@ -375,9 +383,38 @@ impl Connection {
         }
     }
 
+    /// With `always`, the replies buffered now may go out only once the log is durable up to
+    /// its current end: that covers the effects of this client's writes and of every write
+    /// its replies may have observed. Every client whose records one flush covers is then
+    /// answered by that flush (a group commit).
+    fn gate_replies(&mut self, durable: &Arc<DurableLog>) {
+        if durable.fsync() != FsyncPolicy::Always {
+            return;
+        }
+        let end = durable.appended_end();
+        if end <= durable.durable_end() {
+            return;
+        }
+        match &mut self.reply_gate {
+            Some((_, gate)) => *gate = (*gate).max(end),
+            None => self.reply_gate = Some((durable.clone(), end)),
+        }
+    }
+
+    /// The durable log, for replies that arrive outside a batch (served pops, pushes).
+    fn gate_outbound(&mut self) {
+        let durable = self.server.state.lock().repl.durable.clone();
+        if let Some(durable) = durable {
+            self.gate_replies(&durable);
+        }
+    }
+
     async fn flush(&mut self) -> std::io::Result<()> {
         if self.output.is_empty() {
             return Ok(());
+        }
+        if let Some((durable, offset)) = self.reply_gate.take() {
+            durable.wait_durable(offset).await;
         }
         let len = self.output.len();
         let result = self.writer.write_all(&self.output).await;
@@ -495,6 +532,8 @@ impl Connection {
                 biased;
                 message = self.rx.recv() => match message {
                     Some(Outbound::Unblocked(reply)) => {
+                        // Served by another client's write, whose record this reply follows.
+                        self.gate_outbound();
                         reply.encode(self.session.protocol, &mut self.output);
                         return Step::Continue;
                     }

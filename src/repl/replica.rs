@@ -1113,6 +1113,7 @@ impl Link {
                 }
             };
             for offset in outcome.acks {
+                let offset = self.ackable(offset).await;
                 self.send(&apply::ack_command(offset)).await?;
             }
         }
@@ -1128,9 +1129,28 @@ impl Link {
             state.repl.log.end_offset()
         };
         self.check_timeout()?;
+        let offset = self.ackable(offset).await;
         self.send(&apply::ack_command(offset)).await
     }
+
+    /// The offset an ACK may report. With `repl-log-fsync always` an ACK promises what a
+    /// reply promises: the stream up to it survives our kill -9. So it waits (briefly: a
+    /// flush) for the log to be durable there, and never reports more than is.
+    async fn ackable(&self, offset: u64) -> u64 {
+        let durable = self.server.state.lock().repl.durable.clone();
+        let Some(durable) = durable else {
+            return offset;
+        };
+        if durable.fsync() != crate::durable::FsyncPolicy::Always {
+            return offset;
+        }
+        let _ = tokio::time::timeout(ACK_DURABLE_WAIT, durable.wait_durable(offset)).await;
+        offset.min(durable.durable_end())
+    }
 }
+
+/// How long an ACK waits for its offset to become durable before it reports less.
+const ACK_DURABLE_WAIT: Duration = Duration::from_secs(1);
 
 fn apply_error(e: ApplyError) -> LinkEnd {
     match e {

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod acked;
 pub mod compare;
 pub mod sentinel;
 pub mod writes;
