@@ -400,6 +400,17 @@ pub fn repr(bytes: &[u8]) -> String {
     out
 }
 
+/// Whether the transaction EXEC would run holds a write.
+fn queues_a_write(session: &Session) -> bool {
+    session.multi.as_ref().is_some_and(|multi| {
+        multi.queued.iter().any(|argv| {
+            argv.first()
+                .and_then(|name| lookup(name))
+                .is_some_and(|c| c.has(flags::WRITE))
+        })
+    })
+}
+
 /// Refusals that depend on the replication role: writes to a read-only replica, anything but
 /// stale-safe commands while the link is down with `replica-serve-stale-data no`, and writes
 /// without enough good replicas (`min-replicas-to-write`).
@@ -412,7 +423,17 @@ fn replication_refusal(
         return None;
     }
     let config = &state.config;
-    if spec.has(flags::WRITE) && state.repl.durable.as_ref().is_some_and(|d| d.has_error()) {
+    let writes = spec.has(flags::WRITE) || (spec.name == "exec" && queues_a_write(session));
+    // As Redis: a failed save stops writes (and PING, so that monitoring notices) until a
+    // save succeeds, when save points are configured and stop-writes-on-bgsave-error is on.
+    if (writes || spec.name == "ping")
+        && config.stop_writes_on_bgsave_error
+        && !config.save_points.is_empty()
+        && !state.persistence.last_status_ok
+    {
+        return Some(errors::BGSAVE_ERROR);
+    }
+    if writes && state.repl.durable.as_ref().is_some_and(|d| d.has_error()) {
         return Some(
             "MISCONF Errors writing the replication log to disk: commands that may modify the data set are disabled until it is writable again. Please check the logs for details.",
         );

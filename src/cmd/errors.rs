@@ -58,3 +58,6 @@ fn c_string(bytes: &[u8]) -> &[u8] {
         .position(|&b| b == 0)
         .map_or(bytes, |end| &bytes[..end])
 }
+
+/// Writes while the last save failed (Redis's `shared.bgsaveerr`).
+pub const BGSAVE_ERROR: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";

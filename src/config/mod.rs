@@ -75,6 +75,7 @@ pub struct Config {
     pub maxclients: usize,
     pub databases: usize,
     pub save_points: Vec<(u64, u64)>,
+    pub stop_writes_on_bgsave_error: bool,
     pub replicaof: Option<(String, u16)>,
     pub loglevel: String,
     pub logfile: String,
@@ -138,6 +139,7 @@ impl Default for Config {
             maxclients: 10000,
             databases: 16,
             save_points: Vec::new(),
+            stop_writes_on_bgsave_error: true,
             replicaof: None,
             loglevel: "notice".into(),
             logfile: String::new(),
@@ -402,6 +404,7 @@ impl Config {
             "maxclients" => self.maxclients = int(&value)? as usize,
             "databases" => self.databases = int(&value)? as usize,
             "save" => self.save_points = spec::parse_save(&value).map_err(|r| bad(&r))?,
+            "stop-writes-on-bgsave-error" => self.stop_writes_on_bgsave_error = value == "yes",
             "replicaof" => {
                 self.replicaof = match value.split_whitespace().collect::<Vec<_>>().as_slice() {
                     [] => None,

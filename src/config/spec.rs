@@ -50,6 +50,8 @@ pub const DIRECTIVES: &[Directive] = &[
     d("maxclients", Kind::Int(1, u32::MAX as u64), "10000", true),
     d("databases", Kind::Int(1, 1_000_000), "16", false),
     d("save", Kind::Words, "3600 1 300 100 60 10000", true),
+    // Writes (and PING) are refused with -MISCONF while the last save failed.
+    d("stop-writes-on-bgsave-error", Kind::Bool, "yes", true),
     d("replicaof", Kind::Words, "", false),
     d("loglevel", Kind::Enum(LOGLEVELS), "notice", true),
     d("logfile", Kind::Text, "", false),
