@@ -15,6 +15,7 @@ use super::save::{LoadingProgress, rdb_path};
 use crate::durable::meta::LogBase;
 use crate::durable::recovery::{self, Data, LogView, Plan, RdbHistory};
 use crate::durable::sled_store::SledStore;
+use crate::durable::store::StoreError;
 use crate::durable::{DurableLog, Opened, replay};
 use crate::repl::ReplIds;
 use crate::server::{Server, State, unix_time_ms};
@@ -44,6 +45,14 @@ pub fn start(server: &Arc<Server>) {
         tracing::info!(engine = engine.name(), "full-sync sender");
         state.repl.io_engine = engine;
     }
+    let data_dir = {
+        let state = server.state.lock();
+        rdb_path(&state.config)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    };
+    remove_stale_temp_files(&data_dir);
     let durable = open_durable(server);
     // With a durable log the server stays loading until recovery attached it, even with
     // nothing to replay: a write accepted before would reach the keyspace but not the log
@@ -52,12 +61,57 @@ pub fn start(server: &Arc<Server>) {
     tokio::spawn(load_then_follow(server.clone(), job, durable));
 }
 
+/// The process id in the name of a temporary RDB file: sluice's `temp-<pid>-<n>.rdb`,
+/// Redis's `temp-<pid>.rdb` (BGSAVE) and `temp-<unixtime>.<pid>.rdb` (a replica's copy).
+fn temp_file_pid(name: &str) -> Option<u32> {
+    let middle = name.strip_prefix("temp-")?.strip_suffix(".rdb")?;
+    let pid = match (middle.split_once('-'), middle.split_once('.')) {
+        (Some((pid, sequence)), None) if sequence.bytes().all(|b| b.is_ascii_digit()) => pid,
+        (None, Some((time, pid))) if time.bytes().all(|b| b.is_ascii_digit()) => pid,
+        (None, None) => middle,
+        _ => return None,
+    };
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Removes the temporary RDB files a killed save left in `dir` (a kill -9 in the middle of
+/// BGSAVE leaves one as large as the dataset). A file whose process is still alive may
+/// belong to another server sharing the directory: it is left alone.
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(temp_file_pid) else {
+            continue;
+        };
+        let alive = pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists();
+        if alive || pid == std::process::id() {
+            continue;
+        }
+        let path = entry.path();
+        let bytes = entry.metadata().map_or(0, |m| m.len());
+        match std::fs::remove_file(&path) {
+            Ok(()) => tracing::warn!(
+                "removed {} ({bytes} bytes), left by a save that did not finish",
+                path.display()
+            ),
+            Err(e) => tracing::warn!("cannot remove the stale {}: {e}", path.display()),
+        }
+    }
+}
+
 type LoadJob = (PathBuf, Arc<LoadingProgress>, LoadOptions);
 type OpenedLog = (Arc<DurableLog>, Opened);
 
-/// Opens `dir/repl-log-dir`. A store that does not open is moved aside (kept for
+/// Opens `dir/repl-log-dir`. A store whose contents are damaged is moved aside (kept for
 /// inspection) and a new one started: its history is lost, replicas resync in full, but
-/// the server starts. None when the log is configured off or cannot be created at all.
+/// the server starts. One that cannot be created or written stops start-up. None when the
+/// log is configured off.
 fn open_durable(server: &Server) -> Option<OpenedLog> {
     let (path, fsync) = {
         let state = server.state.lock();
@@ -73,14 +127,21 @@ fn open_durable(server: &Server) -> Option<OpenedLog> {
             state.config.repl_log_fsync,
         )
     };
-    let open = |path: &Path| -> Result<OpenedLog, String> {
-        let store = SledStore::open(path, STORE_CACHE_BYTES).map_err(|e| e.to_string())?;
-        let (log, opened) = DurableLog::open(Arc::new(store), fsync).map_err(|e| e.to_string())?;
+    // A log that cannot be created or written is fatal, as an AOF that cannot be opened is
+    // for Redis: serving writes that would be lost at the next restart, with replies that
+    // promise otherwise, is worse than not starting.
+    if let Err(e) = std::fs::create_dir_all(&path) {
+        fatal_log_error(&path, &e.to_string());
+    }
+    let open = |path: &Path| -> Result<OpenedLog, StoreError> {
+        let store = SledStore::open(path, STORE_CACHE_BYTES)?;
+        let (log, opened) = DurableLog::open(Arc::new(store), fsync)?;
         Ok((Arc::new(log), opened))
     };
     let started = Instant::now();
     let result = match open(&path) {
         Ok(opened) => Ok(opened),
+        Err(StoreError::Io(reason)) => fatal_log_error(&path, &reason),
         Err(reason) => {
             let aside = path.with_file_name(format!(
                 "{}.damaged-{}",
@@ -94,7 +155,7 @@ fn open_durable(server: &Server) -> Option<OpenedLog> {
                 aside.display()
             );
             match std::fs::rename(&path, &aside) {
-                Ok(()) => open(&path),
+                Ok(()) => open(&path).map_err(|e| e.to_string()),
                 Err(e) => Err(format!("cannot move it aside: {e}")),
             }
         }
@@ -111,14 +172,19 @@ fn open_durable(server: &Server) -> Option<OpenedLog> {
             );
             Some((log, opened))
         }
-        Err(reason) => {
-            tracing::error!(
-                "replication log {} unusable ({reason}): the log is kept in memory only",
-                path.display()
-            );
-            None
-        }
+        Err(reason) => fatal_log_error(&path, &reason),
     }
+}
+
+/// Stops start-up: the durable log at `path` cannot be used.
+fn fatal_log_error(path: &Path, reason: &str) -> ! {
+    let message = format!(
+        "Can't open the replication log {}: {reason}. Exiting. (Fix the directory's permissions or space, or set repl-log-dir \"\" to run without a durable log.)",
+        path.display()
+    );
+    tracing::error!("{message}");
+    eprintln!("{message}");
+    std::process::exit(1);
 }
 
 async fn load_then_follow(server: Arc<Server>, job: Option<LoadJob>, durable: Option<OpenedLog>) {
@@ -512,6 +578,24 @@ mod tests {
             repl_offset: Some(offset),
             rdb_version: Some(10),
             rdb_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn temporary_rdb_names_of_sluice_and_redis_are_recognised() {
+        assert_eq!(temp_file_pid("temp-1234-7.rdb"), Some(1234));
+        assert_eq!(temp_file_pid("temp-1234.rdb"), Some(1234));
+        assert_eq!(temp_file_pid("temp-1700000000.1234.rdb"), Some(1234));
+        for other in [
+            "dump.rdb",
+            "temp-.rdb",
+            "temp-abc.rdb",
+            "temp-12-x.rdb",
+            "temp-1234.rdb.bak",
+            "mytemp-1234.rdb",
+            "temp-1-2-3.rdb",
+        ] {
+            assert_eq!(temp_file_pid(other), None, "{other}");
         }
     }
 
