@@ -484,15 +484,23 @@ impl DurableLog {
     /// Waits until the log is durable up to `offset`: the group commit of `always`, where a
     /// reply waits for the flush that covers the records it depends on. Also returns when
     /// the log no longer reaches `offset` (reset by a full sync, or cut at damage): there is
-    /// then nothing left to wait for.
-    pub async fn wait_durable(&self, offset: u64) {
-        if self.durable_end() >= offset {
-            return;
-        }
+    /// then nothing left to wait for. With `until_error`, also returns once the store has
+    /// failed (a reply that only read: see `net::connection`).
+    pub async fn wait_durable(&self, offset: u64, until_error: bool) {
+        /// How often a wait that ends on an error looks for one.
+        const ERROR_CHECK_INTERVAL: Duration = Duration::from_millis(100);
         let mut durable = self.shared.durable_watch.subscribe();
-        let _ = durable
-            .wait_for(|&end| end >= offset || self.appended_end() < offset)
-            .await;
+        loop {
+            let done = |end: &u64| *end >= offset || self.appended_end() < offset;
+            if done(&durable.borrow_and_update()) || (until_error && self.has_error()) {
+                return;
+            }
+            if !until_error {
+                let _ = durable.wait_for(done).await;
+                return;
+            }
+            let _ = tokio::time::timeout(ERROR_CHECK_INTERVAL, durable.changed()).await;
+        }
     }
 
     pub fn subscribe_durable(&self) -> tokio::sync::watch::Receiver<u64> {

@@ -53,6 +53,17 @@ impl InputLimits {
     }
 }
 
+/// Replies held until the durable log reaches `offset` (`repl-log-fsync always`).
+struct ReplyGate {
+    durable: Arc<DurableLog>,
+    offset: u64,
+    /// Some held reply acknowledges a write of this client's. Replies that only read wait
+    /// too (so that nobody sees a write that a crash could still take back) but not for a
+    /// store that has failed: reads go on while the disk is full, the writes' own replies
+    /// wait for it.
+    acknowledges_write: bool,
+}
+
 /// A parsed request waiting to run: its arguments in `Connection::args`, and its bytes as
 /// received when it came as a multibulk.
 struct PendingRequest {
@@ -89,7 +100,7 @@ struct Connection {
     input_limits: InputLimits,
     /// With `repl-log-fsync always`: the durable log, and the offset it must be durable up to
     /// before the buffered replies may go out (they may depend on any record up to it).
-    reply_gate: Option<(Arc<DurableLog>, u64)>,
+    reply_gate: Option<ReplyGate>,
 }
 
 /// Serves one accepted socket until it closes.
@@ -322,6 +333,7 @@ impl Connection {
     fn execute_pending(&mut self) -> Step {
         let server = self.server.clone();
         let mut state = server.state.lock();
+        let log_end_before = state.repl.durable.as_ref().map(|d| d.appended_end());
         state.batch_clock = Some(std::time::Instant::now());
         let mut close = None;
         while let Some(request) = self.pending.pop_front() {
@@ -371,7 +383,9 @@ impl Connection {
         }
         server.seal_log(&mut state);
         if let Some(durable) = &state.repl.durable {
-            self.gate_replies(durable);
+            // Only this batch ran under the lock: if the log grew, it holds our effects.
+            let wrote = log_end_before.is_some_and(|before| durable.appended_end() > before);
+            self.gate_replies(durable, wrote);
         }
         sync_session(&mut state, &self.session, self.session.last_cmd);
         // Refreshed here, under the lock already held, so parsing never takes it.
@@ -387,7 +401,7 @@ impl Connection {
     /// its current end: that covers the effects of this client's writes and of every write
     /// its replies may have observed. Every client whose records one flush covers is then
     /// answered by that flush (a group commit).
-    fn gate_replies(&mut self, durable: &Arc<DurableLog>) {
+    fn gate_replies(&mut self, durable: &Arc<DurableLog>, wrote: bool) {
         if durable.fsync() != FsyncPolicy::Always {
             return;
         }
@@ -396,8 +410,17 @@ impl Connection {
             return;
         }
         match &mut self.reply_gate {
-            Some((_, gate)) => *gate = (*gate).max(end),
-            None => self.reply_gate = Some((durable.clone(), end)),
+            Some(gate) => {
+                gate.offset = gate.offset.max(end);
+                gate.acknowledges_write |= wrote;
+            }
+            None => {
+                self.reply_gate = Some(ReplyGate {
+                    durable: durable.clone(),
+                    offset: end,
+                    acknowledges_write: wrote,
+                })
+            }
         }
     }
 
@@ -405,7 +428,7 @@ impl Connection {
     fn gate_outbound(&mut self) {
         let durable = self.server.state.lock().repl.durable.clone();
         if let Some(durable) = durable {
-            self.gate_replies(&durable);
+            self.gate_replies(&durable, false);
         }
     }
 
@@ -413,8 +436,10 @@ impl Connection {
         if self.output.is_empty() {
             return Ok(());
         }
-        if let Some((durable, offset)) = self.reply_gate.take() {
-            durable.wait_durable(offset).await;
+        if let Some(gate) = self.reply_gate.take() {
+            gate.durable
+                .wait_durable(gate.offset, !gate.acknowledges_write)
+                .await;
         }
         let len = self.output.len();
         let result = self.writer.write_all(&self.output).await;

@@ -1144,7 +1144,7 @@ impl Link {
         if durable.fsync() != crate::durable::FsyncPolicy::Always {
             return offset;
         }
-        let _ = tokio::time::timeout(ACK_DURABLE_WAIT, durable.wait_durable(offset)).await;
+        let _ = tokio::time::timeout(ACK_DURABLE_WAIT, durable.wait_durable(offset, false)).await;
         offset.min(durable.durable_end())
     }
 }

@@ -17,6 +17,8 @@ pub struct Acknowledged {
     pub prefix: String,
     pub value_bytes: usize,
     pub acked_at: Vec<Instant>,
+    /// What ended the writer: an error reply, a closed connection, or None when stopped.
+    pub ended_by: Option<String>,
 }
 
 impl Acknowledged {
@@ -66,8 +68,10 @@ impl AckedWriters {
                     prefix: prefix.clone(),
                     value_bytes,
                     acked_at: Vec::new(),
+                    ended_by: None,
                 };
                 let Ok(mut client) = Client::try_connect(port) else {
+                    done.ended_by = Some("could not connect".into());
                     return done;
                 };
                 let mut seq = 0u64;
@@ -81,7 +85,8 @@ impl AckedWriters {
                             &value(&prefix, s, value_bytes),
                         ]));
                     }
-                    if client.send_raw(&bytes).is_err() {
+                    if let Err(e) = client.send_raw(&bytes) {
+                        done.ended_by = Some(e.to_string());
                         return done;
                     }
                     for _ in 0..pipeline {
@@ -91,7 +96,14 @@ impl AckedWriters {
                                 count.fetch_add(1, Ordering::Relaxed);
                             }
                             // An error reply or a closed socket: nothing after it counts.
-                            _ => return done,
+                            Ok(other) => {
+                                done.ended_by = Some(format!("{other:?}"));
+                                return done;
+                            }
+                            Err(e) => {
+                                done.ended_by = Some(e.to_string());
+                                return done;
+                            }
                         }
                     }
                     seq += pipeline as u64;
