@@ -463,19 +463,24 @@ fn parse_request(buf: &[u8]) -> Option<(Vec<Vec<u8>>, usize)> {
 }
 
 /// Answers the handshake up to PSYNC; returns false if the replica went away.
-fn handshake(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+/// Answers the replica's handshake; returns its PSYNC arguments (None if it failed).
+fn handshake(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> {
     loop {
-        let Some(request) = read_request(stream, buf) else {
-            return false;
-        };
+        let request = read_request(stream, buf)?;
         let name = String::from_utf8_lossy(&request[0]).to_ascii_uppercase();
         let reply: &[u8] = match name.as_str() {
             "PING" => b"+PONG\r\n",
-            "PSYNC" => return true,
+            "PSYNC" => {
+                let args: Vec<String> = request[1..]
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                return Some(args.join(" "));
+            }
             _ => b"+OK\r\n",
         };
         if stream.write_all(reply).is_err() {
-            return false;
+            return None;
         }
     }
 }
@@ -504,6 +509,8 @@ enum Event {
     GetAck(u64),
     /// The replica closed the link after the unknown command.
     Halted,
+    /// The replica came back after the halt's back-off, with these PSYNC arguments.
+    Resync(String),
     Failed(String),
 }
 
@@ -528,12 +535,12 @@ fn fake_master(listener: TcpListener, events: mpsc::Sender<Event>) {
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
         let mut buf = Vec::new();
-        if !handshake(&mut stream, &mut buf) {
+        let Some(psync) = handshake(&mut stream, &mut buf) else {
             let _ = events.send(Event::Failed(format!(
                 "handshake of attempt {attempt} failed"
             )));
             return;
-        }
+        };
         attempt += 1;
         match attempt {
             1 => {
@@ -597,6 +604,23 @@ fn fake_master(listener: TcpListener, events: mpsc::Sender<Event>) {
             }
             6 => {
                 good_sync(&mut stream, &mut buf, &rdb, &fullresync, &events);
+            }
+            7 => {
+                // After the halt's back-off: a full sync, never a continue over the command
+                // that could not be applied.
+                let _ = events.send(Event::Resync(psync));
+                let mut out = fullresync.clone().into_bytes();
+                out.extend_from_slice(b"$EOF:");
+                out.extend_from_slice(MARK);
+                out.extend_from_slice(b"\r\n");
+                out.extend_from_slice(&rdb);
+                out.extend_from_slice(MARK);
+                out.extend_from_slice(&encode_command(&["SELECT", "0"]));
+                out.extend_from_slice(&encode_command(&["SET", "healed", "1"]));
+                let _ = stream.write_all(&out);
+                // Kept open, streaming nothing more, until the test ends.
+                let _ = wait_closed(&mut stream);
+                return;
             }
             _ => {
                 let _ = events.send(Event::Failed(format!(
@@ -746,18 +770,43 @@ fn broken_payloads_keep_the_old_data_and_the_link_retries() {
             "the log should mention {reason:?}:\n{log}"
         );
     }
-    // Halted: no new connection, the data stays served.
-    match events.recv_timeout(Duration::from_millis(2500)) {
-        Err(mpsc::RecvTimeoutError::Timeout) => {}
-        other => panic!("the link should stay stopped, got {other:?}"),
-    }
+    // Halted: the link is down with its reason, the data stays served, and no new
+    // connection comes before the back-off.
     let text = info(&mut client, "replication");
     assert_eq!(
         field(&text, "master_link_status").as_deref(),
         Some("down"),
         "{text}"
     );
+    assert!(
+        field(&text, "master_link_last_error").is_some_and(|e| e.contains("NOSUCHCMD")),
+        "{text}"
+    );
     assert_eq!(client.cmd_text(&["GET", "from-rdb"]), "yes");
+    let halted_at = Instant::now();
+    match events.recv_timeout(Duration::from_millis(2500)) {
+        Err(mpsc::RecvTimeoutError::Timeout) => {}
+        other => panic!("the link should wait for its back-off, got {other:?}"),
+    }
+    // Then it heals by itself with a full sync.
+    match expect_event(&events, &sluice) {
+        Event::Resync(psync) => assert_eq!(psync, "? -1", "a full sync is asked for"),
+        other => panic!("expected the retry after the back-off, got {other:?}"),
+    }
+    assert!(halted_at.elapsed() >= Duration::from_secs(3));
+    let mut healed = false;
+    let deadline = Instant::now() + SYNC_LIMIT;
+    while Instant::now() < deadline && !healed {
+        healed = client.cmd_text(&["GET", "healed"]) == "1";
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(healed, "the full sync after the halt did not apply");
+    let text = info(&mut client, "replication");
+    assert_eq!(
+        field(&text, "master_link_status").as_deref(),
+        Some("up"),
+        "{text}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

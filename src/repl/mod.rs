@@ -89,9 +89,14 @@ pub struct MasterLink {
     /// FAILOVER: our PSYNC carries `FAILOVER`, which asks this master (our replica until
     /// now) to promote itself first.
     pub failover: bool,
-    /// The link stopped on an error a retry cannot fix (a command sluice does not
-    /// implement); REPLICAOF to the same master starts it again.
+    /// The link stopped on something continuing cannot get past (a command sluice does not
+    /// implement): it waits for a back-off, then asks for a full sync. REPLICAOF to the
+    /// same master starts it again at once.
     pub halted: bool,
+    /// Halts since the link last streamed for a long while: the back-off grows with them.
+    pub consecutive_halts: u32,
+    /// When the link last came up (streaming).
+    pub up_since_unix_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

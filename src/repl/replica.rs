@@ -51,7 +51,8 @@ enum LinkEnd {
     /// Try again after `pause`: none after a streaming link dropped, [`RETRY_DELAY`]
     /// usually, longer when the master's dataset was refused (each try costs it a snapshot).
     Retry { reason: String, pause: Duration },
-    /// An error a retry cannot fix: the task stops, the replica keeps serving its data.
+    /// The stream holds something we cannot apply: continuing would meet it again, so the
+    /// next try is a full sync, after a growing back-off; the data is served meanwhile.
     Halt(String),
 }
 
@@ -209,6 +210,8 @@ fn disconnect_master_client(state: &State, reason: &str) {
 
 /// Follows the master configured at `epoch` until REPLICAOF changes it.
 pub async fn run_link(server: Arc<Server>, epoch: u64) {
+    // Halts repeat while the master keeps sending what we cannot apply: logged once a minute.
+    let mut last_halt_logged: Option<Instant> = None;
     loop {
         let Some((host, port)) = target(&server, epoch) else {
             return;
@@ -220,15 +223,43 @@ pub async fn run_link(server: Arc<Server>, epoch: u64) {
                 return;
             }
             LinkEnd::Halt(reason) => {
-                tracing::error!("replication link to {host}:{port} stopped: {reason}");
-                update_link(&server, epoch, |link| {
+                // Continuing would resend what failed: the next try is a full sync, after a
+                // back-off that grows while halts repeat. The data stays served meanwhile.
+                let mut halts = 1;
+                let current = update_link(&server, epoch, |link| {
+                    let now = unix_time_ms();
+                    let streamed_long = link.up_since_unix_ms.is_some_and(|t| {
+                        now.saturating_sub(t) >= HALT_STREAK_RESET.as_millis() as u64
+                    });
+                    link.consecutive_halts = if streamed_long {
+                        1
+                    } else {
+                        link.consecutive_halts.saturating_add(1)
+                    };
+                    halts = link.consecutive_halts;
                     link.status = LinkStatus::Down;
                     link.sync_in_progress = false;
                     link.halted = true;
-                    link.link_down_since_unix_ms.get_or_insert(unix_time_ms());
+                    link.continue_history = false;
+                    link.link_down_since_unix_ms.get_or_insert(now);
                     link.last_error = Some(reason.clone());
                 });
-                return;
+                if !current {
+                    return;
+                }
+                let pause = halt_backoff(halts);
+                if last_halt_logged.is_none_or(|at| at.elapsed() >= HALT_LOG_INTERVAL) {
+                    last_halt_logged = Some(Instant::now());
+                    tracing::error!(
+                        "replication link to {host}:{port} stopped: {reason}; the data is kept and a full sync is tried in {}s (halt {halts} in a row)",
+                        pause.as_secs()
+                    );
+                }
+                sleep_unless_stale(&server, epoch, pause).await;
+                if target(&server, epoch).is_none() {
+                    return;
+                }
+                continue;
             }
             LinkEnd::Retry { reason, pause } => (reason, pause),
         };
@@ -254,14 +285,35 @@ pub async fn run_link(server: Arc<Server>, epoch: u64) {
         if !current {
             return;
         }
-        let resume = Instant::now() + pause;
-        while Instant::now() < resume {
-            tokio::time::sleep(resume.saturating_duration_since(Instant::now()).min(TICK)).await;
-            if target(&server, epoch).is_none() {
-                return;
-            }
+        sleep_unless_stale(&server, epoch, pause).await;
+    }
+}
+
+/// Sleeps `pause`, or less if REPLICAOF changes the configuration meanwhile.
+async fn sleep_unless_stale(server: &Server, epoch: u64, pause: Duration) {
+    let resume = Instant::now() + pause;
+    while Instant::now() < resume {
+        tokio::time::sleep(resume.saturating_duration_since(Instant::now()).min(TICK)).await;
+        if target(server, epoch).is_none() {
+            return;
         }
     }
+}
+
+/// The first retry after a halt (a command or type we cannot apply) waits this long...
+const HALT_BACKOFF_FIRST: Duration = Duration::from_secs(5);
+/// ...and each further one in a row twice as long, up to this.
+const HALT_BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// A link that streamed this long before halting starts the back-off over.
+const HALT_STREAK_RESET: Duration = Duration::from_secs(600);
+const HALT_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The pause before the full sync that follows the `halts`-th halt in a row (from 1).
+fn halt_backoff(halts: u32) -> Duration {
+    let doublings = halts.saturating_sub(1).min(16);
+    HALT_BACKOFF_FIRST
+        .saturating_mul(1 << doublings)
+        .min(HALT_BACKOFF_MAX)
 }
 
 /// The master to connect to, if `epoch` is still the configuration.
@@ -274,7 +326,6 @@ fn target(server: &Server, epoch: u64) -> Option<(String, u16)> {
         .repl
         .master
         .as_ref()
-        .filter(|link| !link.halted)
         .map(|link| (link.host.clone(), link.port))
 }
 
@@ -1033,6 +1084,7 @@ impl Link {
             link.status = LinkStatus::Up;
             link.sync_in_progress = false;
             link.link_down_since_unix_ms = None;
+            link.up_since_unix_ms = Some(unix_time_ms());
             link.halted = false;
             link.read_offset = offset;
             link.last_io_unix_ms = unix_time_ms();
@@ -1300,5 +1352,18 @@ impl MasterClient {
 impl Drop for MasterClient {
     fn drop(&mut self) {
         self.server.state.lock().clients.by_id.remove(&self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn halt_backoff_doubles_from_five_seconds_to_five_minutes() {
+        let pauses: Vec<u64> = (1..=9).map(|n| halt_backoff(n).as_secs()).collect();
+        assert_eq!(pauses, vec![5, 10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(halt_backoff(0), HALT_BACKOFF_FIRST);
+        assert_eq!(halt_backoff(u32::MAX), HALT_BACKOFF_MAX);
     }
 }
