@@ -7,6 +7,7 @@
 //! Nothing here takes the server lock: the lock holder may wait for a flush.
 
 pub mod chunk;
+pub mod journal;
 pub mod meta;
 pub mod recovery;
 pub mod replay;
@@ -90,13 +91,44 @@ impl From<RecordError> for DurableError {
     fn from(e: RecordError) -> Self {
         let offset = match &e {
             RecordError::Truncated { offset, .. } | RecordError::Crc { offset, .. } => *offset,
-            RecordError::BadReplid => 0,
+            RecordError::BadReplid | RecordError::Damaged(_) => 0,
         };
         DurableError::Damaged {
             offset,
             reason: e.to_string(),
         }
     }
+}
+
+/// Splits `ids` (ascending) at its holes and keeps one contiguous run: the one that holds
+/// `base`, else the first. Returns (kept, dropped).
+fn contiguous_part(ids: &[ChunkId], base: u64) -> (Vec<ChunkId>, Vec<ChunkId>) {
+    let mut runs: Vec<Vec<ChunkId>> = Vec::new();
+    let mut dropped = Vec::new();
+    for id in ids.iter().copied() {
+        if id.end < id.start {
+            // A key that contradicts itself belongs to no run.
+            dropped.push(id);
+            continue;
+        }
+        match runs.last_mut() {
+            Some(run) if run.last().is_some_and(|last| last.end == id.start) => run.push(id),
+            _ => runs.push(vec![id]),
+        }
+    }
+    let holds_base = |run: &Vec<ChunkId>| {
+        run.first().is_some_and(|f| f.start <= base) && run.last().is_some_and(|l| base <= l.end)
+    };
+    let keep = runs.iter().position(holds_base).unwrap_or(0);
+    let mut kept = Vec::new();
+    for (i, run) in runs.into_iter().enumerate() {
+        if i == keep {
+            kept = run;
+        } else {
+            dropped.extend(run);
+        }
+    }
+    (kept, dropped)
 }
 
 /// Which chunks the store holds: start offset → end offset.
@@ -193,37 +225,62 @@ impl DurableLog {
             ));
             repair.removes = ids;
         } else {
+            // A hole: only one side of it can be replayed onto the snapshot, the side that
+            // holds the snapshot's offset (the replay base). Cut the other, nothing more.
+            let base = meta.as_ref().map_or(0, |m| m.base.offset);
+            let (kept, dropped) = contiguous_part(&ids, base);
+            if !dropped.is_empty() {
+                damage.push(format!(
+                    "the log has a hole: kept chunks {}..{} (they hold the replay base {base}), discarded {} chunks outside them",
+                    kept.first().map_or(0, |id| id.start),
+                    kept.last().map_or(0, |id| id.end),
+                    dropped.len()
+                ));
+                repair.removes.extend_from_slice(&dropped);
+            }
+            let ids = kept;
             let mut expected = ids.first().map(|id| id.start);
             for (i, id) in ids.iter().copied().enumerate() {
-                if Some(id.start) != expected || id.end < id.start {
-                    damage.push(format!(
-                        "log chunk {}..{} does not follow the one before (expected {expected:?}): it and what follows are discarded",
-                        id.start, id.end
-                    ));
-                    repair.removes.extend_from_slice(&ids[i..]);
-                    break;
-                }
+                debug_assert!(
+                    Some(id.start) == expected && id.end >= id.start,
+                    "contiguous_part hands over one contiguous run"
+                );
                 expected = Some(id.end);
                 if i + 1 < ids.len() {
                     index.insert(id.start, id.end);
                     end = id.end;
                     continue;
                 }
-                // The last chunk is where a crash leaves its marks: read it through.
-                let value = match store.chunk(id) {
-                    Ok(Some(value)) => value,
+                // The last chunk is where a crash leaves its marks: read it through. One that
+                // fails the store's check still gives its records that pass their own CRCs.
+                let (value, chunk_damage) = match store.chunk(id) {
+                    Ok(Some(value)) => (value, None),
                     Ok(None) => break,
-                    Err(StoreError::Corrupt(reason)) => {
-                        damage.push(format!(
-                            "last log chunk {}..{} is damaged ({reason}): cut before it",
-                            id.start, id.end
-                        ));
-                        repair.removes.push(id);
-                        break;
-                    }
+                    Err(StoreError::Corrupt(reason)) => match store.chunk_unchecked(id) {
+                        Some(raw) => (raw, Some(reason)),
+                        None => {
+                            damage.push(format!(
+                                "last log chunk {}..{} is damaged ({reason}): cut before it",
+                                id.start, id.end
+                            ));
+                            repair.removes.push(id);
+                            break;
+                        }
+                    },
                     Err(e) => return Err(e),
                 };
-                let (records, error) = split_records(&value);
+                let (mut records, mut error) = split_records(&value);
+                if let Some(reason) = chunk_damage {
+                    // As in read_records: a header byte's damage shows as a history change.
+                    let first_replid = records.first().map(|r| r.replid.clone());
+                    if let Some(at) = records
+                        .iter()
+                        .position(|r| Some(&r.replid) != first_replid.as_ref())
+                    {
+                        records.truncate(at);
+                    }
+                    error.get_or_insert(RecordError::Damaged(reason));
+                }
                 let contiguous = records.first().is_none_or(|r| r.start_offset == id.start)
                     && records
                         .windows(2)
@@ -512,6 +569,9 @@ impl DurableLog {
     }
 
     /// Records from the one containing `from`, about `bytes_max` bytes of them, each checked.
+    /// Damage ends the read exactly at the first record that is not intact: the records
+    /// before it are returned, and the next read (from the damage) reports it, so that the
+    /// log is cut there and not a chunk or a read earlier.
     pub fn read_records(&self, from: u64, bytes_max: usize) -> Result<Vec<Record>, DurableError> {
         let start = self.start();
         let end = self.written_end();
@@ -542,55 +602,38 @@ impl DurableLog {
                     .collect(),
             }
         };
-        let mut out = Vec::new();
+        let mut out: Vec<Record> = Vec::new();
         let mut taken = 0usize;
-        let mut expected: Option<u64> = None;
-        for key in keys {
+        let mut failure = None;
+        'chunks: for key in keys {
             if taken >= bytes_max {
                 break;
             }
-            let value = match self.store.chunk(key) {
-                Ok(Some(value)) => value,
-                // Trimmed meanwhile.
-                Ok(None) => {
-                    return Err(DurableError::Trimmed {
-                        requested: from,
-                        start: self.start(),
-                    });
+            let (records, damage) = match self.chunk_records(key, from) {
+                Ok(read) => read,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
                 }
-                // The store's own check (a chunk's CRC) failed: damage like a bad record,
-                // so that the log is cut there and the reader resyncs instead of retrying.
-                Err(StoreError::Corrupt(reason)) => {
-                    return Err(DurableError::Damaged {
-                        offset: key.start,
-                        reason,
-                    });
-                }
-                Err(e) => return Err(e.into()),
             };
-            let (records, error) = split_records(&value);
             for record in records {
-                if let Some(e) = expected
-                    && record.start_offset != e
-                {
-                    return Err(DurableError::Damaged {
-                        offset: e,
-                        reason: format!("record at {} follows offset {e}", record.start_offset),
+                let expected = out.last().map_or(record.start_offset, Record::end_offset);
+                if record.start_offset != expected {
+                    failure = Some(DurableError::Damaged {
+                        offset: expected,
+                        reason: format!(
+                            "record at {} follows offset {expected}",
+                            record.start_offset
+                        ),
                     });
-                }
-                expected = Some(record.end_offset());
-                if record.end_offset() <= from {
-                    continue;
+                    break 'chunks;
                 }
                 taken += record.payload.len();
                 out.push(record);
             }
-            if let Some(e) = error {
-                let offset = expected.unwrap_or(key.start);
-                return Err(DurableError::Damaged {
-                    offset,
-                    reason: e.to_string(),
-                });
+            if let Some(e) = damage {
+                failure = Some(e);
+                break;
             }
         }
         if let Some(first) = out.first()
@@ -604,7 +647,66 @@ impl DurableLog {
                 ),
             });
         }
-        Ok(out)
+        match failure {
+            Some(e) if out.is_empty() => Err(e),
+            _ => Ok(out),
+        }
+    }
+
+    /// The intact records of chunk `key` that end after `from`, and the damage that ended
+    /// them early, if any. A chunk that fails the store's own check (its CRC) still gives
+    /// its records that pass their own CRCs, up to the first that does not.
+    fn chunk_records(
+        &self,
+        key: ChunkId,
+        from: u64,
+    ) -> Result<(Vec<Record>, Option<DurableError>), DurableError> {
+        let (value, chunk_damage) = match self.store.chunk(key) {
+            Ok(Some(value)) => (value, None),
+            // Trimmed meanwhile.
+            Ok(None) => {
+                return Err(DurableError::Trimmed {
+                    requested: from,
+                    start: self.start(),
+                });
+            }
+            Err(StoreError::Corrupt(reason)) => match self.store.chunk_unchecked(key) {
+                Some(raw) => (raw, Some(reason)),
+                None => {
+                    return Err(DurableError::Damaged {
+                        offset: key.start,
+                        reason,
+                    });
+                }
+            },
+            Err(e) => return Err(e.into()),
+        };
+        let (mut records, error) = split_records(&value);
+        let mut damage = error.map(|e| e.to_string());
+        if let Some(reason) = chunk_damage {
+            // Record CRCs cover payloads only: a damaged header byte shows as a history that
+            // changes inside the chunk. Nothing from there on is trusted.
+            let first_replid = records.first().map(|r| r.replid.clone());
+            if let Some(at) = records
+                .iter()
+                .position(|r| Some(&r.replid) != first_replid.as_ref())
+            {
+                records.truncate(at);
+            }
+            tracing::error!(
+                "replication log chunk {}..{} failed its check ({reason}): {} records before the damage kept",
+                key.start,
+                key.end,
+                records.len()
+            );
+            damage = Some(damage.unwrap_or(reason));
+        }
+        let damage = damage.map(|reason| DurableError::Damaged {
+            offset: records.last().map_or(key.start, Record::end_offset),
+            reason,
+        });
+        records.retain(|r| r.end_offset() > from);
+        Ok((records, damage))
     }
 
     /// Stream bytes from `from` (as ReplLog::read), read from the store.

@@ -4,9 +4,13 @@
 //! resident whatever its cache size, and the backlog must be able to exceed RAM. Read
 //! back with `pread`, a chunk costs page cache, which the kernel can reclaim.
 //!
-//! A segment is named by the start offset of its first chunk and closed once it reaches
-//! [`SEGMENT_BYTES_TARGET`]. It is deleted once none of its chunks is indexed any more and
-//! that removal is durable. Data is synced before the index that points at it.
+//! Segments are also the log's journal (see [`super::journal`]): markers go between the
+//! chunks, each new file is numbered after every file before it, and a file written before
+//! a restart is never appended to again, so name order is write order. (Files of earlier
+//! versions are named by the offset of their first chunk; they sort before newer ones.) A
+//! segment is closed once it reaches [`SEGMENT_BYTES_TARGET`], and deleted once none of its
+//! chunks is indexed any more and that removal is durable. Data is synced before the index
+//! that points at it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -93,6 +97,8 @@ struct Inner {
     segments: BTreeMap<u64, Segment>,
     /// The segment appends go to.
     active: Option<u64>,
+    /// The number the next new segment gets: above every segment's.
+    next_id: u64,
     /// Written since the last sync.
     unsynced: BTreeSet<u64>,
     /// No chunk of theirs is indexed: deleted once that is durable.
@@ -125,59 +131,51 @@ fn parse_segment_name(name: &str) -> Option<u64> {
 pub struct OpenReport {
     /// Indexed chunks whose bytes are not (all) there: a segment missing or too short.
     pub missing: Vec<ChunkLocation>,
-    /// Segment files that were deleted or cut because nothing indexed them.
-    pub reclaimed: Vec<String>,
+}
+
+/// The segment files in `dir` by number, with their paths.
+pub fn list(dir: &Path) -> Result<BTreeMap<u64, PathBuf>, StoreError> {
+    let mut files = BTreeMap::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| io("listing", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| io("listing", dir, e))?;
+        if let Some(id) = entry.file_name().to_str().and_then(parse_segment_name) {
+            files.insert(id, entry.path());
+        }
+    }
+    Ok(files)
 }
 
 impl Segments {
-    /// Opens the segments in `dir` against the locations the index holds. Files and tails
-    /// that no location covers were written before a crash but never indexed: they are
-    /// removed. Locations beyond their segment's end are reported, not trusted.
+    /// Opens the segments in `dir` against the locations the index holds (after the
+    /// journal filled in what the index missed). A file no location points into holds
+    /// nothing the log keeps: it is deleted after the next sync, as a trimmed one is.
+    /// Locations beyond their segment's end are reported, not trusted. Appends go to a new
+    /// file: the newest one may end in a torn write.
     pub fn open(
         dir: &Path,
         indexed: &[ChunkLocation],
     ) -> Result<(Segments, OpenReport), StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| io("creating", dir, e))?;
         let mut report = OpenReport::default();
-        let mut used: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+        let mut live: BTreeMap<u64, u64> = BTreeMap::new();
         for location in indexed {
-            let entry = used.entry(location.segment).or_default();
-            entry.0 = entry.0.max(location.end());
-            entry.1 += 1;
+            *live.entry(location.segment).or_default() += 1;
         }
         let mut inner = Inner::default();
-        let entries = std::fs::read_dir(dir).map_err(|e| io("listing", dir, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| io("listing", dir, e))?;
-            let name = entry.file_name();
-            let Some(id) = name.to_str().and_then(parse_segment_name) else {
-                continue;
-            };
-            let path = entry.path();
-            let Some(&(used_end, live_chunks)) = used.get(&id) else {
-                std::fs::remove_file(&path).map_err(|e| io("removing", &path, e))?;
-                report
-                    .reclaimed
-                    .push(format!("{} (not indexed)", segment_name(id)));
-                continue;
-            };
+        for (id, path) in list(dir)? {
             let file = File::options()
                 .read(true)
                 .write(true)
                 .open(&path)
                 .map_err(|e| io("opening", &path, e))?;
-            let mut len = file
+            let len = file
                 .metadata()
                 .map_err(|e| io("reading the size of", &path, e))?
                 .len();
-            if len > used_end {
-                file.set_len(used_end)
-                    .map_err(|e| io("truncating", &path, e))?;
-                report.reclaimed.push(format!(
-                    "{} cut from {len} to {used_end} bytes (tail not indexed)",
-                    segment_name(id)
-                ));
-                len = used_end;
+            let live_chunks = live.get(&id).copied().unwrap_or(0);
+            if live_chunks == 0 {
+                inner.dead.insert(id);
             }
             inner.segments.insert(
                 id,
@@ -197,8 +195,7 @@ impl Segments {
                 report.missing.push(*location);
             }
         }
-        // Appends continue in the newest segment; a damaged one is left to be trimmed.
-        inner.active = inner.segments.keys().next_back().copied();
+        inner.next_id = inner.segments.keys().next_back().map_or(1, |id| id + 1);
         Ok((
             Segments {
                 dir: dir.to_path_buf(),
@@ -208,19 +205,46 @@ impl Segments {
         ))
     }
 
-    /// Appends a chunk that starts at log offset `chunk_start`.
-    pub fn append(&self, chunk_start: u64, bytes: &[u8]) -> Result<ChunkLocation, StoreError> {
+    /// Appends a chunk. `preamble` is written first if the chunk starts a new file (the
+    /// journal's metadata marker, so that the newest file always holds it).
+    pub fn append(&self, bytes: &[u8], preamble: &[u8]) -> Result<ChunkLocation, StoreError> {
         let len = u32::try_from(bytes.len())
             .ok()
             .filter(|&l| u64::from(l) <= CHUNK_BYTES_MAX)
             .ok_or_else(|| StoreError::Io(format!("a chunk of {} bytes", bytes.len())))?;
         let mut inner = self.inner.lock();
+        let (segment, offset) = self.write(&mut inner, bytes, preamble)?;
+        if let Some(s) = inner.segments.get_mut(&segment) {
+            s.live_chunks += 1;
+        }
+        Ok(ChunkLocation {
+            segment,
+            offset,
+            len,
+            crc: sluice_rdb::crc::crc64(bytes),
+        })
+    }
+
+    /// Appends a journal marker (never indexed, read only by a journal scan).
+    pub fn append_marker(&self, bytes: &[u8], preamble: &[u8]) -> Result<(), StoreError> {
+        let mut inner = self.inner.lock();
+        self.write(&mut inner, bytes, preamble).map(|_| ())
+    }
+
+    /// Writes `bytes` at the end of the active segment (rolling first if needed); returns
+    /// where they went.
+    fn write(
+        &self,
+        inner: &mut Inner,
+        bytes: &[u8],
+        preamble: &[u8],
+    ) -> Result<(u64, u64), StoreError> {
         let roll = inner
             .active
             .and_then(|id| inner.segments.get(&id))
             .is_none_or(|s| s.len >= SEGMENT_BYTES_TARGET);
         if roll {
-            self.roll(&mut inner, chunk_start)?;
+            self.roll(inner, preamble)?;
         }
         let id = inner
             .active
@@ -229,50 +253,47 @@ impl Segments {
             .segments
             .get_mut(&id)
             .ok_or_else(|| StoreError::Io("the active segment is gone".into()))?;
-        let location = ChunkLocation {
-            segment: id,
-            offset: segment.len,
-            len,
-            crc: sluice_rdb::crc::crc64(bytes),
-        };
+        let offset = segment.len;
         segment
             .file
-            .write_all_at(bytes, location.offset)
+            .write_all_at(bytes, offset)
             .map_err(|e| io("writing", &self.dir.join(segment_name(id)), e))?;
-        segment.len = location.end();
-        segment.live_chunks += 1;
+        segment.len = offset + bytes.len() as u64;
         inner.unsynced.insert(id);
-        Ok(location)
+        Ok((id, offset))
     }
 
-    fn roll(&self, inner: &mut Inner, id: u64) -> Result<(), StoreError> {
+    /// Starts a new segment, numbered after every one before it, with `preamble` at its
+    /// head.
+    fn roll(&self, inner: &mut Inner, preamble: &[u8]) -> Result<(), StoreError> {
         if let Some(old) = inner.active
             && inner.segments.get(&old).is_some_and(|s| s.live_chunks == 0)
         {
             inner.dead.insert(old);
         }
-        if inner.segments.contains_key(&id) {
-            // A segment named by this offset holds chunks of an older history (a log
-            // restarted at an offset it had already passed): keep appending there.
-            inner.active = Some(id);
-            return Ok(());
-        }
+        let id = inner.next_id;
         let path = self.dir.join(segment_name(id));
         let file = File::options()
             .read(true)
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .open(&path)
             .map_err(|e| io("creating", &path, e))?;
+        if let Err(e) = file.write_all_at(preamble, 0) {
+            // Nothing was indexed in it: a file that is only a torn preamble goes away.
+            let _ = std::fs::remove_file(&path);
+            return Err(io("writing", &path, e));
+        }
+        inner.next_id = id + 1;
         inner.segments.insert(
             id,
             Segment {
                 file: Arc::new(file),
-                len: 0,
+                len: preamble.len() as u64,
                 live_chunks: 0,
             },
         );
+        inner.unsynced.insert(id);
         inner.active = Some(id);
         Ok(())
     }
@@ -280,6 +301,25 @@ impl Segments {
     /// Reads a chunk back, checking its CRC. None when its segment is gone (trimmed
     /// meanwhile).
     pub fn read(&self, location: &ChunkLocation) -> Result<Option<Bytes>, StoreError> {
+        let Some(bytes) = self.read_unchecked(location)? else {
+            return Ok(None);
+        };
+        let crc = sluice_rdb::crc::crc64(&bytes);
+        if crc != location.crc {
+            return Err(StoreError::Corrupt(format!(
+                "chunk at {}+{} in {}: CRC {crc:#x}, index says {:#x}",
+                location.offset,
+                location.len,
+                segment_name(location.segment),
+                location.crc
+            )));
+        }
+        Ok(Some(bytes))
+    }
+
+    /// A chunk's bytes without the CRC check: what a damaged chunk still holds, for the
+    /// records in it that pass their own CRCs.
+    pub fn read_unchecked(&self, location: &ChunkLocation) -> Result<Option<Bytes>, StoreError> {
         let Some(file) = self
             .inner
             .lock()
@@ -293,16 +333,6 @@ impl Segments {
         let path = || self.dir.join(segment_name(location.segment));
         file.read_exact_at(&mut bytes, location.offset)
             .map_err(|e| io("reading", &path(), e))?;
-        let crc = sluice_rdb::crc::crc64(&bytes);
-        if crc != location.crc {
-            return Err(StoreError::Corrupt(format!(
-                "chunk at {}+{} in {}: CRC {crc:#x}, index says {:#x}",
-                location.offset,
-                location.len,
-                segment_name(location.segment),
-                location.crc
-            )));
-        }
         Ok(Some(Bytes::from(bytes)))
     }
 
@@ -397,20 +427,26 @@ mod tests {
     fn appended_chunks_read_back_and_damage_is_caught() {
         let dir = temp_dir("segments-read");
         let (segments, _) = Segments::open(&dir, &[]).unwrap();
-        let a = segments.append(100, b"first chunk").unwrap();
-        let b = segments.append(111, b"second").unwrap();
+        let a = segments.append(b"first chunk", b"pre").unwrap();
+        let b = segments.append(b"second", b"pre").unwrap();
         assert_eq!(
             (a.segment, a.offset, b.segment, b.offset),
-            (100, 0, 100, 11)
+            (1, 3, 1, 14),
+            "a new segment starts with its preamble"
         );
         assert_eq!(segments.read(&b).unwrap().unwrap(), &b"second"[..]);
         segments.sync().unwrap();
         let file = File::options()
             .write(true)
-            .open(dir.join(segment_name(100)))
+            .open(dir.join(segment_name(1)))
             .unwrap();
-        file.write_all_at(b"X", 12).unwrap();
+        file.write_all_at(b"X", 15).unwrap();
         assert!(matches!(segments.read(&b), Err(StoreError::Corrupt(_))));
+        assert_eq!(
+            segments.read_unchecked(&b).unwrap().unwrap(),
+            &b"sXcond"[..],
+            "the bytes as stored, for salvage"
+        );
         assert_eq!(segments.read(&a).unwrap().unwrap(), &b"first chunk"[..]);
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -420,16 +456,16 @@ mod tests {
         let dir = temp_dir("segments-roll");
         let (segments, _) = Segments::open(&dir, &[]).unwrap();
         let big = vec![7u8; SEGMENT_BYTES_TARGET as usize];
-        let first = segments.append(0, &big).unwrap();
-        let second = segments.append(SEGMENT_BYTES_TARGET, b"x").unwrap();
-        assert_eq!(second.segment, SEGMENT_BYTES_TARGET, "a full segment rolls");
+        let first = segments.append(&big, b"").unwrap();
+        let second = segments.append(b"x", b"").unwrap();
+        assert_eq!(second.segment, 2, "a full segment rolls to the next number");
         assert_eq!(segments.file_count(), 2);
         segments.release(&first);
-        assert!(dir.join(segment_name(0)).exists());
+        assert!(dir.join(segment_name(1)).exists());
         let dead = segments.sync().unwrap();
-        assert_eq!(dead, vec![0]);
+        assert_eq!(dead, vec![1]);
         segments.delete(&dead);
-        assert!(!dir.join(segment_name(0)).exists());
+        assert!(!dir.join(segment_name(1)).exists());
         assert_eq!(segments.file_count(), 1);
         // The active segment stays even when empty: appends continue there.
         segments.release(&second);
@@ -438,35 +474,39 @@ mod tests {
     }
 
     #[test]
-    fn opening_removes_what_no_index_entry_covers_and_reports_what_is_missing() {
+    fn opening_numbers_new_files_after_every_old_one_and_reports_what_is_missing() {
         let dir = temp_dir("segments-open");
         let (segments, _) = Segments::open(&dir, &[]).unwrap();
-        let kept = segments.append(0, b"indexed").unwrap();
-        let _orphan_tail = segments.append(7, b"never indexed").unwrap();
-        // Fills the first segment, so that the next chunk starts a file of its own.
-        let big = vec![1u8; SEGMENT_BYTES_TARGET as usize];
-        segments.append(20, &big).unwrap();
-        let orphan_file = segments.append(20 + SEGMENT_BYTES_TARGET, b"lost").unwrap();
-        assert_eq!(orphan_file.segment, 20 + SEGMENT_BYTES_TARGET);
+        let kept = segments.append(b"indexed", b"").unwrap();
+        segments.append_marker(b"marker", b"").unwrap();
+        let unindexed = segments.append(b"never indexed", b"").unwrap();
         drop(segments);
+        // A file of an earlier version, named by an offset.
+        std::fs::write(dir.join(segment_name(5000)), b"legacy").unwrap();
         let beyond = ChunkLocation {
-            segment: 0,
-            offset: 20 + SEGMENT_BYTES_TARGET + 1000,
+            segment: 1,
+            offset: 1000,
             len: 5,
             crc: 0,
         };
         let (segments, report) = Segments::open(&dir, &[kept, beyond]).unwrap();
         assert_eq!(report.missing, vec![beyond]);
-        assert_eq!(report.reclaimed.len(), 1, "{:?}", report.reclaimed);
-        assert_eq!(segments.file_count(), 1);
-        drop(segments);
-        let (segments, report) = Segments::open(&dir, &[kept]).unwrap();
-        assert!(report.missing.is_empty());
-        assert_eq!(report.reclaimed.len(), 1, "{:?}", report.reclaimed);
-        assert_eq!(segments.size_bytes(), 7, "cut to what the index covers");
+        assert_eq!(segments.file_count(), 2, "nothing is deleted at open");
+        // Nothing is appended to a file written before the restart.
+        let next = segments.append(b"next", b"").unwrap();
+        assert_eq!(next.segment, 5001);
+        assert_eq!(next.offset, 0);
         assert_eq!(segments.read(&kept).unwrap().unwrap(), &b"indexed"[..]);
-        // Appends continue after the indexed end.
-        assert_eq!(segments.append(7, b"next").unwrap().offset, 7);
+        assert_eq!(
+            segments.read(&unindexed).unwrap().unwrap(),
+            &b"never indexed"[..],
+            "kept for the journal"
+        );
+        // The legacy file has no indexed chunk: deleted after the next sync.
+        let dead = segments.sync().unwrap();
+        assert_eq!(dead, vec![5000]);
+        segments.delete(&dead);
+        assert!(!dir.join(segment_name(5000)).exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -21,17 +21,33 @@ pub enum StoreError {
     Injected(&'static str),
 }
 
-/// Changes applied together: all of them or none survive a crash.
+/// Changes applied together: all of them or none survive a crash. In order: the cuts, then
+/// the removes, the metadata and the puts.
 #[derive(Debug, Default, Clone)]
 pub struct StoreBatch {
+    /// Where the log's history was cut before this batch's puts (see [`HistoryCut`]).
+    pub cuts: Vec<HistoryCut>,
     pub puts: Vec<(ChunkId, Bytes)>,
     pub removes: Vec<ChunkId>,
     pub meta: Option<Bytes>,
 }
 
+/// A change of the log's history that removing index entries alone does not tell a journal
+/// reader: what it removed must not come back when the journal is replayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryCut {
+    /// The log forgot everything (a replica's full sync).
+    Reset,
+    /// Records ending after this offset were dropped (damage).
+    Truncate { keep_until: u64 },
+}
+
 impl StoreBatch {
     pub fn is_empty(&self) -> bool {
-        self.puts.is_empty() && self.removes.is_empty() && self.meta.is_none()
+        self.cuts.is_empty()
+            && self.puts.is_empty()
+            && self.removes.is_empty()
+            && self.meta.is_none()
     }
 }
 
@@ -50,6 +66,11 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
     /// Every chunk, ascending.
     fn chunk_ids(&self) -> Result<Vec<ChunkId>, StoreError>;
     fn chunk(&self, id: ChunkId) -> Result<Option<Bytes>, StoreError>;
+    /// A chunk's bytes as stored, without the store's own check: for a chunk that failed
+    /// it, so that its records that pass their own CRCs are kept.
+    fn chunk_unchecked(&self, _id: ChunkId) -> Option<Bytes> {
+        None
+    }
     /// Bytes the store occupies on disk, for INFO (0 when unknown).
     fn size_on_disk_bytes(&self) -> u64 {
         0

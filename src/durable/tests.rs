@@ -152,7 +152,7 @@ fn truncate_rewrites_the_chunk_across_the_cut() {
 }
 
 #[test]
-fn a_hole_between_chunks_is_found_and_what_follows_discarded() {
+fn a_hole_above_the_base_keeps_what_comes_before_it() {
     let store = MemStore::new();
     let log = log_with(&store, 1, FsyncPolicy::EverySec);
     // Separate flushes make separate chunks.
@@ -167,9 +167,42 @@ fn a_hole_between_chunks_is_found_and_what_follows_discarded() {
     let (_, opened) = DurableLog::open(Arc::new(store), FsyncPolicy::EverySec).unwrap();
     assert_eq!(opened.end, 100 + 2 * PING_BYTES);
     assert!(
-        opened.damage.iter().any(|d| d.contains("does not follow")),
+        opened.damage.iter().any(|d| d.contains("hole")),
         "{:?}",
         opened.damage
+    );
+}
+
+/// A hole below the replay base (a damaged old segment) cuts what lies before it, never the
+/// records after the snapshot that the restart must replay.
+#[test]
+fn a_hole_below_the_base_keeps_what_comes_after_it() {
+    let store = MemStore::new();
+    let log = log_with(&store, 1, FsyncPolicy::EverySec);
+    for i in 1..5 {
+        log.append_unbounded(ping_record(100 + i * PING_BYTES));
+        log.flush(TIMEOUT).unwrap();
+    }
+    log.set_base(LogBase {
+        offset: 100 + 3 * PING_BYTES,
+        replid: "a".repeat(40),
+        empty: false,
+    });
+    log.flush(TIMEOUT).unwrap();
+    drop(log);
+    let second = store.chunk_ids().unwrap()[1];
+    assert_eq!(second.start, 100 + PING_BYTES);
+    store.drop_chunk(second);
+    let (log, opened) = DurableLog::open(Arc::new(store), FsyncPolicy::EverySec).unwrap();
+    assert_eq!(opened.start, 100 + 2 * PING_BYTES);
+    assert_eq!(
+        opened.end,
+        100 + 5 * PING_BYTES,
+        "nothing after the base is lost"
+    );
+    assert_eq!(
+        concat(log.read(100 + 3 * PING_BYTES, usize::MAX).unwrap()).len() as u64,
+        2 * PING_BYTES
     );
 }
 
@@ -427,8 +460,15 @@ fn a_chunk_damaged_in_its_segment_reads_as_damage() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x20;
     std::fs::write(&segment, &bytes).unwrap();
-    let error = log.read_records(first, 1 << 20).unwrap_err();
-    assert!(matches!(error, DurableError::Damaged { .. }), "{error:?}");
+    // The records before the damaged one still read; from the damaged one on, it is damage.
+    let before = log.read_records(first, 1 << 20).unwrap();
+    assert!(before.len() < 3, "{} records", before.len());
+    let damaged_at = before.last().map_or(first, Record::end_offset);
+    let error = log.read_records(damaged_at, 1 << 20).unwrap_err();
+    assert!(
+        matches!(error, DurableError::Damaged { offset, .. } if offset == damaged_at),
+        "{error:?}"
+    );
     log.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }

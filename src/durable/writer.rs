@@ -12,7 +12,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::chunk::{ChunkBuilder, split_records};
 use super::meta::LogMeta;
-use super::store::{ChunkId, LogStore, StoreBatch, StoreError};
+use super::store::{ChunkId, HistoryCut, LogStore, StoreBatch, StoreError};
 use super::{FsyncPolicy, Msg, Shared};
 
 /// Messages taken per batch at most, so that a flush request is never starved.
@@ -217,6 +217,8 @@ impl Writer {
                     self.chunk_opened = None;
                     staged.batch.puts.clear();
                     staged.chunks.clear();
+                    // Cuts of the batches dropped here are superseded by this reset.
+                    staged.batch.cuts = vec![HistoryCut::Reset];
                     self.queue.clear();
                     let mut index = self.shared.index.lock();
                     staged.batch.removes.extend(ids(&index));
@@ -281,18 +283,28 @@ impl Writer {
     /// with its records that end at or before it.
     fn truncate(&mut self, keep_until: u64, staged: &mut Staged) {
         // Queued batches hold records beyond what was applied: they follow the cut.
-        self.queue.clear();
+        let queued_cuts: Vec<HistoryCut> =
+            self.queue.drain(..).flat_map(|s| s.batch.cuts).collect();
+        staged.batch.cuts.splice(0..0, queued_cuts);
         staged.batch.puts.clear();
         staged.chunks.clear();
+        staged.batch.cuts.push(HistoryCut::Truncate { keep_until });
         let mut index = self.shared.index.lock();
         let doomed: Vec<ChunkId> = ids(&index).filter(|id| id.end > keep_until).collect();
         for id in &doomed {
             index.remove(&id.start);
             staged.batch.removes.push(*id);
         }
-        if let Some(id) = doomed.first().filter(|id| id.start < keep_until)
-            && let Ok(Some(value)) = self.store.chunk(*id)
-        {
+        // A damaged chunk still gives its records that pass their own CRCs.
+        let straddling =
+            doomed
+                .first()
+                .filter(|id| id.start < keep_until)
+                .and_then(|id| match self.store.chunk(*id) {
+                    Ok(value) => value,
+                    Err(_) => self.store.chunk_unchecked(*id),
+                });
+        if let Some(value) = straddling {
             let (records, _) = split_records(&value);
             let mut builder = ChunkBuilder::default();
             for record in records.iter().filter(|r| r.end_offset() <= keep_until) {

@@ -33,6 +33,10 @@ pub enum RecordError {
     },
     #[error("record: replid is not 40 bytes")]
     BadReplid,
+    /// The bytes around the record failed a check that covers more than the record (a
+    /// chunk's CRC); the records before it passed their own.
+    #[error("damaged: {0}")]
+    Damaged(String),
 }
 
 /// Fixed part of the encoded form: start offset, db, crc, payload length, replid.
@@ -48,6 +52,11 @@ impl Record {
             crc,
             payload,
         }
+    }
+
+    /// Bytes the record takes encoded: its header, then its payload.
+    pub fn encoded_bytes(&self) -> usize {
+        HEADER_BYTES + self.payload.len()
     }
 
     pub fn end_offset(&self) -> u64 {

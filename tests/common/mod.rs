@@ -8,6 +8,7 @@
 
 pub mod acked;
 pub mod compare;
+pub mod journal;
 pub mod sentinel;
 pub mod writes;
 
