@@ -42,7 +42,13 @@ pub struct SledStore {
     /// The marker, kept open: it is rewritten after every flush, which under `always` is
     /// every group commit, and opening it each time cost more than the fsync.
     marker_file: parking_lot::Mutex<Option<std::fs::File>>,
+    /// When sled was last flushed.
+    last_checkpoint: parking_lot::Mutex<std::time::Instant>,
 }
+
+/// How stale sled's index may get behind the journal: bounds what an open must index from
+/// the segments.
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The marker's content: the offset and its CRC, so a torn write reads as absent.
 fn encode_marker(end: u64) -> [u8; 16] {
@@ -435,7 +441,16 @@ impl SledStore {
             meta_marker: parking_lot::Mutex::new(meta_marker),
             marker: path.join(MARKER_FILE),
             marker_file: parking_lot::Mutex::new(None),
+            last_checkpoint: parking_lot::Mutex::new(std::time::Instant::now()),
         })
+    }
+
+    /// Flushes sled (the journal's checkpoint), then deletes `dead` segments.
+    fn checkpoint_index(&self, dead: &[u64]) -> Result<(), StoreError> {
+        self.db.flush().map_err(io)?;
+        *self.last_checkpoint.lock() = std::time::Instant::now();
+        self.segments.delete(dead);
+        Ok(())
     }
 
     fn location(&self, id: ChunkId) -> Result<Option<ChunkLocation>, StoreError> {
@@ -511,10 +526,21 @@ impl LogStore for SledStore {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
+        // The journal synced is the log durable: what a reply under `always` waits for. The
+        // index is only its checkpoint, flushed once a while (open indexes the rest from the
+        // journal) or at once when segments wait for the removal of their last index entries
+        // to be durable before they are deleted.
         let dead = self.segments.sync()?;
-        self.db.flush().map_err(io)?;
-        self.segments.delete(&dead);
+        let due = !dead.is_empty() || self.last_checkpoint.lock().elapsed() >= CHECKPOINT_INTERVAL;
+        if due {
+            self.checkpoint_index(&dead)?;
+        }
         Ok(())
+    }
+
+    fn checkpoint(&self) -> Result<(), StoreError> {
+        let dead = self.segments.sync()?;
+        self.checkpoint_index(&dead)
     }
 
     fn meta(&self) -> Result<Option<Bytes>, StoreError> {

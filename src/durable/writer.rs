@@ -165,6 +165,9 @@ impl Writer {
                         "replication log writer stopping with {} batches the store refused",
                         self.queue.len()
                     );
+                } else if let Err(e) = self.store.checkpoint() {
+                    // Everything is durable already; only the next open does more work.
+                    tracing::warn!("replication log checkpoint at stop failed: {e}");
                 }
                 return;
             }
