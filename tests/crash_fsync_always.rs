@@ -10,23 +10,13 @@ use std::time::Duration;
 
 use common::ServerProcess;
 use common::acked::{AckedWriters, assert_acknowledged_present, next_random, seed};
-use common::compare::{info_field, wait_for};
+use common::compare::wait_loaded;
 
 const LIMIT: Duration = Duration::from_secs(60);
 const ROUNDS: usize = 4;
 const WRITERS: usize = 4;
 const PIPELINE: usize = 16;
 const VALUE_BYTES: usize = 4096;
-
-fn wait_loaded(server: &ServerProcess) {
-    let mut client = server.client();
-    wait_for(
-        LIMIT,
-        "the restarted server to finish loading",
-        || info_field(&mut client, "persistence", "loading").as_deref() == Some("0"),
-        || server.log_text(),
-    );
-}
 
 #[test]
 fn kill9_under_pipelined_writers_loses_no_acknowledged_write() {

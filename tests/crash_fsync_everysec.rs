@@ -9,22 +9,11 @@ use std::time::{Duration, Instant};
 
 use common::ServerProcess;
 use common::acked::{AckedWriters, missing_acknowledged_before, next_random, seed};
-use common::compare::{info_field, wait_for};
+use common::compare::wait_loaded;
 
-const LIMIT: Duration = Duration::from_secs(60);
 const ROUNDS: usize = 3;
 /// A flush a second, plus the flush's own time on a busy machine.
 const LOSS_WINDOW: Duration = Duration::from_millis(2000);
-
-fn wait_loaded(server: &ServerProcess) {
-    let mut client = server.client();
-    wait_for(
-        LIMIT,
-        "the restarted server to finish loading",
-        || info_field(&mut client, "persistence", "loading").as_deref() == Some("0"),
-        || server.log_text(),
-    );
-}
 
 #[test]
 fn kill9_loses_at_most_the_last_second_of_acknowledged_writes() {

@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::acked::{AckedWriters, assert_acknowledged_present};
-use common::compare::{info_field, wait_for};
+use common::compare::{info_field, wait_for, wait_loaded};
 use common::{Client, ServerProcess, TempDir};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -145,12 +145,7 @@ fn a_full_disk_refuses_writes_then_continues_without_losing_any() {
     }
     acked.extend(after.join());
     server.restart();
+    wait_loaded(&server);
     let mut client = server.client();
-    wait_for(
-        LIMIT,
-        "the restarted server to finish loading",
-        || info_field(&mut client, "persistence", "loading").as_deref() == Some("0"),
-        || server.log_text(),
-    );
     assert_acknowledged_present(&mut client, &acked, "after the full disk and a kill -9");
 }

@@ -63,16 +63,8 @@ fn a_damaged_index_is_rebuilt_from_the_segments_and_no_write_is_lost() {
         // rebuild.
         server.kill9();
         server.restart();
+        common::compare::wait_loaded(&server);
         let mut client = server.client();
-        common::compare::wait_for(
-            std::time::Duration::from_secs(60),
-            "the second restart to load",
-            || {
-                common::compare::info_field(&mut client, "persistence", "loading").as_deref()
-                    == Some("0")
-            },
-            || server.log_text(),
-        );
         assert_eq!(
             present(&mut client, &killed.post_keys).len(),
             killed.post_keys.len(),

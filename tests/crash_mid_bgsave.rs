@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::ServerProcess;
 use common::acked::{AckedWriters, assert_acknowledged_present, next_random, seed};
-use common::compare::{info_field, load_keys, wait_for};
+use common::compare::{info_field, load_keys, wait_for, wait_loaded};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const ROUNDS: usize = 2;
@@ -73,13 +73,8 @@ fn kill9_during_bgsave_keeps_every_acknowledged_write_and_cleans_up() {
             "round {round}: killed with the save in progress: {in_progress:?}; left {left:?}"
         );
         server.restart();
+        wait_loaded(&server);
         let mut client = server.client();
-        wait_for(
-            LIMIT,
-            "the restarted server to finish loading",
-            || info_field(&mut client, "persistence", "loading").as_deref() == Some("0"),
-            || server.log_text(),
-        );
         assert_eq!(
             temp_files(&server),
             Vec::<(String, u64)>::new(),

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use common::ServerProcess;
 use common::acked::{AckedWriters, assert_acknowledged_present, next_random, seed};
-use common::compare::{assert_same_data, info_field, load_keys, wait_for, wait_in_sync};
+use common::compare::{
+    assert_same_data, info_field, load_keys, wait_for, wait_in_sync, wait_loaded,
+};
 
 const LIMIT: Duration = Duration::from_secs(90);
 const BASE_KEYS: usize = 60_000;
@@ -26,16 +28,6 @@ fn master() -> ServerProcess {
     ]);
     load_keys(&mut master.client(), BASE_KEYS, 1000);
     master
-}
-
-fn wait_loaded(server: &ServerProcess) {
-    let mut client = server.client();
-    wait_for(
-        LIMIT,
-        "the restarted server to finish loading",
-        || info_field(&mut client, "persistence", "loading").as_deref() == Some("0"),
-        || server.log_text(),
-    );
 }
 
 /// Waits until `replica` is receiving its full sync.

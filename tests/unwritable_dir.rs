@@ -96,6 +96,21 @@ fn a_read_only_dir_stops_startup_unless_running_as_root() {
     assert!(log.contains("Permission denied"), "{log}");
 }
 
+/// Runs BGSAVE and waits until it ends with `status` (`ok` or `err`).
+fn bgsave(server: &ServerProcess, client: &mut Client, status: &str) {
+    client.cmd(&["BGSAVE"]);
+    let expected = format!("rdb_last_bgsave_status:{status}");
+    wait_for(
+        LIMIT,
+        &format!("BGSAVE to end with {status}"),
+        || {
+            let info = client.cmd_text(&["INFO", "persistence"]);
+            info.contains("rdb_bgsave_in_progress:0") && info.contains(&expected)
+        },
+        || server.log_text(),
+    );
+}
+
 /// The replies of the failed-save sequence, for comparison between the two servers.
 fn failed_save_sequence(server: &ServerProcess) -> Vec<String> {
     let mut client = server.client();
@@ -110,16 +125,7 @@ fn failed_save_sequence(server: &ServerProcess) -> Vec<String> {
     record(&mut client, &["SET", "before", "1"]);
     // A directory where the file must go: the save fails at its final rename.
     std::fs::create_dir(server.dir().join("dump.rdb")).expect("creating the blocking dir");
-    client.cmd(&["BGSAVE"]);
-    wait_for(
-        LIMIT,
-        "the failed BGSAVE to finish",
-        || {
-            let info = client.cmd_text(&["INFO", "persistence"]);
-            info.contains("rdb_bgsave_in_progress:0") && info.contains("rdb_last_bgsave_status:err")
-        },
-        || server.log_text(),
-    );
+    bgsave(server, &mut client, "err");
     record(&mut client, &["SET", "after", "1"]);
     record(&mut client, &["PING"]);
     record(&mut client, &["GET", "before"]);
@@ -139,16 +145,7 @@ fn failed_save_sequence(server: &ServerProcess) -> Vec<String> {
     record(&mut client, &["SET", "refused-again", "1"]);
     // A save that succeeds lifts the refusal.
     std::fs::remove_dir(server.dir().join("dump.rdb")).expect("removing the blocking dir");
-    client.cmd(&["BGSAVE"]);
-    wait_for(
-        LIMIT,
-        "the good BGSAVE to finish",
-        || {
-            let info = client.cmd_text(&["INFO", "persistence"]);
-            info.contains("rdb_bgsave_in_progress:0") && info.contains("rdb_last_bgsave_status:ok")
-        },
-        || server.log_text(),
-    );
+    bgsave(server, &mut client, "ok");
     record(&mut client, &["SET", "after-recovery", "1"]);
     record(&mut client, &["PING"]);
     replies

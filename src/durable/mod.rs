@@ -100,6 +100,19 @@ impl From<RecordError> for DurableError {
     }
 }
 
+/// Of the records of a chunk that failed its CRC (each passed its own), keeps those that can
+/// be trusted: record CRCs cover payloads only, and a damaged header byte shows as a history
+/// that changes inside the chunk; nothing from there on is kept.
+fn keep_salvageable(records: &mut Vec<Record>) {
+    let first_replid = records.first().map(|r| r.replid.clone());
+    if let Some(at) = records
+        .iter()
+        .position(|r| Some(&r.replid) != first_replid.as_ref())
+    {
+        records.truncate(at);
+    }
+}
+
 /// Splits `ids` (ascending) at its holes and keeps one contiguous run: the one that holds
 /// `base`, else the first. Returns (kept, dropped).
 fn contiguous_part(ids: &[ChunkId], base: u64) -> (Vec<ChunkId>, Vec<ChunkId>) {
@@ -271,14 +284,7 @@ impl DurableLog {
                 };
                 let (mut records, mut error) = split_records(&value);
                 if let Some(reason) = chunk_damage {
-                    // As in read_records: a header byte's damage shows as a history change.
-                    let first_replid = records.first().map(|r| r.replid.clone());
-                    if let Some(at) = records
-                        .iter()
-                        .position(|r| Some(&r.replid) != first_replid.as_ref())
-                    {
-                        records.truncate(at);
-                    }
+                    keep_salvageable(&mut records);
                     error.get_or_insert(RecordError::Damaged(reason));
                 }
                 let contiguous = records.first().is_none_or(|r| r.start_offset == id.start)
@@ -684,15 +690,7 @@ impl DurableLog {
         let (mut records, error) = split_records(&value);
         let mut damage = error.map(|e| e.to_string());
         if let Some(reason) = chunk_damage {
-            // Record CRCs cover payloads only: a damaged header byte shows as a history that
-            // changes inside the chunk. Nothing from there on is trusted.
-            let first_replid = records.first().map(|r| r.replid.clone());
-            if let Some(at) = records
-                .iter()
-                .position(|r| Some(&r.replid) != first_replid.as_ref())
-            {
-                records.truncate(at);
-            }
+            keep_salvageable(&mut records);
             tracing::error!(
                 "replication log chunk {}..{} failed its check ({reason}): {} records before the damage kept",
                 key.start,

@@ -193,3 +193,14 @@ pub fn start_replicas_together(port: u16, count: usize) -> Vec<ServerProcess> {
             .collect()
     })
 }
+
+/// Waits until a (re)started server has loaded its data and replayed its log.
+pub fn wait_loaded(server: &ServerProcess) {
+    let mut client = server.client();
+    wait_for(
+        Duration::from_secs(60),
+        "the server to finish loading",
+        || info_field(&mut client, "persistence", "loading").as_deref() == Some("0"),
+        || server.log_text(),
+    );
+}

@@ -166,16 +166,7 @@ pub fn start_on(dir: &Path) -> super::ServerProcess {
     let mut args: Vec<&str> = FLAGS.to_vec();
     args.extend(["--dir", &dir_arg]);
     let server = super::ServerProcess::sluice(&args);
-    let mut client = server.client();
-    super::compare::wait_for(
-        std::time::Duration::from_secs(60),
-        "the server to finish loading and replaying",
-        || {
-            super::compare::info_field(&mut client, "persistence", "loading").as_deref()
-                == Some("0")
-        },
-        || server.log_text(),
-    );
+    super::compare::wait_loaded(&server);
     server
 }
 
