@@ -16,7 +16,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sluice::durable::meta::LogBase;
 use sluice::durable::sled_store::SledStore;
 use sluice::durable::{DurableLog, FsyncPolicy};
-use sluice::repl::record::Record;
+use sluice::log::record::Record;
 
 const RECORD_PAYLOAD_BYTES: usize = 16 * 1024;
 const ITERATION_BYTES_MAX: u64 = 256 << 20;

@@ -3,6 +3,7 @@
 //! Every directive keeps its canonical text form (what CONFIG GET prints) in one table; the
 //! directives the server reads on hot paths are mirrored into typed fields by [`Config::apply`].
 
+mod fsync;
 mod redis_directives;
 mod spec;
 mod units;
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+pub use fsync::FsyncPolicy;
 pub use spec::{DIRECTIVES, Directive, Kind};
 pub use units::{parse_bool, parse_memory};
 
@@ -90,7 +92,7 @@ pub struct Config {
     pub tcp_backlog: u32,
     pub hz: u64,
     pub repl_backlog_size: u64,
-    pub repl_log_fsync: crate::durable::FsyncPolicy,
+    pub repl_log_fsync: FsyncPolicy,
     pub repl_ship_durable: bool,
     pub repl_log_hot_size: u64,
     pub repl_log_snapshot_size: u64,
@@ -154,7 +156,7 @@ impl Default for Config {
             tcp_backlog: 511,
             hz: 10,
             repl_backlog_size: 1 << 30,
-            repl_log_fsync: crate::durable::FsyncPolicy::EverySec,
+            repl_log_fsync: FsyncPolicy::EverySec,
             repl_ship_durable: false,
             repl_log_hot_size: 64 << 20,
             repl_log_snapshot_size: 128 << 20,
@@ -432,7 +434,7 @@ impl Config {
             "hz" => self.hz = int(&value)?.clamp(1, 500),
             "repl-backlog-size" => self.repl_backlog_size = int(&value)?,
             "repl-log-fsync" => {
-                self.repl_log_fsync = crate::durable::FsyncPolicy::parse(&value)
+                self.repl_log_fsync = FsyncPolicy::parse(&value)
                     .ok_or_else(|| bad("argument must be one of always, everysec, no"))?
             }
             "repl-ship-durable" => self.repl_ship_durable = value == "yes",

@@ -5,7 +5,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::store::ChunkId;
-use crate::repl::record::{Record, RecordError};
+use crate::log::record::{Record, RecordError};
 
 /// Chunks are closed once they reach this size (a single larger record makes a larger chunk).
 /// One index entry and one CRC per 64 KiB keep sled's share tiny (16 K entries per GiB) while

@@ -20,13 +20,13 @@ use thiserror::Error;
 use super::chunk::{CHUNK_BYTES_TARGET, split_records};
 use super::segments::ChunkLocation;
 use super::store::ChunkId;
-use crate::repl::record::Record;
+use crate::log::record::Record;
 use sluice_rdb::crc::crc64;
 
 /// A record whose db is this is a marker, not a command record: no db has this number
 /// (`databases` is at most 1,000,000) and it is not the "db unknown" value records carry.
 pub const MARKER_DB: u32 = 0xFFFF_FFF0;
-const _: () = assert!(MARKER_DB != crate::repl::log::DB_UNKNOWN);
+const _: () = assert!(MARKER_DB != crate::log::repl_log::DB_UNKNOWN);
 
 const KIND_META: u8 = 0;
 const KIND_RESET: u8 = 1;
@@ -402,7 +402,7 @@ mod tests {
     fn a_record_whose_db_is_unknown_is_a_record() {
         let unknown = Record::new(
             7,
-            crate::repl::log::DB_UNKNOWN,
+            crate::log::repl_log::DB_UNKNOWN,
             Arc::from("a".repeat(40)),
             Bytes::from_static(b"*1\r\n$4\r\nPING\r\n"),
         );

@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use sluice_rdb::crc::crc64;
 
-use crate::repl::ReplIds;
+use crate::log::ReplIds;
 
 const MAGIC: &str = "sluice-log-meta 1";
 

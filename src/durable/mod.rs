@@ -1,4 +1,4 @@
-//! The durable replication log: the records of the in-memory log (repl::log), written to a
+//! The durable replication log: the records of the in-memory log (`log::repl_log`), written to a
 //! [`store::LogStore`] (sled) by a thread of its own, in batches, with the replication ids
 //! and the replay base in the same atomic batch. The in-memory log is a hot tail; replicas
 //! behind it read from here, and a restart replays from the newest snapshot to the durable
@@ -25,51 +25,27 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use thiserror::Error;
 
-use crate::repl::ReplIds;
-use crate::repl::record::{Record, RecordError};
+use crate::log::ReplIds;
+use crate::log::record::{Record, RecordError};
 use chunk::split_records;
 use meta::{LogBase, LogMeta};
 use store::{ChunkId, LogStore, StoreError};
 
-/// How often the store is flushed (`repl-log-fsync`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FsyncPolicy {
-    /// After every batch the writer applies.
-    Always,
-    /// At most a second after a write.
-    EverySec,
-    /// Only when a snapshot, a shutdown or a replica needs it.
-    No,
+pub use crate::config::FsyncPolicy;
+
+fn fsync_to_u8(policy: FsyncPolicy) -> u8 {
+    match policy {
+        FsyncPolicy::Always => 0,
+        FsyncPolicy::EverySec => 1,
+        FsyncPolicy::No => 2,
+    }
 }
 
-impl FsyncPolicy {
-    pub fn parse(text: &str) -> Option<FsyncPolicy> {
-        match text {
-            "always" => Some(FsyncPolicy::Always),
-            "everysec" => Some(FsyncPolicy::EverySec),
-            "no" => Some(FsyncPolicy::No),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            FsyncPolicy::Always => "always",
-            FsyncPolicy::EverySec => "everysec",
-            FsyncPolicy::No => "no",
-        }
-    }
-
-    fn to_u8(self) -> u8 {
-        self as u8
-    }
-
-    fn from_u8(v: u8) -> FsyncPolicy {
-        match v {
-            0 => FsyncPolicy::Always,
-            1 => FsyncPolicy::EverySec,
-            _ => FsyncPolicy::No,
-        }
+pub(crate) fn fsync_from_u8(v: u8) -> FsyncPolicy {
+    match v {
+        0 => FsyncPolicy::Always,
+        1 => FsyncPolicy::EverySec,
+        _ => FsyncPolicy::No,
     }
 }
 
@@ -359,7 +335,7 @@ impl DurableLog {
             durable_end: AtomicU64::new(end),
             store_start: AtomicU64::new(start),
             base_offset: AtomicU64::new(meta.as_ref().map_or(start, |m| m.base.offset)),
-            fsync: AtomicU8::new(fsync.to_u8()),
+            fsync: AtomicU8::new(fsync_to_u8(fsync)),
             error: Mutex::new(None),
             failed: Default::default(),
             index: Mutex::new(index),
@@ -512,11 +488,13 @@ impl DurableLog {
     }
 
     pub fn set_fsync(&self, policy: FsyncPolicy) {
-        self.shared.fsync.store(policy.to_u8(), Ordering::Relaxed);
+        self.shared
+            .fsync
+            .store(fsync_to_u8(policy), Ordering::Relaxed);
     }
 
     pub fn fsync(&self) -> FsyncPolicy {
-        FsyncPolicy::from_u8(self.shared.fsync.load(Ordering::Relaxed))
+        fsync_from_u8(self.shared.fsync.load(Ordering::Relaxed))
     }
 
     pub fn written_end(&self) -> u64 {

@@ -122,7 +122,7 @@ pub fn plan(rdb_file: bool, rdb: Option<&RdbHistory>, log: &LogView) -> Plan {
 mod tests {
     use super::*;
     use crate::durable::meta::LogBase;
-    use crate::repl::ReplIds;
+    use crate::log::ReplIds;
 
     fn meta(base_offset: u64, empty: bool) -> LogMeta {
         LogMeta {

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 
 use super::DurableLog;
+use crate::log::repl_log::DB_UNKNOWN;
 use crate::repl::apply::{BATCH_COMMANDS_MAX, StreamApplier};
-use crate::repl::log::DB_UNKNOWN;
 use crate::server::Server;
 
 const READ_BYTES: usize = 4 << 20;

@@ -713,7 +713,7 @@ mod tests {
     fn records(start: u64, count: u64) -> (ChunkId, Bytes) {
         let mut builder = super::super::chunk::ChunkBuilder::default();
         for i in 0..count {
-            let record = crate::repl::record::Record::new(
+            let record = crate::log::record::Record::new(
                 start + i * 10,
                 0,
                 std::sync::Arc::from("r".repeat(40)),

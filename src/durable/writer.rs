@@ -175,7 +175,7 @@ impl Writer {
     }
 
     fn policy(&self) -> FsyncPolicy {
-        FsyncPolicy::from_u8(self.shared.fsync.load(Ordering::Relaxed))
+        super::fsync_from_u8(self.shared.fsync.load(Ordering::Relaxed))
     }
 
     /// Turns messages into a staged batch, returning it with the flush waiters and whether

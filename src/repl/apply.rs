@@ -11,7 +11,7 @@ use bytes::{Bytes, BytesMut};
 use thiserror::Error;
 
 use crate::cmd::dispatch;
-use crate::repl::log::encode_command;
+use crate::log::repl_log::encode_command;
 use crate::resp::Reply;
 use crate::resp::parse::{ParseLimits, ProtocolError, RequestParser};
 use crate::server::{Server, Session, State};

@@ -17,9 +17,9 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 use super::fanout;
-use super::psync::{self, FullResyncReason, PsyncDecision};
 use super::snapshot;
 use super::{ReplicaInfo, ReplicaPhase};
+use crate::log::psync::{self, FullResyncReason, PsyncDecision};
 use crate::resp::parse::{ParseLimits, RequestParser};
 use crate::server::clients::KillSwitch;
 use crate::server::session::{PsyncRequest, ReplicaHandshake};
@@ -841,7 +841,9 @@ async fn stream(
                 }
                 match state.repl.log.read_until(cursor, until, STREAM_READ_BYTES) {
                     Ok(chunks) => Ok(chunks),
-                    Err(super::log::LogError::Trimmed { .. }) if durable.is_some() => Err(until),
+                    Err(crate::log::repl_log::LogError::Trimmed { .. }) if durable.is_some() => {
+                        Err(until)
+                    }
                     Err(e) => return format!("cannot stream: {e}"),
                 }
             };

@@ -6,18 +6,13 @@ pub mod apply;
 pub mod compressed;
 pub mod failover;
 pub mod fanout;
-pub mod ids;
-pub mod log;
 pub mod master;
-pub mod psync;
-pub mod record;
 pub mod replica;
 pub mod snapshot;
 
 use std::collections::BTreeMap;
 
-pub use ids::ReplIds;
-pub use log::ReplLog;
+pub use crate::log::{ReplIds, ReplLog};
 
 /// Where an attached replica is in its life cycle, with Redis's INFO names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -514,7 +514,7 @@ impl Link {
 
     async fn command(&mut self, argv: &[&[u8]]) -> Result<String, LinkEnd> {
         let mut out = BytesMut::new();
-        super::log::encode_command(&mut out, argv);
+        crate::log::repl_log::encode_command(&mut out, argv);
         self.send(&out).await?;
         self.read_line().await
     }
@@ -642,7 +642,9 @@ impl Link {
         let offered = replid;
         if let Some(rest) = reply.strip_prefix("+FULLRESYNC") {
             let mut words = rest.split_whitespace();
-            let replid = words.next().filter(|id| super::ids::is_valid_replid(id));
+            let replid = words
+                .next()
+                .filter(|id| crate::log::ids::is_valid_replid(id));
             let offset = words.next().and_then(|o| o.parse::<u64>().ok());
             // A sluice master adds the payload size it expects (we announced `capa
             // size-hint`); anything else there is ignored, as Redis ignores it.
@@ -661,7 +663,7 @@ impl Link {
         if let Some(rest) = reply.strip_prefix("+CONTINUE") {
             let replid = rest.split_whitespace().next();
             return match replid {
-                Some(id) if !super::ids::is_valid_replid(id) => Err(retry(format!(
+                Some(id) if !crate::log::ids::is_valid_replid(id) => Err(retry(format!(
                     "master replied with a malformed +CONTINUE: '{reply}'"
                 ))),
                 _ => Ok(Psync::Continue {

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
@@ -24,12 +23,7 @@ use crate::store::Db;
 
 pub use session::Session;
 
-/// A write's effect as it will be propagated to replicas: the db it applies to and its argv.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Effect {
-    pub db: usize,
-    pub argv: Vec<Bytes>,
-}
+pub use crate::log::Effect;
 
 pub struct State {
     pub dbs: Vec<Db>,

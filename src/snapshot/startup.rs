@@ -17,7 +17,7 @@ use crate::durable::recovery::{self, Data, LogView, Plan, RdbHistory};
 use crate::durable::sled_store::SledStore;
 use crate::durable::store::StoreError;
 use crate::durable::{DurableLog, Opened, replay};
-use crate::repl::ReplIds;
+use crate::log::ReplIds;
 use crate::server::{Server, State, unix_time_ms};
 
 const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(1);
@@ -294,7 +294,7 @@ fn recover(
     let rdb_history = loaded.as_ref().and_then(|(l, _, _)| {
         l.repl_id
             .clone()
-            .filter(|id| crate::repl::ids::is_valid_replid(id))
+            .filter(|id| crate::log::ids::is_valid_replid(id))
             .zip(l.repl_offset)
             .map(|(replid, offset)| RdbHistory { replid, offset })
     });
@@ -374,7 +374,7 @@ fn recover(
             }
             let mut state = server.state.lock();
             let known_history = replid.is_some();
-            let replid = replid.unwrap_or_else(crate::repl::ids::random_replid);
+            let replid = replid.unwrap_or_else(crate::log::ids::random_replid);
             state.repl.durable = Some(durable.clone());
             let stream_db = match data {
                 Data::Rdb => rdb_stream_db,
@@ -529,7 +529,7 @@ pub fn install(state: &mut State, mut loaded: Loaded, path: &Path, seconds: f64)
     state.loading = false;
     state.persistence.loading = None;
     let history = repl_id
-        .filter(|id| crate::repl::ids::is_valid_replid(id))
+        .filter(|id| crate::log::ids::is_valid_replid(id))
         .zip(repl_offset);
     let Some((replid, offset)) = history else {
         return false;
@@ -564,7 +564,7 @@ pub fn install(state: &mut State, mut loaded: Loaded, path: &Path, seconds: f64)
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::repl::psync::{PsyncDecision, decide};
+    use crate::log::psync::{PsyncDecision, decide};
     use crate::store::Db;
 
     fn loaded(replid: &str, offset: u64) -> Loaded {

@@ -14,7 +14,7 @@ struct Harness {
     state: State,
     session: Session,
     /// Where the log stood before the last command run.
-    log_mark: crate::repl::log::LogMark,
+    log_mark: crate::log::repl_log::LogMark,
 }
 
 impl Harness {
@@ -23,9 +23,9 @@ impl Harness {
             server: Server::new(Config::default()),
             state: State::new(Config::default()),
             session: Session::new(1, true),
-            log_mark: crate::repl::log::LogMark {
+            log_mark: crate::log::repl_log::LogMark {
                 offset: 0,
-                db: crate::repl::log::DB_UNKNOWN,
+                db: crate::log::repl_log::DB_UNKNOWN,
             },
         }
     }

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use bytes::{BufMut, Bytes, BytesMut};
 use thiserror::Error;
 
+use super::effect::Effect;
 use super::record::Record;
-use crate::server::Effect;
 
 /// Db value meaning "not known": the next effect must SELECT.
 pub const DB_UNKNOWN: u32 = u32::MAX;
