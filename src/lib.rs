@@ -9,6 +9,7 @@ pub mod cmd;
 pub mod config;
 pub mod durable;
 pub mod expire;
+pub mod fanout;
 pub mod log;
 pub mod logging;
 pub mod net;

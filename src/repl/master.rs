@@ -16,14 +16,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
-use super::fanout;
-use super::snapshot;
 use super::{ReplicaInfo, ReplicaPhase};
+use crate::fanout;
 use crate::log::psync::{self, FullResyncReason, PsyncDecision};
 use crate::resp::parse::{ParseLimits, RequestParser};
 use crate::server::clients::KillSwitch;
 use crate::server::session::{PsyncRequest, ReplicaHandshake};
 use crate::server::{Server, State, unix_time_ms};
+use crate::snapshot::view as snapshot;
 
 /// Bytes of log handed to a replica socket per lock acquisition.
 const STREAM_READ_BYTES: usize = 1 << 20;
@@ -1010,8 +1010,8 @@ async fn send_through_fanout(
             Bytes::copy_from_slice(&mark.trailer())
         }
         fanout::Framing::Frames { .. } => {
-            header.extend_from_slice(&super::compressed::header(&mark));
-            super::compressed::end_frame(&mark)
+            header.extend_from_slice(&crate::fanout::compressed::header(&mark));
+            crate::fanout::compressed::end_frame(&mark)
         }
     };
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();

@@ -3,12 +3,9 @@
 //! master). DESIGN.md §1 and §3 describe the protocol this follows.
 
 pub mod apply;
-pub mod compressed;
 pub mod failover;
-pub mod fanout;
 pub mod master;
 pub mod replica;
-pub mod snapshot;
 
 use std::collections::BTreeMap;
 
@@ -133,7 +130,7 @@ pub struct ReplState {
     /// In-memory part of the log when `durable` holds the rest (`repl-log-hot-size`).
     pub hot_bytes_max: u64,
     /// What moves full-sync payloads (`repl-io-engine`, probed at start-up).
-    pub io_engine: fanout::Engine,
+    pub io_engine: crate::fanout::Engine,
     /// FAILOVER under way on this master.
     pub failover: Option<failover::Failover>,
     /// True while writes wait (FAILOVER): connections holding a write wait for it to drop.
@@ -158,7 +155,7 @@ impl ReplState {
             disk_job: None,
             durable: None,
             hot_bytes_max: 64 << 20,
-            io_engine: fanout::Engine::Poll,
+            io_engine: crate::fanout::Engine::Poll,
             failover: None,
             write_pause: tokio::sync::watch::Sender::new(false),
         }

@@ -840,7 +840,7 @@ impl Link {
             PayloadHeader::Length(_) | PayloadHeader::Zstd(_) => None,
         };
         let mut deframer = match header {
-            PayloadHeader::Zstd(mark) => Some(crate::repl::compressed::Deframer::new(mark)),
+            PayloadHeader::Zstd(mark) => Some(crate::fanout::compressed::Deframer::new(mark)),
             _ => None,
         };
         let limit = match header {

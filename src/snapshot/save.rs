@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 use sluice_rdb::EncoderOptions;
 
 use crate::config::Config;
-use crate::repl::snapshot::{self, Snapshot};
 use crate::resp::Reply;
 use crate::server::clients::Outbound;
 use crate::server::{Server, State, unix_time_ms};
+use crate::snapshot::view::{self as snapshot, Snapshot};
 
 pub const RDB_CHUNK_BYTES: usize = 1 << 20;
 /// After a failed save, the `save` rules wait this long before trying again, unless the
@@ -160,7 +160,7 @@ pub fn write_observed(
     options: EncoderOptions,
     path: &Path,
     cancel: Option<&AtomicBool>,
-    mut ring: Option<&mut crate::repl::fanout::RingWriter>,
+    mut ring: Option<&mut crate::fanout::RingWriter>,
     created: impl FnOnce(&std::fs::File) -> Result<(), String>,
     mut written: impl FnMut(u64),
 ) -> Result<u64, String> {

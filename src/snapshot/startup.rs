@@ -41,7 +41,7 @@ pub fn start(server: &Arc<Server>) {
             .get("repl-io-engine")
             .unwrap_or("auto")
             .to_string();
-        let engine = crate::repl::fanout::Engine::choose(&setting);
+        let engine = crate::fanout::Engine::choose(&setting);
         tracing::info!(engine = engine.name(), "full-sync sender");
         state.repl.io_engine = engine;
     }

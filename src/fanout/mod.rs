@@ -7,6 +7,7 @@
 //! The producer (the snapshot encoder) runs at the pace of the fastest replica; each replica
 //! has its own window and is dropped alone when it falls further behind (see `queue`).
 
+pub mod compressed;
 pub mod level;
 mod poll;
 pub mod queue;
@@ -183,7 +184,7 @@ impl FanOut {
             let encode_secs = self.last_push.map_or(0.0, |at| at.elapsed().as_secs_f64());
             let started = Instant::now();
             let level = self.level.level();
-            let zstd = crate::repl::compressed::compress(&chunk, level);
+            let zstd = crate::fanout::compressed::compress(&chunk, level);
             let link_rate = f64::from_bits(self.link_rate.load(Ordering::Relaxed));
             let change = self.level.note_chunk(
                 chunk.len() as u64,

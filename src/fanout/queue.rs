@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use crate::repl::compressed::{FrameKind, frame_header};
+use crate::fanout::compressed::{FrameKind, frame_header};
 
 /// Chunks the fastest member may have queued before the producer is asked for more.
 pub const FASTEST_AHEAD_CHUNKS: usize = 4;
