@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::errors;
 use crate::resp::Reply;
-use crate::server::blocking::{BlockRequest, TryServe};
+use crate::server::blocking::{BlockRequest, Resume};
 use crate::server::{Effect, Server, Session, State};
 use crate::store::value::{Hash, List, Set};
 use crate::store::{Db, Entry, Value, ValueType, ZSet};
@@ -371,7 +371,7 @@ impl<'a> Ctx<'a> {
         keys: Vec<Bytes>,
         deadline_ms: Option<u64>,
         args: &[Bytes],
-        serve: TryServe,
+        resume: Resume,
         timeout_reply: Reply,
     ) -> Reply {
         if self.nested {
@@ -381,7 +381,7 @@ impl<'a> Ctx<'a> {
             keys,
             deadline_ms,
             args: args.to_vec(),
-            serve,
+            resume,
             timeout_reply: timeout_reply.clone(),
             wait: None,
         });

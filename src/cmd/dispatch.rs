@@ -9,6 +9,7 @@ use super::table::{CommandSpec, lookup};
 use super::{Ctx, errors, flags};
 use crate::resp::Reply;
 use crate::resp::parse::canonical_len;
+use crate::server::blocking::Resume;
 use crate::server::clients::Outbound;
 use crate::server::session::ReplyMode;
 use crate::server::stats::CommandStat;
@@ -320,6 +321,25 @@ pub fn call(
     reply
 }
 
+/// A blocked command's non-blocking attempt: `None` means "still nothing to serve".
+pub type TryServe = fn(&mut Ctx<'_>, &[Bytes]) -> Option<Reply>;
+
+/// The attempt that resumes a blocked command, if keys serve it.
+pub fn resumer(resume: Resume) -> Option<TryServe> {
+    use super::{list::blocking as list, zset::pop as zset};
+    Some(match resume {
+        Resume::Blpop => list::serve_blpop,
+        Resume::Brpop => list::serve_brpop,
+        Resume::Blmove => list::serve_blmove,
+        Resume::Brpoplpush => list::serve_brpoplpush,
+        Resume::Blmpop => list::serve_blmpop,
+        Resume::Bzpopmin => zset::serve_bzpopmin,
+        Resume::Bzpopmax => zset::serve_bzpopmax,
+        Resume::Bzmpop => zset::serve_bzmpop,
+        Resume::Never => return None,
+    })
+}
+
 /// Serves clients blocked on keys that writes made ready, oldest first.
 pub fn serve_blocked(server: &Server, state: &mut State) {
     while let Some((db, key)) = state.blocking.next_ready() {
@@ -327,7 +347,9 @@ pub fn serve_blocked(server: &Server, state: &mut State) {
             let Some(blocked) = state.blocking.clients.get(&id) else {
                 continue;
             };
-            let serve = blocked.request.serve;
+            let Some(serve) = resumer(blocked.request.resume) else {
+                continue;
+            };
             let args = blocked.request.args.clone();
             let protocol = state
                 .clients

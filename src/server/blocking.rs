@@ -6,11 +6,25 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use bytes::Bytes;
 
-use crate::cmd::Ctx;
 use crate::resp::Reply;
 
-/// Runs the non-blocking form of a blocking command; `None` means "still nothing to serve".
-pub type TryServe = fn(&mut Ctx<'_>, &[Bytes]) -> Option<Reply>;
+/// What serves a blocked client once one of its keys is ready: the command it resumes,
+/// which the command layer maps to that command's non-blocking attempt. Data, so that this
+/// layer needs nothing of the commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    Blpop,
+    Brpop,
+    Blmove,
+    Brpoplpush,
+    Blmpop,
+    Bzpopmin,
+    Bzpopmax,
+    Bzmpop,
+    /// Not served by keys: WAIT is answered by ACKs, SAVE by the save thread, SHUTDOWN by
+    /// the exit (or its abort).
+    Never,
+}
 
 #[derive(Debug)]
 pub struct BlockRequest {
@@ -18,7 +32,7 @@ pub struct BlockRequest {
     /// Absolute deadline in Unix ms; None waits forever.
     pub deadline_ms: Option<u64>,
     pub args: Vec<Bytes>,
-    pub serve: TryServe,
+    pub resume: Resume,
     /// Reply on timeout (`*-1` for most, `$-1`/nil for BLMOVE).
     pub timeout_reply: Reply,
     /// WAIT: (log offset, replicas wanted). Served when enough replicas acknowledged the

@@ -5,6 +5,7 @@
 pub mod blocking;
 pub mod clients;
 pub mod clock;
+pub mod persistence;
 pub mod pubsub;
 pub mod session;
 pub mod shutdown;
@@ -44,7 +45,7 @@ pub struct State {
     /// answered `-LOADING`.
     pub loading: bool,
     /// Saves in progress, their outcome, the loading progress (INFO persistence).
-    pub persistence: crate::snapshot::Persistence,
+    pub persistence: persistence::Persistence,
     /// Effects of executed writes not yet handed to the replication log.
     pub effects: Vec<Effect>,
     pub repl: crate::repl::ReplState,
@@ -79,7 +80,7 @@ impl State {
             active_expire: true,
             lastsave_unix: unix_time_ms() / 1000,
             loading: false,
-            persistence: crate::snapshot::Persistence::default(),
+            persistence: persistence::Persistence::default(),
             effects: Vec::new(),
             repl: crate::repl::ReplState::new(backlog_bytes_max),
             shutdown_pending: None,

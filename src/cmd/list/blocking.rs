@@ -1,7 +1,7 @@
 //! BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP.
 //!
 //! Each command first tries its non-blocking form; if every key is empty the client blocks
-//! with a `serve` function that the dispatcher calls again whenever one of the keys gets
+//! with the command to resume, whose `serve_*` attempt the dispatcher calls again whenever one of the keys gets
 //! elements. Both paths propagate the non-blocking effect (`LPOP key`, `LMOVE ...`,
 //! `LPOP key count`) instead of the blocking command, so replicas never block.
 
@@ -13,7 +13,7 @@ use super::shared::{End, list_len, pop_elements};
 use crate::cmd::Ctx;
 use crate::cmd::ctx::parse_timeout_seconds;
 use crate::resp::Reply;
-use crate::server::blocking::TryServe;
+use crate::server::blocking::Resume;
 
 /// Owned copies of the arguments a blocked client keeps, so that they do not pin the
 /// connection's read buffer for as long as the client waits.
@@ -44,15 +44,15 @@ fn try_pop(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End, strict: bool) -> Option<
     None
 }
 
-fn serve_blpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<Reply> {
+pub(crate) fn serve_blpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<Reply> {
     try_pop(ctx, argv, End::Left, false)
 }
 
-fn serve_brpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<Reply> {
+pub(crate) fn serve_brpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<Reply> {
     try_pop(ctx, argv, End::Right, false)
 }
 
-fn blocking_pop(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End, serve: TryServe) -> Reply {
+fn blocking_pop(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End, resume: Resume) -> Reply {
     let deadline = match parse_timeout_seconds(&argv[argv.len() - 1], ctx.now_ms) {
         Ok(d) => d,
         Err(e) => return e,
@@ -62,15 +62,15 @@ fn blocking_pop(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End, serve: TryServe) ->
     }
     let args = owned(argv);
     let keys = args[1..args.len() - 1].to_vec();
-    ctx.block(keys, deadline, &args, serve, Reply::NilArray)
+    ctx.block(keys, deadline, &args, resume, Reply::NilArray)
 }
 
 pub fn blpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    blocking_pop(ctx, argv, End::Left, serve_blpop)
+    blocking_pop(ctx, argv, End::Left, Resume::Blpop)
 }
 
 pub fn brpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    blocking_pop(ctx, argv, End::Right, serve_brpop)
+    blocking_pop(ctx, argv, End::Right, Resume::Brpop)
 }
 
 /// One BLMOVE/BRPOPLPUSH attempt; `effect` is what replicas receive if it moves something.
@@ -103,7 +103,7 @@ fn blmove_ends(argv: &[Bytes]) -> Option<(End, End)> {
     Some((End::parse(argv.get(3)?)?, End::parse(argv.get(4)?)?))
 }
 
-fn serve_blmove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<Reply> {
+pub(crate) fn serve_blmove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<Reply> {
     let (end_from, end_to) = blmove_ends(argv)?;
     // Served later, Redis spells the ends itself, in lower case.
     let effect = vec![
@@ -124,7 +124,7 @@ fn rpoplpush_effect(argv: &[Bytes]) -> Vec<Bytes> {
     ]
 }
 
-fn serve_brpoplpush(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<Reply> {
+pub(crate) fn serve_brpoplpush(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<Reply> {
     let effect = rpoplpush_effect(argv);
     try_move(
         ctx,
@@ -140,7 +140,7 @@ fn blocking_move(
     argv: &[Bytes],
     ends: (End, End),
     effect: Vec<Bytes>,
-    serve: TryServe,
+    resume: Resume,
 ) -> Reply {
     let deadline = match parse_timeout_seconds(&argv[argv.len() - 1], ctx.now_ms) {
         Ok(d) => d,
@@ -155,7 +155,7 @@ fn blocking_move(
     }
     let args = owned(argv);
     let keys = vec![args[1].clone()];
-    ctx.block(keys, deadline, &args, serve, Reply::NilArray)
+    ctx.block(keys, deadline, &args, resume, Reply::NilArray)
 }
 
 pub fn blmove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
@@ -175,15 +175,21 @@ pub fn blmove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         argv[3].clone(),
         argv[4].clone(),
     ];
-    blocking_move(ctx, argv, (end_from, end_to), effect, serve_blmove)
+    blocking_move(ctx, argv, (end_from, end_to), effect, Resume::Blmove)
 }
 
 pub fn brpoplpush(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let effect = rpoplpush_effect(argv);
-    blocking_move(ctx, argv, (End::Right, End::Left), effect, serve_brpoplpush)
+    blocking_move(
+        ctx,
+        argv,
+        (End::Right, End::Left),
+        effect,
+        Resume::Brpoplpush,
+    )
 }
 
-fn serve_blmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<Reply> {
+pub(crate) fn serve_blmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<Reply> {
     let spec = parse_multi_pop(argv, 2).ok()?;
     try_multi_pop(ctx, &spec, false)
 }
@@ -202,5 +208,5 @@ pub fn blmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     }
     let keys = owned(spec.keys);
     let args = owned(argv);
-    ctx.block(keys, deadline, &args, serve_blmpop, Reply::NilArray)
+    ctx.block(keys, deadline, &args, Resume::Blmpop, Reply::NilArray)
 }

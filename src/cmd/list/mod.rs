@@ -1,7 +1,7 @@
 //! List commands: pushes and pops at either end, index and range access, in-place edits,
 //! moves between lists, and the blocking pops.
 
-mod blocking;
+pub(crate) mod blocking;
 mod edit;
 mod lmove;
 mod lmpop;

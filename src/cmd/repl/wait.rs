@@ -3,7 +3,7 @@ use bytes::Bytes;
 use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
 use crate::server::State;
-use crate::server::blocking::BlockRequest;
+use crate::server::blocking::{BlockRequest, Resume};
 use crate::util::num::parse_i64;
 
 /// Replicas that acknowledged at least `offset`.
@@ -14,11 +14,6 @@ pub fn count_acked(state: &State, offset: u64) -> usize {
         .values()
         .filter(|r| r.ack_offset >= offset)
         .count()
-}
-
-fn never_served(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Option<Reply> {
-    // WAIT is served by ACKs (repl::master), not by keys becoming ready.
-    None
 }
 
 /// WAIT numreplicas timeout-ms: blocks until that many replicas acknowledged the client's
@@ -51,7 +46,7 @@ pub fn wait(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         keys: Vec::new(),
         deadline_ms: (timeout_ms > 0).then(|| ctx.now_ms + timeout_ms as u64),
         args: Vec::new(),
-        serve: never_served,
+        resume: Resume::Never,
         timeout_reply: Reply::Integer(0),
         wait: Some((target, wanted.max(0) as usize)),
     });

@@ -2,7 +2,7 @@ use bytes::Bytes;
 
 use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
-use crate::server::blocking::BlockRequest;
+use crate::server::blocking::{BlockRequest, Resume};
 use crate::server::clients::Outbound;
 use crate::server::{shutdown, unix_time_us};
 
@@ -27,10 +27,6 @@ pub fn monitor(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Reply {
         ctx.state.clients.monitors.push(ctx.session.id);
     }
     Reply::ok()
-}
-
-fn never_served(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Option<Reply> {
-    None
 }
 
 pub fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
@@ -97,7 +93,7 @@ pub fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
                 keys: Vec::new(),
                 deadline_ms: None,
                 args: Vec::new(),
-                serve: never_served,
+                resume: Resume::Never,
                 timeout_reply: Reply::Nil,
                 wait: None,
             });

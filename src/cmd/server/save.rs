@@ -6,12 +6,8 @@ use bytes::Bytes;
 
 use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
-use crate::server::blocking::BlockRequest;
+use crate::server::blocking::{BlockRequest, Resume};
 use crate::snapshot::save::{self, SaveKind};
-
-fn never_served(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Option<Reply> {
-    None
-}
 
 pub fn save(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Reply {
     let id = ctx.session.id;
@@ -27,7 +23,7 @@ pub fn save(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Reply {
         keys: Vec::new(),
         deadline_ms: None,
         args: Vec::new(),
-        serve: never_served,
+        resume: Resume::Never,
         timeout_reply: Reply::error("ERR"),
         wait: None,
     });

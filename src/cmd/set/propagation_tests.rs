@@ -127,7 +127,8 @@ fn served_blocked_pop_propagates_its_effect() {
     let mut session = Session::new(2, true);
     let mut ctx = Ctx::new(&mut h.state, &mut session, &h.server, unix_time_ms());
     ctx.nested = true;
-    let served = (request.serve)(&mut ctx, &request.args);
+    let serve = crate::cmd::dispatch::resumer(request.resume).expect("a pop resumes by keys");
+    let served = serve(&mut ctx, &request.args);
     let also: Vec<Vec<Bytes>> = ctx.also.iter().map(|e| e.argv.clone()).collect();
     assert!(matches!(served, Some(Reply::Array(ref items)) if items.len() == 3));
     assert_eq!(

@@ -5,7 +5,7 @@
 
 mod add;
 mod algebra;
-mod pop;
+pub(crate) mod pop;
 mod query;
 mod random;
 mod range;

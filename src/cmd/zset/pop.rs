@@ -9,6 +9,7 @@ use crate::cmd::ctx::parse_timeout_seconds;
 use crate::cmd::set::shared::{parse_long_in, parse_non_negative, peek_zset, touched};
 use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
+use crate::server::blocking::Resume;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum End {
@@ -249,11 +250,11 @@ fn try_bzpop(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End, strict: bool) -> Optio
     None
 }
 
-fn serve_bzpopmin(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<Reply> {
+pub(crate) fn serve_bzpopmin(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<Reply> {
     try_bzpop(ctx, argv, End::Min, false)
 }
 
-fn serve_bzpopmax(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<Reply> {
+pub(crate) fn serve_bzpopmax(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<Reply> {
     try_bzpop(ctx, argv, End::Max, false)
 }
 
@@ -265,12 +266,12 @@ fn bzpop(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End) -> Reply {
     if let Some(reply) = try_bzpop(ctx, argv, end, true) {
         return reply;
     }
-    let serve = match end {
-        End::Min => serve_bzpopmin,
-        End::Max => serve_bzpopmax,
+    let resume = match end {
+        End::Min => Resume::Bzpopmin,
+        End::Max => Resume::Bzpopmax,
     };
     let keys = argv[1..argv.len() - 1].to_vec();
-    ctx.block(keys, deadline, argv, serve, Reply::NilArray)
+    ctx.block(keys, deadline, argv, resume, Reply::NilArray)
 }
 
 pub fn bzpopmin(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
@@ -310,7 +311,7 @@ fn try_bzmpop(ctx: &mut Ctx<'_>, argv: &[Bytes], strict: bool) -> Option<Reply> 
     None
 }
 
-fn serve_bzmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<Reply> {
+pub(crate) fn serve_bzmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<Reply> {
     try_bzmpop(ctx, argv, false)
 }
 
@@ -326,5 +327,5 @@ pub fn bzmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     if let Some(reply) = try_bzmpop(ctx, argv, true) {
         return reply;
     }
-    ctx.block(keys, deadline, argv, serve_bzmpop, Reply::NilArray)
+    ctx.block(keys, deadline, argv, Resume::Bzmpop, Reply::NilArray)
 }
