@@ -107,6 +107,7 @@ async fn serve(config: Config) -> Result<()> {
     );
     spawn_signal_handler(server.clone());
     // Connections are served while the RDB loads (with -LOADING); replication starts after.
+    sluice::repl::replica::supervise(&server);
     sluice::snapshot::startup::start(&server);
     sluice::net::run(server.clone(), listeners).await;
     let durable = server.state.lock().repl.durable.clone();

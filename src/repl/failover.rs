@@ -202,7 +202,7 @@ pub fn tick(server: &crate::server::Server, state: &mut State, now_ms: u64) {
                 f.phase = FailoverPhase::InProgress;
                 f.target = Some((host.clone(), port));
             }
-            super::replica::follow_for_failover(server, state, host, port);
+            crate::repl::role::follow_for_failover(server, state, host, port);
         }
     }
 }
@@ -215,7 +215,7 @@ pub fn abort(state: &mut State, reason: &str) {
     };
     tracing::warn!("FAILOVER aborted: {reason}");
     if failover.phase == FailoverPhase::InProgress {
-        super::replica::unfollow(state);
+        crate::repl::role::unfollow(state);
     }
     state.repl.clear_failover();
     state.expire_deletes = !state.repl.is_replica();

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod failover;
 pub mod master;
 pub mod replica;
+pub mod role;
 
 use std::collections::BTreeMap;
 

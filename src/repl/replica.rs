@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::apply::{self, ApplyError, StreamApplier};
 use super::{LinkStatus, MasterLink};
 use crate::server::clients::{ClientHandle, KillSwitch};
-use crate::server::{Server, State, unix_time_ms};
+use crate::server::{Server, unix_time_ms};
 use crate::snapshot::load::{LoadError, LoadOptions, Loaded, Loader};
 
 /// Longest wait for a TCP connection to the master (shorter if `repl-timeout` is).
@@ -73,140 +73,29 @@ fn retry(reason: impl Into<String>) -> LinkEnd {
 }
 
 // ---------------------------------------------------------------------------------------
-// Configuration changes (REPLICAOF, the replicaof directive)
-// ---------------------------------------------------------------------------------------
-
-/// Starts following `host:port` (REPLICAOF host port). `continue_history`: PSYNC asks to
-/// continue our current replid and offset (a running server, as Redis does with its own
-/// state), rather than `PSYNC ? -1` (a fresh start).
-pub fn follow(server: &Server, state: &mut State, host: String, port: u16, continue_history: bool) {
-    start_following(server, state, host, port, continue_history, false);
-}
-
-/// FAILOVER's handover: follow our own replica `host:port`, asking it with
-/// `PSYNC … FAILOVER` to promote itself. Our replicas stay attached, as in Redis: they learn
-/// the new history when the target answers with its new replication ID.
-pub fn follow_for_failover(server: &Server, state: &mut State, host: String, port: u16) {
-    start_following(server, state, host, port, true, true);
-}
-
-fn start_following(
-    server: &Server,
-    state: &mut State,
-    host: String,
-    port: u16,
-    continue_history: bool,
-    failover: bool,
-) {
-    let was_master = state.repl.master.is_none();
-    state.config.record_replicaof(Some((host.clone(), port)));
-    state.repl.master_epoch += 1;
-    let epoch = state.repl.master_epoch;
-    state.repl.master = Some(MasterLink {
-        host: host.clone(),
-        port,
-        status: LinkStatus::Connecting,
-        link_down_since_unix_ms: Some(unix_time_ms()),
-        sync_total_bytes: -1,
-        continue_history,
-        failover,
-        ..MasterLink::default()
-    });
-    // Replicas hide expired keys; their master sends the DELs.
-    state.expire_deletes = false;
-    disconnect_master_client(state, "master changed (REPLICAOF)");
-    if !failover {
-        // They follow our history, which is about to become the new master's.
-        disconnect_replicas(state, "replication source changed (REPLICAOF)");
-    }
-    if was_master {
-        tracing::info!("REPLICAOF {host}:{port} enabled: this server is now a replica");
-    } else {
-        tracing::info!("REPLICAOF {host}:{port} enabled: following a new master");
-    }
-    let Some(server) = server.this.upgrade() else {
-        tracing::error!("cannot start the replication link: the server is shutting down");
-        return;
-    };
-    match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => {
-            runtime.spawn(run_link(server, epoch));
-        }
-        Err(_) => tracing::error!("cannot start the replication link outside the runtime"),
-    }
-}
-
-/// Stops following a master (REPLICAOF NO ONE). Returns false if we were not a replica.
-/// The followed history stays valid for PSYNC up to our offset under replid2, so replicas
-/// of the same master can continue from us.
-pub fn unfollow(state: &mut State) -> bool {
-    if state.repl.master.take().is_none() {
-        return false;
-    }
-    state.config.record_replicaof(None);
-    state.repl.master_epoch += 1;
-    state.repl.promote();
-    // Our replicas' next write must start with a SELECT of its own.
-    state.repl.log.force_select();
-    state.expire_deletes = true;
-    disconnect_master_client(state, "REPLICAOF NO ONE");
-    disconnect_replicas(state, "replication ID changed (REPLICAOF NO ONE)");
-    tracing::info!(
-        replid2 = %state.repl.ids.replid2,
-        second_replid_offset = state.repl.ids.second_replid_offset,
-        new_replid = %state.repl.ids.replid,
-        "replication ID shifted: the followed history stays valid for PSYNC up to our offset"
-    );
-    true
-}
-
-/// A server configured as a replica is one from its first moment, as in Redis: INFO and
-/// ROLE say so (link down) while it loads, and it expires nothing itself meanwhile. The link
-/// starts once loading is done ([`start_from_config`]).
-pub fn configured_before_start(server: &Server) {
-    let mut state = server.state.lock();
-    if let Some((host, port)) = state.config.replicaof.clone() {
-        state.repl.master = Some(MasterLink {
-            host,
-            port,
-            status: LinkStatus::Down,
-            link_down_since_unix_ms: Some(unix_time_ms()),
-            sync_total_bytes: -1,
-            ..MasterLink::default()
-        });
-        state.expire_deletes = false;
-    }
-}
-
-/// The `replicaof` directive: follow the configured master from start-up.
-/// `continue_history`: the RDB loaded at start-up carried the replication history this
-/// server had (repl-id, repl-offset), so the first PSYNC offers it, as Redis does.
-pub fn start_from_config(server: &Arc<Server>, continue_history: bool) {
-    let mut state = server.state.lock();
-    if let Some((host, port)) = state.config.replicaof.clone() {
-        // The placeholder of configured_before_start: the link starts here.
-        state.repl.master = None;
-        follow(server, &mut state, host, port, continue_history);
-    }
-}
-
-fn disconnect_replicas(state: &State, reason: &str) {
-    for id in state.repl.replicas.keys() {
-        state.clients.kill(*id, reason);
-    }
-}
-
-fn disconnect_master_client(state: &State, reason: &str) {
-    for client in state.clients.by_id.values() {
-        if client.flags.contains('M') {
-            client.kill_switch.trip(reason);
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
 // The link task
 // ---------------------------------------------------------------------------------------
+
+/// Starts the supervisor of link tasks: whenever a role change sets a new replication
+/// epoch (`Server::link_epoch`), it starts the task that follows that configuration's
+/// master. A task from an older epoch notices and ends by itself.
+pub fn supervise(server: &Arc<Server>) {
+    let server = server.clone();
+    let mut epochs = server.link_epoch.subscribe();
+    tokio::spawn(async move {
+        let mut started = 0;
+        loop {
+            let epoch = *epochs.borrow_and_update();
+            if epoch != started && server.state.lock().repl.master_epoch == epoch {
+                started = epoch;
+                tokio::spawn(run_link(server.clone(), epoch));
+            }
+            if epochs.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+}
 
 /// Follows the master configured at `epoch` until REPLICAOF changes it.
 pub async fn run_link(server: Arc<Server>, epoch: u64) {
@@ -724,7 +613,7 @@ impl Link {
         {
             state.repl.adopt_continued(new, offset);
             // They must learn the new id; they can continue from us.
-            disconnect_replicas(&state, "master replication ID changed");
+            crate::repl::role::disconnect_replicas(&state, "master replication ID changed");
             tracing::info!(
                 "master replication ID changed to {new}; previous one valid up to offset {offset}"
             );
@@ -1044,7 +933,10 @@ impl Link {
             state.repl.restart_history(replid, offset, stream_db);
             // Every watched key may have changed.
             state.watches.touch_db(None, |_, _| true);
-            disconnect_replicas(&state, "full resync with our master: replicas must resync");
+            crate::repl::role::disconnect_replicas(
+                &state,
+                "full resync with our master: replicas must resync",
+            );
             state.expire_cursor = (0, 0);
             if let Some(link) = state.repl.master.as_mut() {
                 link.sync_in_progress = false;
@@ -1252,15 +1144,6 @@ fn load_thread(
 }
 
 /// Transfer progress: INFO fields and a log line every second.
-/// Percent of the payload received. An estimated size can be exceeded: shown as 100 then,
-/// never more, until the end of the payload says it is complete.
-pub fn sync_percent(received: u64, total: u64) -> f64 {
-    if total == 0 {
-        return 0.0;
-    }
-    (received as f64 * 100.0 / total as f64).min(100.0)
-}
-
 struct Progress {
     /// The payload's RDB size: exact with `$<len>`, the master's estimate otherwise.
     total: Option<u64>,
@@ -1304,7 +1187,7 @@ impl Progress {
                 wire_bytes = self.wire,
                 "MASTER <-> REPLICA sync: {} of {total} bytes ({:.1}%), {rate:.1} MB/s, {keys} keys loaded, {elapsed:.1} s",
                 self.received,
-                sync_percent(self.received, total)
+                crate::repl::role::sync_percent(self.received, total)
             ),
             _ => tracing::info!(
                 "MASTER <-> REPLICA sync: {} bytes (streamed, size unknown), {rate:.1} MB/s, {keys} keys loaded, {elapsed:.1} s",

@@ -147,6 +147,9 @@ pub struct Server {
     pub net_output_bytes: AtomicU64,
     /// End of the replication log after each sealed batch; replica streams wait on it.
     pub repl_offset: tokio::sync::watch::Sender<u64>,
+    /// The replication configuration (`master_epoch`) a link task should follow: role
+    /// changes set it, the link supervisor starts the task.
+    pub link_epoch: tokio::sync::watch::Sender<u64>,
     /// The server itself, for command handlers that start tasks holding it (REPLICAOF).
     pub this: std::sync::Weak<Server>,
 }
@@ -170,6 +173,7 @@ impl Server {
             net_input_bytes: AtomicU64::new(0),
             net_output_bytes: AtomicU64::new(0),
             repl_offset: tokio::sync::watch::Sender::new(0),
+            link_epoch: tokio::sync::watch::Sender::new(0),
         })
     }
 

@@ -33,7 +33,7 @@ const STORE_CACHE_BYTES: u64 = 64 << 20;
 /// before serving connections: the server is marked as loading here, so no command can write
 /// to the databases the file and the log replace.
 pub fn start(server: &Arc<Server>) {
-    crate::repl::replica::configured_before_start(server);
+    crate::repl::role::configured_before_start(server);
     {
         let mut state = server.state.lock();
         let setting = state
@@ -254,7 +254,7 @@ async fn load_then_follow(server: Arc<Server>, job: Option<LoadJob>, durable: Op
             }
         }
     };
-    crate::repl::replica::start_from_config(&server, continue_history);
+    crate::repl::role::start_from_config(&server, continue_history);
 }
 
 /// Marks the server as loading if there is a file to load or a durable log to recover.

@@ -51,7 +51,7 @@ fn take_over(ctx: &mut Ctx<'_>, replid: &Bytes) -> Result<(), Reply> {
         ));
     }
     let from = ctx.state.clients.addr_of(ctx.session.id);
-    crate::repl::replica::unfollow(ctx.state);
+    crate::repl::role::unfollow(ctx.state);
     tracing::info!("MASTER MODE enabled (failover request from '{from}')");
     Ok(())
 }

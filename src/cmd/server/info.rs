@@ -389,7 +389,7 @@ fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
                 let total = link.sync_total_bytes;
                 let read = link.sync_read_bytes;
                 let perc = if total > 0 {
-                    crate::repl::replica::sync_percent(read, total as u64)
+                    crate::repl::role::sync_percent(read, total as u64)
                 } else {
                     0.0
                 };

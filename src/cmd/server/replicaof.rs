@@ -3,7 +3,6 @@
 use bytes::Bytes;
 
 use crate::cmd::Ctx;
-use crate::repl::replica;
 use crate::resp::Reply;
 use crate::util::num::parse_i64;
 
@@ -14,7 +13,7 @@ pub fn replicaof(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let (host, port) = (&argv[1], &argv[2]);
     let from = ctx.state.clients.addr_of(ctx.session.id);
     if host.eq_ignore_ascii_case(b"no") && port.eq_ignore_ascii_case(b"one") {
-        if replica::unfollow(ctx.state) {
+        if crate::repl::role::unfollow(ctx.state) {
             tracing::info!("MASTER MODE enabled (user request from '{from}')");
         }
         return Reply::ok();
@@ -35,7 +34,7 @@ pub fn replicaof(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     }
     tracing::info!("REPLICAOF {host}:{port} requested (user request from '{from}')");
     // A running server offers its own history to the new master, which may continue it.
-    replica::follow(ctx.server, ctx.state, host, port, true);
+    crate::repl::role::follow(ctx.server, ctx.state, host, port, true);
     Reply::ok()
 }
 
