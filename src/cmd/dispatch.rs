@@ -479,7 +479,7 @@ fn replication_refusal(
         && config.min_replicas_max_lag_seconds > 0
         && spec.has(flags::WRITE)
     {
-        let good = crate::repl::master::good_replica_count(state);
+        let good = crate::repl::wait::good_replica_count(state);
         if good < config.min_replicas_to_write {
             return Some("NOREPLICAS Not enough good replicas to write.");
         }

@@ -575,7 +575,7 @@ impl Connection {
                         let mut state = self.server.state.lock();
                         state.blocking.unblock(self.session.id).map(|blocked| match blocked.request.wait {
                             // WAIT answers how many replicas made it in time.
-                            Some((offset, _)) => Reply::integer(crate::cmd::repl::count_acked(&state, offset)),
+                            Some((offset, _)) => Reply::integer(crate::repl::wait::count_acked(&state, offset)),
                             None => blocked.request.timeout_reply,
                         })
                     };

@@ -22,7 +22,7 @@ use crate::log::psync::{self, FullResyncReason, PsyncDecision};
 use crate::resp::parse::{ParseLimits, RequestParser};
 use crate::server::clients::KillSwitch;
 use crate::server::session::{PsyncRequest, ReplicaHandshake};
-use crate::server::{Server, State, unix_time_ms};
+use crate::server::{Server, unix_time_ms};
 use crate::snapshot::view as snapshot;
 
 /// Bytes of log handed to a replica socket per lock acquisition.
@@ -753,53 +753,12 @@ fn process_acks(server: &Server, client_id: u64, input: &mut BytesMut) -> Result
                 info.ack_offset = info.ack_offset.max(offset);
                 info.ack_unix_ms = unix_time_ms();
             }
-            serve_waiters(&mut state);
+            crate::repl::wait::serve_waiters(&mut state);
             acked = true;
         }
         // Anything else from a replica (PING, REPLCONF options) needs no answer.
     }
     Ok(acked)
-}
-
-/// Replicas that count for `min-replicas-to-write`: streaming, and acknowledged within
-/// `min-replicas-max-lag`. Shared by the write refusal and INFO `min_slaves_good_slaves`, so
-/// that INFO shows the count the refusal uses. ACK times are stamped with the system clock,
-/// so lag is measured against it for both (the command clock, derived from the monotonic
-/// one, can trail it by a millisecond: enough for the two to disagree at the boundary).
-pub fn good_replica_count(state: &State) -> u64 {
-    let now_ms = unix_time_ms();
-    let max_lag_ms = state.config.min_replicas_max_lag_seconds * 1000;
-    state
-        .repl
-        .replicas
-        .values()
-        .filter(|r| {
-            r.phase == ReplicaPhase::Online && now_ms.saturating_sub(r.ack_unix_ms) <= max_lag_ms
-        })
-        .count() as u64
-}
-
-/// Answers WAIT clients whose target enough replicas have acknowledged.
-pub fn serve_waiters(state: &mut State) {
-    let ready: Vec<(u64, usize)> = state
-        .blocking
-        .clients
-        .iter()
-        .filter_map(|(id, b)| b.request.wait.map(|(offset, wanted)| (*id, offset, wanted)))
-        .filter_map(|(id, offset, wanted)| {
-            let acked = crate::cmd::repl::count_acked(state, offset);
-            (acked >= wanted).then_some((id, acked))
-        })
-        .collect();
-    for (id, acked) in ready {
-        state.blocking.unblock(id);
-        if let Some(client) = state.clients.get(id) {
-            client.send(
-                crate::server::clients::Outbound::Unblocked(crate::resp::Reply::integer(acked)),
-                0,
-            );
-        }
-    }
 }
 
 /// Streams the log from `cursor` and reads ACKs, until the replica goes away or falls too

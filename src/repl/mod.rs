@@ -7,6 +7,7 @@ pub mod failover;
 pub mod master;
 pub mod replica;
 pub mod role;
+pub mod wait;
 
 use std::collections::BTreeMap;
 

@@ -3,12 +3,13 @@
 
 use bytes::Bytes;
 
-use crate::cmd::Ctx;
-use crate::repl::failover::{self, Failover, FailoverPhase, Request};
+use crate::cmd::{Ctx, errors};
+use crate::repl::failover::{self, Failover, FailoverPhase};
 use crate::resp::Reply;
+use crate::util::num::parse_i64;
 
 pub fn failover(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    let request = match failover::parse(argv) {
+    let request = match parse(argv) {
         Ok(request) => request,
         Err(error) => return Reply::error(error),
     };
@@ -67,4 +68,109 @@ pub fn failover(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         },
     );
     Reply::ok()
+}
+
+/// What `FAILOVER` asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Abort,
+    Start {
+        to: Option<(String, u16)>,
+        force: bool,
+        timeout_ms: Option<u64>,
+    },
+}
+
+/// Parses `FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms]` with Redis 7.0's checks and
+/// error texts, in its order (the state checks come after, in the command).
+pub fn parse(argv: &[Bytes]) -> Result<Request, &'static str> {
+    if argv.len() == 2 && argv[1].eq_ignore_ascii_case(b"abort") {
+        return Ok(Request::Abort);
+    }
+    let mut to = None;
+    let mut force = false;
+    let mut timeout_ms = None;
+    let mut i = 1;
+    while i < argv.len() {
+        let word = argv[i].to_ascii_lowercase();
+        let more = argv.len() - i - 1;
+        match word.as_slice() {
+            b"timeout" if more >= 1 && timeout_ms.is_none() => {
+                let ms = parse_i64(&argv[i + 1]).ok_or(errors::NOT_INTEGER)?;
+                if ms <= 0 {
+                    return Err("ERR FAILOVER timeout must be greater than 0");
+                }
+                timeout_ms = Some(ms as u64);
+                i += 2;
+            }
+            b"to" if more >= 2 && to.is_none() => {
+                let port = parse_i64(&argv[i + 2]).ok_or(errors::NOT_INTEGER)?;
+                let port = u16::try_from(port).map_err(|_| errors::NOT_INTEGER)?;
+                to = Some((String::from_utf8_lossy(&argv[i + 1]).into_owned(), port));
+                i += 3;
+            }
+            b"force" if !force => {
+                force = true;
+                i += 1;
+            }
+            _ => return Err(errors::SYNTAX),
+        }
+    }
+    Ok(Request::Start {
+        to,
+        force,
+        timeout_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<Bytes> {
+        text.split_whitespace()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn arguments_and_their_errors_match_redis() {
+        assert_eq!(parse(&args("failover abort")), Ok(Request::Abort));
+        assert_eq!(
+            parse(&args("failover")),
+            Ok(Request::Start {
+                to: None,
+                force: false,
+                timeout_ms: None
+            })
+        );
+        assert_eq!(
+            parse(&args("FAILOVER TO 127.0.0.1 7000 FORCE TIMEOUT 50")),
+            Ok(Request::Start {
+                to: Some(("127.0.0.1".into(), 7000)),
+                force: true,
+                timeout_ms: Some(50)
+            })
+        );
+        let syntax = Err(errors::SYNTAX);
+        for bad in [
+            "failover abort timeout 5",
+            "failover timeout",
+            "failover to host",
+            "failover force force",
+            "failover timeout 5 timeout 6",
+            "failover bogus",
+        ] {
+            assert_eq!(parse(&args(bad)), syntax, "{bad}");
+        }
+        assert_eq!(
+            parse(&args("failover timeout 0")),
+            Err("ERR FAILOVER timeout must be greater than 0")
+        );
+        assert_eq!(parse(&args("failover timeout x")), Err(errors::NOT_INTEGER));
+        assert_eq!(
+            parse(&args("failover to h 70000")),
+            Err(errors::NOT_INTEGER)
+        );
+    }
 }

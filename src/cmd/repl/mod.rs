@@ -6,8 +6,6 @@ mod role;
 mod sync;
 mod wait;
 
-pub use wait::count_acked;
-
 use crate::cmd::CommandSpec;
 use crate::cmd::flags::*;
 use crate::command;

@@ -2,19 +2,8 @@ use bytes::Bytes;
 
 use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
-use crate::server::State;
 use crate::server::blocking::{BlockRequest, Resume};
 use crate::util::num::parse_i64;
-
-/// Replicas that acknowledged at least `offset`.
-pub fn count_acked(state: &State, offset: u64) -> usize {
-    state
-        .repl
-        .replicas
-        .values()
-        .filter(|r| r.ack_offset >= offset)
-        .count()
-}
 
 /// WAIT numreplicas timeout-ms: blocks until that many replicas acknowledged the client's
 /// last write, or the timeout passes; answers the number that did.
@@ -36,7 +25,7 @@ pub fn wait(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         return Reply::error("ERR timeout is negative");
     }
     let target = ctx.session.last_write_offset;
-    let acked = count_acked(ctx.state, target);
+    let acked = crate::repl::wait::count_acked(ctx.state, target);
     if ctx.nested || acked as i64 >= wanted {
         return Reply::integer(acked);
     }

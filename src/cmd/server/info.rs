@@ -344,7 +344,7 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
 fn write_good_replicas(state: &crate::server::State, out: &mut String) {
     let config = &state.config;
     if config.min_replicas_to_write > 0 && config.min_replicas_max_lag_seconds > 0 {
-        let good = crate::repl::master::good_replica_count(state);
+        let good = crate::repl::wait::good_replica_count(state);
         let _ = write!(out, "min_slaves_good_slaves:{good}\r\n");
     }
 }
