@@ -461,7 +461,7 @@ fn replication_refusal(
         );
     }
     if let Some(link) = &state.repl.master {
-        if link.status != crate::repl::LinkStatus::Up
+        if link.status != crate::server::replication::LinkStatus::Up
             && !config.replica_serve_stale_data
             && !spec.has(flags::STALE)
         {

@@ -132,7 +132,7 @@ fn drop_lagging_replicas(state: &mut crate::server::State, now_ms: u64) {
     let end = state.repl.log.end_offset();
     let mut victims = Vec::new();
     for (id, replica) in state.repl.replicas.iter_mut() {
-        if replica.phase != crate::repl::ReplicaPhase::Online {
+        if replica.phase != crate::server::replication::ReplicaPhase::Online {
             continue;
         }
         let lag = end.saturating_sub(replica.cursor);

@@ -330,7 +330,7 @@ pub fn ack_command(offset: u64) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::repl::MasterLink;
+    use crate::server::replication::MasterLink;
 
     fn server() -> std::sync::Arc<Server> {
         let server = Server::new(Config::default());

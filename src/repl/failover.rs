@@ -7,38 +7,7 @@
 //! command, the pause and the link live with the rest of replication.
 
 use crate::server::State;
-
-/// INFO `master_failover_state`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailoverPhase {
-    /// Writes are paused; waiting for the target (or any replica) to catch up.
-    WaitingForSync,
-    /// We follow the target and sent it `PSYNC … FAILOVER`; waiting for its answer.
-    InProgress,
-}
-
-impl FailoverPhase {
-    pub fn info_name(phase: Option<FailoverPhase>) -> &'static str {
-        match phase {
-            None => "no-failover",
-            Some(FailoverPhase::WaitingForSync) => "waiting-for-sync",
-            Some(FailoverPhase::InProgress) => "failover-in-progress",
-        }
-    }
-}
-
-/// A failover under way on this master.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failover {
-    /// `TO host port`; otherwise the first replica to catch up is chosen.
-    pub requested_target: Option<(String, u16)>,
-    pub force: bool,
-    pub deadline_unix_ms: Option<u64>,
-    pub phase: FailoverPhase,
-    /// The replica we hand over to, once chosen.
-    pub target: Option<(String, u16)>,
-    pub started_unix_ms: u64,
-}
+use crate::server::replication::{Failover, FailoverPhase};
 
 /// One attached replica as the failover sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,11 +16,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
-use super::{ReplicaInfo, ReplicaPhase};
 use crate::fanout;
 use crate::log::psync::{self, FullResyncReason, PsyncDecision};
 use crate::resp::parse::{ParseLimits, RequestParser};
 use crate::server::clients::KillSwitch;
+use crate::server::replication::{
+    DiskJob, DiskProgress, ReplicaInfo, ReplicaPhase, SyncFeed, WaitingSync,
+};
 use crate::server::session::{PsyncRequest, ReplicaHandshake};
 use crate::server::{Server, unix_time_ms};
 use crate::snapshot::view as snapshot;
@@ -30,55 +32,6 @@ const STREAM_READ_BYTES: usize = 1 << 20;
 /// Chunks buffered per member between the encoder thread and the member's socket.
 const FEED_CHUNKS: usize = 16;
 const RDB_CHUNK_BYTES: usize = 1 << 20;
-/// What a diskless full-sync job sends each member.
-#[derive(Debug)]
-pub enum SyncFeed {
-    /// The snapshot was taken: the member hands its socket to the fan-out sender, which
-    /// writes +FULLRESYNC with these, the framing and the payload.
-    Start {
-        replid: String,
-        offset: u64,
-        /// The payload's expected size (see `snapshot::estimate_encoded_bytes`).
-        size_hint: u64,
-        fanout: fanout::Registrar,
-    },
-    Failed(String),
-}
-
-/// A disk-mode full sync: one RDB file, written once; every replica that waits for it or
-/// arrives while it is written reads it at its own cursor, while it grows.
-#[derive(Debug)]
-pub struct DiskJob {
-    pub replid: String,
-    pub offset: u64,
-    /// The file's expected size, set once estimated (outside the lock, after the job is
-    /// created): for `master_sync_perc` on replicas reading it with `$EOF:` framing.
-    size_hint: std::sync::OnceLock<u64>,
-    /// A handle on the file being written (positional reads: each reader has its cursor).
-    file: std::sync::OnceLock<std::fs::File>,
-    progress: tokio::sync::watch::Sender<DiskProgress>,
-}
-
-#[derive(Debug, Clone, Default)]
-struct DiskProgress {
-    written: u64,
-    /// Set once the file is complete (its size) or failed.
-    outcome: Option<Result<u64, String>>,
-}
-
-impl DiskJob {
-    pub fn in_progress(&self) -> bool {
-        self.progress.borrow().outcome.is_none()
-    }
-}
-
-/// A diskless full sync gathering members during the delay.
-#[derive(Debug)]
-pub struct WaitingSync {
-    members: Vec<(u64, mpsc::Sender<SyncFeed>)>,
-    created: Instant,
-}
-
 /// Serves one replica connection until it closes; returns the reason.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve_replica(

@@ -21,8 +21,8 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, oneshot};
 
 use super::apply::{self, ApplyError, StreamApplier};
-use super::{LinkStatus, MasterLink};
 use crate::server::clients::{ClientHandle, KillSwitch};
+use crate::server::replication::{LinkStatus, MasterLink};
 use crate::server::{Server, unix_time_ms};
 use crate::snapshot::load::{LoadError, LoadOptions, Loaded, Loader};
 

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::{LinkStatus, MasterLink};
+use crate::server::replication::{LinkStatus, MasterLink};
 use crate::server::{Server, State, unix_time_ms};
 
 /// Starts following `host:port` (REPLICAOF host port). `continue_history`: PSYNC asks to

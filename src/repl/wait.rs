@@ -1,7 +1,7 @@
 //! Which replicas acknowledged what: WAIT's count and its waiters, and the replicas that
 //! count for `min-replicas-to-write`. State under the lock, no I/O.
 
-use super::ReplicaPhase;
+use crate::server::replication::ReplicaPhase;
 use crate::server::{State, unix_time_ms};
 
 /// Replicas that acknowledged at least `offset`.

@@ -7,6 +7,7 @@ pub mod clients;
 pub mod clock;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod session;
 pub mod shutdown;
 pub mod stats;
@@ -48,7 +49,7 @@ pub struct State {
     pub persistence: persistence::Persistence,
     /// Effects of executed writes not yet handed to the replication log.
     pub effects: Vec<Effect>,
-    pub repl: crate::repl::ReplState,
+    pub repl: replication::ReplState,
     /// A SHUTDOWN waiting for replicas to catch up.
     pub shutdown_pending: Option<shutdown::PendingShutdown>,
     /// Cursor of the active expiry cycle: (db, segment).
@@ -82,7 +83,7 @@ impl State {
             loading: false,
             persistence: persistence::Persistence::default(),
             effects: Vec::new(),
-            repl: crate::repl::ReplState::new(backlog_bytes_max),
+            repl: replication::ReplState::new(backlog_bytes_max),
             shutdown_pending: None,
             expire_cursor: (0, 0),
             rng: rand::rngs::SmallRng::from_os_rng(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Server, State, unix_time_ms};
-use crate::repl::ReplicaPhase;
+use crate::server::replication::ReplicaPhase;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PendingShutdown {

@@ -4,8 +4,9 @@
 use bytes::Bytes;
 
 use crate::cmd::{Ctx, errors};
-use crate::repl::failover::{self, Failover, FailoverPhase};
+use crate::repl::failover;
 use crate::resp::Reply;
+use crate::server::replication::{Failover, FailoverPhase};
 use crate::util::num::parse_i64;
 
 pub fn failover(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {

@@ -1,8 +1,8 @@
 use bytes::Bytes;
 
 use crate::cmd::Ctx;
-use crate::repl::LinkStatus;
 use crate::resp::Reply;
+use crate::server::replication::LinkStatus;
 
 pub fn role(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Reply {
     let repl = &ctx.state.repl;

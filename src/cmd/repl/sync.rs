@@ -1,8 +1,8 @@
 use bytes::Bytes;
 
 use crate::cmd::Ctx;
-use crate::repl::LinkStatus;
 use crate::resp::Reply;
+use crate::server::replication::LinkStatus;
 use crate::server::session::PsyncRequest;
 
 /// Refuses a sync while we are a replica without a live link to our own master: our data

@@ -350,7 +350,7 @@ fn write_good_replicas(state: &crate::server::State, out: &mut String) {
 }
 
 fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
-    use crate::repl::LinkStatus;
+    use crate::server::replication::LinkStatus;
     let state = &*ctx.state;
     let repl = &state.repl;
     let now_ms = ctx.now_ms;
@@ -435,7 +435,9 @@ fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
         "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{end}\r\n\
          second_repl_offset:{}\r\nrepl_backlog_active:1\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\n\
          repl_backlog_histlen:{}\r\n",
-        crate::repl::failover::FailoverPhase::info_name(repl.failover.as_ref().map(|f| f.phase)),
+        crate::server::replication::FailoverPhase::info_name(
+            repl.failover.as_ref().map(|f| f.phase)
+        ),
         repl.ids.replid,
         repl.ids.replid2,
         repl.ids.second_replid_offset,
@@ -467,7 +469,11 @@ fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
 }
 
 /// The `slaveN:` lines monitoring tools and redis-sentinel parse.
-fn render_replica_lines(repl: &crate::repl::ReplState, now_ms: u64, out: &mut String) {
+fn render_replica_lines(
+    repl: &crate::server::replication::ReplState,
+    now_ms: u64,
+    out: &mut String,
+) {
     for (index, r) in repl.replicas.values().enumerate() {
         let _ = write!(
             out,
