@@ -5,11 +5,13 @@
 //! [`server`] (shared state), [`config`] (redis.conf and flags).
 
 pub mod alloc;
+pub mod boot;
 pub mod cmd;
 pub mod config;
 pub mod durable;
 pub mod expire;
 pub mod fanout;
+pub mod link;
 pub mod log;
 pub mod logging;
 pub mod net;

@@ -107,8 +107,8 @@ async fn serve(config: Config) -> Result<()> {
     );
     spawn_signal_handler(server.clone());
     // Connections are served while the RDB loads (with -LOADING); replication starts after.
-    sluice::repl::replica::supervise(&server);
-    sluice::snapshot::startup::start(&server);
+    sluice::link::replica::supervise(&server);
+    sluice::boot::startup::start(&server);
     sluice::net::run(server.clone(), listeners).await;
     let durable = server.state.lock().repl.durable.clone();
     if let Some(durable) = durable {
@@ -142,8 +142,8 @@ fn spawn_signal_handler(server: Arc<Server>) {
             // and the dataset is saved first when save points are configured.
             let mut state = server.state.lock();
             let begun =
-                sluice::server::shutdown::begin(&server, &mut state, false, None, None, false);
-            if begun == sluice::server::shutdown::Begun::SaveFailed {
+                sluice::cmd::server::shutdown::begin(&server, &mut state, false, None, None, false);
+            if begun == sluice::cmd::server::shutdown::Begun::SaveFailed {
                 tracing::warn!(
                     "{signal} received but errors trying to shut down the server, check the logs for more information"
                 );

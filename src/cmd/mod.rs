@@ -17,6 +17,9 @@ pub mod list;
 pub mod pubsub;
 pub mod repl;
 pub mod server;
+
+#[cfg(test)]
+mod durability_tests;
 pub mod set;
 pub mod string;
 pub mod transaction;

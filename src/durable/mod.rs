@@ -10,7 +10,6 @@ pub mod chunk;
 pub mod journal;
 pub mod meta;
 pub mod recovery;
-pub mod replay;
 pub mod segments;
 pub mod sled_store;
 pub mod store;

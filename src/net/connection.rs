@@ -190,7 +190,7 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     if let Some(request) = conn.session.psync_request.take() {
         // A kill (lag limit, CLIENT KILL) must interrupt a write to a replica that stopped
         // reading, so the stream runs under the kill switch as a whole.
-        let stream = crate::repl::master::serve_replica(
+        let stream = crate::link::master::serve_replica(
             server.clone(),
             id,
             peer.ip().to_string(),

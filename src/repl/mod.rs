@@ -1,11 +1,8 @@
-//! Replication: the offset-addressed log every write's effect is appended to, the PSYNC
-//! decision, the master side (replicas attached to us) and the replica side (our link to a
-//! master). DESIGN.md §1 and §3 describe the protocol this follows.
+//! Replication's transitions under the server lock: role changes (follow a master, stop),
+//! WAIT's counts, FAILOVER's steps. The state is server data (`server::replication`); the
+//! tasks that own sockets are in `link/`; the log itself is `log/`.
 
-pub mod apply;
 pub mod failover;
-pub mod master;
-pub mod replica;
 pub mod role;
 pub mod wait;
 

@@ -363,6 +363,72 @@ fn printable(key: &[u8]) -> String {
     text
 }
 
+/// Read size of [`load_file`]: small enough that INFO's loading progress moves often.
+const READ_CHUNK_BYTES: usize = 256 * 1024;
+const PROGRESS_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reads and decodes the whole file, logging progress every second (and publishing it for
+/// INFO when `progress` is given).
+pub fn load_file(
+    path: &std::path::Path,
+    options: LoadOptions,
+    progress: Option<&crate::server::persistence::LoadingProgress>,
+) -> Result<Loaded, String> {
+    let total_bytes = match progress {
+        Some(p) => p.total_bytes,
+        None => std::fs::metadata(path).map_or(0, |m| m.len()),
+    };
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut loader = Loader::new(options);
+    let mut buf = vec![0u8; READ_CHUNK_BYTES];
+    let mut read_total = 0u64;
+    let mut last_log = std::time::Instant::now();
+    let mut last_log_bytes = 0u64;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("read error after {read_total} bytes: {e}")),
+        };
+        if loader.is_done() {
+            // Redis stops at the EOF opcode too; what follows is not part of the RDB.
+            tracing::warn!(
+                "{}: ignoring bytes after the end of the RDB at offset {}",
+                path.display(),
+                loader.offset()
+            );
+            break;
+        }
+        loader.push(&buf[..n]).map_err(|e| e.to_string())?;
+        read_total += n as u64;
+        if let Some(progress) = progress {
+            progress
+                .loaded_bytes
+                .store(read_total, std::sync::atomic::Ordering::Relaxed);
+        }
+        let since = last_log.elapsed();
+        if since >= PROGRESS_LOG_INTERVAL {
+            let rate = (read_total - last_log_bytes) as f64 / since.as_secs_f64() / 1e6;
+            let percent = if total_bytes > 0 {
+                read_total as f64 * 100.0 / total_bytes as f64
+            } else {
+                0.0
+            };
+            tracing::info!(
+                "Loading RDB {}: {read_total} of {} bytes ({percent:.1}%), {rate:.1} MB/s, {} keys",
+                path.display(),
+                total_bytes,
+                loader.keys()
+            );
+            last_log = std::time::Instant::now();
+            last_log_bytes = read_total;
+        }
+    }
+    loader.finish().map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

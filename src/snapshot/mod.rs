@@ -1,9 +1,8 @@
 //! Snapshots of the keyspace as RDB: taking a point-in-time view and encoding it, loading
-//! one into fresh databases, saving one to disk, and loading the RDB file at start-up.
+//! one into fresh databases, saving one to disk (the start-up load is `boot::startup`).
 
 pub mod load;
 pub mod save;
-pub mod startup;
 pub mod view;
 
 pub use save::Persistence;

@@ -487,7 +487,7 @@ mod tests {
         let path = rdb_path(&state.config);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
         let options = super::super::load::LoadOptions::from_config(&state.config);
-        let loaded = super::super::startup::load_file(&path, options, None).unwrap();
+        let loaded = super::super::load::load_file(&path, options, None).unwrap();
         assert_eq!(loaded.keys, 100);
         assert_eq!(
             loaded.repl_id.as_deref(),

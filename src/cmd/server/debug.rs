@@ -88,7 +88,7 @@ fn reload(ctx: &mut Ctx<'_>, options: &[Bytes]) -> Reply {
     }
     let path = crate::snapshot::save::rdb_path(&ctx.state.config);
     let load_options = crate::snapshot::load::LoadOptions::from_config(&ctx.state.config);
-    let loaded = match crate::snapshot::startup::load_file(&path, load_options, None) {
+    let loaded = match crate::snapshot::load::load_file(&path, load_options, None) {
         Ok(loaded) => loaded,
         Err(reason) => {
             tracing::warn!("DEBUG RELOAD: loading {} failed: {reason}", path.display());

@@ -1,10 +1,11 @@
 use bytes::Bytes;
 
+use super::shutdown;
 use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
 use crate::server::blocking::{BlockRequest, Resume};
 use crate::server::clients::Outbound;
-use crate::server::{shutdown, unix_time_us};
+use crate::server::unix_time_us;
 
 pub fn time(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Reply {
     let now = unix_time_us();

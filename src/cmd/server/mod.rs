@@ -7,6 +7,7 @@ pub mod info;
 mod misc;
 mod replicaof;
 mod save;
+pub mod shutdown;
 
 use crate::cmd::CommandSpec;
 use crate::cmd::flags::*;

@@ -160,7 +160,7 @@ pub async fn run_link(server: Arc<Server>, epoch: u64) {
                 && state.repl.master.as_ref().is_some_and(|m| m.failover)
             {
                 let why = format!("Failover target unreachable: {reason}");
-                super::failover::abort(&mut state, &why);
+                crate::repl::failover::abort(&mut state, &why);
                 return;
             }
         }
@@ -579,14 +579,14 @@ impl Link {
             return Err(LinkEnd::Stale);
         }
         if reply.starts_with("+FULLRESYNC") || reply.starts_with("+CONTINUE") {
-            super::failover::completed(&mut state);
+            crate::repl::failover::completed(&mut state);
             if let Some(link) = state.repl.master.as_mut() {
                 link.failover = false;
             }
             return Ok(());
         }
         tracing::warn!("FAILOVER target refused PSYNC FAILOVER: '{reply}'");
-        super::failover::abort(&mut state, "Failover target rejected psync request");
+        crate::repl::failover::abort(&mut state, "Failover target rejected psync request");
         Err(LinkEnd::Stale)
     }
 

@@ -4,25 +4,21 @@
 //! not load stops the server: serving part of a dataset, or none, as if it were all of it
 //! would be worse than not starting.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::load::{LoadOptions, Loaded, Loader};
-use super::save::{LoadingProgress, rdb_path};
+use super::replay;
 use crate::durable::meta::LogBase;
 use crate::durable::recovery::{self, Data, LogView, Plan, RdbHistory};
 use crate::durable::sled_store::SledStore;
 use crate::durable::store::StoreError;
-use crate::durable::{DurableLog, Opened, replay};
+use crate::durable::{DurableLog, Opened};
 use crate::log::ReplIds;
 use crate::server::{Server, State, unix_time_ms};
+use crate::snapshot::load::{LoadOptions, Loaded};
+use crate::snapshot::save::{LoadingProgress, rdb_path};
 
-const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(1);
-/// Read size: small enough that INFO's loading progress moves often.
-const READ_CHUNK_BYTES: usize = 256 * 1024;
 /// sled's page cache: the log's hot part is in memory already, this only serves lagging
 /// replicas and keeps recent pages.
 const STORE_CACHE_BYTES: u64 = 64 << 20;
@@ -199,7 +195,11 @@ async fn load_then_follow(server: Arc<Server>, job: Option<LoadJob>, durable: Op
             let spawned = std::thread::Builder::new()
                 .name("rdb-load".into())
                 .spawn(move || {
-                    let _ = tx.send(load_file(&loader_path, options, Some(&loader_progress)));
+                    let _ = tx.send(crate::snapshot::load::load_file(
+                        &loader_path,
+                        options,
+                        Some(&loader_progress),
+                    ));
                 });
             let result = match spawned {
                 Ok(_) => rx
@@ -441,65 +441,6 @@ fn records_around(durable: &DurableLog, offset: u64) -> (Option<String>, Option<
         .filter(|r| r.start_offset == offset)
         .map(|r| r.replid.to_string());
     (before, after)
-}
-
-/// Reads and decodes the whole file, logging progress every second (and publishing it for
-/// INFO when `progress` is given).
-pub fn load_file(
-    path: &Path,
-    options: LoadOptions,
-    progress: Option<&LoadingProgress>,
-) -> Result<Loaded, String> {
-    let total_bytes = match progress {
-        Some(p) => p.total_bytes,
-        None => std::fs::metadata(path).map_or(0, |m| m.len()),
-    };
-    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut loader = Loader::new(options);
-    let mut buf = vec![0u8; READ_CHUNK_BYTES];
-    let mut read_total = 0u64;
-    let mut last_log = Instant::now();
-    let mut last_log_bytes = 0u64;
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("read error after {read_total} bytes: {e}")),
-        };
-        if loader.is_done() {
-            // Redis stops at the EOF opcode too; what follows is not part of the RDB.
-            tracing::warn!(
-                "{}: ignoring bytes after the end of the RDB at offset {}",
-                path.display(),
-                loader.offset()
-            );
-            break;
-        }
-        loader.push(&buf[..n]).map_err(|e| e.to_string())?;
-        read_total += n as u64;
-        if let Some(progress) = progress {
-            progress.loaded_bytes.store(read_total, Ordering::Relaxed);
-        }
-        let since = last_log.elapsed();
-        if since >= PROGRESS_LOG_INTERVAL {
-            let rate = (read_total - last_log_bytes) as f64 / since.as_secs_f64() / 1e6;
-            let percent = if total_bytes > 0 {
-                read_total as f64 * 100.0 / total_bytes as f64
-            } else {
-                0.0
-            };
-            tracing::info!(
-                "Loading RDB {}: {read_total} of {} bytes ({percent:.1}%), {rate:.1} MB/s, {} keys",
-                path.display(),
-                total_bytes,
-                loader.keys()
-            );
-            last_log = Instant::now();
-            last_log_bytes = read_total;
-        }
-    }
-    loader.finish().map_err(|e| e.to_string())
 }
 
 /// Swaps the loaded data in (the server stays marked as loading).

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
-use super::DurableLog;
+use crate::durable::DurableLog;
+use crate::link::apply::{BATCH_COMMANDS_MAX, StreamApplier};
 use crate::log::repl_log::DB_UNKNOWN;
-use crate::repl::apply::{BATCH_COMMANDS_MAX, StreamApplier};
 use crate::server::Server;
 
 const READ_BYTES: usize = 4 << 20;
