@@ -89,7 +89,7 @@ pub fn execute_request(
         serve_blocked(server, state);
     }
     if session.is_master_link {
-        // Our master's own bytes go to the log unchanged (see repl::apply), not these.
+        // Our master's own bytes go to the log unchanged (see link::apply), not these.
         state.effects.clear();
     } else {
         state.log_effects();
@@ -270,7 +270,7 @@ pub fn call(
     let db = session.db;
     let propagate_own = changes > 0 && !suppress_own && spec.has(flags::WRITE);
     if session.is_master_link {
-        // Our log takes the master's own bytes (repl::apply): effects here would only be
+        // Our log takes the master's own bytes (link::apply): effects here would only be
         // gathered to be dropped, an argv copy per applied write.
     } else if nested {
         // EXEC wraps what its commands produce: gathered, not logged yet.

@@ -2,7 +2,7 @@
 //! [`store::LogStore`] (sled) by a thread of its own, in batches, with the replication ids
 //! and the replay base in the same atomic batch. The in-memory log is a hot tail; replicas
 //! behind it read from here, and a restart replays from the newest snapshot to the durable
-//! end (see `recovery` and DESIGN.md §1).
+//! end (see `recovery` and ARCHITECTURE.md, "Durability").
 //!
 //! Nothing here takes the server lock: the lock holder may wait for a flush.
 

@@ -2,7 +2,7 @@
 //! transfer and fans each RDB chunk (encoded once, shared as `Bytes`) out to all of them.
 //! Two drivers with one interface: io_uring (one submission carries a SEND per replica
 //! socket, at most one in flight per socket) and a poll(2) loop where io_uring is refused
-//! (containers often forbid it). DESIGN.md §2 gives the reasons.
+//! (containers often forbid it). ARCHITECTURE.md ("Why these dependencies") gives the reasons.
 //!
 //! The producer (the snapshot encoder) runs at the pace of the fastest replica; each replica
 //! has its own window and is dropped alone when it falls further behind (see `queue`).

@@ -102,7 +102,7 @@ impl State {
             return;
         }
         if self.repl.is_replica() {
-            // A replica's log is its master's stream byte for byte (repl::apply appends it);
+            // A replica's log is its master's stream byte for byte (link::apply appends it);
             // its own effects (local writes on a writable replica, served blocking pops)
             // stay local, as in Redis.
             self.effects.clear();

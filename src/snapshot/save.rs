@@ -2,7 +2,7 @@
 //! the save FLUSHALL and SHUTDOWN do, and the copy a replica keeps of its master's data.
 //!
 //! Every save takes a point-in-time view under the lock (pointer copies, see
-//! repl::snapshot) and encodes it on a thread of its own, so the server keeps serving while
+//! snapshot::view) and encodes it on a thread of its own, so the server keeps serving while
 //! the file is written; only the saves Redis makes synchronous by nature (FLUSHALL, DEBUG
 //! RELOAD, the final save before exit) hold the lock until the file is on disk.
 
