@@ -11,6 +11,12 @@
 //!     SLUICE_BENCH_BYTES=1073741824 cargo bench --bench fullsync
 //!     SLUICE_BENCH_DATASETS=strings_1kb SLUICE_BENCH_BYTES=1073741824 cargo bench --bench fullsync
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

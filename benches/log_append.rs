@@ -8,6 +8,12 @@
 //!
 //!     cargo bench --bench log_append -- --quick
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

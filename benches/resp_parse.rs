@@ -3,6 +3,12 @@
 //!
 //!     cargo bench --bench resp_parse -- --quick
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 use bytes::BytesMut;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sluice::resp::parse::{ParseLimits, RequestParser};

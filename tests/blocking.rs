@@ -2,6 +2,12 @@
 //! raw RESP over `std::net::TcpStream`. Every read has a timeout and the child is killed
 //! when a test ends, however it ends.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

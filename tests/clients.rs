@@ -1,6 +1,12 @@
 //! Real clients against sluice: the `redis` crate (sync and async), redis-cli and
 //! redis-benchmark. Only behaviour is checked, never timing.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::process::Command;

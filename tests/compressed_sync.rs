@@ -3,6 +3,12 @@
 //! text values); a stock redis-server replica of the same master still gets plain RDB; a
 //! compressed stream damaged in flight is refused (old data kept) and the retry succeeds.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::io::{Read, Write};

@@ -1,6 +1,12 @@
 //! Configuration: redis.conf files, refused and unknown directives, CONFIG SET taking effect
 //! at once, CONFIG REWRITE, and the command line's --help/--version.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

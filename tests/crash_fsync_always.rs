@@ -4,6 +4,12 @@
 //! one, must read back with its value. The seed of the kill moments is printed
 //! (`SLUICE_CRASH_SEED` replays it).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::time::Duration;

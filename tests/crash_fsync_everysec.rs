@@ -3,6 +3,12 @@
 //! master is killed with -9 at a random moment and started again; every write acknowledged
 //! more than [`LOSS_WINDOW`] before the kill must read back, and anything lost must be younger.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::time::{Duration, Instant};

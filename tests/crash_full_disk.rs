@@ -6,6 +6,12 @@
 //! Needs a small filesystem of its own: a tmpfs mounted for the test (root and mount
 //! permission); the test says so and skips when it cannot mount one.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

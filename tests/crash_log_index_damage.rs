@@ -3,6 +3,12 @@
 //! from them, and every write acknowledged after the snapshot is there after the restart,
 //! and after one more. Nothing is lost silently: the rebuild is logged.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::path::Path;

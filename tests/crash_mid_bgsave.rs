@@ -3,6 +3,12 @@
 //! `temp-*.rdb` the killed save left (as large as what it had written) is removed at
 //! start-up.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::time::Duration;

@@ -3,6 +3,12 @@
 //! ends with the same data. Killing the replica while it loads: it comes back and ends with
 //! its master's data, never a mix of old and new.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::time::Duration;

@@ -5,6 +5,12 @@
 //! below the snapshot costs nothing. Each case asserts exactly which acknowledged writes
 //! survive, computed from the files themselves.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use common::journal::{

@@ -15,6 +15,12 @@
 //!
 //! `SLUICE_SCRIPTS=string,keys cargo test --test differential` runs only the named scripts.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::collections::BTreeSet;

@@ -3,6 +3,12 @@
 //! cursor while it grows (`$EOF:` framing), then continuing from the snapshot's offset in
 //! the log. A replica without `capa eof` waits for the complete file (`$<len>`).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::time::Duration;

@@ -5,6 +5,12 @@
 //! never catches up (abandoned at the timeout, writes resume) and FORCE. Everything runs on
 //! loopback and every wait is bounded.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::sync::Arc;

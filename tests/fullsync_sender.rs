@@ -3,6 +3,12 @@
 //! that stops reading falls behind alone and is dropped alone, without delaying the others,
 //! and a stock redis-server replica loads what it sends.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::io::Write;

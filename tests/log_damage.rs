@@ -3,6 +3,12 @@
 //! back (to an earlier point of its log, its snapshot alone, or a full sync) and end with its
 //! master's data, never with wrong data and never refusing to start.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::path::Path;

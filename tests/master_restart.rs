@@ -5,6 +5,12 @@
 //! CONTINUE over a history it lost). With `repl-ship-durable yes` replicas only ever hold
 //! what the master kept, so every one continues. Data ends equal key by key every time.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::time::Duration;

@@ -4,6 +4,12 @@
 //! loads, and a replica that continues with PSYNC after a restart. Every wait is bounded;
 //! everything runs on loopback.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::path::Path;

@@ -3,6 +3,12 @@
 //!
 //! Expected texts are Redis 7.0.15's.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::io::Write;

@@ -2,6 +2,12 @@
 //! command stream with its effects (absolute expiries, served blocking pops, transactions),
 //! partial resync after a cut link, and WAIT. Data is compared key by key, expiries included.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::time::Duration;

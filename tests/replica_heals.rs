@@ -3,6 +3,12 @@
 //! shows why in INFO, then after a back-off asks for a full sync and, the data being of a type
 //! it loads, ends with its master's data and streams again, by itself.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -4,6 +4,12 @@
 //! Data is compared key by key (type, value, absolute expiry) on every db. Every wait is
 //! bounded; everything runs on loopback.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -4,6 +4,12 @@
 //! The same against a stock redis-server master, after 200 MB of writes before the kill, and
 //! over a loop of random kills.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -2,6 +2,12 @@
 //! alone, writes made during a full sync all arrive, and a replica killed with -9 comes back
 //! with a partial resync.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::io::{Read, Write};

@@ -3,6 +3,12 @@
 //! killed with -9 and restarted on the same port and dir. After each fault the survivors end
 //! with equal data, compared key by key. Every wait is bounded; everything runs on loopback.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::collections::HashSet;

@@ -3,6 +3,12 @@
 //! it must leave behind: the new role in effect and persisted in the config file, the other
 //! clients disconnected, Sentinel's own connection kept. Everything runs on loopback.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::time::Duration;

@@ -9,6 +9,12 @@
 //! Skipped with a notice when redis-sentinel is not installed. Everything runs on loopback
 //! and every wait is bounded.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::time::{Duration, Instant};

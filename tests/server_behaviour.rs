@@ -2,6 +2,12 @@
 //! output buffer limits for pub/sub clients, CLIENT KILL, INFO counters, active expiry,
 //! maxclients. Every test bounds its waits.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::process::Command;

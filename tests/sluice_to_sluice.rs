@@ -6,6 +6,12 @@
 //! (READONLY, MASTERDOWN, NOREPLICAS). Data is compared key by key (type, value, absolute
 //! expiry) on every db. Every wait is bounded; everything runs on loopback.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::time::Duration;

@@ -3,6 +3,12 @@
 //! after `+FULLRESYNC`, and a sluice replica shows it as `master_sync_total_bytes`, with
 //! `master_sync_read_bytes` and `master_sync_perc` against it.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::io::{Read, Write};

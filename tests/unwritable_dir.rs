@@ -4,6 +4,12 @@
 //! while `stop-writes-on-bgsave-error` is on, exactly as redis-server 7.0 does, until a save
 //! succeeds again.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::path::Path;

@@ -2,6 +2,12 @@
 //! collections of every type. Dataset size from SLUICE_BENCH_BYTES (default 64 MiB); targets
 //! are encode >= 2 GB/s and decode >= 1 GB/s on strings.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -1,5 +1,11 @@
 //! Damaged input: every truncation point, byte flips, and each typed error with its offset.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use common::build::{Ent, Rdb, intset, listpack, ziplist};

@@ -1,6 +1,12 @@
 //! Decodes the RDB files written by a real redis-server (see rdb/scripts/make_fixtures.py)
 //! and compares every key with what that server reported.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::collections::{BTreeSet, HashMap};

@@ -2,6 +2,12 @@
 //! `cargo test -p sluice-rdb --test fuzz_seeds -- --ignored`. Ignored by default because it
 //! writes outside the crate; the normal run only checks that every seed decodes.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::path::PathBuf;

@@ -1,6 +1,12 @@
 //! Encodings Redis 7.0 does not write (older and newer formats), built byte by byte by the
 //! test-only writers in common/build.rs, and the typed rejections.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use bytes::Bytes;

@@ -2,6 +2,12 @@
 //! read back key by key. Set SLUICE_SKIP_REDIS=1 to skip where redis-server is not installed;
 //! otherwise its absence is a failure.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;

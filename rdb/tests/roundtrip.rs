@@ -1,5 +1,11 @@
 //! Encoder → decoder round trips over arbitrary datasets (proptest), and encoder details.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

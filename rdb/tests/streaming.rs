@@ -1,6 +1,12 @@
 //! Streaming behaviour: one-byte chunks stay linear on huge values, buffering stays bounded,
 //! detached strings own their memory.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
 mod common;
 
 use bytes::Bytes;
