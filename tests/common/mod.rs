@@ -10,6 +10,7 @@ pub mod acked;
 pub mod compare;
 pub mod journal;
 pub mod sentinel;
+pub mod tools;
 pub mod writes;
 
 use std::io::{self, Read, Write};
@@ -67,40 +68,32 @@ impl Drop for TempDir {
     }
 }
 
-/// Whether tests that need the reference server can run. Without redis-server they fail
-/// loudly, unless `SLUICE_SKIP_REDIS=1` asks to skip them (then a notice is printed).
+/// Whether tests that need the reference server can run: installs it first where the test
+/// run can ([`tools::ensure_installed`]), and fails loudly otherwise, unless
+/// `SLUICE_SKIP_REDIS=1` asks to skip such tests (then a notice is printed).
 pub fn redis_available(test: &str) -> bool {
-    if Path::new(REDIS_SERVER).exists() {
-        return true;
-    }
-    if std::env::var("SLUICE_SKIP_REDIS").is_ok_and(|v| v == "1") {
-        eprintln!("NOTICE: {test} skipped: {REDIS_SERVER} is not installed (SLUICE_SKIP_REDIS=1)");
+    reference_available(test, Path::new(REDIS_SERVER))
+}
+
+pub(crate) fn reference_available(test: &str, program: &Path) -> bool {
+    if std::env::var("SLUICE_SKIP_REDIS").is_ok_and(|v| v == "1") && !program.exists() {
+        eprintln!(
+            "NOTICE: {test} skipped: {} is not installed (SLUICE_SKIP_REDIS=1)",
+            program.display()
+        );
         return false;
     }
-    panic!(
-        "{test} needs the reference server {REDIS_SERVER} (Debian package redis-server); \
-         install it, or set SLUICE_SKIP_REDIS=1 to skip tests that need it"
-    );
+    if let Err(why) = tools::ensure_installed() {
+        panic!("{test}: {why} (or set SLUICE_SKIP_REDIS=1 to skip the tests that need it)");
+    }
+    assert!(program.exists(), "{test}: {} is still missing", program.display());
+    true
 }
 
 /// Like [`redis_available`] for a tool from redis-tools (redis-cli, redis-benchmark).
 pub fn tool_available(tool: &str, test: &str) -> Option<PathBuf> {
     let path = Path::new("/usr/bin").join(tool);
-    if path.exists() {
-        return Some(path);
-    }
-    if std::env::var("SLUICE_SKIP_REDIS").is_ok_and(|v| v == "1") {
-        eprintln!(
-            "NOTICE: {test} skipped: {} is not installed (SLUICE_SKIP_REDIS=1)",
-            path.display()
-        );
-        return None;
-    }
-    panic!(
-        "{test} needs {} (Debian package redis-tools); install it, or set SLUICE_SKIP_REDIS=1 \
-         to skip tests that need it",
-        path.display()
-    );
+    reference_available(test, &path).then_some(path)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +131,11 @@ impl ServerProcess {
     }
 
     fn start(kind: Kind, extra: &[&str], config: Option<&Path>) -> ServerProcess {
+        if kind == Kind::Redis
+            && let Err(why) = tools::ensure_installed()
+        {
+            panic!("{why}");
+        }
         let mut last_error = String::new();
         for _ in 0..START_ATTEMPTS {
             match Self::try_start(kind, extra, config) {

@@ -13,16 +13,10 @@ use super::{Client, Resp, START_TIMEOUT, TempDir, encode_command, free_port};
 pub const SENTINEL: &str = "/usr/bin/redis-sentinel";
 pub const MASTER_NAME: &str = "mymaster";
 
-/// Whether redis-sentinel is installed; prints why the test is skipped when it is not.
+/// Whether redis-sentinel can run (installed first where the test run can; see
+/// [`super::tools`]).
 pub fn sentinel_available(test: &str) -> bool {
-    if Path::new(SENTINEL).exists() {
-        return true;
-    }
-    eprintln!(
-        "NOTICE: {test} skipped: {SENTINEL} is not installed (Debian package redis-sentinel; \
-         .ci/run installs it)"
-    );
-    false
+    super::reference_available(test, Path::new(SENTINEL))
 }
 
 /// One redis-sentinel watching `MASTER_NAME`; killed on drop.
