@@ -116,6 +116,10 @@ fn a_full_disk_refuses_writes_then_continues_without_losing_any() {
         },
         || server.log_text(),
     );
+    assert!(
+        refused.contains("No space left on device"),
+        "the refusal names the OS error: {refused}"
+    );
     assert_eq!(
         info_field(&mut probe, "replication", "repl_log_status").as_deref(),
         Some("err"),

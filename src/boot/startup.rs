@@ -137,7 +137,9 @@ fn open_durable(server: &Server) -> Option<OpenedLog> {
     let started = Instant::now();
     let result = match open(&path) {
         Ok(opened) => Ok(opened),
-        Err(StoreError::Io(reason)) => fatal_log_error(&path, &reason),
+        Err(e @ (StoreError::Io { .. } | StoreError::Refused(_))) => {
+            fatal_log_error(&path, &e.to_string())
+        }
         Err(reason) => {
             let aside = path.with_file_name(format!(
                 "{}.damaged-{}",

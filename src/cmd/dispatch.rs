@@ -422,6 +422,17 @@ pub fn repr(bytes: &[u8]) -> String {
     out
 }
 
+/// The OS's text for a store's I/O error (strerror, without Rust's "(os error N)").
+fn os_error_text(error: &crate::durable::store::StoreError) -> Option<String> {
+    use std::error::Error as _;
+    let source = error.source()?;
+    let text = source.to_string();
+    Some(match text.find(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    })
+}
+
 /// Whether the transaction EXEC would run holds a write.
 fn queues_a_write(session: &Session) -> bool {
     session.multi.as_ref().is_some_and(|multi| {
@@ -440,7 +451,7 @@ fn replication_refusal(
     state: &State,
     session: &Session,
     spec: &CommandSpec,
-) -> Option<&'static str> {
+) -> Option<std::borrow::Cow<'static, str>> {
     if session.is_master_link {
         return None;
     }
@@ -453,12 +464,20 @@ fn replication_refusal(
         && !config.save_points.is_empty()
         && !state.persistence.last_status_ok
     {
-        return Some(errors::BGSAVE_ERROR);
+        return Some(errors::BGSAVE_ERROR.into());
     }
-    if writes && state.repl.durable.as_ref().is_some_and(|d| d.has_error()) {
-        return Some(
-            "MISCONF Errors writing the replication log to disk: commands that may modify the data set are disabled until it is writable again. Please check the logs for details.",
-        );
+    if writes
+        && let Some(durable) = &state.repl.durable
+        && durable.has_error()
+    {
+        // As Redis words an AOF it cannot write: the OS error, when there is one.
+        return Some(match durable.error().as_ref().and_then(os_error_text) {
+            Some(os) => format!("MISCONF Errors writing the replication log: {os}").into(),
+            None => {
+                "MISCONF Errors writing the replication log. Please check the logs for details."
+                    .into()
+            }
+        });
     }
     if let Some(link) = &state.repl.master {
         if link.status != crate::server::replication::LinkStatus::Up
@@ -466,11 +485,12 @@ fn replication_refusal(
             && !spec.has(flags::STALE)
         {
             return Some(
-                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+                    .into(),
             );
         }
         if config.replica_read_only && spec.has(flags::WRITE) {
-            return Some(errors::READONLY);
+            return Some(errors::READONLY.into());
         }
         return None;
     }
@@ -481,7 +501,7 @@ fn replication_refusal(
     {
         let good = crate::repl::wait::good_replica_count(state);
         if good < config.min_replicas_to_write {
-            return Some("NOREPLICAS Not enough good replicas to write.");
+            return Some("NOREPLICAS Not enough good replicas to write.".into());
         }
     }
     None

@@ -48,7 +48,7 @@ pub(crate) fn fsync_from_u8(v: u8) -> FsyncPolicy {
     }
 }
 
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[derive(Debug, Error, Clone)]
 pub enum DurableError {
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -140,7 +140,7 @@ pub(crate) struct Shared {
     base_offset: AtomicU64,
     fsync: AtomicU8,
     /// Why the store last failed; writes are refused while set.
-    error: Mutex<Option<String>>,
+    error: Mutex<Option<StoreError>>,
     /// `error.is_some()`, read on every write command without a lock.
     failed: std::sync::atomic::AtomicBool,
     index: Mutex<ChunkIndex>,
@@ -351,7 +351,7 @@ impl DurableLog {
             },
         });
         let thread = writer::spawn(store.clone(), shared.clone(), rx, writer_meta)
-            .map_err(|e| StoreError::Io(format!("cannot start the log writer thread: {e}")))?;
+            .map_err(|e| StoreError::Refused(format!("cannot start the log writer thread: {e}")))?;
         let log = DurableLog {
             store,
             shared,
@@ -510,6 +510,11 @@ impl DurableLog {
 
     pub fn base_offset(&self) -> u64 {
         self.shared.base_offset.load(Ordering::Acquire)
+    }
+
+    /// Why the store last failed, while writes are refused.
+    pub fn error(&self) -> Option<StoreError> {
+        self.shared.error.lock().clone()
     }
 
     pub fn has_error(&self) -> bool {

@@ -112,7 +112,7 @@ pub struct Segments {
 }
 
 fn io(what: &str, path: &Path, e: std::io::Error) -> StoreError {
-    StoreError::Io(format!("{what} {}: {e}", path.display()))
+    StoreError::io(format!("{what} {}", path.display()), e)
 }
 
 fn segment_name(id: u64) -> String {
@@ -211,7 +211,7 @@ impl Segments {
         let len = u32::try_from(bytes.len())
             .ok()
             .filter(|&l| u64::from(l) <= CHUNK_BYTES_MAX)
-            .ok_or_else(|| StoreError::Io(format!("a chunk of {} bytes", bytes.len())))?;
+            .ok_or_else(|| StoreError::Refused(format!("a chunk of {} bytes", bytes.len())))?;
         let mut inner = self.inner.lock();
         let (segment, offset) = self.write(&mut inner, bytes, preamble)?;
         if let Some(s) = inner.segments.get_mut(&segment) {
@@ -248,11 +248,11 @@ impl Segments {
         }
         let id = inner
             .active
-            .ok_or_else(|| StoreError::Io("no active segment".into()))?;
+            .ok_or_else(|| StoreError::Refused("no active segment".into()))?;
         let segment = inner
             .segments
             .get_mut(&id)
-            .ok_or_else(|| StoreError::Io("the active segment is gone".into()))?;
+            .ok_or_else(|| StoreError::Refused("the active segment is gone".into()))?;
         let offset = segment.len;
         segment
             .file

@@ -87,7 +87,7 @@ fn chunk_id_of(key: &[u8]) -> Result<ChunkId, StoreError> {
 
 fn io(e: sled::Error) -> StoreError {
     match e {
-        sled::Error::Io(e) if is_environment(&e) => StoreError::Io(e.to_string()),
+        sled::Error::Io(e) if is_environment(&e) => StoreError::io("sled", e),
         // Anything else sled says about its own files (corruption, a short read, a bug it
         // reports) is damage to them, not a reason to stop the server.
         other => StoreError::Corrupt(other.to_string()),
@@ -220,7 +220,7 @@ fn move_sled_aside(path: &Path) -> Result<PathBuf, StoreError> {
         .map_or(0, |d| d.as_millis());
     let aside = path.join(format!("{DAMAGED_PREFIX}{stamp}"));
     let fail = |what: &str, p: &Path, e: std::io::Error| {
-        StoreError::Io(format!("{what} {}: {e}", p.display()))
+        StoreError::io(format!("{what} {}", p.display()), e)
     };
     std::fs::create_dir_all(&aside).map_err(|e| fail("creating", &aside, e))?;
     let entries = std::fs::read_dir(path).map_err(|e| fail("listing", path, e))?;
@@ -287,7 +287,7 @@ fn replay_journal(
         }
         let bytes = Bytes::from(
             std::fs::read(path)
-                .map_err(|e| StoreError::Io(format!("reading {}: {e}", path.display())))?,
+                .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?,
         );
         let (entries, stopped) = journal::scan(&bytes, from);
         if let Some(reason) = stopped {
@@ -316,7 +316,7 @@ impl SledStore {
     pub fn open(path: &Path, cache_bytes: u64) -> Result<SledStore, StoreError> {
         let segments_dir = path.join(SEGMENTS_DIR);
         std::fs::create_dir_all(&segments_dir)
-            .map_err(|e| StoreError::Io(format!("creating {}: {e}", segments_dir.display())))?;
+            .map_err(|e| StoreError::io(format!("creating {}", segments_dir.display()), e))?;
         let (db, tree, sled_damage) = open_sled(path, cache_bytes)?;
         let mut checkpoint = read_checkpoint(&tree)?;
         let files: BTreeMap<u64, (PathBuf, u64)> = segments::list(&segments_dir)?
@@ -629,8 +629,8 @@ mod tests {
         loop {
             match SledStore::open(dir, 8 << 20) {
                 Ok(store) => return store,
-                Err(StoreError::Io(e))
-                    if e.contains("could not acquire lock")
+                Err(e)
+                    if e.to_string().contains("could not acquire lock")
                         && std::time::Instant::now() < deadline =>
                 {
                     std::thread::sleep(std::time::Duration::from_millis(10));

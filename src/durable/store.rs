@@ -10,10 +10,20 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use thiserror::Error;
 
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[derive(Debug, Error, Clone)]
 pub enum StoreError {
-    #[error("log store I/O error: {0}")]
-    Io(String),
+    /// The operating system refused an operation: the error keeps its kind (a full disk, a
+    /// read-only file system), which `-MISCONF` and start-up report.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// A request the store cannot carry out (a chunk larger than any the writer makes, a
+    /// thread that will not start): a bug or a limit, not the disk.
+    #[error("log store: {0}")]
+    Refused(String),
     #[error("log store is damaged: {0}")]
     Corrupt(String),
     /// A fault injected by a test store.
@@ -40,6 +50,24 @@ pub enum HistoryCut {
     Reset,
     /// Records ending after this offset were dropped (damage).
     Truncate { keep_until: u64 },
+}
+
+impl StoreError {
+    /// An I/O error with what was being done, e.g. `io("writing segment 7", e)`.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> StoreError {
+        StoreError::Io {
+            context: context.into(),
+            source: Arc::new(source),
+        }
+    }
+
+    /// The OS error's kind, when the store failed on I/O.
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            StoreError::Io { source, .. } => Some(source.kind()),
+            _ => None,
+        }
+    }
 }
 
 impl StoreBatch {

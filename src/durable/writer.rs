@@ -150,8 +150,8 @@ impl Writer {
                 && (flush_due || stop || !waiters.is_empty())
             {
                 self.flush()
-            } else if let Some(reason) = self.shared.error.lock().clone() {
-                Err(StoreError::Io(reason))
+            } else if let Some(error) = self.shared.error.lock().clone() {
+                Err(error)
             } else {
                 Ok(())
             };
@@ -363,7 +363,7 @@ impl Writer {
                             "cannot write the replication log: {e}; writes are refused until it can"
                         );
                     }
-                    *error = Some(e.to_string());
+                    *error = Some(e.clone());
                     self.shared.failed.store(true, Ordering::Relaxed);
                     return;
                 }
@@ -397,7 +397,7 @@ impl Writer {
                         "cannot flush the replication log: {e}; writes are refused until it can"
                     );
                 }
-                *error = Some(e.to_string());
+                *error = Some(e.clone());
                 self.shared.failed.store(true, Ordering::Relaxed);
                 Err(e)
             }
