@@ -86,7 +86,11 @@ pub(crate) fn reference_available(test: &str, program: &Path) -> bool {
     if let Err(why) = tools::ensure_installed() {
         panic!("{test}: {why} (or set SLUICE_SKIP_REDIS=1 to skip the tests that need it)");
     }
-    assert!(program.exists(), "{test}: {} is still missing", program.display());
+    assert!(
+        program.exists(),
+        "{test}: {} is still missing",
+        program.display()
+    );
     true
 }
 

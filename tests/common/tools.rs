@@ -53,14 +53,20 @@ fn install_if_missing() -> Result<(), String> {
     use std::os::fd::AsRawFd;
     // SAFETY: flock on a descriptor we own; released when `lock` is dropped.
     if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(format!("locking {LOCK_FILE}: {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "locking {LOCK_FILE}: {}",
+            std::io::Error::last_os_error()
+        ));
     }
     // Another test process may have installed them while this one waited for the lock.
     let still_missing = missing();
     if still_missing.is_empty() {
         return Ok(());
     }
-    eprintln!("NOTICE: installing {} for the tests", still_missing.join(" "));
+    eprintln!(
+        "NOTICE: installing {} for the tests",
+        still_missing.join(" ")
+    );
     let update = Command::new("apt-get").args(["update", "-qq"]).status();
     let install = Command::new("apt-get")
         .args(["install", "-y", "-qq"])
