@@ -16,6 +16,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::compare::wait_for;
 use common::compare::{assert_same_data, dataset, wait_in_sync};
 use common::{Client, Resp, ServerProcess, TempDir, free_port, redis_available};
 
@@ -38,18 +39,6 @@ fn field_u64(client: &mut Client, section: &str, name: &str) -> u64 {
     value
         .parse()
         .unwrap_or_else(|_| panic!("{name} is not a number: {value}"))
-}
-
-/// Polls `check` until it holds or `limit` passes; panics with `what` otherwise.
-fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out after {limit:?} waiting for {what}");
 }
 
 fn path_arg(path: &Path) -> String {
@@ -259,13 +248,18 @@ fn bgsave_reports_progress_and_outcome_in_info() {
             || again == Resp::simple("Background saving started"),
         "{again:?}"
     );
-    wait_for("the background saves to finish", SAVE_LIMIT, || {
-        let text = info(&mut client, "persistence");
-        common::info_field(&text, "rdb_bgsave_in_progress").as_deref() == Some("0")
-            && common::info_field(&text, "rdb_saves")
-                .and_then(|v| v.parse::<u64>().ok())
-                .is_some_and(|n| n >= 1)
-    });
+    wait_for(
+        SAVE_LIMIT,
+        "the background saves to finish",
+        || {
+            let text = info(&mut client, "persistence");
+            common::info_field(&text, "rdb_bgsave_in_progress").as_deref() == Some("0")
+                && common::info_field(&text, "rdb_saves")
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .is_some_and(|n| n >= 1)
+        },
+        String::new,
+    );
     assert_eq!(
         field(&mut client, "persistence", "rdb_last_bgsave_status"),
         "ok"
@@ -318,12 +312,18 @@ fn save_rules_trigger_a_background_save() {
         1
     );
     // "1 change in more than 1 second": due at most ~2 s after the last save (start-up).
-    wait_for("the save rule to save", Duration::from_secs(5), || {
-        field_u64(&mut client, "persistence", "rdb_saves") >= 1
-    });
-    wait_for("the counter to reset", Duration::from_secs(5), || {
-        field_u64(&mut client, "persistence", "rdb_changes_since_last_save") == 0
-    });
+    wait_for(
+        Duration::from_secs(5),
+        "the save rule to save",
+        || field_u64(&mut client, "persistence", "rdb_saves") >= 1,
+        String::new,
+    );
+    wait_for(
+        Duration::from_secs(5),
+        "the counter to reset",
+        || field_u64(&mut client, "persistence", "rdb_changes_since_last_save") == 0,
+        String::new,
+    );
     assert!(server.dir().join("dump.rdb").exists());
 }
 
@@ -634,9 +634,12 @@ fn a_restarted_replica_continues_with_a_partial_resync() {
     let mut r = replica.client();
     wait_in_sync(&mut m, &mut r, Duration::from_secs(30));
     // The replica keeps the snapshot it received.
-    wait_for("the replica's copy of the snapshot", SAVE_LIMIT, || {
-        replica_dir.path().join("dump.rdb").exists()
-    });
+    wait_for(
+        SAVE_LIMIT,
+        "the replica's copy of the snapshot",
+        || replica_dir.path().join("dump.rdb").exists(),
+        String::new,
+    );
     for i in 0..50 {
         ok(&mut m, &["SET", &format!("streamed:{i}"), "x"]);
     }

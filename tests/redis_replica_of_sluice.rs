@@ -17,38 +17,6 @@ use common::{Client, ServerProcess};
 
 const SYNC_LIMIT: Duration = Duration::from_secs(30);
 
-fn load_dataset(master: &mut Client) {
-    let mut pipeline = Vec::new();
-    for i in 0..2000 {
-        pipeline.extend(common::encode_command(&[
-            "SET",
-            &format!("key:{i}"),
-            &format!("value-{i}-{}", "x".repeat(i % 50)),
-        ]));
-    }
-    master.send_raw(&pipeline).expect("pipeline");
-    for _ in 0..2000 {
-        master.read().expect("reply");
-    }
-    master.cmd(&["SET", "int", "12345"]);
-    master.cmd(&["SET", "big", &"b".repeat(300_000)]);
-    master.cmd(&["RPUSH", "list", "a", "b", "c", "d"]);
-    let long_list: Vec<String> = (0..500).map(|i| format!("item{i}")).collect();
-    let mut args = vec!["RPUSH".to_string(), "longlist".to_string()];
-    args.extend(long_list);
-    master.cmd(&args);
-    master.cmd(&["HSET", "hash", "f1", "v1", "f2", "2", "f3", "3.5"]);
-    master.cmd(&["SADD", "set", "x", "y", "z"]);
-    master.cmd(&["SADD", "intset", "1", "2", "3", "-7"]);
-    master.cmd(&["ZADD", "zset", "1.5", "a", "-2", "b", "inf", "c", "0", "d"]);
-    master.cmd(&["SET", "ttl", "v", "EX", "1000"]);
-    master.cmd(&["HSET", "ttlhash", "f", "v"]);
-    master.cmd(&["PEXPIRE", "ttlhash", "5000000"]);
-    master.cmd(&["SELECT", "5"]);
-    master.cmd(&["SET", "in-db5", "five"]);
-    master.cmd(&["SELECT", "0"]);
-}
-
 fn more_writes(master: &mut Client) {
     master.cmd(&["SET", "after", "sync"]);
     master.cmd(&["INCR", "counter"]);
@@ -80,7 +48,7 @@ fn replicate(diskless: &str) {
         "0",
     ]);
     let mut master = master_server.client();
-    load_dataset(&mut master);
+    common::dataset::populate_mixed(&mut master);
     let replica_server =
         ServerProcess::redis(&["--replicaof", "127.0.0.1", &master_server.port.to_string()]);
     let mut replica = replica_server.client();

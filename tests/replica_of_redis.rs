@@ -18,6 +18,8 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::compare::wait_for;
+use common::dataset::populate_mixed;
 use common::{Client, Resp, ServerProcess, cmd, encode_command, pipeline, redis_available};
 
 const SYNC_LIMIT: Duration = Duration::from_secs(30);
@@ -29,133 +31,6 @@ fn info(client: &mut Client, section: &str) -> String {
 
 fn field(info: &str, name: &str) -> Option<String> {
     common::info_field(info, name)
-}
-
-/// Polls `check` until it holds or `limit` passes; panics with `what` and `context()`.
-fn wait_for(
-    what: &str,
-    limit: Duration,
-    mut check: impl FnMut() -> bool,
-    context: impl Fn() -> String,
-) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(check(), "timed out waiting for {what}; {}", context());
-}
-
-/// A deterministic pseudo-random generator, so failures reproduce.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| (self.next() & 0xff) as u8).collect()
-    }
-}
-
-/// Every type and encoding Redis 7.0 writes, TTLs, several dbs.
-fn populate(client: &mut Client) {
-    let mut rng = Lcg(42);
-    let mut commands: Vec<Vec<Vec<u8>>> = Vec::new();
-    for i in 0..400 {
-        let value = match i % 5 {
-            0 => i.to_string(),
-            1 => format!("-{}", i * 1_000_003),
-            2 => format!("value-{i}"),
-            3 => "x".repeat(i * 7),
-            _ => String::from_utf8_lossy(&rng.bytes(40)).into_owned(),
-        };
-        commands.push(vec![
-            b"SET".to_vec(),
-            format!("s:{i}").into_bytes(),
-            value.into_bytes(),
-        ]);
-    }
-    commands.push(vec![
-        b"SET".to_vec(),
-        b"big:random".to_vec(),
-        rng.bytes(300_000),
-    ]);
-    commands.push(cmd(&["SET", "big:compressible", &"abc".repeat(100_000)]));
-    commands.push(cmd(&["SET", "int:max", "9223372036854775807"]));
-    commands.push(cmd(&["SET", "int:min", "-9223372036854775808"]));
-    commands.push(cmd(&["SET", "empty", ""]));
-    commands.push(cmd(&["RPUSH", "list:small", "a", "b", "1", "-2"]));
-    for chunk in 0..10 {
-        let mut push = cmd(&["RPUSH", "list:big"]);
-        push.extend((0..100).map(|i| format!("item-{chunk}-{i}").into_bytes()));
-        commands.push(push);
-    }
-    commands.push(vec![
-        b"RPUSH".to_vec(),
-        b"list:huge-items".to_vec(),
-        rng.bytes(20_000),
-        rng.bytes(10),
-    ]);
-    commands.push(cmd(&["HSET", "hash:small", "f1", "v1", "f2", "2"]));
-    let mut hset = cmd(&["HSET", "hash:big"]);
-    for i in 0..600 {
-        hset.push(format!("field-{i}").into_bytes());
-        hset.push(format!("{}", i * 3).into_bytes());
-    }
-    commands.push(hset);
-    commands.push(cmd(&["SADD", "set:ints", "1", "2", "3", "-7", "100000"]));
-    commands.push(cmd(&["SADD", "set:small", "a", "b", "c"]));
-    let mut sadd = cmd(&["SADD", "set:big"]);
-    sadd.extend((0..700).map(|i| format!("member-{i}").into_bytes()));
-    commands.push(sadd);
-    commands.push(cmd(&[
-        "ZADD",
-        "zset:small",
-        "1",
-        "a",
-        "2.5",
-        "b",
-        "-3",
-        "c",
-    ]));
-    let mut zadd = cmd(&["ZADD", "zset:big"]);
-    for i in 0..300 {
-        zadd.push(format!("{}", (i as f64) * 0.37 - 20.0).into_bytes());
-        zadd.push(format!("m{i}").into_bytes());
-    }
-    zadd.extend(cmd(&[
-        "-inf", "neg-inf", "+inf", "pos-inf", "1e300", "huge",
-    ]));
-    commands.push(zadd);
-    for i in 0..50 {
-        commands.push(cmd(&[
-            "SET",
-            &format!("ttl:{i}"),
-            "v",
-            "EX",
-            &(1000 + i).to_string(),
-        ]));
-    }
-    commands.push(cmd(&["RPUSH", "ttl:list", "x"]));
-    commands.push(cmd(&["PEXPIRE", "ttl:list", "5000000"]));
-    for db in [3, 9, 15] {
-        commands.push(cmd(&["SELECT", &db.to_string()]));
-        for i in 0..20 {
-            commands.push(cmd(&["SET", &format!("db{db}:{i}"), &format!("{db}-{i}")]));
-        }
-        commands.push(cmd(&["HSET", &format!("db{db}:hash"), "f", "v"]));
-        commands.push(cmd(&["SET", &format!("db{db}:ttl"), "v", "PX", "9000000"]));
-    }
-    commands.push(cmd(&["SELECT", "0"]));
-    pipeline(client, &commands);
 }
 
 /// More writes of every kind, including the ones Redis rewrites before propagating.
@@ -303,8 +178,8 @@ fn wait_in_sync(master: &mut Client, replica_server: &ServerProcess, what: &str)
     let mut replica = replica_server.client();
     let mut last = String::new();
     wait_for(
-        what,
         SYNC_LIMIT,
+        what,
         || {
             let text = info(&mut replica, "replication");
             let up = field(&text, "master_link_status").as_deref() == Some("up");
@@ -333,7 +208,7 @@ fn follow_redis_master(diskless: bool) {
         "0",
     ]);
     let mut master = redis.client();
-    populate(&mut master);
+    populate_mixed(&mut master);
     let port = redis.port.to_string();
     let sluice = ServerProcess::sluice(&["--replicaof", "127.0.0.1", &port]);
     let mut replica = sluice.client();
@@ -367,8 +242,8 @@ fn follow_redis_master(diskless: bool) {
     );
     more_writes(&mut master, 2);
     wait_for(
-        "a partial resync after CLIENT KILL TYPE replica",
         SYNC_LIMIT,
+        "a partial resync after CLIENT KILL TYPE replica",
         || sync_partial_ok(&mut master) > partial_before,
         || format!("replica log:\n{}", sluice.log_text()),
     );
@@ -392,8 +267,8 @@ fn follow_redis_master(diskless: bool) {
     );
     assert_eq!(replica.cmd_text(&["GET", "written-after-promotion"]), "1");
     wait_for(
-        "the master to see its replica go",
         SYNC_LIMIT,
+        "the master to see its replica go",
         || field(&info(&mut master, "replication"), "connected_slaves").as_deref() == Some("0"),
         || format!("redis log:\n{}", redis.log_text()),
     );
@@ -834,7 +709,7 @@ fn chain_and_promotion_with_redis_siblings() {
     }
     let a = ServerProcess::redis(&["--repl-diskless-sync-delay", "0"]);
     let mut a_client = a.client();
-    populate(&mut a_client);
+    populate_mixed(&mut a_client);
     let b = ServerProcess::sluice(&[
         "--replicaof",
         "127.0.0.1",

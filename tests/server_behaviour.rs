@@ -11,7 +11,7 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Client, ServerProcess};
 
@@ -23,18 +23,6 @@ fn info_field(client: &mut Client, section: &str, field: &str) -> String {
         .unwrap_or_else(|| panic!("INFO {section} has no {field}: {text}"))
 }
 
-/// Polls `check` until it holds or `limit` passes.
-fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    check()
-}
-
 #[test]
 fn monitor_sees_commands_of_other_clients() {
     let server = ServerProcess::sluice(&[]);
@@ -44,7 +32,7 @@ fn monitor_sees_commands_of_other_clients() {
     writer.cmd(&["SELECT", "3"]);
     writer.cmd(&["SET", "k", "a \"b\"\n"]);
     let mut seen = String::new();
-    assert!(eventually(Duration::from_secs(5), || {
+    assert!(common::compare::eventually(Duration::from_secs(5), || {
         seen.push_str(&String::from_utf8_lossy(
             &monitor.drain(Duration::from_millis(50)),
         ));
@@ -204,7 +192,7 @@ fn active_expiry_deletes_keys_nobody_reads() {
     client.cmd(&["SET", "keep", "v"]);
     // DBSIZE counts keys not yet deleted, as in Redis, so it shows the active cycle's work.
     assert!(
-        eventually(Duration::from_secs(10), || client.cmd(&["DBSIZE"]).int()
+        common::compare::eventually(Duration::from_secs(10), || client.cmd(&["DBSIZE"]).int()
             == Some(1)),
         "expired keys were not deleted by the active cycle"
     );
@@ -216,11 +204,10 @@ fn maxclients_refuses_extra_connections() {
     let server = ServerProcess::sluice(&["--maxclients", "2"]);
     let mut first = server.client();
     // The start-up readiness probe may still be registered for a moment.
-    assert!(eventually(Duration::from_secs(5), || info_field(
-        &mut first,
-        "clients",
-        "connected_clients"
-    ) == "1"));
+    assert!(common::compare::eventually(
+        Duration::from_secs(5),
+        || info_field(&mut first, "clients", "connected_clients") == "1"
+    ));
     let mut second = server.client();
     assert_eq!(first.cmd_raw(&["PING"]), b"+PONG\r\n");
     assert_eq!(second.cmd_raw(&["PING"]), b"+PONG\r\n");

@@ -138,6 +138,18 @@ pub fn wait_for(
     assert!(check(), "timed out waiting for {what}; {}", context());
 }
 
+/// Polls `check` until it holds or `limit` passes; the answer.
+pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    check()
+}
+
 /// A counter from INFO stats.
 pub fn stat(client: &mut Client, name: &str) -> u64 {
     info_field(client, "stats", name)

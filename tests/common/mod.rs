@@ -8,6 +8,7 @@
 
 pub mod acked;
 pub mod compare;
+pub mod dataset;
 pub mod journal;
 pub mod sentinel;
 pub mod tools;
