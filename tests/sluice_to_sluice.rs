@@ -19,78 +19,11 @@ use std::time::Duration;
 use common::compare::{
     assert_same_data, info_field, repl_field, start_replicas_together, stat, wait_for, wait_in_sync,
 };
+use common::dataset::populate_mixed;
 use common::{Client, Resp, Resume, ServerProcess, cmd, pipeline, signal};
 
 const LIMIT: Duration = Duration::from_secs(30);
 const DATABASES: usize = 16;
-
-/// Every type, small and large encodings, binary values, TTLs, several dbs.
-fn populate(client: &mut Client) {
-    let mut commands = Vec::new();
-    for i in 0..500 {
-        let value = match i % 4 {
-            0 => i.to_string(),
-            1 => format!("-{}", i * 1_000_003),
-            2 => format!("value-{i}-{}", "x".repeat(i % 70)),
-            _ => format!("bin\u{0}\u{1}\r\n{i}\u{7f}"),
-        };
-        commands.push(cmd(&["SET", &format!("s:{i}"), &value]));
-    }
-    commands.push(cmd(&["SET", "big", &"abc".repeat(100_000)]));
-    commands.push(cmd(&["SET", "empty", ""]));
-    commands.push(cmd(&["SET", "int:max", "9223372036854775807"]));
-    commands.push(cmd(&["RPUSH", "list:small", "a", "b", "1", "-2"]));
-    let mut push = cmd(&["RPUSH", "list:big"]);
-    push.extend((0..600).map(|i| format!("item-{i}").into_bytes()));
-    commands.push(push);
-    commands.push(cmd(&["HSET", "hash:small", "f1", "v1", "f2", "2"]));
-    let mut hset = cmd(&["HSET", "hash:big"]);
-    for i in 0..400 {
-        hset.push(format!("field-{i}").into_bytes());
-        hset.push(format!("{}", i * 3).into_bytes());
-    }
-    commands.push(hset);
-    commands.push(cmd(&["SADD", "set:ints", "1", "2", "3", "-7", "100000"]));
-    commands.push(cmd(&["SADD", "set:small", "a", "b", "c"]));
-    let mut sadd = cmd(&["SADD", "set:big"]);
-    sadd.extend((0..300).map(|i| format!("member-{i}").into_bytes()));
-    commands.push(sadd);
-    commands.push(cmd(&[
-        "ZADD",
-        "zset:small",
-        "1",
-        "a",
-        "2.5",
-        "b",
-        "-3",
-        "c",
-    ]));
-    let mut zadd = cmd(&["ZADD", "zset:big"]);
-    for i in 0..200 {
-        zadd.push(format!("{}", (i as f64) * 0.37 - 20.0).into_bytes());
-        zadd.push(format!("m{i}").into_bytes());
-    }
-    zadd.extend(cmd(&["-inf", "neg-inf", "+inf", "pos-inf"]));
-    commands.push(zadd);
-    for i in 0..30 {
-        let ttl = (1000 + i).to_string();
-        commands.push(cmd(&["SET", &format!("ttl:{i}"), "v", "EX", &ttl]));
-    }
-    commands.push(cmd(&["RPUSH", "ttl:list", "x"]));
-    commands.push(cmd(&["PEXPIRE", "ttl:list", "5000000"]));
-    commands.push(cmd(&["HSET", "ttl:hash", "f", "v"]));
-    commands.push(cmd(&["EXPIRE", "ttl:hash", "7000"]));
-    for db in [1, 5, 15] {
-        commands.push(cmd(&["SELECT", &db.to_string()]));
-        for i in 0..20 {
-            commands.push(cmd(&["SET", &format!("db{db}:{i}"), &format!("{db}-{i}")]));
-        }
-        commands.push(cmd(&["SADD", &format!("db{db}:set"), "m1", "m2"]));
-        commands.push(cmd(&["SET", &format!("db{db}:ttl"), "v", "PX", "9000000"]));
-    }
-    commands.push(cmd(&["SELECT", "0"]));
-    pipeline(client, &commands);
-}
 
 /// More writes of every kind, including the ones Redis rewrites before propagating.
 fn more_writes(client: &mut Client, round: usize) {
@@ -159,7 +92,7 @@ fn replicate(diskless: bool) {
         "0",
     ]);
     let mut master = master_server.client();
-    populate(&mut master);
+    populate_mixed(&mut master);
     let replica_server =
         ServerProcess::sluice(&["--replicaof", "127.0.0.1", &master_server.port.to_string()]);
     let mut replica = replica_server.client();
@@ -341,7 +274,7 @@ fn sluice_replicates_sluice_with_disk_snapshot() {
 fn chain_of_three_sluices() {
     let master_server = ServerProcess::sluice(&["--repl-diskless-sync-delay", "0"]);
     let mut master = master_server.client();
-    populate(&mut master);
+    populate_mixed(&mut master);
     let a_server = ServerProcess::sluice(&[
         "--replicaof",
         "127.0.0.1",
@@ -468,7 +401,7 @@ fn promoted_replica_serves_its_former_sibling_by_psync() {
         "1000",
     ]);
     let mut master = master_server.client();
-    populate(&mut master);
+    populate_mixed(&mut master);
     let port = master_server.port.to_string();
     let a_server = ServerProcess::sluice(&["--replicaof", "127.0.0.1", &port]);
     let b_server = ServerProcess::sluice(&["--replicaof", "127.0.0.1", &port]);
@@ -543,7 +476,7 @@ fn replicas_within_the_diskless_delay_share_one_snapshot() {
         "2",
     ]);
     let mut master = master_server.client();
-    populate(&mut master);
+    populate_mixed(&mut master);
     let replicas = start_replicas_together(master_server.port, 3);
     for server in &replicas {
         let mut replica = server.client();
@@ -704,7 +637,7 @@ fn min_replicas_to_write_needs_an_online_replica() {
 fn concurrent_disk_syncs_end_with_equal_data_while_writes_go_on() {
     let master_server = ServerProcess::sluice(&["--repl-diskless-sync", "no"]);
     let mut master = master_server.client();
-    populate(&mut master);
+    populate_mixed(&mut master);
     let mut commands = Vec::new();
     // Enough that writing the files takes a while, so that they overlap.
     for i in 0..5_000 {
@@ -786,7 +719,7 @@ fn link_down_past_the_backlog(log_args: &[&str], snapshot: bool) {
     args.extend_from_slice(log_args);
     let master_server = ServerProcess::sluice(&args);
     let mut master = master_server.client();
-    populate(&mut master);
+    populate_mixed(&mut master);
     let replica_server =
         ServerProcess::sluice(&["--replicaof", "127.0.0.1", &master_server.port.to_string()]);
     let mut replica = replica_server.client();
@@ -841,7 +774,7 @@ fn link_down_past_the_backlog(log_args: &[&str], snapshot: bool) {
 fn every_kind_of_write_replicates() {
     let master_server = ServerProcess::sluice(&["--repl-diskless-sync-delay", "0"]);
     let mut master = master_server.client();
-    populate(&mut master);
+    populate_mixed(&mut master);
     let replica_server =
         ServerProcess::sluice(&["--replicaof", "127.0.0.1", &master_server.port.to_string()]);
     let mut replica = replica_server.client();
@@ -994,7 +927,7 @@ fn enough_replicas_start_the_snapshot_before_the_delay() {
         "2",
     ]);
     let mut master = master_server.client();
-    populate(&mut master);
+    populate_mixed(&mut master);
     let port = master_server.port.to_string();
     let first = ServerProcess::sluice(&["--replicaof", "127.0.0.1", &port]);
     wait_for(
@@ -1035,7 +968,7 @@ fn masterauth_against_requirepass() {
         );
     }
     assert_eq!(master.cmd_text(&["AUTH", "s3cret"]), "OK");
-    populate(&mut master);
+    populate_mixed(&mut master);
     let replica_server = ServerProcess::sluice(&[
         "--replicaof",
         "127.0.0.1",
