@@ -22,6 +22,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sluice::durable::meta::LogBase;
 use sluice::durable::sled_store::SledStore;
 use sluice::durable::{DurableLog, FsyncPolicy};
+use sluice::log::ReplId;
 use sluice::log::record::Record;
 
 const RECORD_PAYLOAD_BYTES: usize = 16 * 1024;
@@ -55,7 +56,7 @@ fn payload() -> Bytes {
 fn log_append(c: &mut Criterion) {
     let total = bench_bytes().min(ITERATION_BYTES_MAX);
     let payload = payload();
-    let replid: Arc<str> = Arc::from("0123456789abcdef0123456789abcdef01234567");
+    let replid = ReplId::parse_str("0123456789abcdef0123456789abcdef01234567").unwrap();
     let records_per_iter = (total / payload.len() as u64).max(1);
     let mut group = c.benchmark_group("log_append");
     group.throughput(Throughput::Bytes(records_per_iter * payload.len() as u64));
@@ -76,7 +77,7 @@ fn log_append(c: &mut Criterion) {
                 let started = Instant::now();
                 for _ in 0..iters {
                     for _ in 0..records_per_iter {
-                        let record = Record::new(offset, 0, replid.clone(), payload.clone());
+                        let record = Record::new(offset, 0, replid, payload.clone());
                         offset = record.end_offset();
                         log.append(record, 64 << 20);
                     }
@@ -92,7 +93,7 @@ fn log_append(c: &mut Criterion) {
                     // had been taken at the end.
                     log.set_base(LogBase {
                         offset: end,
-                        replid: replid.to_string(),
+                        replid,
                         empty: false,
                     });
                     log.trim(end);

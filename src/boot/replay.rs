@@ -2,7 +2,6 @@
 //! onto the loaded snapshot as a master link would (no propagation, no expiry of our own),
 //! a batch per lock acquisition so INFO and PING stay answered meanwhile.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -22,7 +21,7 @@ pub struct ReplayOutcome {
     /// Db the stream has selected at `end`, if known.
     pub stream_db: Option<u32>,
     /// History of the last record replayed.
-    pub replid: Option<Arc<str>>,
+    pub replid: Option<crate::log::ReplId>,
     pub commands: u64,
     pub bytes: u64,
     /// Why replay stopped before the log's end (the log was cut there).
@@ -99,7 +98,7 @@ pub fn replay(server: &Server, log: &DurableLog, from: u64, db: Option<u32>) -> 
                     break 'read;
                 }
             }
-            outcome.replid = Some(record.replid.clone());
+            outcome.replid = Some(record.replid);
             outcome.stream_db = applier.stream_db();
             if last_log.elapsed() >= PROGRESS_LOG_INTERVAL {
                 last_log = Instant::now();

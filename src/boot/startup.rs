@@ -14,7 +14,7 @@ use crate::durable::recovery::{self, Data, LogView, Plan, RdbHistory};
 use crate::durable::sled_store::SledStore;
 use crate::durable::store::StoreError;
 use crate::durable::{DurableLog, Opened};
-use crate::log::ReplIds;
+use crate::log::{ReplId, ReplIds};
 use crate::server::{Server, State, unix_time_ms};
 use crate::snapshot::load::{LoadOptions, Loaded};
 use crate::snapshot::save::{LoadingProgress, rdb_path};
@@ -295,8 +295,8 @@ fn recover(
     let rdb_file = loaded.is_some();
     let rdb_history = loaded.as_ref().and_then(|(l, _, _)| {
         l.repl_id
-            .clone()
-            .filter(|id| crate::log::ids::is_valid_replid(id))
+            .as_deref()
+            .and_then(ReplId::parse_str)
             .zip(l.repl_offset)
             .map(|(replid, offset)| RdbHistory { replid, offset })
     });
@@ -311,8 +311,8 @@ fn recover(
             meta: meta.as_ref(),
             start: opened.start,
             end: opened.end,
-            replid_before: before.as_deref(),
-            replid_after: after.as_deref(),
+            replid_before: before,
+            replid_after: after,
         },
     );
     if let Some((loaded, path, seconds)) = loaded {
@@ -329,12 +329,10 @@ fn recover(
             let outcome = replay::replay(server, &durable, from, db);
             let meta =
                 meta.unwrap_or_else(|| unreachable!("a replay plan needs the log's metadata"));
-            let history: String = outcome
+            let history: ReplId = outcome
                 .replid
-                .as_deref()
-                .map(str::to_string)
-                .or_else(|| rdb_history.as_ref().map(|h| h.replid.clone()))
-                .unwrap_or_else(|| meta.base.replid.clone());
+                .or_else(|| rdb_history.as_ref().map(|h| h.replid))
+                .unwrap_or(meta.base.replid);
             let mut state = server.state.lock();
             state.repl.log.reset(outcome.end);
             state.repl.log.set_stream_db(outcome.stream_db);
@@ -342,14 +340,14 @@ fn recover(
                 meta.ids.clone()
             } else {
                 ReplIds {
-                    replid: history.clone(),
+                    replid: history,
                     ..ReplIds::new_random()
                 }
             };
             state.repl.ids.replid2 = if meta.ids.replid == history {
-                meta.ids.replid2.clone()
+                meta.ids.replid2
             } else {
-                "0".repeat(40)
+                ReplId::ZERO
             };
             state.repl.durable = Some(durable.clone());
             finish_ids(&mut state, is_replica, outcome.end);
@@ -376,18 +374,18 @@ fn recover(
             }
             let mut state = server.state.lock();
             let known_history = replid.is_some();
-            let replid = replid.unwrap_or_else(crate::log::ids::random_replid);
+            let replid = replid.unwrap_or_else(ReplId::random);
             state.repl.durable = Some(durable.clone());
             let stream_db = match data {
                 Data::Rdb => rdb_stream_db,
                 Data::Empty => None,
             };
-            state.repl.restart_history(&replid, offset, stream_db);
+            state.repl.restart_history(replid, offset, stream_db);
             if data == Data::Empty {
                 // An empty dataset is its own snapshot: the log replays onto nothing.
                 durable.set_base(LogBase {
                     offset,
-                    replid: replid.clone(),
+                    replid,
                     empty: true,
                 });
             }
@@ -409,16 +407,16 @@ fn recover(
 /// master's.
 fn finish_ids(state: &mut State, is_replica: bool, end: u64) {
     if !is_replica {
-        let old = state.repl.ids.replid.clone();
+        let old = state.repl.ids.replid;
         state.repl.ids.shift(end);
-        let new = state.repl.ids.replid.clone();
-        state.repl.log.set_replid(&new);
+        let new = state.repl.ids.replid;
+        state.repl.log.set_replid(new);
         tracing::info!(
             "replication history {old} kept as replid2, valid for PSYNC up to offset {end}; new replid {new}"
         );
     } else {
-        let replid = state.repl.ids.replid.clone();
-        state.repl.log.set_replid(&replid);
+        let replid = state.repl.ids.replid;
+        state.repl.log.set_replid(replid);
     }
     state.repl.persist_ids();
     if let Some(durable) = &state.repl.durable
@@ -429,19 +427,19 @@ fn finish_ids(state: &mut State, is_replica: bool, end: u64) {
 }
 
 /// Replids of the records that end at and start at `offset`, for the recovery plan.
-fn records_around(durable: &DurableLog, offset: u64) -> (Option<String>, Option<String>) {
+fn records_around(durable: &DurableLog, offset: u64) -> (Option<ReplId>, Option<ReplId>) {
     let before = offset
         .checked_sub(1)
         .and_then(|o| durable.read_records(o, 1).ok())
         .and_then(|r| r.into_iter().next())
         .filter(|r| r.end_offset() == offset)
-        .map(|r| r.replid.to_string());
+        .map(|r| r.replid);
     let after = durable
         .read_records(offset, 1)
         .ok()
         .and_then(|r| r.into_iter().next())
         .filter(|r| r.start_offset == offset)
-        .map(|r| r.replid.to_string());
+        .map(|r| r.replid);
     (before, after)
 }
 
@@ -472,15 +470,16 @@ pub fn install(state: &mut State, mut loaded: Loaded, path: &Path, seconds: f64)
     state.loading = false;
     state.persistence.loading = None;
     let history = repl_id
-        .filter(|id| crate::log::ids::is_valid_replid(id))
+        .as_deref()
+        .and_then(ReplId::parse_str)
         .zip(repl_offset);
     let Some((replid, offset)) = history else {
         return false;
     };
     if state.config.replicaof.is_some() {
         // A replica continues its master's history from where the file left it.
-        state.repl.ids.adopt_full(&replid);
-        state.repl.log.set_replid(&replid);
+        state.repl.ids.adopt_full(replid);
+        state.repl.log.set_replid(replid);
         state.repl.log.reset(offset);
         state.repl.log.set_stream_db(stream_db);
         tracing::info!(
@@ -491,11 +490,11 @@ pub fn install(state: &mut State, mut loaded: Loaded, path: &Path, seconds: f64)
     } else {
         // A restarted master takes a new replid; replicas of its previous incarnation may
         // continue through replid2 up to the recovered offset.
-        state.repl.ids.adopt_full(&replid);
+        state.repl.ids.adopt_full(replid);
         state.repl.log.reset(offset);
         state.repl.ids.shift(offset);
-        let new = state.repl.ids.replid.clone();
-        state.repl.log.set_replid(&new);
+        let new = state.repl.ids.replid;
+        state.repl.log.set_replid(new);
         tracing::info!(
             "replication history {replid} kept as replid2, valid for PSYNC up to offset {offset}; new replid {new}"
         );
@@ -555,8 +554,8 @@ mod tests {
         ));
         assert!(!state.loading);
         let ids = &state.repl.ids;
-        assert_ne!(ids.replid, old);
-        assert_eq!(ids.replid2, old);
+        assert_ne!(ids.replid.as_str(), old);
+        assert_eq!(ids.replid2.as_str(), old);
         assert_eq!(ids.second_replid_offset, 5001);
         assert_eq!(state.repl.log.end_offset(), 5000);
         let log = &state.repl.log;
@@ -583,7 +582,7 @@ mod tests {
             Path::new("x"),
             0.0
         ));
-        assert_eq!(state.repl.ids.replid, master);
+        assert_eq!(state.repl.ids.replid.as_str(), master);
         assert_eq!(state.repl.log.end_offset(), 777);
         assert_eq!(state.repl.log.stream_db(), Some(2));
     }

@@ -30,20 +30,20 @@ impl ChunkBuilder {
     }
 
     /// Adds a record; returns a closed chunk when it reached the target size.
-    pub fn push(&mut self, record: &Record) -> Result<Option<(ChunkId, Bytes)>, RecordError> {
+    pub fn push(&mut self, record: &Record) -> Option<(ChunkId, Bytes)> {
         if self.start.is_none() {
             // One allocation per chunk instead of a doubling series of copies up to 1 MiB.
             self.bytes.reserve(CHUNK_BYTES_TARGET);
         }
-        record.encode_into(&mut self.bytes)?;
+        record.encode_into(&mut self.bytes);
         if self.start.is_none() {
             self.start = Some(record.start_offset);
         }
         self.end = record.end_offset();
         if self.bytes.len() >= CHUNK_BYTES_TARGET {
-            return Ok(self.take());
+            return self.take();
         }
-        Ok(None)
+        None
     }
 
     pub fn take(&mut self) -> Option<(ChunkId, Bytes)> {
@@ -86,15 +86,13 @@ pub fn split_records(chunk: &Bytes) -> (Vec<Record>, Option<RecordError>) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
 
     fn record(start: u64, payload: &'static [u8]) -> Record {
         Record::new(
             start,
             0,
-            Arc::from("r".repeat(40)),
+            crate::log::ReplId::parse_str(&"e".repeat(40)).unwrap(),
             Bytes::from_static(payload),
         )
     }
@@ -104,8 +102,8 @@ mod tests {
         let mut builder = ChunkBuilder::default();
         let a = record(10, b"*1\r\n$4\r\nPING\r\n");
         let b = record(24, b"*1\r\n$4\r\nPING\r\n");
-        assert!(builder.push(&a).unwrap().is_none());
-        assert!(builder.push(&b).unwrap().is_none());
+        assert!(builder.push(&a).is_none());
+        assert!(builder.push(&b).is_none());
         let (id, value) = builder.take().unwrap();
         assert_eq!((id.start, id.end), (10, 38));
         let (records, error) = split_records(&value);
@@ -128,7 +126,7 @@ mod tests {
     fn a_full_chunk_closes_itself() {
         let mut builder = ChunkBuilder::default();
         let big: &'static [u8] = Box::leak(vec![b'x'; CHUNK_BYTES_TARGET].into_boxed_slice());
-        let closed = builder.push(&record(0, big)).unwrap();
+        let closed = builder.push(&record(0, big));
         assert!(closed.is_some());
         assert!(builder.is_empty());
     }

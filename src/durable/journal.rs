@@ -12,7 +12,6 @@
 //! works on bytes and locations, and the store does the file I/O.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use thiserror::Error;
@@ -20,6 +19,7 @@ use thiserror::Error;
 use super::chunk::{CHUNK_BYTES_TARGET, split_records};
 use super::segments::ChunkLocation;
 use super::store::ChunkId;
+use crate::log::ReplId;
 use crate::log::record::Record;
 use sluice_rdb::crc::crc64;
 
@@ -31,12 +31,6 @@ const _: () = assert!(MARKER_DB != crate::log::repl_log::DB_UNKNOWN);
 const KIND_META: u8 = 0;
 const KIND_RESET: u8 = 1;
 const KIND_TRUNCATE: u8 = 2;
-
-/// Markers carry no history of their own: their replid field is this.
-fn marker_replid() -> Arc<str> {
-    static REPLID: OnceLock<Arc<str>> = OnceLock::new();
-    REPLID.get_or_init(|| Arc::from("0".repeat(40))).clone()
-}
 
 /// A change to the log that is not a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,13 +62,9 @@ impl Marker {
         let mut payload = BytesMut::with_capacity(1 + body.len());
         payload.put_u8(kind);
         payload.put_slice(&body);
-        let record = Record::new(start_offset, MARKER_DB, marker_replid(), payload.freeze());
-        let mut out = BytesMut::new();
-        // The replid is 40 bytes by construction: encoding cannot fail.
-        if record.encode_into(&mut out).is_err() {
-            unreachable!("marker replid is 40 bytes");
-        }
-        out.freeze()
+        // Markers carry no history of their own: their replid field is zeros.
+        let record = Record::new(start_offset, MARKER_DB, ReplId::ZERO, payload.freeze());
+        record.encode()
     }
 
     fn decode(record: &Record) -> Result<Marker, MarkerError> {
@@ -340,13 +330,13 @@ mod tests {
         Record::new(
             start,
             0,
-            Arc::from("a".repeat(40)),
+            ReplId::parse_str(&"a".repeat(40)).unwrap(),
             Bytes::copy_from_slice(payload),
         )
     }
 
     fn encoded(record: &Record) -> Bytes {
-        record.encode().unwrap()
+        record.encode()
     }
 
     /// A segment's bytes from entries, and the records' positions.
@@ -403,7 +393,7 @@ mod tests {
         let unknown = Record::new(
             7,
             crate::log::repl_log::DB_UNKNOWN,
-            Arc::from("a".repeat(40)),
+            ReplId::parse_str(&"a".repeat(40)).unwrap(),
             Bytes::from_static(b"*1\r\n$4\r\nPING\r\n"),
         );
         let bytes = encoded(&unknown);
@@ -478,12 +468,7 @@ mod tests {
     fn a_truncation_inside_a_piece_keeps_its_records_before_the_cut() {
         let mut builder = ChunkBuilder::default();
         for i in 0..4 {
-            assert!(
-                builder
-                    .push(&record(i * 10, b"0123456789"))
-                    .unwrap()
-                    .is_none()
-            );
+            assert!(builder.push(&record(i * 10, b"0123456789")).is_none());
         }
         let (_, chunk) = builder.take().unwrap();
         let location = ChunkLocation {

@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use sluice_rdb::crc::crc64;
 
-use crate::log::ReplIds;
+use crate::log::{ReplId, ReplIds};
 
 const MAGIC: &str = "sluice-log-meta 1";
 
@@ -15,8 +15,9 @@ const MAGIC: &str = "sluice-log-meta 1";
 pub struct LogBase {
     /// Log offset of the dataset the log replays onto.
     pub offset: u64,
-    /// History the base belongs to (the RDB's `repl-id`).
-    pub replid: String,
+    /// History the base belongs to (the RDB's `repl-id`); zeros for an empty base that
+    /// belongs to none.
+    pub replid: ReplId,
     /// The base is the empty dataset (a fresh start), not an RDB file.
     pub empty: bool,
 }
@@ -81,12 +82,17 @@ impl LogMeta {
             text.parse()
                 .map_err(|_| MetaError::Format(format!("{name}: {text:?} is not a number")))
         }
-        let replid = field("replid")?;
-        let replid2 = field("replid2")?;
+        fn id(name: &str, text: String) -> Result<ReplId, MetaError> {
+            ReplId::parse_str(&text)
+                .ok_or_else(|| MetaError::Format(format!("{name}: {text:?} is not a replid")))
+        }
+        let replid = id("replid", field("replid")?)?;
+        let replid2 = id("replid2", field("replid2")?)?;
         let second_replid_offset = number("second_replid_offset", field("second_replid_offset")?)?;
         let log_start = number("log_start", field("log_start")?)?;
         let base_offset = number("base_offset", field("base_offset")?)?;
-        let base_replid = field("base_replid")?;
+        // Written empty by earlier versions for a base with no history.
+        let base_replid = ReplId::parse_str(&field("base_replid")?).unwrap_or(ReplId::ZERO);
         let base_empty: u8 = number("base_empty", field("base_empty")?)?;
         Ok(LogMeta {
             ids: ReplIds {
@@ -112,14 +118,14 @@ mod tests {
     fn round_trip_and_damage() {
         let meta = LogMeta {
             ids: ReplIds {
-                replid: "a".repeat(40),
-                replid2: "0".repeat(40),
+                replid: ReplId::parse_str(&"a".repeat(40)).unwrap(),
+                replid2: ReplId::ZERO,
                 second_replid_offset: -1,
             },
             log_start: 12,
             base: LogBase {
                 offset: 40,
-                replid: "a".repeat(40),
+                replid: ReplId::parse_str(&"a".repeat(40)).unwrap(),
                 empty: true,
             },
         };

@@ -79,7 +79,7 @@ impl From<RecordError> for DurableError {
 /// be trusted: record CRCs cover payloads only, and a damaged header byte shows as a history
 /// that changes inside the chunk; nothing from there on is kept.
 fn keep_salvageable(records: &mut Vec<Record>) {
-    let first_replid = records.first().map(|r| r.replid.clone());
+    let first_replid = records.first().map(|r| r.replid);
     if let Some(at) = records
         .iter()
         .position(|r| Some(&r.replid) != first_replid.as_ref())
@@ -288,7 +288,7 @@ impl DurableLog {
                     // Rewritten with its good records only.
                     let mut builder = chunk::ChunkBuilder::default();
                     for record in &records {
-                        if let Ok(Some(closed)) = builder.push(record) {
+                        if let Some(closed) = builder.push(record) {
                             repair.puts.push((closed.0, closed.1));
                         }
                     }
@@ -346,7 +346,7 @@ impl DurableLog {
             log_start: start,
             base: LogBase {
                 offset: start,
-                replid: String::new(),
+                replid: crate::log::ReplId::ZERO,
                 empty: true,
             },
         });

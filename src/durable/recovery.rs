@@ -8,11 +8,12 @@
 //! instead (replicas of ours then resync in full: slower, never wrong).
 
 use super::meta::LogMeta;
+use crate::log::ReplId;
 
 /// The replication position an RDB file records in its aux fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RdbHistory {
-    pub replid: String,
+    pub replid: ReplId,
     pub offset: u64,
 }
 
@@ -23,9 +24,9 @@ pub struct LogView<'a> {
     pub start: u64,
     pub end: u64,
     /// Replid of the record that ends at the candidate base offset, if any.
-    pub replid_before: Option<&'a str>,
+    pub replid_before: Option<ReplId>,
     /// Replid of the record that starts at the candidate base offset, if any.
-    pub replid_after: Option<&'a str>,
+    pub replid_after: Option<ReplId>,
 }
 
 /// The data a restart loads.
@@ -45,7 +46,7 @@ pub enum Plan {
     Fresh {
         data: Data,
         offset: u64,
-        replid: Option<String>,
+        replid: Option<ReplId>,
         /// Why the log could not be used, when it held something: logged.
         reason: Option<String>,
     },
@@ -70,7 +71,7 @@ pub fn plan(rdb_file: bool, rdb: Option<&RdbHistory>, log: &LogView) -> Plan {
     let fresh = |reason: Option<String>| Plan::Fresh {
         data,
         offset: rdb.map_or(0, |h| h.offset),
-        replid: rdb.map(|h| h.replid.clone()),
+        replid: rdb.map(|h| h.replid),
         reason,
     };
     let Some(meta) = log.meta else {
@@ -78,13 +79,13 @@ pub fn plan(rdb_file: bool, rdb: Option<&RdbHistory>, log: &LogView) -> Plan {
         return fresh(None);
     };
     let (base_offset, base_replid) = match (rdb_file, rdb) {
-        (true, Some(h)) => (h.offset, h.replid.as_str()),
+        (true, Some(h)) => (h.offset, h.replid),
         (true, None) => {
             return fresh(Some(
                 "the RDB file has no replication offset: the log cannot be replayed onto it".into(),
             ));
         }
-        (false, _) if meta.base.empty => (meta.base.offset, meta.base.replid.as_str()),
+        (false, _) if meta.base.empty => (meta.base.offset, meta.base.replid),
         (false, _) => {
             return fresh(Some(format!(
                 "the log continues the snapshot at offset {}, but there is no RDB file",
@@ -109,7 +110,9 @@ pub fn plan(rdb_file: bool, rdb: Option<&RdbHistory>, log: &LogView) -> Plan {
     if !same_history {
         return fresh(Some(format!(
             "the snapshot at offset {base_offset} belongs to history {base_replid}, the log there to {}",
-            log.replid_after.or(log.replid_before).unwrap_or("?")
+            log.replid_after
+                .or(log.replid_before)
+                .map_or_else(|| "?".to_string(), |id| id.to_string())
         )));
     }
     Plan::Replay {
@@ -124,23 +127,28 @@ mod tests {
     use crate::durable::meta::LogBase;
     use crate::log::ReplIds;
 
+    /// A replid of 40 times `c` (a hex digit).
+    fn id(c: char) -> ReplId {
+        ReplId::parse_str(&c.to_string().repeat(40)).unwrap()
+    }
+
     fn meta(base_offset: u64, empty: bool) -> LogMeta {
         LogMeta {
             ids: ReplIds {
-                replid: "a".repeat(40),
-                replid2: "0".repeat(40),
+                replid: id('a'),
+                replid2: id('0'),
                 second_replid_offset: -1,
             },
             log_start: 100,
             base: LogBase {
                 offset: base_offset,
-                replid: "a".repeat(40),
+                replid: id('a'),
                 empty,
             },
         }
     }
 
-    fn view<'a>(meta: &'a LogMeta, before: Option<&'a str>, after: Option<&'a str>) -> LogView<'a> {
+    fn view(meta: &LogMeta, before: Option<ReplId>, after: Option<ReplId>) -> LogView<'_> {
         LogView {
             meta: Some(meta),
             start: 100,
@@ -150,18 +158,15 @@ mod tests {
         }
     }
 
-    fn rdb(replid: &str, offset: u64) -> RdbHistory {
-        RdbHistory {
-            replid: replid.into(),
-            offset,
-        }
+    fn rdb(replid: ReplId, offset: u64) -> RdbHistory {
+        RdbHistory { replid, offset }
     }
 
     #[test]
     fn a_snapshot_inside_the_log_replays_from_its_offset() {
         let m = meta(100, false);
-        let a = "a".repeat(40);
-        let plan = plan(true, Some(&rdb(&a, 500)), &view(&m, Some(&a), Some(&a)));
+        let a = id('a');
+        let plan = plan(true, Some(&rdb(a, 500)), &view(&m, Some(a), Some(a)));
         assert_eq!(
             plan,
             Plan::Replay {
@@ -174,9 +179,9 @@ mod tests {
     #[test]
     fn the_empty_base_replays_without_a_file() {
         let m = meta(100, true);
-        let a = "a".repeat(40);
+        let a = id('a');
         assert_eq!(candidate_base(false, None, Some(&m)), Some(100));
-        let plan = plan(false, None, &view(&m, None, Some(&a)));
+        let plan = plan(false, None, &view(&m, None, Some(a)));
         assert_eq!(
             plan,
             Plan::Replay {
@@ -203,12 +208,12 @@ mod tests {
     fn a_snapshot_of_another_history_is_never_replayed_onto() {
         // A replica full-synced to history b at 500 (log reset there) but crashed before its
         // new RDB was written: the old file says history a at 500.
-        let a = "a".repeat(40);
-        let b = "b".repeat(40);
+        let a = id('a');
+        let b = id('b');
         let mut m = meta(500, false);
-        m.base.replid = b.clone();
-        m.ids.replid = b.clone();
-        let plan = plan(true, Some(&rdb(&a, 500)), &view(&m, None, Some(&b)));
+        m.base.replid = b;
+        m.ids.replid = b;
+        let plan = plan(true, Some(&rdb(a, 500)), &view(&m, None, Some(b)));
         assert!(
             matches!(&plan, Plan::Fresh { offset: 500, replid: Some(r), reason: Some(_), .. } if *r == a),
             "{plan:?}"
@@ -218,9 +223,9 @@ mod tests {
     #[test]
     fn a_snapshot_outside_the_log_gives_a_fresh_start_at_its_offset() {
         let m = meta(100, false);
-        let a = "a".repeat(40);
+        let a = id('a');
         for offset in [50, 901] {
-            let plan = plan(true, Some(&rdb(&a, offset)), &view(&m, None, None));
+            let plan = plan(true, Some(&rdb(a, offset)), &view(&m, None, None));
             assert!(matches!(plan, Plan::Fresh { offset: o, .. } if o == offset));
         }
     }
@@ -230,9 +235,9 @@ mod tests {
         // Master restarted at 500: records before carry a, after carry c; the snapshot taken
         // right after the restart carries c.
         let m = meta(100, false);
-        let a = "a".repeat(40);
-        let c = "c".repeat(40);
-        let plan = plan(true, Some(&rdb(&c, 500)), &view(&m, Some(&a), Some(&c)));
+        let a = id('a');
+        let c = id('c');
+        let plan = plan(true, Some(&rdb(c, 500)), &view(&m, Some(a), Some(c)));
         assert_eq!(
             plan,
             Plan::Replay {
@@ -246,10 +251,10 @@ mod tests {
     fn a_master_restarted_from_a_file_continues_it_under_a_new_replid() {
         // The log was started at the file's offset (base), then written under replid c.
         let mut m = meta(500, false);
-        let c = "c".repeat(40);
-        let a = "a".repeat(40);
-        m.ids.replid = c.clone();
-        let plan = plan(true, Some(&rdb(&a, 500)), &view(&m, None, Some(&c)));
+        let c = id('c');
+        let a = id('a');
+        m.ids.replid = c;
+        let plan = plan(true, Some(&rdb(a, 500)), &view(&m, None, Some(c)));
         assert_eq!(
             plan,
             Plan::Replay {
@@ -261,7 +266,7 @@ mod tests {
 
     #[test]
     fn no_log_no_reason() {
-        let a = "a".repeat(40);
+        let a = id('a');
         let log = LogView {
             meta: None,
             start: 0,
@@ -270,7 +275,7 @@ mod tests {
             replid_after: None,
         };
         assert_eq!(
-            plan(true, Some(&rdb(&a, 7)), &log),
+            plan(true, Some(&rdb(a, 7)), &log),
             Plan::Fresh {
                 data: Data::Rdb,
                 offset: 7,

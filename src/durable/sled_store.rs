@@ -716,10 +716,10 @@ mod tests {
             let record = crate::log::record::Record::new(
                 start + i * 10,
                 0,
-                std::sync::Arc::from("r".repeat(40)),
+                crate::log::ReplId::parse_str(&"e".repeat(40)).unwrap(),
                 Bytes::from_static(b"0123456789"),
             );
-            assert!(builder.push(&record).unwrap().is_none());
+            assert!(builder.push(&record).is_none());
         }
         builder.take().unwrap()
     }

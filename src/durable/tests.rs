@@ -9,11 +9,12 @@ use bytes::Bytes;
 use super::meta::{LogBase, LogMeta};
 use super::store::{Faults, LogStore, MemStore};
 use super::*;
+use crate::log::ReplId;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-fn replid(c: char) -> Arc<str> {
-    Arc::from(c.to_string().repeat(40))
+fn replid(c: char) -> ReplId {
+    ReplId::parse_str(&c.to_string().repeat(40)).unwrap()
 }
 
 fn ping_record(start: u64) -> Record {
@@ -30,14 +31,14 @@ const PING_BYTES: u64 = 14;
 fn meta_at(offset: u64) -> LogMeta {
     LogMeta {
         ids: ReplIds {
-            replid: "a".repeat(40),
-            replid2: "0".repeat(40),
+            replid: replid('a'),
+            replid2: replid('0'),
             second_replid_offset: -1,
         },
         log_start: offset,
         base: LogBase {
             offset,
-            replid: "a".repeat(40),
+            replid: replid('a'),
             empty: true,
         },
     }
@@ -185,7 +186,7 @@ fn a_hole_below_the_base_keeps_what_comes_after_it() {
     }
     log.set_base(LogBase {
         offset: 100 + 3 * PING_BYTES,
-        replid: "a".repeat(40),
+        replid: replid('a'),
         empty: false,
     });
     log.flush(TIMEOUT).unwrap();
@@ -254,7 +255,7 @@ fn trimming_keeps_the_replay_base() {
     assert_eq!(log.start(), 100);
     log.set_base(LogBase {
         offset: 100 + 3 * PING_BYTES,
-        replid: "a".repeat(40),
+        replid: replid('a'),
         empty: false,
     });
     log.trim(100 + 6 * PING_BYTES);
@@ -272,7 +273,7 @@ fn reset_forgets_the_old_history_atomically_with_the_new_ids() {
     let store = MemStore::new();
     let log = log_with(&store, 3, FsyncPolicy::EverySec);
     let mut meta = meta_at(5000);
-    meta.ids.replid = "b".repeat(40);
+    meta.ids.replid = replid('b');
     log.reset(meta.clone());
     log.flush(TIMEOUT).unwrap();
     drop(log);
@@ -363,7 +364,7 @@ fn trimmed_chunks_give_their_space_back_in_sled() {
         // As if a snapshot had been taken here: nothing before it is needed any more.
         log.set_base(LogBase {
             offset,
-            replid: replid('a').to_string(),
+            replid: replid('a'),
             empty: false,
         });
         log.trim(offset);

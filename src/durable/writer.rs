@@ -194,16 +194,12 @@ impl Writer {
         for msg in messages {
             match msg {
                 Msg::Append(record) => match self.builder.push(&record) {
-                    Ok(Some(chunk)) => {
+                    Some(chunk) => {
                         staged.put(chunk);
                         self.chunk_opened = None;
                     }
-                    Ok(None) => {
+                    None => {
                         self.chunk_opened.get_or_insert_with(Instant::now);
-                    }
-                    Err(e) => {
-                        // Only a replid of the wrong length gets here: a bug, not input.
-                        tracing::error!("replication log record not storable: {e}");
                     }
                 },
                 Msg::Ids(ids) => {
@@ -311,7 +307,7 @@ impl Writer {
             let (records, _) = split_records(&value);
             let mut builder = ChunkBuilder::default();
             for record in records.iter().filter(|r| r.end_offset() <= keep_until) {
-                if let Ok(Some(chunk)) = builder.push(record) {
+                if let Some(chunk) = builder.push(record) {
                     index.insert(chunk.0.start, chunk.0.end);
                     staged.put(chunk);
                 }

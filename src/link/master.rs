@@ -17,6 +17,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 use crate::fanout;
+use crate::log::ReplId;
 use crate::log::psync::{self, FullResyncReason, PsyncDecision};
 use crate::resp::parse::{ParseLimits, RequestParser};
 use crate::server::clients::KillSwitch;
@@ -102,7 +103,7 @@ pub async fn serve_replica(
                 offset = from,
                 "partial resynchronization accepted (+CONTINUE)"
             );
-            let replid = server.state.lock().repl.ids.replid.clone();
+            let replid = server.state.lock().repl.ids.replid;
             let line = if handshake.capa_psync2 {
                 format!("+CONTINUE {replid}\r\n")
             } else {
@@ -199,7 +200,7 @@ async fn full_sync(
         String::new()
     } else {
         fullresync_line(
-            &replid,
+            replid,
             offset,
             size_hint.filter(|_| handshake.capa_size_hint),
         )
@@ -248,7 +249,7 @@ async fn full_sync(
 
 /// `+FULLRESYNC <replid> <offset>`, with the payload's expected size after it for replicas
 /// that announced `capa size-hint` (a stock Redis would ignore it too, but is never sent it).
-fn fullresync_line(replid: &str, offset: u64, size_hint: Option<u64>) -> String {
+fn fullresync_line(replid: ReplId, offset: u64, size_hint: Option<u64>) -> String {
     match size_hint {
         Some(hint) => format!("+FULLRESYNC {replid} {offset} {hint}\r\n"),
         None => format!("+FULLRESYNC {replid} {offset}\r\n"),
@@ -287,7 +288,7 @@ async fn disk_sync(
     if !request.legacy_sync {
         let hint = job.size_hint.get().copied();
         let line = fullresync_line(
-            &job.replid,
+            job.replid,
             job.offset,
             hint.filter(|_| handshake.capa_size_hint && handshake.capa_eof),
         );
@@ -426,7 +427,7 @@ fn join_disk_job(server: &Arc<Server>, client_id: u64) -> Result<Arc<DiskJob>, S
         info.cursor = snap.offset;
     }
     let job = Arc::new(DiskJob {
-        replid: snap.replid.clone(),
+        replid: snap.replid,
         offset: snap.offset,
         size_hint: std::sync::OnceLock::new(),
         file: std::sync::OnceLock::new(),
@@ -630,7 +631,7 @@ fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>) {
         // The first message into an empty channel always fits, so this never waits (and
         // must not: we are on the async runtime here).
         let _ = tx.try_send(SyncFeed::Start {
-            replid: snap.replid.clone(),
+            replid: snap.replid,
             offset: snap.offset,
             size_hint,
             fanout: registrar.clone(),

@@ -21,6 +21,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, oneshot};
 
 use super::apply::{self, ApplyError, StreamApplier};
+use crate::log::ReplId;
 use crate::server::clients::{ClientHandle, KillSwitch};
 use crate::server::replication::{LinkStatus, MasterLink};
 use crate::server::{Server, unix_time_ms};
@@ -281,7 +282,7 @@ fn repl_timeout(server: &Server) -> Duration {
 /// What PSYNC answered.
 enum Psync {
     Full {
-        replid: String,
+        replid: ReplId,
         offset: u64,
         /// The payload's size as the master estimated it (`capa size-hint`), for progress
         /// of `$EOF:` and compressed payloads, which carry no length.
@@ -289,9 +290,9 @@ enum Psync {
     },
     Continue {
         /// The id the master named, if any (old masters name none).
-        replid: Option<String>,
+        replid: Option<ReplId>,
         /// The id we asked to continue (ours, or the one before it: `offered_history`).
-        offered: String,
+        offered: ReplId,
     },
 }
 
@@ -320,8 +321,8 @@ impl Link {
                 replid,
                 offset,
                 size_hint,
-            } => self.full_sync(&replid, offset, size_hint).await?,
-            Psync::Continue { replid, offered } => self.continued(&offered, replid.as_deref())?,
+            } => self.full_sync(replid, offset, size_hint).await?,
+            Psync::Continue { replid, offered } => self.continued(offered, replid)?,
         }
         self.stream(peer, local).await
     }
@@ -498,7 +499,8 @@ impl Link {
     }
 
     async fn psync(&mut self) -> Result<Psync, LinkEnd> {
-        let (replid, next, failover) = {
+        // `offered` is the history we ask to continue; None asks for a full sync.
+        let (offered, next, failover) = {
             let state = self.server.state.lock();
             let link = state.repl.master.as_ref();
             let history = link.is_some_and(|m| m.continue_history);
@@ -506,14 +508,15 @@ impl Link {
             let end = state.repl.log.end_offset();
             if failover {
                 // The target checks this is its own (our) current ID.
-                (state.repl.ids.replid.clone(), (end + 1).to_string(), true)
+                (Some(state.repl.ids.replid), (end + 1).to_string(), true)
             } else if history {
                 let (replid, next) = state.repl.ids.offered_history(end);
-                (replid.to_string(), next.to_string(), false)
+                (Some(replid), next.to_string(), false)
             } else {
-                ("?".to_string(), "-1".to_string(), false)
+                (None, "-1".to_string(), false)
             }
         };
+        let replid = offered.map_or_else(|| "?".to_string(), |id| id.to_string());
         let reply = if failover {
             tracing::info!(
                 "FAILOVER: asking our replica to take over (PSYNC {replid} {next} FAILOVER)"
@@ -528,19 +531,16 @@ impl Link {
         if failover {
             self.failover_answered(&reply)?;
         }
-        let offered = replid;
         if let Some(rest) = reply.strip_prefix("+FULLRESYNC") {
             let mut words = rest.split_whitespace();
-            let replid = words
-                .next()
-                .filter(|id| crate::log::ids::is_valid_replid(id));
+            let replid = words.next().and_then(ReplId::parse_str);
             let offset = words.next().and_then(|o| o.parse::<u64>().ok());
             // A sluice master adds the payload size it expects (we announced `capa
             // size-hint`); anything else there is ignored, as Redis ignores it.
             let size_hint = words.next().and_then(|h| h.parse::<u64>().ok());
             return match (replid, offset) {
                 (Some(replid), Some(offset)) => Ok(Psync::Full {
-                    replid: replid.to_string(),
+                    replid,
                     offset,
                     size_hint,
                 }),
@@ -550,14 +550,18 @@ impl Link {
             };
         }
         if let Some(rest) = reply.strip_prefix("+CONTINUE") {
-            let replid = rest.split_whitespace().next();
-            return match replid {
-                Some(id) if !crate::log::ids::is_valid_replid(id) => Err(retry(format!(
+            let named = rest.split_whitespace().next();
+            let replid = named.map(ReplId::parse_str);
+            return match (replid, offered) {
+                (Some(None), _) => Err(retry(format!(
                     "master replied with a malformed +CONTINUE: '{reply}'"
                 ))),
-                _ => Ok(Psync::Continue {
-                    replid: replid.map(str::to_string),
-                    offered: offered.clone(),
+                (_, None) => Err(retry(format!(
+                    "master answered +CONTINUE to a request for a full sync: '{reply}'"
+                ))),
+                (replid, Some(offered)) => Ok(Psync::Continue {
+                    replid: replid.flatten(),
+                    offered,
                 }),
             };
         }
@@ -591,7 +595,7 @@ impl Link {
     }
 
     /// `+CONTINUE`: the stream goes on from our offset, maybe under a new replid.
-    fn continued(&mut self, offered: &str, new_replid: Option<&str>) -> Result<(), LinkEnd> {
+    fn continued(&mut self, offered: ReplId, new_replid: Option<ReplId>) -> Result<(), LinkEnd> {
         let mut state = self.server.state.lock();
         if state.repl.master_epoch != self.epoch || state.repl.master.is_none() {
             return Err(LinkEnd::Stale);
@@ -631,7 +635,7 @@ impl Link {
     /// command stream, if any came with the payload.
     async fn full_sync(
         &mut self,
-        replid: &str,
+        replid: ReplId,
         offset: u64,
         size_hint: Option<u64>,
     ) -> Result<(), LinkEnd> {
@@ -908,7 +912,7 @@ impl Link {
     /// Swaps the loaded databases in and adopts the master's history at `offset`.
     fn install(
         &mut self,
-        replid: &str,
+        replid: ReplId,
         offset: u64,
         loaded: Loaded,
         rdb_bytes: u64,

@@ -10,6 +10,6 @@ pub mod record;
 pub mod repl_log;
 
 pub use effect::Effect;
-pub use ids::ReplIds;
+pub use ids::{ReplId, ReplIds};
 pub use record::{Record, RecordError};
 pub use repl_log::ReplLog;

@@ -1,7 +1,7 @@
 //! The master's answer to `PSYNC <replid> <offset>`: continue from the log, or full resync.
 //! Pure, so that every case is driven directly by unit tests.
 
-use super::ids::ReplIds;
+use super::ids::{ReplId, ReplIds};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FullResyncReason {
@@ -44,8 +44,10 @@ pub fn decide(
     let Ok(next_byte) = offset_arg.parse::<i64>() else {
         return PsyncDecision::FullResync(FullResyncReason::BadOffset);
     };
-    let same_history = replid_arg == ids.replid
-        || (replid_arg == ids.replid2 && next_byte <= ids.second_replid_offset);
+    // Anything but 40 hex digits names no history of ours.
+    let same_history = ReplId::parse_str(replid_arg).is_some_and(|id| {
+        id == ids.replid || (id == ids.replid2 && next_byte <= ids.second_replid_offset)
+    });
     if !same_history {
         return PsyncDecision::FullResync(FullResyncReason::UnknownHistory);
     }
@@ -71,8 +73,8 @@ mod tests {
 
     fn ids() -> ReplIds {
         ReplIds {
-            replid: "a".repeat(40),
-            replid2: "b".repeat(40),
+            replid: ReplId::parse_str(&"a".repeat(40)).unwrap(),
+            replid2: ReplId::parse_str(&"b".repeat(40)).unwrap(),
             second_replid_offset: 501,
         }
     }

@@ -2,12 +2,12 @@
 //! never half a MULTI…EXEC block), with where they start, the db selected before them, the
 //! history (replid) they belong to, and a CRC so a damaged record is detected, not replayed.
 
-use std::sync::Arc;
-
 use bytes::{BufMut, Bytes, BytesMut};
 use thiserror::Error;
 
 use sluice_rdb::crc::crc64;
+
+use super::ids::ReplId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -16,7 +16,7 @@ pub struct Record {
     /// Db selected in the stream before the payload's first byte; `u32::MAX` when unknown
     /// (the payload then starts with a SELECT).
     pub db: u32,
-    pub replid: Arc<str>,
+    pub replid: ReplId,
     pub crc: u64,
     pub payload: Bytes,
 }
@@ -31,7 +31,7 @@ pub enum RecordError {
         stored: u64,
         computed: u64,
     },
-    #[error("record: replid is not 40 bytes")]
+    #[error("record: replid is not 40 hexadecimal characters")]
     BadReplid,
     /// The bytes around the record failed a check that covers more than the record (a
     /// chunk's CRC); the records before it passed their own.
@@ -43,7 +43,7 @@ pub enum RecordError {
 const HEADER_BYTES: usize = 8 + 4 + 8 + 4 + 40;
 
 impl Record {
-    pub fn new(start_offset: u64, db: u32, replid: Arc<str>, payload: Bytes) -> Record {
+    pub fn new(start_offset: u64, db: u32, replid: ReplId, payload: Bytes) -> Record {
         let crc = crc64(&payload);
         Record {
             start_offset,
@@ -76,17 +76,14 @@ impl Record {
     }
 
     /// Binary form for durable storage.
-    pub fn encode(&self) -> Result<Bytes, RecordError> {
+    pub fn encode(&self) -> Bytes {
         let mut out = BytesMut::with_capacity(HEADER_BYTES + self.payload.len());
-        self.encode_into(&mut out)?;
-        Ok(out.freeze())
+        self.encode_into(&mut out);
+        out.freeze()
     }
 
     /// [`Record::encode`] appended to `out` (a chunk being built: one copy of the payload).
-    pub fn encode_into(&self, out: &mut BytesMut) -> Result<(), RecordError> {
-        if self.replid.len() != 40 {
-            return Err(RecordError::BadReplid);
-        }
+    pub fn encode_into(&self, out: &mut BytesMut) {
         out.reserve(HEADER_BYTES + self.payload.len());
         out.put_u64_le(self.start_offset);
         out.put_u32_le(self.db);
@@ -94,7 +91,6 @@ impl Record {
         out.put_u32_le(self.payload.len() as u32);
         out.put_slice(self.replid.as_bytes());
         out.put_slice(&self.payload);
-        Ok(())
     }
 
     /// Length of the encoded record at the start of `bytes`, from its header.
@@ -126,11 +122,11 @@ impl Record {
         if bytes.len() != HEADER_BYTES + len {
             return Err(truncated(start_offset));
         }
-        let replid = std::str::from_utf8(&bytes[24..64]).map_err(|_| RecordError::BadReplid)?;
+        let replid = ReplId::parse(&bytes[24..64]).ok_or(RecordError::BadReplid)?;
         let record = Record {
             start_offset,
             db,
-            replid: Arc::from(replid),
+            replid,
             crc,
             payload: bytes.slice(HEADER_BYTES..),
         };
@@ -147,7 +143,7 @@ mod tests {
         Record::new(
             100,
             3,
-            Arc::from("f".repeat(40)),
+            ReplId::parse_str(&"f".repeat(40)).unwrap(),
             Bytes::from_static(b"*1\r\n$4\r\nPING\r\n"),
         )
     }
@@ -156,7 +152,7 @@ mod tests {
     fn round_trip_and_crc() {
         let r = sample();
         assert_eq!(r.end_offset(), 114);
-        let encoded = r.encode().unwrap();
+        let encoded = r.encode();
         assert_eq!(Record::decode(&encoded).unwrap(), r);
         let mut damaged = encoded.to_vec();
         let last = damaged.len() - 1;

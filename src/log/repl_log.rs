@@ -5,8 +5,8 @@
 //! Effects of one batch are gathered in `pending` and sealed into one [`Record`] at the end of
 //! the batch, so records end on command boundaries and a MULTI…EXEC block is never split.
 
+use super::ids::ReplId;
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use thiserror::Error;
@@ -46,7 +46,7 @@ pub struct ReplLog {
     pending: BytesMut,
     /// Db in force before the first pending byte.
     pending_db: u32,
-    replid: Arc<str>,
+    replid: ReplId,
 }
 
 impl ReplLog {
@@ -60,7 +60,7 @@ impl ReplLog {
             stream_db: DB_UNKNOWN,
             pending: BytesMut::new(),
             pending_db: DB_UNKNOWN,
-            replid: Arc::from(""),
+            replid: ReplId::ZERO,
         }
     }
 
@@ -86,10 +86,10 @@ impl ReplLog {
         self.backlog_bytes_max = bytes;
     }
 
-    pub fn set_replid(&mut self, replid: &str) {
-        if &*self.replid != replid {
+    pub fn set_replid(&mut self, replid: ReplId) {
+        if self.replid != replid {
             self.seal();
-            self.replid = Arc::from(replid);
+            self.replid = replid;
         }
     }
 
@@ -173,7 +173,7 @@ impl ReplLog {
             return None;
         }
         let payload = self.pending.split().freeze();
-        let record = Record::new(self.end, self.pending_db, self.replid.clone(), payload);
+        let record = Record::new(self.end, self.pending_db, self.replid, payload);
         self.end = record.end_offset();
         self.retained_bytes += record.payload.len() as u64;
         self.records.push_back(record);

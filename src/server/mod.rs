@@ -91,8 +91,8 @@ impl State {
             request_frame: None,
         };
         state.repl.hot_bytes_max = hot_bytes_max;
-        let replid = state.repl.ids.replid.clone();
-        state.repl.log.set_replid(&replid);
+        let replid = state.repl.ids.replid;
+        state.repl.log.set_replid(replid);
         state
     }
 

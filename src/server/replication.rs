@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use crate::log::{ReplIds, ReplLog};
+use crate::log::{ReplId, ReplIds, ReplLog};
 
 /// Where an attached replica is in its life cycle, with Redis's INFO names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,8 +219,7 @@ impl ReplState {
     pub fn promote(&mut self) {
         let end = self.log.end_offset();
         self.ids.shift(end);
-        let replid = self.ids.replid.clone();
-        self.log.set_replid(&replid);
+        self.log.set_replid(self.ids.replid);
         self.persist_ids();
     }
 
@@ -234,18 +233,17 @@ impl ReplState {
     /// Our master continued the history we offered from before our last shift
     /// ([`ids::ReplIds::offered_history`]): that history is ours again.
     #[must_use]
-    pub fn resume_previous_history(&mut self, offered: &str, offset: u64) -> bool {
+    pub fn resume_previous_history(&mut self, offered: ReplId, offset: u64) -> bool {
         if !self.ids.resume_previous(offered, offset) {
             return false;
         }
-        let replid = self.ids.replid.clone();
-        self.log.set_replid(&replid);
+        self.log.set_replid(self.ids.replid);
         self.persist_ids();
         true
     }
 
     /// Our master continued us under a new history (`+CONTINUE <new id>`).
-    pub fn adopt_continued(&mut self, new_replid: &str, offset: u64) {
+    pub fn adopt_continued(&mut self, new_replid: ReplId, offset: u64) {
         self.ids.adopt_continued(new_replid, offset);
         self.log.set_replid(new_replid);
         self.persist_ids();
@@ -254,7 +252,7 @@ impl ReplState {
     /// A full sync (or a start without usable history): the log restarts at `offset` under
     /// `replid`, with nothing before it. The durable log forgets its records; until the new
     /// data is saved as a snapshot, a restart cannot replay onto anything (`base` says so).
-    pub fn restart_history(&mut self, replid: &str, offset: u64, stream_db: Option<u32>) {
+    pub fn restart_history(&mut self, replid: ReplId, offset: u64, stream_db: Option<u32>) {
         self.ids.adopt_full(replid);
         self.log.set_replid(replid);
         self.log.reset(offset);
@@ -265,7 +263,7 @@ impl ReplState {
                 log_start: offset,
                 base: crate::durable::meta::LogBase {
                     offset,
-                    replid: replid.to_string(),
+                    replid,
                     empty: false,
                 },
             });
@@ -279,7 +277,7 @@ pub enum SyncFeed {
     /// The snapshot was taken: the member hands its socket to the fan-out sender, which
     /// writes +FULLRESYNC with these, the framing and the payload.
     Start {
-        replid: String,
+        replid: ReplId,
         offset: u64,
         /// The payload's expected size (see `snapshot::estimate_encoded_bytes`).
         size_hint: u64,
@@ -292,7 +290,7 @@ pub enum SyncFeed {
 /// arrives while it is written reads it at its own cursor, while it grows.
 #[derive(Debug)]
 pub struct DiskJob {
-    pub replid: String,
+    pub replid: ReplId,
     pub offset: u64,
     /// The file's expected size, set once estimated (outside the lock, after the job is
     /// created): for `master_sync_perc` on replicas reading it with `$EOF:` framing.

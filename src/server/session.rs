@@ -69,6 +69,7 @@ pub struct ReplicaHandshake {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PsyncRequest {
+    /// As the replica sent it: `?`, or an id to be parsed by the PSYNC decision.
     pub replid: String,
     pub offset: String,
     /// Old-style SYNC: no +FULLRESYNC line, just the payload.

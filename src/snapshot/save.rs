@@ -189,7 +189,7 @@ pub fn write_observed(
     if base_ready && let Some(durable) = &snap.durable {
         durable.set_base(crate::durable::meta::LogBase {
             offset: snap.offset,
-            replid: snap.replid.clone(),
+            replid: snap.replid,
             empty: false,
         });
     }

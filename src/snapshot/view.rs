@@ -14,7 +14,7 @@ use crate::store::{DbSnapshot, Entry, Value};
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub dbs: Vec<DbSnapshot>,
-    pub replid: String,
+    pub replid: crate::log::ReplId,
     /// Log offset the snapshot corresponds to: a replica loading it continues from here.
     pub offset: u64,
     /// Db selected in the stream at `offset` (RDB aux `repl-stream-db`).
@@ -34,7 +34,7 @@ pub fn take(state: &mut State) -> Snapshot {
     let stream_db = state.repl.log.stream_db().unwrap_or(0);
     Snapshot {
         dbs: state.dbs.iter().map(|db| db.snapshot()).collect(),
-        replid: state.repl.ids.replid.clone(),
+        replid: state.repl.ids.replid,
         offset,
         stream_db,
         ctime_secs: crate::server::unix_time_ms() / 1000,
@@ -84,7 +84,7 @@ fn aux(snapshot: &Snapshot) -> SnapshotAux<'_> {
         ctime_secs: snapshot.ctime_secs,
         used_mem_bytes: crate::alloc::allocated_bytes(),
         repl_stream_db: snapshot.stream_db,
-        repl_id: &snapshot.replid,
+        repl_id: snapshot.replid.as_str(),
         repl_offset: snapshot.offset,
     }
 }

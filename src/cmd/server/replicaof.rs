@@ -64,7 +64,7 @@ mod tests {
     #[test]
     fn follow_then_promote_shifts_the_history() {
         let mut h = Harness::new();
-        let first = h.state.repl.ids.replid.clone();
+        let first = h.state.repl.ids.replid;
         assert_eq!(h.run("replicaof 127.0.0.1 7279"), Reply::ok());
         assert!(h.state.repl.master.is_some());
         assert!(!h.state.expire_deletes);
