@@ -37,7 +37,7 @@ pub fn active_expire_cycle(state: &mut State, now_ms: u64, budget: Duration) -> 
         for key in &expired {
             state.dbs[db].remove(key);
             state.watches.touch(db, key);
-            state.effects.push(Effect {
+            state.queue_effect(Effect {
                 db,
                 argv: vec![Bytes::from_static(b"DEL"), key.clone()],
             });

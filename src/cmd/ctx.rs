@@ -82,18 +82,18 @@ impl<'a> Ctx<'a> {
         if !expired {
             return false;
         }
-        if self.state.expire_deletes && !self.session.is_master_link {
+        if self.state.expire_deletes && !self.session.source.from_master() {
             self.state.dbs[db].remove(key);
             self.state.stats.expired_keys += 1;
             self.state.watches.touch(db, key);
             // Pushed straight to the log's queue: the deletion must precede the effect of the
             // command that found the key expired.
-            self.state.effects.push(Effect {
+            self.state.queue_effect(Effect {
                 db,
                 argv: vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
             });
         }
-        !self.session.is_master_link
+        !self.session.source.from_master()
     }
 
     // ----- lookups ------------------------------------------------------------------------

@@ -11,9 +11,10 @@ use crate::resp::Reply;
 use crate::resp::parse::canonical_len;
 use crate::server::blocking::Resume;
 use crate::server::clients::Outbound;
+use crate::server::propagate::CommandEffects;
 use crate::server::session::ReplyMode;
 use crate::server::stats::CommandStat;
-use crate::server::{Effect, Server, Session, State, unix_time_ms, unix_time_us};
+use crate::server::{Server, Session, State, unix_time_ms, unix_time_us};
 
 /// Commands a transaction does not queue.
 fn runs_inside_multi(name: &str) -> bool {
@@ -43,7 +44,7 @@ fn allowed_in_pubsub(name: &str) -> bool {
 /// PUBLISH, which replicates) of normal clients, and EXEC of a transaction holding one, as
 /// Redis 7.0's pause does. Queueing inside MULTI is not a write and goes on.
 pub fn waits_for_failover(state: &State, session: &Session, argv: &[Bytes]) -> bool {
-    if !state.repl.writes_paused() || session.is_master_link {
+    if !state.repl.writes_paused() || session.source.from_master() {
         return false;
     }
     let writes = |argv: &[Bytes]| {
@@ -88,11 +89,8 @@ pub fn execute_request(
     if state.blocking.has_ready() {
         serve_blocked(server, state);
     }
-    if session.is_master_link {
-        // Our master's own bytes go to the log unchanged (see link::apply), not these.
-        state.effects.clear();
-    } else {
-        state.log_effects();
+    state.finish_request(session.source);
+    if !session.source.from_master() {
         let log_end = state.repl.log.end_offset();
         if log_end != log_end_before {
             // WAIT waits for replicas to acknowledge this client's writes.
@@ -203,7 +201,7 @@ fn check_and_run(
     if let Some(refusal) = replication_refusal(state, session, spec) {
         return reject(state, session, Some(spec), refusal);
     }
-    if state.loading && !spec.has(flags::LOADING) && !session.is_master_link {
+    if state.loading && !spec.has(flags::LOADING) && !session.source.from_master() {
         return reject(
             state,
             session,
@@ -269,36 +267,27 @@ pub fn call(
     } = ctx;
     let db = session.db;
     let propagate_own = changes > 0 && !suppress_own && spec.has(flags::WRITE);
-    if session.is_master_link {
-        // Our log takes the master's own bytes (link::apply): effects here would only be
-        // gathered to be dropped, an argv copy per applied write.
-    } else if nested {
-        // EXEC wraps what its commands produce: gathered, not logged yet.
-        if propagate_own {
-            state.effects.push(Effect {
-                db,
-                argv: rewritten.unwrap_or_else(|| argv.to_vec()),
-            });
-        }
-        state.effects.extend(also);
-    } else if propagate_own || !also.is_empty() || !state.effects.is_empty() {
-        // Straight into the log without copying argv. Deletions of keys the command found
-        // expired were queued during it and go first.
-        state.log_effects();
-        if propagate_own && !state.repl.is_replica() {
-            let frame = state.request_frame.take();
-            match (rewritten.as_deref(), frame) {
-                (Some(effect), _) => state.repl.log.append_argv(db, effect),
-                // Only a frame with minimal headers is Redis's own encoding of argv.
-                (None, Some(frame)) if canonical_len(argv) == frame.len() => {
-                    state.repl.log.append_encoded(db, &frame)
-                }
-                (None, _) => state.repl.log.append_argv(db, argv),
-            }
-        }
-        state.effects.extend(also);
-        state.log_effects();
-    }
+    // Only a frame with minimal headers is Redis's own encoding of argv.
+    let frame = if propagate_own && !nested && rewritten.is_none() {
+        state
+            .request_frame
+            .take()
+            .filter(|frame| canonical_len(argv) == frame.len())
+    } else {
+        None
+    };
+    state.propagate_command(
+        session.source,
+        CommandEffects {
+            db,
+            argv,
+            frame,
+            propagate_own,
+            rewritten,
+            also,
+            nested,
+        },
+    );
     state.dirty += changes;
     let stat = state
         .stats
@@ -363,7 +352,8 @@ pub fn serve_blocked(server: &Server, state: &mut State) {
             ctx.nested = true;
             let served = serve(&mut ctx, &args);
             let Ctx { changes, also, .. } = ctx;
-            state.effects.extend(also);
+            also.into_iter()
+                .for_each(|effect| state.queue_effect(effect));
             state.dirty += changes;
             match served {
                 Some(reply) => {
@@ -452,7 +442,7 @@ fn replication_refusal(
     session: &Session,
     spec: &CommandSpec,
 ) -> Option<std::borrow::Cow<'static, str>> {
-    if session.is_master_link {
+    if session.source.from_master() {
         return None;
     }
     let config = &state.config;

@@ -14,6 +14,7 @@ use crate::cmd::dispatch;
 use crate::log::repl_log::encode_command;
 use crate::resp::Reply;
 use crate::resp::parse::{ParseLimits, ProtocolError, RequestParser};
+use crate::server::propagate::Source;
 use crate::server::{Server, Session, State};
 
 /// Commands executed per lock acquisition at most.
@@ -68,15 +69,13 @@ pub struct StreamApplier {
     transaction: BytesMut,
     scratch: BytesMut,
     errors: u64,
-    /// Replaying our own durable log at start-up: the bytes are in the log already.
-    replaying: bool,
 }
 
 impl StreamApplier {
     /// `db` is the db the master's stream has selected at our current offset, if known.
     pub fn new(client_id: u64, db: Option<u32>) -> StreamApplier {
         let mut session = Session::new(client_id, true);
-        session.is_master_link = true;
+        session.source = Source::MasterLink;
         session.db = db.map_or(0, |d| d as usize);
         StreamApplier {
             parser: RequestParser::default(),
@@ -85,7 +84,6 @@ impl StreamApplier {
             transaction: BytesMut::new(),
             scratch: BytesMut::new(),
             errors: 0,
-            replaying: false,
         }
     }
 
@@ -93,7 +91,7 @@ impl StreamApplier {
     /// appends nothing to the log.
     pub fn for_replay(db: Option<u32>) -> StreamApplier {
         let mut applier = StreamApplier::new(0, db);
-        applier.replaying = true;
+        applier.session.source = Source::Replay;
         applier
     }
 
@@ -260,7 +258,8 @@ impl StreamApplier {
 
     /// Appends a processed request to our log, holding MULTI blocks back until they close.
     fn record(&mut self, state: &mut State, raw: &[u8]) {
-        if self.replaying {
+        if self.session.source == Source::Replay {
+            // Our own log being replayed: the bytes are in it already.
             return;
         }
         let db = self.db_known.then_some(self.session.db as u32);
@@ -268,10 +267,10 @@ impl StreamApplier {
             self.transaction.extend_from_slice(raw);
         } else if !self.transaction.is_empty() {
             self.transaction.extend_from_slice(raw);
-            state.repl.log.append_raw(&self.transaction, db);
+            state.proxy(&self.transaction, db);
             self.transaction.clear();
         } else {
-            state.repl.log.append_raw(raw, db);
+            state.proxy(raw, db);
         }
     }
 

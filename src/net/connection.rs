@@ -496,7 +496,7 @@ impl Connection {
             let seconds = self.input_limits.idle_timeout_seconds;
             let exempt = self.session.subscription_count() > 0
                 || self.session.is_monitor
-                || self.session.is_master_link;
+                || self.session.source.from_master();
             if seconds == 0 || exempt {
                 None
             } else {

@@ -111,16 +111,11 @@ fn replication_cron(state: &mut crate::server::State, now_ms: u64) {
     }
     let period_ms = state.config.repl_ping_replica_period_seconds.max(1) * 1000;
     if now_ms.saturating_sub(state.repl.last_ping_unix_ms) >= period_ms {
-        state.log_effects();
-        state.repl.log.append_dbless(&[b"PING"]);
+        state.propagate_own(&[b"PING"]);
         state.repl.last_ping_unix_ms = now_ms;
     }
     if std::mem::take(&mut state.repl.getack_requested) {
-        state.log_effects();
-        state
-            .repl
-            .log
-            .append_dbless(&[b"REPLCONF", b"GETACK", b"*"]);
+        state.propagate_own(&[b"REPLCONF", b"GETACK", b"*"]);
     }
 }
 

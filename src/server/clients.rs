@@ -198,7 +198,7 @@ pub fn sync_session(
     handle.last_active_ms = now_ms;
     handle.no_evict = session.no_evict;
     let mut flags = String::new();
-    if session.is_master_link {
+    if session.source == crate::server::propagate::Source::MasterLink {
         flags.push('M');
     }
     if session.is_monitor {

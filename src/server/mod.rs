@@ -6,6 +6,7 @@ pub mod blocking;
 pub mod clients;
 pub mod clock;
 pub mod persistence;
+pub mod propagate;
 pub mod pubsub;
 pub mod replication;
 pub mod session;
@@ -94,22 +95,6 @@ impl State {
         let replid = state.repl.ids.replid;
         state.repl.log.set_replid(replid);
         state
-    }
-
-    /// Hands the effects of executed commands to the replication log.
-    pub fn log_effects(&mut self) {
-        if self.effects.is_empty() {
-            return;
-        }
-        if self.repl.is_replica() {
-            // A replica's log is its master's stream byte for byte (link::apply appends it);
-            // its own effects (local writes on a writable replica, served blocking pops)
-            // stay local, as in Redis.
-            self.effects.clear();
-            return;
-        }
-        self.repl.log.append_effects(self.effects.iter());
-        self.effects.clear();
     }
 
     /// Ends a batch: pending effects become one record, the log is trimmed to its limits,

@@ -40,8 +40,10 @@ pub struct Session {
     pub pending_block: Option<BlockRequest>,
     pub close_after_reply: bool,
     pub is_monitor: bool,
-    /// The connection from our master: its writes are applied even on a read-only replica.
-    pub is_master_link: bool,
+    /// Where its commands come from: a client, our master's stream (applied even on a
+    /// read-only replica), or our own log replayed at start-up. Decides what the log takes
+    /// of them (`server::propagate`).
+    pub source: super::propagate::Source,
     pub lib_name: Option<Bytes>,
     pub lib_ver: Option<Bytes>,
     pub no_evict: bool,

@@ -11,7 +11,7 @@ use crate::util::num::parse_i64;
 /// Refuses a string that would grow past `proto-max-bulk-len` (not for the master's stream,
 /// which must apply whatever the master accepted).
 fn check_length(ctx: &Ctx<'_>, size: u64, append: u64) -> Result<(), Reply> {
-    if ctx.session.is_master_link {
+    if ctx.session.source.from_master() {
         return Ok(());
     }
     match size.checked_add(append) {

@@ -7,7 +7,6 @@ use crate::cmd::{CommandSpec, Ctx, dispatch, lookup};
 use crate::command;
 use crate::resp::Reply;
 use crate::resp::reply::QUEUED;
-use crate::server::Effect;
 use crate::server::session::MultiState;
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -117,7 +116,7 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Reply {
         return Reply::NilArray;
     }
     unwatch_all(ctx);
-    let first_effect = ctx.state.effects.len();
+    let first_effect = ctx.state.queued_effects();
     let start_db = ctx.session.db;
     let mut replies = Vec::with_capacity(multi.queued.len());
     for argv in &multi.queued {
@@ -133,19 +132,7 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Reply {
     }
     // A transaction reaches replicas as one MULTI ... EXEC block so that it is applied
     // atomically there too.
-    if ctx.state.effects.len() > first_effect {
-        ctx.state.effects.insert(
-            first_effect,
-            Effect {
-                db: start_db,
-                argv: vec![Bytes::from_static(b"MULTI")],
-            },
-        );
-        let db = ctx.session.db;
-        ctx.state.effects.push(Effect {
-            db,
-            argv: vec![Bytes::from_static(b"EXEC")],
-        });
-    }
+    let end_db = ctx.session.db;
+    ctx.state.wrap_transaction(first_effect, start_db, end_db);
     Reply::Array(replies)
 }
