@@ -53,17 +53,14 @@ fn main() -> Result<()> {
             "directive '{name}' is accepted for compatibility but has no effect in sluice"
         );
     }
-    if config.get("daemonize") == Some("yes") {
+    if config.daemonize {
         tracing::warn!(
             "daemonize yes is ignored: sluice runs in the foreground (use your supervisor)"
         );
     }
     // `io-threads` sets how many threads serve connections (see tuning/README.md for why the
     // default is 1 on small machines); TOKIO_WORKER_THREADS, if set, still wins.
-    let worker_threads: usize = config
-        .get("io-threads")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
+    let worker_threads = config.io_threads;
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
         builder.worker_threads(worker_threads.max(1));

@@ -32,12 +32,7 @@ pub fn start(server: &Arc<Server>) {
     crate::repl::role::configured_before_start(server);
     {
         let mut state = server.state.lock();
-        let setting = state
-            .config
-            .get("repl-io-engine")
-            .unwrap_or("auto")
-            .to_string();
-        let engine = crate::fanout::Engine::choose(&setting);
+        let engine = crate::fanout::Engine::choose(state.config.repl_io_engine);
         tracing::info!(engine = engine.name(), "full-sync sender");
         state.repl.io_engine = engine;
     }

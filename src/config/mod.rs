@@ -94,6 +94,19 @@ pub struct Config {
     pub repl_backlog_size: u64,
     pub repl_log_fsync: FsyncPolicy,
     pub repl_ship_durable: bool,
+    pub repl_compression: ReplCompression,
+    /// `repl-compression-level`: None lets sluice choose (the directive's 0).
+    pub repl_compression_level: Option<i32>,
+    pub repl_io_engine: IoEngineSetting,
+    pub io_threads: usize,
+    pub daemonize: bool,
+    pub masterauth: Option<String>,
+    pub masteruser: Option<String>,
+    pub replica_announce_ip: Option<String>,
+    pub replica_announce_port: u16,
+    pub replica_announced: bool,
+    pub replica_priority: u64,
+    pub shutdown_timeout_seconds: u64,
     pub repl_log_hot_size: u64,
     pub repl_log_snapshot_size: u64,
     pub repl_log_dir: String,
@@ -107,6 +120,26 @@ pub struct Config {
     pub min_replicas_to_write: u64,
     pub min_replicas_max_lag_seconds: u64,
     pub encoding_limits: EncodingLimits,
+}
+
+/// `repl-compression`: zstd-compressed full syncs for replicas that announce `capa zstd`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplCompression {
+    /// While the replica's link is the bottleneck.
+    Auto,
+    /// Always.
+    Zstd,
+    /// Never.
+    No,
+}
+
+/// `repl-io-engine`: what sends full-sync payloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoEngineSetting {
+    /// io_uring where the kernel allows it, else epoll.
+    Auto,
+    IoUring,
+    Epoll,
 }
 
 /// Thresholds of Redis's compact encodings, which decide some visible behaviours (reply
@@ -158,6 +191,18 @@ impl Default for Config {
             repl_backlog_size: 1 << 30,
             repl_log_fsync: FsyncPolicy::EverySec,
             repl_ship_durable: false,
+            repl_compression: ReplCompression::Auto,
+            repl_compression_level: None,
+            repl_io_engine: IoEngineSetting::Auto,
+            io_threads: 1,
+            daemonize: false,
+            masterauth: None,
+            masteruser: None,
+            replica_announce_ip: None,
+            replica_announce_port: 0,
+            replica_announced: true,
+            replica_priority: 100,
+            shutdown_timeout_seconds: 10,
             repl_log_hot_size: 64 << 20,
             repl_log_snapshot_size: 128 << 20,
             repl_log_dir: "replog".into(),
@@ -438,6 +483,34 @@ impl Config {
                     .ok_or_else(|| bad("argument must be one of always, everysec, no"))?
             }
             "repl-ship-durable" => self.repl_ship_durable = value == "yes",
+            "repl-compression" => {
+                self.repl_compression = match value.as_str() {
+                    "zstd" => ReplCompression::Zstd,
+                    "no" => ReplCompression::No,
+                    _ => ReplCompression::Auto,
+                }
+            }
+            "repl-compression-level" => {
+                self.repl_compression_level = Some(int(&value)? as i32).filter(|&l| l != 0)
+            }
+            "repl-io-engine" => {
+                self.repl_io_engine = match value.as_str() {
+                    "io_uring" => IoEngineSetting::IoUring,
+                    "epoll" => IoEngineSetting::Epoll,
+                    _ => IoEngineSetting::Auto,
+                }
+            }
+            "io-threads" => self.io_threads = int(&value)?.max(1) as usize,
+            "daemonize" => self.daemonize = value == "yes",
+            "masterauth" => self.masterauth = Some(value).filter(|v| !v.is_empty()),
+            "masteruser" => self.masteruser = Some(value).filter(|v| !v.is_empty()),
+            "replica-announce-ip" => {
+                self.replica_announce_ip = Some(value).filter(|v| !v.is_empty())
+            }
+            "replica-announce-port" => self.replica_announce_port = int(&value)? as u16,
+            "replica-announced" => self.replica_announced = value == "yes",
+            "replica-priority" => self.replica_priority = int(&value)?,
+            "shutdown-timeout" => self.shutdown_timeout_seconds = int(&value)?,
             "repl-log-hot-size" => self.repl_log_hot_size = int(&value)?,
             "repl-log-snapshot-size" => self.repl_log_snapshot_size = int(&value)?,
             "repl-log-dir" => self.repl_log_dir = value,
@@ -642,6 +715,55 @@ mod tests {
         assert_eq!(c.get("repl-backlog-size"), Some("67108864"));
         let c = Config::from_args(&args(&["--save", "3600 1 300 100"])).unwrap();
         assert_eq!(c.save_points, vec![(3600, 1), (300, 100)]);
+    }
+
+    #[test]
+    fn the_directives_sluice_reads_are_typed_and_honoured() {
+        let mut c = Config::from_args(&args(&[
+            "--repl-compression",
+            "zstd",
+            "--repl-compression-level",
+            "6",
+            "--repl-io-engine",
+            "epoll",
+            "--slave-announce-ip",
+            "10.0.0.7",
+            "--replica-announce-port",
+            "7001",
+            "--replica-priority",
+            "200",
+            "--shutdown-timeout",
+            "3",
+            "--masterauth",
+            "secret",
+        ]))
+        .unwrap();
+        assert_eq!(c.repl_compression, ReplCompression::Zstd);
+        assert_eq!(c.repl_compression_level, Some(6));
+        assert_eq!(c.repl_io_engine, IoEngineSetting::Epoll);
+        assert_eq!(c.replica_announce_ip.as_deref(), Some("10.0.0.7"));
+        assert_eq!(c.replica_announce_port, 7001);
+        assert_eq!(c.replica_priority, 200);
+        assert_eq!(c.shutdown_timeout_seconds, 3);
+        assert_eq!(c.masterauth.as_deref(), Some("secret"));
+        assert!(
+            c.ignored.is_empty(),
+            "honoured, not ignored: {:?}",
+            c.ignored
+        );
+        let set = |c: &mut Config, name: &str, value: &str| {
+            c.set(name, &[value.to_string()], Origin::Runtime).unwrap()
+        };
+        set(&mut c, "repl-compression-level", "0");
+        assert_eq!(c.repl_compression_level, None, "0 lets sluice choose");
+        set(&mut c, "masterauth", "");
+        assert_eq!(c.masterauth, None);
+        set(&mut c, "replica-announced", "no");
+        assert!(!c.replica_announced);
+        assert!(
+            c.set("replica-announce-port", &["70000".into()], Origin::Runtime)
+                .is_err()
+        );
     }
 
     #[test]

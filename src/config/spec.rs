@@ -121,6 +121,23 @@ pub const DIRECTIVES: &[Directive] = &[
     ),
     d("masterauth", Kind::Text, "", true),
     d("masteruser", Kind::Text, "", true),
+    // What a replica tells its master (and Sentinel) about itself.
+    d("replica-announce-ip", Kind::Text, "", true),
+    d("replica-announce-port", Kind::Int(0, 65535), "0", true),
+    d("replica-announced", Kind::Bool, "yes", true),
+    d(
+        "replica-priority",
+        Kind::Int(0, i32::MAX as u64),
+        "100",
+        true,
+    ),
+    // How long SHUTDOWN (and SIGTERM) waits for lagging replicas.
+    d(
+        "shutdown-timeout",
+        Kind::Int(0, i32::MAX as u64),
+        "10",
+        true,
+    ),
     d("replica-read-only", Kind::Bool, "yes", true),
     d("replica-serve-stale-data", Kind::Bool, "yes", true),
     d(
@@ -181,7 +198,6 @@ pub fn refusal(name: &str, value: &str) -> Option<String> {
                 .into(),
         ),
         ("cluster-enabled", "yes") => Some("cluster mode is not supported by sluice".into()),
-        ("io-threads", v) if v != "1" => None,
         _ => None,
     }
 }

@@ -43,9 +43,9 @@ impl Engine {
 
     /// The engine for `repl-io-engine` (auto|io_uring|epoll): io_uring when asked for or
     /// auto and the kernel lets us use it, else the poll loop.
-    pub fn choose(setting: &str) -> Engine {
+    pub fn choose(setting: crate::config::IoEngineSetting) -> Engine {
         match setting {
-            "epoll" => Engine::Poll,
+            crate::config::IoEngineSetting::Epoll => Engine::Poll,
             _ => match uring::probe() {
                 Ok(()) => Engine::IoUring,
                 Err(reason) => {

@@ -16,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
+use crate::config::ReplCompression;
 use crate::fanout;
 use crate::log::ReplId;
 use crate::log::psync::{self, FullResyncReason, PsyncDecision};
@@ -600,11 +601,7 @@ fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>) {
                 info.cursor = snap.offset;
             }
         }
-        let level = state
-            .config
-            .get("repl-compression-level")
-            .and_then(|v| v.parse::<i32>().ok())
-            .filter(|&l| l != 0);
+        let level = state.config.repl_compression_level;
         (snap, state.repl.io_engine, level)
     };
     let size_hint = estimate(&snap);
@@ -909,11 +906,11 @@ async fn send_through_fanout(
     let (window_bytes, framing) = {
         let state = server.state.lock();
         // Compressed framing only to replicas that said they take it: stock Redis never does.
-        let framing = match state.config.get("repl-compression").unwrap_or("auto") {
-            "no" => fanout::Framing::Plain,
+        let framing = match state.config.repl_compression {
+            ReplCompression::No => fanout::Framing::Plain,
             _ if !capa_zstd => fanout::Framing::Plain,
-            "zstd" => fanout::Framing::Frames { always: true },
-            _ => fanout::Framing::Frames { always: false },
+            ReplCompression::Zstd => fanout::Framing::Frames { always: true },
+            ReplCompression::Auto => fanout::Framing::Frames { always: false },
         };
         (state.config.output_limit_replica.hard_bytes, framing)
     };

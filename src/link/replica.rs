@@ -427,15 +427,12 @@ impl Link {
         let (auth, announce_ip, announce_port) = {
             let state = self.server.state.lock();
             let config = &state.config;
-            let text = |name: &str| config.get(name).unwrap_or("").to_string();
-            let user = text("masteruser");
-            let pass = text("masterauth");
-            let auth = (!pass.is_empty()).then_some((user, pass));
-            let port: u64 = config
-                .get("replica-announce-port")
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(0);
-            (auth, text("replica-announce-ip"), port)
+            let auth = config
+                .masterauth
+                .clone()
+                .map(|pass| (config.masteruser.clone().unwrap_or_default(), pass));
+            let ip = config.replica_announce_ip.clone().unwrap_or_default();
+            (auth, ip, config.replica_announce_port)
         };
         if let Some((user, pass)) = auth {
             let reply = if user.is_empty() {
@@ -449,7 +446,7 @@ impl Link {
             }
         }
         let port = if announce_port > 0 {
-            announce_port
+            u64::from(announce_port)
         } else {
             self.server.bound_port.load(Ordering::Relaxed)
         };

@@ -421,9 +421,9 @@ fn render_replication(ctx: &Ctx<'_>, out: &mut String) {
             let _ = write!(
                 out,
                 "slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:{}\r\nconnected_slaves:{}\r\n",
-                state.config.get("replica-priority").unwrap_or("100"),
+                state.config.replica_priority,
                 u8::from(state.config.replica_read_only),
-                u8::from(state.config.get("replica-announced") != Some("no")),
+                u8::from(state.config.replica_announced),
                 repl.replicas.len(),
             );
             write_good_replicas(state, out);

@@ -46,11 +46,7 @@ pub fn begin(
     if state.shutdown_pending.is_some() {
         return Begun::AlreadyPending;
     }
-    let timeout_s: u64 = state
-        .config
-        .get("shutdown-timeout")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+    let timeout_s = state.config.shutdown_timeout_seconds;
     state.seal_log();
     let lagging = lagging_replicas(state);
     if now || timeout_s == 0 || lagging == 0 {
