@@ -194,15 +194,13 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
             server.clone(),
             id,
             peer.ip().to_string(),
-            &mut conn.reader,
-            &mut conn.writer,
-            &mut conn.input,
+            (&mut conn.reader, &mut conn.writer, &mut conn.input),
             conn.session.replica_handshake.clone(),
             request,
             kill_switch.clone(),
         );
         reason = tokio::select! {
-            reason = stream => reason,
+            end = stream => end.to_string(),
             reason = kill_switch.tripped() => {
                 server.state.lock().repl.replicas.remove(&id);
                 tracing::warn!(replica = id, %peer, "replica dropped: {reason}");
