@@ -5,4 +5,5 @@
 
 pub mod apply;
 pub mod master;
+pub mod payload;
 pub mod replica;

@@ -21,6 +21,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, oneshot};
 
 use super::apply::{self, ApplyError, StreamApplier};
+use super::payload::PayloadReader;
 use crate::log::ReplId;
 use crate::server::clients::{ClientHandle, KillSwitch};
 use crate::server::replication::{LinkStatus, MasterLink};
@@ -725,20 +726,8 @@ impl Link {
         if let Err(e) = spawned {
             return Err(retry(format!("cannot start the loader thread: {e}")));
         }
-        let mark = match header {
-            PayloadHeader::Eof(mark) => Some(*mark.as_bytes()),
-            PayloadHeader::Length(_) | PayloadHeader::Zstd(_) => None,
-        };
-        let mut deframer = match header {
-            PayloadHeader::Zstd(mark) => Some(crate::fanout::compressed::Deframer::new(mark)),
-            _ => None,
-        };
-        let limit = match header {
-            PayloadHeader::Length(n) => n,
-            PayloadHeader::Eof(_) | PayloadHeader::Zstd(_) => u64::MAX,
-        };
+        let mut payload = PayloadReader::new(header);
         let mut progress = Progress::new(total);
-        let mut tail: Vec<u8> = Vec::with_capacity(2 * EOF_MARK_BYTES);
         let mut loader_done = false;
         // Checked on every pass, so that a transfer keeping the socket always readable
         // cannot starve the beat.
@@ -746,65 +735,29 @@ impl Link {
         loop {
             if Instant::now() >= next_beat {
                 next_beat = Instant::now() + TICK;
-                if !self.is_current() {
-                    return Err(LinkEnd::Stale);
-                }
-                self.check_timeout()?;
-                progress.log(keys_loaded.load(Ordering::Relaxed));
-                // What arrived last may not have been published (it is at most every so
-                // often, on arrival): a stalled transfer must still show it.
-                self.publish_now(&mut progress)?;
-                // Liveness for the master while we load.
-                self.send(b"\n").await?;
+                self.beat_while_loading(&mut progress, keys_loaded.load(Ordering::Relaxed))
+                    .await?;
             }
-            if let Some(frames) = deframer.as_mut() {
-                if !self.input.is_empty() {
-                    let data = self.input.split();
-                    progress.wire += data.len() as u64;
-                    let rdb = frames.push(&data).map_err(|e| {
-                        retry(format!(
-                            "compressed full sync from the master: {e}; the previous data is kept"
-                        ))
-                    })?;
-                    let mut loader_gone = false;
-                    progress.received += rdb.iter().map(|c| c.len() as u64).sum::<u64>();
-                    for chunk in rdb {
-                        if chunk_tx.send(chunk).await.is_err() {
-                            loader_gone = true;
-                            break;
-                        }
-                    }
-                    if loader_gone {
-                        break;
-                    }
-                    self.publish_progress(&mut progress)?;
-                    if frames.is_done() {
-                        // What follows the end frame is the command stream.
-                        self.input = frames.take_rest();
-                        break;
-                    }
-                }
-            } else if !self.input.is_empty() && progress.received < limit {
-                let take = (limit - progress.received).min(self.input.len() as u64) as usize;
-                progress.wire += take as u64;
-                let chunk = self.input.split_to(take).freeze();
-                if mark.is_some() {
-                    tail.extend_from_slice(&chunk[chunk.len().saturating_sub(EOF_MARK_BYTES)..]);
-                    let excess = tail.len().saturating_sub(EOF_MARK_BYTES);
-                    tail.drain(..excess);
-                }
-                progress.received += take as u64;
+            let pushed = payload.push(&mut self.input).map_err(|e| {
+                retry(format!(
+                    "compressed full sync from the master: {e}; the previous data is kept"
+                ))
+            })?;
+            progress.wire += pushed.wire_bytes;
+            let mut loader_gone = false;
+            for chunk in pushed.rdb {
+                progress.received += chunk.len() as u64;
                 if chunk_tx.send(chunk).await.is_err() {
                     // The loader stopped: it failed, and says why below.
+                    loader_gone = true;
                     break;
                 }
+            }
+            if loader_gone || payload.is_complete() {
+                break;
+            }
+            if pushed.wire_bytes > 0 {
                 self.publish_progress(&mut progress)?;
-            }
-            if progress.received == limit {
-                break;
-            }
-            if mark.is_some_and(|m| tail == m) {
-                break;
             }
             if self.input.capacity() - self.input.len() < READ_CHUNK_BYTES / 4 {
                 self.input.reserve(READ_CHUNK_BYTES);
@@ -815,9 +768,8 @@ impl Link {
                     loader_done = true;
                     // Diskless: the RDB ended before the mark showed at the end of a read (the
                     // stream followed in the same read). Disk: read the rest of the length.
-                    let ok = done.unwrap_or(false);
                     // Compressed: the end frame still follows the RDB's last bytes.
-                    if !ok || (mark.is_some() && deframer.is_none()) {
+                    if !done.unwrap_or(false) || payload.ends_with_rdb() {
                         break;
                     }
                 }
@@ -854,7 +806,7 @@ impl Link {
                 });
             }
         };
-        match mark {
+        match payload.eof_mark() {
             Some(mark) => self.check_eof_mark(&mark, remainder).await?,
             None if !remainder.is_empty() => tracing::warn!(
                 bytes = remainder.len(),
@@ -863,6 +815,25 @@ impl Link {
             None => {}
         }
         Ok((loaded, progress.received))
+    }
+
+    /// Once a second while a payload loads: the configuration and the master are still
+    /// there, the progress is logged and shown, and the master hears from us.
+    async fn beat_while_loading(
+        &mut self,
+        progress: &mut Progress,
+        keys_loaded: u64,
+    ) -> Result<(), LinkEnd> {
+        if !self.is_current() {
+            return Err(LinkEnd::Stale);
+        }
+        self.check_timeout()?;
+        progress.log(keys_loaded);
+        // What arrived last may not have been published (it is at most every so often, on
+        // arrival): a stalled transfer must still show it.
+        self.publish_now(progress)?;
+        // Liveness for the master while we load.
+        self.send(b"\n").await
     }
 
     /// INFO's `master_sync_read_bytes`, refreshed at most every PROGRESS_PUBLISH_INTERVAL.
