@@ -374,6 +374,13 @@ impl DurableLog {
     /// waits for it to catch up: the caller holds the server lock, so writes slow down to
     /// what the disk takes instead of the unwritten part growing without bound in memory.
     pub fn append(&self, record: Record, lag_bytes_max: u64) {
+        // The writer stores what it is given in order: a record that does not follow the
+        // last one would put a hole in the log.
+        debug_assert_eq!(
+            record.start_offset,
+            self.appended_end(),
+            "record appended out of order"
+        );
         let end = record.end_offset();
         self.shared.appended_end.store(end, Ordering::Release);
         let _ = self.tx.send(Msg::Append(record));
@@ -459,10 +466,17 @@ impl DurableLog {
     }
 
     pub fn reset(&self, meta: LogMeta) {
+        // Appends that follow continue the new log at once, before the writer gets to it.
+        self.shared
+            .appended_end
+            .store(meta.log_start, Ordering::Release);
         let _ = self.tx.send(Msg::Reset(Box::new(meta)));
     }
 
     pub fn truncate(&self, keep_until: u64) {
+        self.shared
+            .appended_end
+            .fetch_min(keep_until, Ordering::AcqRel);
         let _ = self.tx.send(Msg::Truncate(keep_until));
     }
 

@@ -227,7 +227,8 @@ impl Writer {
                     let start = self.meta.log_start;
                     self.shared.store_start.store(start, Ordering::Release);
                     self.shared.written_end.store(start, Ordering::Release);
-                    self.shared.appended_end.store(start, Ordering::Release);
+                    // `appended_end` was moved by `DurableLog::reset` itself: appends after
+                    // the reset may already have moved it further.
                     self.shared.durable_end.store(start, Ordering::Release);
                     self.shared
                         .base_offset
@@ -325,8 +326,7 @@ impl Writer {
         self.shared.written_end.store(end, Ordering::Release);
         let durable = self.shared.durable_end.load(Ordering::Acquire).min(end);
         self.shared.durable_end.store(durable, Ordering::Release);
-        let appended = self.shared.appended_end.load(Ordering::Acquire).min(end);
-        self.shared.appended_end.store(appended, Ordering::Release);
+        // `appended_end` was cut by `DurableLog::truncate` itself.
         self.shared.durable_watch.send_replace(durable);
         self.shared.store_start.store(start, Ordering::Release);
         self.meta.log_start = start;
@@ -341,6 +341,16 @@ impl Writer {
                     let staged = self.queue.pop_front().unwrap_or_default();
                     let mut index = self.shared.index.lock();
                     for id in &staged.chunks {
+                        // Chunks extend the index at its end: it never has a hole.
+                        debug_assert!(
+                            index
+                                .values()
+                                .next_back()
+                                .is_none_or(|&end| end == id.start),
+                            "chunk {}..{} does not follow the index's end",
+                            id.start,
+                            id.end
+                        );
                         index.insert(id.start, id.end);
                     }
                     if let Some(id) = staged.chunks.last() {

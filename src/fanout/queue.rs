@@ -126,6 +126,7 @@ impl Queue {
     }
 
     pub fn push(&mut self, item: Item) {
+        debug_assert!(!self.finished, "a chunk pushed after the payload finished");
         self.queued_bytes += item.raw.len() as u64;
         self.chunks.push_back(item);
     }
@@ -182,6 +183,13 @@ impl Queue {
             if self.enforce_window(member) {
                 return Next::Done;
             }
+            // Chunks are dropped only once every live member has sent them.
+            debug_assert!(
+                member.chunk >= self.first,
+                "member at chunk {} behind the queue's first {}",
+                member.chunk,
+                self.first
+            );
             let item = &self.chunks[(member.chunk - self.first) as usize];
             match member.framing {
                 Framing::Plain => member.pieces.push_back(item.raw.clone()),

@@ -174,8 +174,25 @@ impl ReplLog {
         }
         let payload = self.pending.split().freeze();
         let record = Record::new(self.end, self.pending_db, self.replid, payload);
+        // The log is contiguous: each record starts where the one before ended, and what is
+        // retained is exactly the records held.
+        debug_assert!(
+            self.records
+                .back()
+                .is_none_or(|last| last.end_offset() == record.start_offset),
+            "record at {} does not follow the log's last one",
+            record.start_offset
+        );
         self.end = record.end_offset();
         self.retained_bytes += record.payload.len() as u64;
+        debug_assert_eq!(
+            self.retained_bytes,
+            self.records
+                .iter()
+                .map(|r| r.payload.len() as u64)
+                .sum::<u64>()
+                + record.payload.len() as u64
+        );
         self.records.push_back(record);
         self.records.back()
     }
