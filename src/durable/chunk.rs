@@ -61,8 +61,8 @@ impl ChunkBuilder {
 pub fn split_records(chunk: &Bytes) -> (Vec<Record>, Option<RecordError>) {
     let mut records = Vec::new();
     let mut at = 0usize;
-    while at < chunk.len() {
-        let len = match Record::encoded_len(&chunk[at..]) {
+    while let Some(rest) = chunk.get(at..).filter(|rest| !rest.is_empty()) {
+        let len = match Record::encoded_len(rest) {
             Ok(len) => len,
             Err(e) => return (records, Some(e)),
         };

@@ -101,8 +101,7 @@ pub enum Entry {
 pub fn scan(bytes: &Bytes, from: u64) -> (Vec<Entry>, Option<String>) {
     let mut entries = Vec::new();
     let mut at = from as usize;
-    while at < bytes.len() {
-        let rest = &bytes[at..];
+    while let Some(rest) = bytes.get(at..).filter(|rest| !rest.is_empty()) {
         let len = match Record::encoded_len(rest) {
             Ok(len) if len <= rest.len() => len,
             Ok(len) => {

@@ -6,6 +6,9 @@
 //!
 //! Nothing here takes the server lock: the lock holder may wait for a flush.
 
+// Bytes read back from disk index nothing unchecked.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 pub mod chunk;
 pub mod journal;
 pub mod meta;
@@ -265,7 +268,7 @@ impl DurableLog {
                 let contiguous = records.first().is_none_or(|r| r.start_offset == id.start)
                     && records
                         .windows(2)
-                        .all(|w| w[0].end_offset() == w[1].start_offset);
+                        .all(|w| matches!(w, [a, b] if a.end_offset() == b.start_offset));
                 let good_end = records
                     .last()
                     .map(Record::end_offset)

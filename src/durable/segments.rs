@@ -52,24 +52,21 @@ impl ChunkLocation {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<ChunkLocation, StoreError> {
-        if bytes.len() != Self::ENCODED_BYTES {
+        let Ok(fixed) = <&[u8; Self::ENCODED_BYTES]>::try_from(bytes) else {
             return Err(StoreError::Corrupt(format!(
                 "chunk location of {} bytes",
                 bytes.len()
             )));
-        }
-        let u64_at = |at: usize| {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&bytes[at..at + 8]);
-            u64::from_be_bytes(word)
         };
-        let mut len = [0u8; 4];
-        len.copy_from_slice(&bytes[16..20]);
+        let (segment, rest) = fixed.split_at(8);
+        let (offset, rest) = rest.split_at(8);
+        let (len, crc) = rest.split_at(4);
+        let u64_of = |b: &[u8]| u64::from_be_bytes(b.try_into().unwrap_or([0; 8]));
         let location = ChunkLocation {
-            segment: u64_at(0),
-            offset: u64_at(8),
-            len: u32::from_be_bytes(len),
-            crc: u64_at(20),
+            segment: u64_of(segment),
+            offset: u64_of(offset),
+            len: u32::from_be_bytes(len.try_into().unwrap_or([0; 4])),
+            crc: u64_of(crc),
         };
         if u64::from(location.len) > CHUNK_BYTES_MAX {
             return Err(StoreError::Corrupt(format!(

@@ -170,11 +170,12 @@ fn check(checkpoint: &mut Checkpoint, files: &BTreeMap<u64, (PathBuf, u64)>) {
     }
     if checkpoint.inline == 0 {
         let ids: Vec<&ChunkId> = checkpoint.indexed.keys().collect();
-        if let Some(pair) = ids.windows(2).find(|w| w[0].end != w[1].start) {
-            checkpoint.untrusted = Some(format!(
-                "the index has a hole between {} and {}",
-                pair[0].end, pair[1].start
-            ));
+        let hole = ids.windows(2).find_map(|w| match w {
+            [a, b] if a.end != b.start => Some((a.end, b.start)),
+            _ => None,
+        });
+        if let Some((end, start)) = hole {
+            checkpoint.untrusted = Some(format!("the index has a hole between {end} and {start}"));
         }
     }
 }
