@@ -26,13 +26,11 @@ fn corrupt<E>(pos: usize, reason: &'static str) -> BlobErr<E> {
 }
 
 fn le_u32(b: &[u8], at: usize) -> Option<u32> {
-    let s = b.get(at..at + 4)?;
-    Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
 fn le_u16(b: &[u8], at: usize) -> Option<u16> {
-    let s = b.get(at..at + 2)?;
-    Some(u16::from_le_bytes([s[0], s[1]]))
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
 }
 
 /// Sign-extends the low `bytes` little-endian bytes at `at`.
@@ -114,10 +112,13 @@ pub(crate) fn ziplist<E>(
                 if enc != 0x80 {
                     return Err(corrupt(p, "invalid string encoding"));
                 }
-                let Some(s) = b.get(p + 1..p + 5) else {
+                let Some(s) = b
+                    .get(p + 1..p + 5)
+                    .and_then(|s| <[u8; 4]>::try_from(s).ok())
+                else {
                     return Err(corrupt(p, "entry header past the end"));
                 };
-                let len = u32::from_be_bytes([s[0], s[1], s[2], s[3]]) as usize;
+                let len = u32::from_be_bytes(s) as usize;
                 p += 5;
                 Elem::Str { start: p, len }
             }
@@ -257,7 +258,7 @@ pub(crate) fn listpack<E>(
         else {
             return Err(corrupt(entry_at, "entry past the end"));
         };
-        if lp_decode_backlen(&b[next - backlen..next]) != Some(entry_bytes as u64) {
+        if b.get(next - backlen..next).and_then(lp_decode_backlen) != Some(entry_bytes as u64) {
             return Err(corrupt(next - backlen, "backlen does not match the entry"));
         }
         f(elem).map_err(BlobErr::Callback)?;

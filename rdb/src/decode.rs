@@ -314,7 +314,7 @@ impl Decoder {
             self.seg_base,
             start,
         );
-        let tail = &self.seg[start..];
+        let tail = self.seg.get(start..).unwrap_or_default();
         let have = tail.len() + self.buf.len();
         let need = needed.saturating_sub(start);
         // Reserve for the awaited bytes, within reason: a declared length is not a promise.
@@ -621,7 +621,7 @@ fn crc_advance(crc: &mut Crc64, crc_upto: &mut u64, data: &[u8], base: u64, upto
         return;
     }
     let from = crc_upto.saturating_sub(base) as usize;
-    crc.update(&data[from.min(upto)..upto]);
+    crc.update(data.get(from.min(upto)..upto).unwrap_or_default());
     *crc_upto = end;
 }
 
@@ -911,7 +911,8 @@ pub(crate) fn module_name(id: u64) -> String {
     let mut rest = id >> 10;
     let mut name = [0u8; 9];
     for slot in name.iter_mut().rev() {
-        *slot = CHARSET[(rest & 63) as usize];
+        // Six bits index the 64 characters.
+        *slot = CHARSET.get((rest & 63) as usize).copied().unwrap_or(b'?');
         rest >>= 6;
     }
     format!("{}/{}", String::from_utf8_lossy(&name), id & 1023)

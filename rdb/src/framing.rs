@@ -24,11 +24,15 @@ impl EofMark {
     /// A mark made of the hex digits of 20 random bytes supplied by the caller (the crate has
     /// no randomness of its own, so that it stays deterministic).
     pub fn from_random_bytes(random: [u8; EOF_MARK_BYTES / 2]) -> Self {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
+        fn hex_digit(nibble: u8) -> u8 {
+            match nibble {
+                0..=9 => b'0' + nibble,
+                _ => b'a' + (nibble - 10),
+            }
+        }
         let mut mark = [0u8; EOF_MARK_BYTES];
-        for (i, b) in random.iter().enumerate() {
-            mark[2 * i] = HEX[usize::from(b >> 4)];
-            mark[2 * i + 1] = HEX[usize::from(b & 15)];
+        for (pair, b) in mark.chunks_exact_mut(2).zip(random) {
+            pair.copy_from_slice(&[hex_digit(b >> 4), hex_digit(b & 15)]);
         }
         Self(mark)
     }
@@ -93,7 +97,7 @@ pub enum PayloadHeader {
 /// is not complete yet.
 pub fn parse_payload_header(buf: &[u8]) -> Result<Option<(PayloadHeader, usize)>, FramingError> {
     let start = buf.iter().position(|&b| b != b'\n').unwrap_or(buf.len());
-    let rest = &buf[start..];
+    let rest = buf.get(start..).unwrap_or_default();
     let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
         if rest.len() > HEADER_LINE_BYTES_MAX {
             return Err(FramingError::LineTooLong {
@@ -103,14 +107,22 @@ pub fn parse_payload_header(buf: &[u8]) -> Result<Option<(PayloadHeader, usize)>
         return Ok(None);
     };
     let unexpected = || FramingError::Unexpected {
-        line: String::from_utf8_lossy(&rest[..nl.min(HEADER_LINE_BYTES_MAX)]).into_owned(),
+        line: String::from_utf8_lossy(
+            rest.get(..nl.min(HEADER_LINE_BYTES_MAX))
+                .unwrap_or_default(),
+        )
+        .into_owned(),
     };
     if nl > HEADER_LINE_BYTES_MAX {
         return Err(FramingError::LineTooLong {
             max_bytes: HEADER_LINE_BYTES_MAX,
         });
     }
-    let line = rest[..nl].strip_suffix(b"\r").ok_or_else(unexpected)?;
+    let line = rest
+        .get(..nl)
+        .unwrap_or_default()
+        .strip_suffix(b"\r")
+        .ok_or_else(unexpected)?;
     let consumed = start + nl + 1;
     if let Some(mark) = line.strip_prefix(b"$EOF:") {
         let mark: [u8; EOF_MARK_BYTES] = mark.try_into().map_err(|_| unexpected())?;

@@ -7,6 +7,9 @@
 //! one. Saving: [`Encoder`] takes AUX fields, databases and entries and hands out
 //! fixed-size [`bytes::Bytes`] chunks. [`framing`] has the replication payload headers.
 
+// Bytes come from sockets and files: nothing indexes them unchecked.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 mod blob;
 pub mod crc;
 mod decode;

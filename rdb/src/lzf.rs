@@ -25,8 +25,8 @@ pub struct LzfError {
 pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>, LzfError> {
     let mut out: Vec<u8> = Vec::with_capacity(out_len);
     let mut ip = 0usize;
-    while ip < input.len() {
-        let ctrl = input[ip] as usize;
+    while let Some(&ctrl) = input.get(ip) {
+        let ctrl = ctrl as usize;
         let ctrl_pos = ip;
         ip += 1;
         if ctrl < LITERAL_RUN_MAX {
@@ -105,6 +105,10 @@ pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>, LzfError> {
 
 /// Compresses `input` into `out`, giving up (returning `false`, `out` then holds garbage) as
 /// soon as the output would exceed `out_len_max` bytes. `out` is cleared first.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "the compressor indexes only its own input and hash table, bounded by the loop guard"
+)]
 pub fn compress_into(input: &[u8], out_len_max: usize, out: &mut Vec<u8>) -> bool {
     out.clear();
     let n = input.len();
@@ -158,6 +162,7 @@ pub fn compress_into(input: &[u8], out_len_max: usize, out: &mut Vec<u8>) -> boo
     emit_literals(&input[lit_start..], out, out_len_max)
 }
 
+#[allow(clippy::indexing_slicing, reason = "run is at most lit.len()")]
 fn emit_literals(mut lit: &[u8], out: &mut Vec<u8>, out_len_max: usize) -> bool {
     while !lit.is_empty() {
         let run = lit.len().min(LITERAL_RUN_MAX);

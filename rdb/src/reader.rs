@@ -74,8 +74,11 @@ impl<'a> Cur<'a> {
     #[inline]
     pub fn array<const N: usize>(&mut self) -> R<[u8; N]> {
         self.need(N)?;
-        let mut out = [0u8; N];
-        out.copy_from_slice(&self.data[self.pos..self.pos + N]);
+        let out: [u8; N] = self
+            .data
+            .get(self.pos..self.pos + N)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(Halt::More(self.pos + N))?;
         self.pos += N;
         Ok(out)
     }
@@ -121,7 +124,7 @@ impl<'a> Cur<'a> {
         match self.len_or_special()? {
             Len::Plain(n) => Ok(n),
             Len::Special(_) => Err(DecodeError::BadLength {
-                byte: self.data[at],
+                byte: self.data.get(at).copied().unwrap_or(0),
                 offset: self.offset_at(at),
             }
             .into()),
@@ -180,7 +183,10 @@ impl<'a> Cur<'a> {
                 }
                 self.need(clen)?;
                 let data_at = self.pos;
-                let input = &self.data[self.pos..self.pos + clen];
+                let input = self
+                    .data
+                    .get(self.pos..self.pos + clen)
+                    .ok_or(Halt::More(self.pos + clen))?;
                 let out = lzf::decompress(input, ulen_u).map_err(|e| DecodeError::Lzf {
                     offset: self.offset_at(data_at + e.pos),
                     reason: e.reason,
@@ -189,7 +195,7 @@ impl<'a> Cur<'a> {
                 Ok(Bytes::from(out))
             }
             Len::Special(_) => Err(DecodeError::BadLength {
-                byte: self.data[at],
+                byte: self.data.get(at).copied().unwrap_or(0),
                 offset: self.offset_at(at),
             }
             .into()),

@@ -259,8 +259,9 @@ fn decode_node(
     let int = |it: &mut dyn Iterator<Item = Elem>| -> Result<i64, DecodeError> {
         match it.next() {
             Some(Elem::Int(v)) => Ok(v),
-            Some(Elem::Str { start, len }) => std::str::from_utf8(&lp[start..start + len])
-                .ok()
+            Some(Elem::Str { start, len }) => lp
+                .get(start..start + len)
+                .and_then(|s| std::str::from_utf8(s).ok())
                 .and_then(|s| s.parse::<i64>().ok())
                 .ok_or(bad("expected an integer")),
             None => Err(bad("listpack ended inside an entry")),
