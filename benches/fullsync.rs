@@ -127,13 +127,12 @@ impl Client {
         let mut line = String::new();
         self.reader.read_line(&mut line).expect("reading a reply");
         if let Some(len) = line.strip_prefix('$') {
-            let len: i64 = len.trim().parse().unwrap_or(-1);
-            if len < 0 {
+            let Ok(len) = len.trim().parse::<usize>() else {
                 return String::new();
-            }
-            let mut body = vec![0u8; len as usize + 2];
+            };
+            let mut body = vec![0u8; len + 2];
             self.reader.read_exact(&mut body).expect("reading a bulk");
-            body.truncate(len as usize);
+            body.truncate(len);
             return String::from_utf8_lossy(&body).into_owned();
         }
         line.trim_end().to_string()

@@ -142,12 +142,12 @@ impl Conn {
                 .unwrap_or(0);
             match line[0] {
                 b'$' if count >= 0 => {
-                    let mut body = vec![0u8; count as usize + 2];
+                    let mut body = vec![0u8; usize::try_from(count).unwrap() + 2];
                     self.stream.read_exact(&mut body)?;
                     out.extend_from_slice(&body);
                 }
-                b'*' | b'~' | b'>' if count > 0 => pending += count as usize,
-                b'%' if count > 0 => pending += 2 * count as usize,
+                b'*' | b'~' | b'>' if count > 0 => pending += usize::try_from(count).unwrap(),
+                b'%' if count > 0 => pending += 2 * usize::try_from(count).unwrap(),
                 _ => {}
             }
         }

@@ -53,7 +53,8 @@ impl SmallDisk {
         let filler = self.mount.join("filler");
         let stat = nix_free_bytes(&self.mount);
         let len = stat.saturating_sub(left);
-        std::fs::write(&filler, vec![0u8; len as usize]).expect("writing the filler");
+        std::fs::write(&filler, vec![0u8; usize::try_from(len).unwrap()])
+            .expect("writing the filler");
         filler
     }
 }

@@ -34,8 +34,10 @@ fn a_damaged_index_is_rebuilt_from_the_segments_and_no_write_is_lost() {
                 .expect("truncating sled's db")
         }),
         ("overwritten with garbage", |db| {
-            let len = std::fs::metadata(db).map_or(4096, |m| m.len()) as usize;
-            let garbage: Vec<u8> = (0..len.max(4096)).map(|i| (i * 131 % 251) as u8).collect();
+            let len = usize::try_from(std::fs::metadata(db).map_or(4096, |m| m.len())).unwrap();
+            let garbage: Vec<u8> = (0..len.max(4096))
+                .map(|i| u8::try_from(i * 131 % 251).unwrap())
+                .collect();
             std::fs::write(db, garbage).expect("overwriting sled's db")
         }),
         ("removed", |db| {
@@ -58,7 +60,7 @@ fn a_damaged_index_is_rebuilt_from_the_segments_and_no_write_is_lost() {
             "{name}: acknowledged writes lost; log:\n{}",
             server.log_text()
         );
-        let dbsize = client.cmd(&["DBSIZE"]).int().unwrap_or(0) as usize;
+        let dbsize = usize::try_from(client.cmd(&["DBSIZE"]).int().unwrap_or(0)).unwrap();
         assert_eq!(dbsize, killed.pre_keys + killed.post_keys.len(), "{name}");
         let log = server.log_text();
         assert!(

@@ -129,8 +129,10 @@ fn a_store_replaced_by_garbage_is_moved_aside_and_the_replica_still_starts() {
     replica.kill9();
     let store = replica.dir().join("replog");
     for path in files_under(&store) {
-        let len = std::fs::metadata(&path).map_or(0, |m| m.len()) as usize;
-        let garbage: Vec<u8> = (0..len.max(64)).map(|i| (i * 131 % 251) as u8).collect();
+        let len = usize::try_from(std::fs::metadata(&path).map_or(0, |m| m.len())).unwrap();
+        let garbage: Vec<u8> = (0..len.max(64))
+            .map(|i| u8::try_from(i * 131 % 251).unwrap())
+            .collect();
         std::fs::write(&path, garbage).expect("writing garbage");
     }
     restart_and_check(&master, &mut replica);

@@ -81,7 +81,7 @@ fn ok(client: &mut Client, argv: &[&str]) {
 fn populate(client: &mut Client) {
     let far = (std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap())
         + 3_600_000)
         .to_string();
     ok(client, &["SELECT", "0"]);

@@ -629,7 +629,10 @@ fn repeated_link_cuts_during_transactions() {
                 let mut request = encode_command(&["MULTI"]);
                 request.extend(encode_command(&["INCR", "tx:counter"]));
                 for i in 0..10 {
-                    let key = format!("tx:big:{}", (transactions as usize * 10 + i) % 500);
+                    let key = format!(
+                        "tx:big:{}",
+                        (usize::try_from(transactions).unwrap() * 10 + i) % 500
+                    );
                     request.extend(encode_command(&["SET", &key, &value]));
                 }
                 request.extend(encode_command(&[

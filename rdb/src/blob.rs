@@ -35,12 +35,15 @@ fn le_u16(b: &[u8], at: usize) -> Option<u16> {
 
 /// Sign-extends the low `bytes` little-endian bytes at `at`.
 fn le_int(b: &[u8], at: usize, bytes: usize) -> Option<i64> {
+    if !(1..=8).contains(&bytes) {
+        return None;
+    }
     let s = b.get(at..at + bytes)?;
     let mut v: u64 = 0;
     for (i, &x) in s.iter().enumerate() {
         v |= u64::from(x) << (8 * i);
     }
-    let shift = 64 - 8 * bytes as u32;
+    let shift = 64 - 8 * u32::try_from(bytes).ok()?;
     Some(((v << shift) as i64) >> shift)
 }
 

@@ -620,7 +620,7 @@ fn crc_advance(crc: &mut Crc64, crc_upto: &mut u64, data: &[u8], base: u64, upto
     if end <= *crc_upto {
         return;
     }
-    let from = crc_upto.saturating_sub(base) as usize;
+    let from = usize::try_from(crc_upto.saturating_sub(base)).unwrap_or(usize::MAX);
     crc.update(data.get(from.min(upto)..upto).unwrap_or_default());
     *crc_upto = end;
 }

@@ -299,7 +299,7 @@ impl Encoder {
         if let Some(mut ints) = ints {
             ints.sort_unstable();
             ints.dedup();
-            let width: usize = if ints.iter().all(|&v| i16::try_from(v).is_ok()) {
+            let width: u32 = if ints.iter().all(|&v| i16::try_from(v).is_ok()) {
                 2
             } else if ints.iter().all(|&v| i32::try_from(v).is_ok()) {
                 4
@@ -308,10 +308,12 @@ impl Encoder {
             };
             let mut blob = std::mem::take(&mut self.scratch);
             blob.clear();
-            blob.extend_from_slice(&(width as u32).to_le_bytes());
-            blob.extend_from_slice(&(ints.len() as u32).to_le_bytes());
+            // At most SET_INTSET_ENTRIES_MAX members, checked while collecting them.
+            let len = u32::try_from(ints.len()).unwrap_or(u32::MAX);
+            blob.extend_from_slice(&width.to_le_bytes());
+            blob.extend_from_slice(&len.to_le_bytes());
             for v in &ints {
-                blob.extend_from_slice(&v.to_le_bytes()[..width]);
+                blob.extend_from_slice(&v.to_le_bytes()[..width as usize]);
             }
             self.entry_head(rdb_type::SET_INTSET, key, expire_at_ms);
             self.put_blob(&blob);
@@ -361,7 +363,7 @@ impl Encoder {
                 lp_push(&mut lp, v.as_ref());
                 written += 1;
             }
-            lp_end(&mut lp, (written * 2) as usize);
+            lp_end(&mut lp, usize::try_from(written * 2).unwrap_or(usize::MAX));
             let res = check_count("hash", count, written);
             if res.is_ok() {
                 self.entry_head(rdb_type::HASH_LISTPACK, key, expire_at_ms);
@@ -572,6 +574,10 @@ fn check_count(what: &'static str, promised: u64, yielded: u64) -> Result<(), En
 }
 
 /// Encodes an RDB length into `buf`, returning the bytes used.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "each arm narrows only a length its range test has bounded"
+)]
 pub(crate) fn encode_len(len: u64, buf: &mut [u8; 9]) -> usize {
     if len < 1 << 6 {
         buf[0] = len as u8;
@@ -692,12 +698,14 @@ fn lp_begin(lp: &mut Vec<u8>) {
 
 fn lp_end(lp: &mut Vec<u8>, count: usize) {
     lp.push(0xFF);
-    let total = lp.len() as u32;
+    // Elements of 1 GiB and more go into plain nodes, so a listpack stays far below 4 GiB.
+    let total = u32::try_from(lp.len()).unwrap_or(u32::MAX);
     lp[0..4].copy_from_slice(&total.to_le_bytes());
     let count = u16::try_from(count).unwrap_or(u16::MAX);
     lp[4..6].copy_from_slice(&count.to_le_bytes());
 }
 
+#[expect(clippy::cast_possible_truncation, reason = "masked to 7 bits")]
 fn lp_push_backlen(lp: &mut Vec<u8>, body: usize) {
     let mut buf = [0u8; 5];
     let n = lp_backlen_bytes(body);
@@ -717,6 +725,10 @@ fn lp_push(lp: &mut Vec<u8>, item: &[u8]) {
     }
 }
 
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "each arm narrows only a length its range test has bounded; elements of 1 GiB and more never reach a listpack"
+)]
 pub(crate) fn lp_push_str(lp: &mut Vec<u8>, s: &[u8]) {
     let len = s.len();
     if len <= 63 {
@@ -732,6 +744,10 @@ pub(crate) fn lp_push_str(lp: &mut Vec<u8>, s: &[u8]) {
     lp_push_backlen(lp, lp_str_header_bytes(len) + len);
 }
 
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "lp_int_bytes chose a width that holds v; the casts keep its low bytes on purpose"
+)]
 pub(crate) fn lp_push_int(lp: &mut Vec<u8>, v: i64) {
     let body = lp_int_bytes(v);
     match body {
@@ -761,6 +777,10 @@ pub(crate) fn lp_push_int(lp: &mut Vec<u8>, v: i64) {
     lp_push_backlen(lp, body);
 }
 
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "an integral score below SCORE_INT_ABS_MAX converts exactly"
+)]
 fn lp_push_score(lp: &mut Vec<u8>, score: f64) {
     if score.fract() == 0.0 && score.abs() < SCORE_INT_ABS_MAX {
         lp_push_int(lp, score as i64);

@@ -109,6 +109,10 @@ pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>, LzfError> {
     clippy::indexing_slicing,
     reason = "the compressor indexes only its own input and hash table, bounded by the loop guard"
 )]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "positions fit u32 (checked on entry); match lengths and distances are bounded by the format's limits before they are packed"
+)]
 pub fn compress_into(input: &[u8], out_len_max: usize, out: &mut Vec<u8>) -> bool {
     out.clear();
     let n = input.len();
@@ -163,6 +167,10 @@ pub fn compress_into(input: &[u8], out_len_max: usize, out: &mut Vec<u8>) -> boo
 }
 
 #[allow(clippy::indexing_slicing, reason = "run is at most lit.len()")]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "run is at most LITERAL_RUN_MAX (32)"
+)]
 fn emit_literals(mut lit: &[u8], out: &mut Vec<u8>, out_len_max: usize) -> bool {
     while !lit.is_empty() {
         let run = lit.len().min(LITERAL_RUN_MAX);
@@ -196,7 +204,7 @@ mod tests {
         }
         roundtrip(&v);
         let noise: Vec<u8> = (0..5000u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13).to_le_bytes()[0])
             .collect();
         roundtrip(&noise);
     }

@@ -300,9 +300,11 @@ fn decode_node(
             }
             n
         };
-        let mut fields = Vec::with_capacity(field_count.min(PREALLOC_ELEMENTS_MAX as i64) as usize);
+        let field_count = usize::try_from(field_count).map_err(|_| bad("negative field count"))?;
+        let mut fields =
+            Vec::with_capacity((field_count as u64).min(PREALLOC_ELEMENTS_MAX) as usize);
         let mut entry_bytes = 0u64;
-        for i in 0..field_count as usize {
+        for i in 0..field_count {
             let name = if same {
                 master_fields
                     .get(i)
@@ -321,7 +323,7 @@ fn decode_node(
         } else {
             field_count * 2 + 4
         };
-        if lp_count != expected {
+        if u64::try_from(lp_count).ok() != Some(expected as u64) {
             return Err(bad("entry lp-count does not match its fields"));
         }
         if flags & FLAG_DELETED == 0 {

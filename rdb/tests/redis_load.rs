@@ -73,9 +73,9 @@ impl Conn {
                 if n < 0 {
                     return Reply::Bulk(None);
                 }
-                let mut buf = vec![0u8; n as usize + 2];
+                let mut buf = vec![0u8; usize::try_from(n).unwrap() + 2];
                 std::io::Read::read_exact(&mut self.r, &mut buf).expect("bulk");
-                buf.truncate(n as usize);
+                buf.truncate(usize::try_from(n).unwrap());
                 Reply::Bulk(Some(buf))
             }
             "*" => {
@@ -212,7 +212,7 @@ fn dataset() -> Vec<Key> {
     let s = |x: &str| x.as_bytes().to_vec();
     let binary: Vec<u8> = (0..=255u8).collect();
     let pseudo: Vec<u8> = (0..100_000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11).to_le_bytes()[0])
         .collect();
     for (name, v) in [
         ("s:small", s("hello")),

@@ -64,7 +64,8 @@ pub fn replay(server: &Server, log: &DurableLog, from: u64, db: Option<u32>) -> 
             if record.start_offset >= target {
                 break 'read;
             }
-            let skip = outcome.end.saturating_sub(record.start_offset) as usize;
+            let skip =
+                crate::util::num::usize_from(outcome.end.saturating_sub(record.start_offset));
             let applier = applier.get_or_insert_with(|| {
                 let first_db = (skip == 0 && record.db != DB_UNKNOWN)
                     .then_some(record.db)

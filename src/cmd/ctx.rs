@@ -403,6 +403,6 @@ pub fn parse_timeout_seconds(arg: &[u8], now_ms: u64) -> Result<Option<u64>, Rep
     Ok(if ms == 0.0 {
         None
     } else {
-        Some(now_ms.saturating_add(ms as u64))
+        Some(now_ms.saturating_add(crate::util::num::u64_saturating_f64(ms)))
     })
 }

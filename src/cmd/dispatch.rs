@@ -299,7 +299,8 @@ pub fn call(
         });
     let ended = Instant::now();
     stat.calls += 1;
-    stat.usec += ended.saturating_duration_since(started).as_micros() as u64;
+    stat.usec +=
+        crate::util::num::u64_saturating(ended.saturating_duration_since(started).as_micros());
     if reply.is_error() {
         stat.failed_calls += 1;
     }

@@ -41,7 +41,9 @@ impl CommandSpec {
             return Vec::new();
         }
         let last = if self.last_key < 0 {
-            argc as i32 + self.last_key
+            i32::try_from(argc)
+                .unwrap_or(i32::MAX)
+                .saturating_add(self.last_key)
         } else {
             self.last_key
         };

@@ -431,6 +431,14 @@ impl Config {
             v.parse::<u64>()
                 .map_err(|_| bad("argument couldn't be parsed into an integer"))
         };
+        // The directive table checks ranges first; this keeps a value that slipped past it
+        // from wrapping into a different one.
+        fn narrow<T: TryFrom<u64>>(name: &str, v: u64) -> Result<T, ConfigError> {
+            T::try_from(v).map_err(|_| ConfigError::BadValue {
+                name: name.to_string(),
+                reason: format!("argument {v} is out of range"),
+            })
+        }
         match name {
             "port" => {
                 self.port = int(&value)?
@@ -448,8 +456,8 @@ impl Config {
                     Some(value.into_bytes())
                 }
             }
-            "maxclients" => self.maxclients = int(&value)? as usize,
-            "databases" => self.databases = int(&value)? as usize,
+            "maxclients" => self.maxclients = narrow(name, int(&value)?)?,
+            "databases" => self.databases = narrow(name, int(&value)?)?,
             "save" => self.save_points = spec::parse_save(&value).map_err(|r| bad(&r))?,
             "stop-writes-on-bgsave-error" => self.stop_writes_on_bgsave_error = value == "yes",
             "replicaof" => {
@@ -475,7 +483,7 @@ impl Config {
             }
             "timeout" => self.timeout_seconds = int(&value)?,
             "tcp-keepalive" => self.tcp_keepalive_seconds = int(&value)?,
-            "tcp-backlog" => self.tcp_backlog = int(&value)? as u32,
+            "tcp-backlog" => self.tcp_backlog = narrow(name, int(&value)?)?,
             "hz" => self.hz = int(&value)?.clamp(1, 500),
             "repl-backlog-size" => self.repl_backlog_size = int(&value)?,
             "repl-log-fsync" => {
@@ -491,7 +499,7 @@ impl Config {
                 }
             }
             "repl-compression-level" => {
-                self.repl_compression_level = Some(int(&value)? as i32).filter(|&l| l != 0)
+                self.repl_compression_level = Some(narrow(name, int(&value)?)?).filter(|&l| l != 0)
             }
             "repl-io-engine" => {
                 self.repl_io_engine = match value.as_str() {
@@ -500,14 +508,14 @@ impl Config {
                     _ => IoEngineSetting::Auto,
                 }
             }
-            "io-threads" => self.io_threads = int(&value)?.max(1) as usize,
+            "io-threads" => self.io_threads = narrow(name, int(&value)?.max(1))?,
             "daemonize" => self.daemonize = value == "yes",
             "masterauth" => self.masterauth = Some(value).filter(|v| !v.is_empty()),
             "masteruser" => self.masteruser = Some(value).filter(|v| !v.is_empty()),
             "replica-announce-ip" => {
                 self.replica_announce_ip = Some(value).filter(|v| !v.is_empty())
             }
-            "replica-announce-port" => self.replica_announce_port = int(&value)? as u16,
+            "replica-announce-port" => self.replica_announce_port = narrow(name, int(&value)?)?,
             "replica-announced" => self.replica_announced = value == "yes",
             "replica-priority" => self.replica_priority = int(&value)?,
             "shutdown-timeout" => self.shutdown_timeout_seconds = int(&value)?,

@@ -100,7 +100,7 @@ pub enum Entry {
 /// after it in this file can be trusted to follow it.
 pub fn scan(bytes: &Bytes, from: u64) -> (Vec<Entry>, Option<String>) {
     let mut entries = Vec::new();
-    let mut at = from as usize;
+    let mut at = crate::util::num::usize_from(from);
     while let Some(rest) = bytes.get(at..).filter(|rest| !rest.is_empty()) {
         let len = match Record::encoded_len(rest) {
             Ok(len) if len <= rest.len() => len,
@@ -246,7 +246,9 @@ impl Chain {
         let Some(run) = run else {
             return;
         };
-        let Some(body) = bytes.get(run.pos as usize..(run.pos + run.len) as usize) else {
+        let Some(body) = bytes.get(
+            crate::util::num::usize_from(run.pos)..crate::util::num::usize_from(run.pos + run.len),
+        ) else {
             return;
         };
         let Ok(len) = u32::try_from(run.len) else {
@@ -473,7 +475,7 @@ mod tests {
         let location = ChunkLocation {
             segment: 1,
             offset: 0,
-            len: chunk.len() as u32,
+            len: u32::try_from(chunk.len()).unwrap(),
             crc: crc64(&chunk),
         };
         let mut chain = Chain::from_index([(ChunkId { start: 0, end: 40 }, location)], None);

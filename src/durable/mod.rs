@@ -409,7 +409,7 @@ impl DurableLog {
         let waited = started.elapsed();
         if waited >= Duration::from_millis(100) {
             tracing::warn!(
-                waited_ms = waited.as_millis() as u64,
+                waited_ms = crate::util::num::u64_saturating(waited.as_millis()),
                 "writes waited for the replication log to reach the disk (it is {} bytes behind at most)",
                 lag_bytes_max
             );
@@ -712,7 +712,7 @@ impl DurableLog {
         Ok(records
             .into_iter()
             .map(|r| {
-                let skip = from.saturating_sub(r.start_offset) as usize;
+                let skip = crate::util::num::usize_from(from.saturating_sub(r.start_offset));
                 r.payload.slice(skip..)
             })
             .collect())

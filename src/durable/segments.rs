@@ -452,7 +452,7 @@ mod tests {
     fn segments_roll_and_are_deleted_only_after_a_sync() {
         let dir = temp_dir("segments-roll");
         let (segments, _) = Segments::open(&dir, &[]).unwrap();
-        let big = vec![7u8; SEGMENT_BYTES_TARGET as usize];
+        let big = vec![7u8; crate::util::num::usize_from(SEGMENT_BYTES_TARGET)];
         let first = segments.append(&big, b"").unwrap();
         let second = segments.append(b"x", b"").unwrap();
         assert_eq!(second.segment, 2, "a full segment rolls to the next number");

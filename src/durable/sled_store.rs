@@ -812,8 +812,10 @@ mod tests {
                     .unwrap()
             }),
             ("garbage", |p| {
-                let len = std::fs::metadata(p).unwrap().len() as usize;
-                let garbage: Vec<u8> = (0..len.max(64)).map(|i| (i * 131 % 251) as u8).collect();
+                let len = crate::util::num::usize_from(std::fs::metadata(p).unwrap().len());
+                let garbage: Vec<u8> = (0..len.max(64))
+                    .map(|i| u8::try_from(i * 131 % 251).unwrap())
+                    .collect();
                 std::fs::write(p, garbage).unwrap()
             }),
             ("removed", |p| std::fs::remove_file(p).unwrap()),

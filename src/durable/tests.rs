@@ -109,7 +109,7 @@ fn a_damaged_tail_is_cut_at_the_last_good_record() {
     let log = log_with(&store, 4, FsyncPolicy::EverySec);
     drop(log);
     // All four records are in one chunk keyed 100; damage the third one's payload.
-    let record_len = 64 + PING_BYTES as usize;
+    let record_len = 64 + crate::util::num::usize_from(PING_BYTES);
     let id = store.chunk_ids().unwrap()[0];
     assert!(store.corrupt_chunk(id, 2 * record_len + 70));
     let (log, opened) = DurableLog::open(Arc::new(store.clone()), FsyncPolicy::EverySec).unwrap();

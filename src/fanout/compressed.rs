@@ -53,7 +53,9 @@ pub fn header(mark: &EofMark) -> Bytes {
 pub fn frame_header(kind: FrameKind, len: usize) -> Bytes {
     let mut out = BytesMut::with_capacity(FRAME_HEADER_BYTES);
     out.extend_from_slice(&[kind as u8]);
-    out.extend_from_slice(&(len as u32).to_le_bytes());
+    // Frames carry at most FRAME_BYTES_MAX bytes.
+    debug_assert!(len <= FRAME_BYTES_MAX, "frame of {len} bytes");
+    out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_le_bytes());
     out.freeze()
 }
 
@@ -121,9 +123,11 @@ impl Deframer {
                         .flatten()
                         .unwrap_or(FRAME_BYTES_MAX as u64);
                     if size > FRAME_BYTES_MAX as u64 {
-                        return Err(DeframeError::TooLarge { len: size as usize });
+                        return Err(DeframeError::TooLarge {
+                            len: crate::util::num::usize_from(size),
+                        });
                     }
-                    let raw = zstd::bulk::decompress(&payload, size as usize)
+                    let raw = zstd::bulk::decompress(&payload, crate::util::num::usize_from(size))
                         .map_err(|e| DeframeError::Decompress(e.to_string()))?;
                     out.push(Bytes::from(raw));
                 }
@@ -222,7 +226,7 @@ mod tests {
     #[test]
     fn incompressible_chunks_stay_raw() {
         let random: Vec<u8> = (0..4096u32)
-            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13).to_le_bytes()[0])
             .collect();
         assert!(
             compress(&random, 1).is_none() || compress(&random, 1).unwrap().len() < random.len()

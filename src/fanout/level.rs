@@ -181,7 +181,7 @@ mod tests {
         let chunk = 1_000_000u64;
         for _ in 0..chunks {
             let (speed, ratio) = (model.levels)(chooser.level());
-            let zstd = (chunk as f64 * ratio) as u64;
+            let zstd = crate::util::num::u64_saturating_f64(chunk as f64 * ratio);
             chooser.note_chunk(
                 chunk,
                 zstd,

@@ -63,7 +63,7 @@ impl Driver for PollDriver {
             libc::poll(
                 fds.as_mut_ptr(),
                 fds.len() as libc::nfds_t,
-                timeout.as_millis().min(i32::MAX as u128) as i32,
+                i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX),
             );
         }
     }

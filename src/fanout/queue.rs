@@ -151,7 +151,9 @@ impl Queue {
     fn behind_bytes(&self, member: &MemberState) -> u64 {
         let mut bytes = 0u64;
         for index in member.chunk.max(self.first)..self.end() {
-            bytes += self.chunks[(index - self.first) as usize].raw.len() as u64;
+            bytes += self.chunks[crate::util::num::usize_from(index - self.first)]
+                .raw
+                .len() as u64;
         }
         bytes.saturating_sub(member.offset as u64)
     }
@@ -190,7 +192,7 @@ impl Queue {
                 member.chunk,
                 self.first
             );
-            let item = &self.chunks[(member.chunk - self.first) as usize];
+            let item = &self.chunks[crate::util::num::usize_from(member.chunk - self.first)];
             match member.framing {
                 Framing::Plain => member.pieces.push_back(item.raw.clone()),
                 Framing::Frames { .. } => {

@@ -105,7 +105,7 @@ impl UringDriver {
     }
 
     fn send_entry(&mut self, index: usize, fd: i32, bytes: &Bytes) -> squeue::Entry {
-        let len = bytes.len().min(u32::MAX as usize) as u32;
+        let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
         let tag = slot_tag(index, self.next_sequence());
         if self.zero_copy && bytes.len() >= ZERO_COPY_BYTES_MIN {
             self.zero_copy_sends += 1;
@@ -301,7 +301,7 @@ impl RingWriter {
     ) -> std::io::Result<()> {
         use std::os::fd::AsRawFd;
         while !buf.is_empty() {
-            let len = buf.len().min(u32::MAX as usize) as u32;
+            let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
             let entry = opcode::Write::new(types::Fd(file.as_raw_fd()), buf.as_ptr(), len)
                 .offset(offset)
                 .build()

@@ -97,7 +97,8 @@ impl StreamApplier {
 
     /// The db the stream has selected after what was applied, if known.
     pub fn stream_db(&self) -> Option<u32> {
-        self.db_known.then_some(self.session.db as u32)
+        self.db_known
+            .then(|| crate::log::db_number(self.session.db))
     }
 
     /// Replay: executes requests under the caller's lock without touching the log. Returns
@@ -262,7 +263,9 @@ impl StreamApplier {
             // Our own log being replayed: the bytes are in it already.
             return;
         }
-        let db = self.db_known.then_some(self.session.db as u32);
+        let db = self
+            .db_known
+            .then(|| crate::log::db_number(self.session.db));
         if self.session.multi.is_some() {
             self.transaction.extend_from_slice(raw);
         } else if !self.transaction.is_empty() {

@@ -61,7 +61,7 @@ impl PayloadReader {
             PayloadReader::Length { remaining } => {
                 let take = (*remaining).min(input.len() as u64);
                 *remaining -= take;
-                let chunk = input.split_to(take as usize).freeze();
+                let chunk = input.split_to(crate::util::num::usize_from(take)).freeze();
                 Ok(Pushed {
                     rdb: vec![chunk],
                     wire_bytes: take,

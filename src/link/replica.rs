@@ -120,7 +120,8 @@ pub async fn run_link(server: Arc<Server>, epoch: u64) {
                 let current = update_link(&server, epoch, |link| {
                     let now = unix_time_ms();
                     let streamed_long = link.up_since_unix_ms.is_some_and(|t| {
-                        now.saturating_sub(t) >= HALT_STREAK_RESET.as_millis() as u64
+                        now.saturating_sub(t)
+                            >= crate::util::num::u64_saturating(HALT_STREAK_RESET.as_millis())
                     });
                     link.consecutive_halts = if streamed_long {
                         1

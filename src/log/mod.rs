@@ -12,4 +12,4 @@ pub mod repl_log;
 pub use effect::Effect;
 pub use ids::{ReplId, ReplIds};
 pub use record::{Record, RecordError};
-pub use repl_log::ReplLog;
+pub use repl_log::{ReplLog, db_number};

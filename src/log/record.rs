@@ -88,7 +88,9 @@ impl Record {
         out.put_u64_le(self.start_offset);
         out.put_u32_le(self.db);
         out.put_u64_le(self.crc);
-        out.put_u32_le(self.payload.len() as u32);
+        // A payload past u32::MAX bytes makes a chunk that the segment store refuses (its
+        // chunks hold 1 GiB at most), so a clamped length never reaches the disk.
+        out.put_u32_le(u32::try_from(self.payload.len()).unwrap_or(u32::MAX));
         out.put_slice(self.replid.as_bytes());
         out.put_slice(&self.payload);
     }

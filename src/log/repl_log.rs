@@ -17,6 +17,12 @@ use super::record::Record;
 /// Db value meaning "not known": the next effect must SELECT.
 pub const DB_UNKNOWN: u32 = u32::MAX;
 
+/// A db index as the log stores it. Indexes are below `databases`, whose range ends at
+/// 1,000,000, so they fit; the fallback only makes the next effect SELECT again.
+pub fn db_number(db: usize) -> u32 {
+    u32::try_from(db).unwrap_or(DB_UNKNOWN)
+}
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum LogError {
     #[error("offset {requested} is no longer in the log (it starts at {start})")]
@@ -129,7 +135,7 @@ impl ReplLog {
         if self.pending.is_empty() {
             self.pending_db = self.stream_db;
         }
-        let db = db as u32;
+        let db = super::db_number(db);
         if self.stream_db != db {
             let mut digits = itoa::Buffer::new();
             encode_command(
@@ -270,8 +276,9 @@ impl ReplLog {
             if record.start_offset >= until {
                 break;
             }
-            let skip = from.saturating_sub(record.start_offset) as usize;
-            let keep = (until.min(record.end_offset()) - record.start_offset) as usize;
+            let skip = crate::util::num::usize_from(from.saturating_sub(record.start_offset));
+            let keep =
+                crate::util::num::usize_from(until.min(record.end_offset()) - record.start_offset);
             if skip >= keep {
                 continue;
             }
@@ -315,7 +322,7 @@ impl ReplLog {
                 bytes.extend_from_slice(&chunk);
             }
         }
-        let skip_pending = offset.saturating_sub(self.end) as usize;
+        let skip_pending = crate::util::num::usize_from(offset.saturating_sub(self.end));
         bytes.extend_from_slice(&self.pending[skip_pending.min(self.pending.len())..]);
         let mut parser = crate::resp::parse::RequestParser::default();
         let limits = crate::resp::parse::ParseLimits::default();

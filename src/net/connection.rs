@@ -45,9 +45,9 @@ struct InputLimits {
 impl InputLimits {
     fn from_config(config: &crate::config::Config) -> InputLimits {
         InputLimits {
-            bulk_len_max: config.proto_max_bulk_len as usize,
+            bulk_len_max: crate::util::num::usize_from(config.proto_max_bulk_len),
             requirepass_set: config.requirepass.is_some(),
-            query_limit: config.client_query_buffer_limit as usize,
+            query_limit: crate::util::num::usize_from(config.client_query_buffer_limit),
             idle_timeout_seconds: config.timeout_seconds,
         }
     }

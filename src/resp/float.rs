@@ -31,12 +31,13 @@ pub fn format_g(v: f64, precision: usize) -> String {
     let sci = format!("{:.*e}", precision - 1, v);
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    if exp < -4 || exp >= precision as i32 {
+    let digits = i32::try_from(precision).unwrap_or(i32::MAX);
+    if exp < -4 || exp >= digits {
         let mantissa = strip_fraction_zeros(mantissa);
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{mantissa}e{sign}{:02}", exp.abs())
     } else {
-        let decimals = (precision as i32 - 1 - exp).max(0) as usize;
+        let decimals = usize::try_from(digits - 1 - exp).unwrap_or(0);
         strip_fraction_zeros(&format!("{:.*}", decimals, v)).to_string()
     }
 }

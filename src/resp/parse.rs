@@ -250,7 +250,8 @@ fn parse_multibulk_header(
     if count > UNAUTH_MULTIBULK_MAX as i64 && !limits.authenticated {
         return Err(ProtocolError::UnauthenticatedMultibulkLength);
     }
-    Ok(Some((count.max(0) as usize, header_end + 2)))
+    // Negative counts are null arrays: no elements.
+    Ok(Some((usize::try_from(count).unwrap_or(0), header_end + 2)))
 }
 
 /// Advances `pending` over every complete bulk in `buf`; true once all are present.
@@ -285,7 +286,8 @@ fn parse_bulks(
             return Err(ProtocolError::UnauthenticatedBulkLength);
         }
         let start = len_end + 2;
-        let end = start + len as usize;
+        // 0..=bulk_len_max, checked above.
+        let end = start + usize::try_from(len).map_err(|_| ProtocolError::InvalidBulkLength)?;
         if end + 2 > buf.len() {
             return Ok(false);
         }
@@ -322,7 +324,7 @@ fn is_c_space(c: u8) -> bool {
 }
 
 fn hex_value(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
+    (c as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
 }
 
 /// Splits an inline line into arguments with the quoting rules of Redis's `sdssplitargs`:

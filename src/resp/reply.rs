@@ -36,7 +36,7 @@ impl SmallBytes {
         let mut bytes = [0u8; SMALL_BULK_BYTES_MAX];
         bytes[..data.len()].copy_from_slice(data);
         Some(SmallBytes {
-            len: data.len() as u8,
+            len: u8::try_from(data.len()).ok()?,
             bytes,
         })
     }

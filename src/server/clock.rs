@@ -21,7 +21,7 @@ fn start() -> Instant {
 pub fn refresh() {
     let now = Instant::now();
     let unix_ms = super::unix_time_ms() as i64;
-    let since_start_ms = now.duration_since(start()).as_millis() as i64;
+    let since_start_ms = i64::try_from(now.duration_since(start()).as_millis()).unwrap_or(i64::MAX);
     OFFSET_MS.store(unix_ms - since_start_ms, Ordering::Relaxed);
 }
 
@@ -32,7 +32,8 @@ pub fn unix_ms_at(at: Instant) -> u64 {
         refresh();
         offset = OFFSET_MS.load(Ordering::Relaxed);
     }
-    let since_start_ms = at.saturating_duration_since(start()).as_millis() as i64;
+    let since_start_ms =
+        i64::try_from(at.saturating_duration_since(start()).as_millis()).unwrap_or(i64::MAX);
     (since_start_ms + offset).max(0) as u64
 }
 

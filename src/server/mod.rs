@@ -189,13 +189,13 @@ impl Server {
 pub fn unix_time_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
+        .map(|d| crate::util::num::u64_saturating(d.as_millis()))
         .unwrap_or(0)
 }
 
 pub fn unix_time_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
+        .map(|d| crate::util::num::u64_saturating(d.as_micros()))
         .unwrap_or(0)
 }

@@ -297,7 +297,8 @@ fn finish(state: &mut State, generation: u64, result: Result<u64, String>) {
                 "DB saved on disk"
             );
             if active.kind == SaveKind::Background {
-                state.persistence.last_bgsave_seconds = seconds.round() as i64;
+                state.persistence.last_bgsave_seconds =
+                    crate::util::num::i64_saturating(seconds.round());
                 tracing::info!("Background saving terminated with success");
             }
             Reply::ok()
@@ -309,7 +310,8 @@ fn finish(state: &mut State, generation: u64, result: Result<u64, String>) {
                 rdb_path(&state.config).display()
             );
             if active.kind == SaveKind::Background {
-                state.persistence.last_bgsave_seconds = seconds.round() as i64;
+                state.persistence.last_bgsave_seconds =
+                    crate::util::num::i64_saturating(seconds.round());
                 tracing::warn!("Background saving error");
             }
             Reply::error("ERR")

@@ -56,7 +56,7 @@ pub fn encode(
         if db.keys == 0 {
             continue;
         }
-        encoder.select_db(index as u32);
+        encoder.select_db(crate::log::db_number(index));
         encoder.resize_db(db.keys as u64, db.volatile as u64);
         for segment in &db.segments {
             for (key, entry) in segment.iter() {
@@ -123,7 +123,7 @@ pub fn estimate_encoded_bytes(snapshot: &Snapshot, options: EncoderOptions) -> u
             continue;
         }
         let before = encoder.bytes_written();
-        encoder.select_db(index as u32);
+        encoder.select_db(crate::log::db_number(index));
         encoder.resize_db(db.keys as u64, db.volatile as u64);
         total += encoder.bytes_written() - before;
         let (mut keys, mut bytes) = (0usize, 0u64);
@@ -148,7 +148,8 @@ pub fn estimate_encoded_bytes(snapshot: &Snapshot, options: EncoderOptions) -> u
             }
         }
         if keys > 0 {
-            total += (bytes as f64 * db.keys as f64 / keys as f64) as u64;
+            total +=
+                crate::util::num::u64_saturating_f64(bytes as f64 * db.keys as f64 / keys as f64);
         }
     }
     total

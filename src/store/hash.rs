@@ -49,6 +49,10 @@ fn fits_packed(field: &[u8], value: &[u8]) -> bool {
     field.len() <= PACKED_ELEMENT_BYTES_MAX && value.len() <= PACKED_ELEMENT_BYTES_MAX
 }
 
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "each byte keeps the low 7 bits on purpose"
+)]
 fn put_varint(out: &mut Vec<u8>, mut n: usize) {
     while n >= 0x80 {
         out.push((n as u8) | 0x80);

@@ -1365,7 +1365,7 @@ mod tests {
         }
 
         fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
+            crate::util::num::usize_from(self.next() % n as u64)
         }
     }
 
@@ -1604,7 +1604,7 @@ mod tests {
             let len = 1 + rng.below(3);
             Bytes::from(
                 (0..len)
-                    .map(|_| b'a' + rng.below(6) as u8)
+                    .map(|_| b'a' + u8::try_from(rng.below(6)).unwrap())
                     .collect::<Vec<u8>>(),
             )
         };

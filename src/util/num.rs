@@ -84,6 +84,47 @@ mod tests {
     }
 }
 
+// Lengths, offsets and limits are u64 on the wire, in files and in the configuration;
+// `usize_from` relies on the pointer being as wide.
+const _: () = assert!(usize::BITS == 64, "sluice is built for 64-bit targets only");
+
+/// A u64 length, offset or limit as a usize: lossless on the 64-bit targets sluice is built
+/// for (asserted above). Lengths read from untrusted input are checked against a limit
+/// before they get here.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "usize is 64 bits wide: asserted at compile time above"
+)]
+pub const fn usize_from(v: u64) -> usize {
+    v as usize
+}
+
+/// A duration count (`as_millis`, `as_micros`) as u64, saturating: u64 microseconds last
+/// 584,000 years.
+pub fn u64_saturating(v: u128) -> u64 {
+    u64::try_from(v).unwrap_or(u64::MAX)
+}
+
+/// A float as an integer the way `as` converts it: truncated toward zero, saturated at the
+/// type's bounds, NaN as 0. For values the caller has rounded and range-checked.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "saturating float-to-int conversion is the intent"
+)]
+pub fn i64_saturating(v: f64) -> i64 {
+    v as i64
+}
+
+/// [`i64_saturating`] for unsigned results (negative values become 0).
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "saturating float-to-int conversion is the intent"
+)]
+pub fn u64_saturating_f64(v: f64) -> u64 {
+    v as u64
+}
+
 /// Integers below this are served from one static table, like Redis's shared integers.
 const SHARED_INTEGERS: i64 = 10_000;
 
@@ -97,16 +138,20 @@ pub fn integer_bytes(v: i64) -> bytes::Bytes {
     }
     let (text, starts) = TABLE.get_or_init(|| {
         let mut text = String::new();
-        let mut starts = Vec::with_capacity(SHARED_INTEGERS as usize + 1);
+        // The table's text is under 40 KB: every offset fits a u32.
+        let offset = |text: &str| u32::try_from(text.len()).unwrap_or(u32::MAX);
+        let mut starts = Vec::with_capacity(usize_from(SHARED_INTEGERS.unsigned_abs()) + 1);
         for i in 0..SHARED_INTEGERS {
-            starts.push(text.len() as u32);
+            starts.push(offset(&text));
             text.push_str(&i.to_string());
         }
-        starts.push(text.len() as u32);
+        starts.push(offset(&text));
         // Built once for the life of the process; leaking it is what makes it static.
         (Box::leak(text.into_boxed_str()), starts)
     });
-    let i = v as usize;
+    let Ok(i) = usize::try_from(v) else {
+        return bytes::Bytes::new();
+    };
     bytes::Bytes::from_static(&text.as_bytes()[starts[i] as usize..starts[i + 1] as usize])
 }
 

@@ -2,6 +2,10 @@
 //! quicklist, set listpack, streams, modules, ...), written from the format description so the
 //! decoder is checked against an independent implementation.
 #![allow(dead_code)]
+#![expect(
+    clippy::cast_possible_truncation,
+    reason = "writes RDB fields: the narrowing casts pack lengths and integers on purpose"
+)]
 
 use sluice_rdb::crc::crc64;
 

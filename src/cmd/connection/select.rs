@@ -8,9 +8,12 @@ pub fn select(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let Some(index) = parse_i64(&argv[1]) else {
         return Reply::error(errors::NOT_INTEGER);
     };
-    if index < 0 || index as usize >= ctx.state.dbs.len() {
+    let Some(index) = usize::try_from(index)
+        .ok()
+        .filter(|&index| index < ctx.state.dbs.len())
+    else {
         return Reply::error(errors::DB_INDEX);
-    }
-    ctx.session.db = index as usize;
+    };
+    ctx.session.db = index;
     Reply::ok()
 }

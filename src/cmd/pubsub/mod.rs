@@ -233,7 +233,7 @@ pub fn publish_message_from(
         over_limit: Vec::new(),
         publisher,
     };
-    let hard = state.config.output_limit_pubsub.hard_bytes as usize;
+    let hard = crate::util::num::usize_from(state.config.output_limit_pubsub.hard_bytes);
     if let Some(ids) = state.pubsub.channels.get(channel) {
         let reply = Reply::Push(vec![
             Reply::bulk(Bytes::from_static(b"message")),

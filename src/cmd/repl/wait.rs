@@ -37,7 +37,7 @@ pub fn wait(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         args: Vec::new(),
         resume: Resume::Never,
         timeout_reply: Reply::Integer(0),
-        wait: Some((target, wanted.max(0) as usize)),
+        wait: Some((target, usize::try_from(wanted).unwrap_or(0))),
     });
     Reply::Integer(0)
 }

@@ -81,7 +81,7 @@ pub fn config_usize(ctx: &Ctx<'_>, name: &str, default: usize) -> usize {
         .config
         .get(name)
         .and_then(|v| v.parse::<i64>().ok())
-        .map_or(default, |v| v.max(0) as usize)
+        .map_or(default, |v| usize::try_from(v).unwrap_or(0))
 }
 
 /// Parses a SCAN cursor like Redis's `strtoul`-based parser: optional sign, decimal digits

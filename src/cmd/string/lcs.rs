@@ -60,10 +60,13 @@ pub fn lcs(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         );
     }
     let mut table: Vec<u32> = Vec::new();
-    if table.try_reserve_exact(cells as usize).is_err() {
+    if table
+        .try_reserve_exact(crate::util::num::usize_from(cells))
+        .is_err()
+    {
         return Reply::error("ERR Insufficient memory, failed allocating transient memory for LCS");
     }
-    table.resize(cells as usize, 0);
+    table.resize(crate::util::num::usize_from(cells), 0);
     let width = b.len() + 1;
     let at = |i: usize, j: usize| i * width + j;
     for i in 1..=a.len() {

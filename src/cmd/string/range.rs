@@ -132,7 +132,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         return e;
     }
     // Within proto-max-bulk-len, hence within usize.
-    let offset = offset as usize;
+    let offset = crate::util::num::usize_from(offset);
     if current_len.is_none() {
         ctx.db().insert(
             Bytes::copy_from_slice(key),

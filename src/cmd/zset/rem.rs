@@ -52,7 +52,8 @@ pub(crate) fn clamp_ranks(start: i64, end: i64, len: usize) -> Option<(usize, us
     if end >= len {
         end = len - 1;
     }
-    Some((start as usize, end as usize + 1))
+    // Both are within 0..len here.
+    Some((usize::try_from(start).ok()?, usize::try_from(end).ok()? + 1))
 }
 
 /// Shared tail of the ZREMRANGEBY* commands: `ranks` picks the ranks to remove.

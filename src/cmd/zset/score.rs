@@ -207,7 +207,8 @@ fn scale_by_power_of_two(mut value: f64, mut exponent: i64) -> f64 {
         value *= 2f64.powi(-1000);
         exponent += 1000;
     }
-    value * 2f64.powi(exponent as i32)
+    // Within -1000..=1000 after the loops above.
+    value * 2f64.powi(i32::try_from(exponent).unwrap_or(0))
 }
 
 /// A score or weight argument (Redis's `string2d`); None means "not a valid float".
@@ -272,7 +273,7 @@ pub fn format_listpack_score(score: f64) -> String {
     const SAFE: f64 = (i64::MAX / 2) as f64;
     if score.is_finite() && score != 0.0 && (-SAFE..=SAFE).contains(&score) && score.fract() == 0.0
     {
-        return (score as i64).to_string();
+        return crate::util::num::i64_saturating(score).to_string();
     }
     format_g17(score)
 }

@@ -88,7 +88,7 @@ impl ReplicaConn<'_> {
         loop {
             let now = progress.borrow_and_update().clone();
             if sent < now.written {
-                let want = ((now.written - sent) as usize).min(buf.len());
+                let want = crate::util::num::usize_from(now.written - sent).min(buf.len());
                 let Some(file) = job.file.get() else {
                     return Err(ReplicaEnd::Sync("snapshot file missing".into()));
                 };

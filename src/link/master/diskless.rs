@@ -162,7 +162,8 @@ fn join_sync(server: &Arc<Server>, client_id: u64, tx: mpsc::Sender<SyncFeed>) {
         loop {
             let ready = {
                 let state = server.state.lock();
-                let max = state.config.repl_diskless_sync_max_replicas as usize;
+                let max =
+                    crate::util::num::usize_from(state.config.repl_diskless_sync_max_replicas);
                 match &state.repl.waiting_sync {
                     Some(w) => w.created.elapsed() >= delay || (max > 0 && w.members.len() >= max),
                     None => return,
@@ -192,7 +193,7 @@ pub(super) fn estimate(snap: &snapshot::Snapshot) -> u64 {
     let bytes = snapshot::estimate_encoded_bytes(snap, EncoderOptions::default());
     tracing::debug!(
         bytes,
-        micros = started.elapsed().as_micros() as u64,
+        micros = crate::util::num::u64_saturating(started.elapsed().as_micros()),
         "estimated the full-sync payload"
     );
     bytes

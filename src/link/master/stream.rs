@@ -234,7 +234,7 @@ async fn read_durable(
         if at >= until {
             break;
         }
-        let keep = ((until - at) as usize).min(chunk.len());
+        let keep = crate::util::num::usize_from(until - at).min(chunk.len());
         at += keep as u64;
         out.push(chunk.slice(..keep));
     }
