@@ -12,6 +12,7 @@
 pub mod chunk;
 pub mod journal;
 pub mod meta;
+mod open_check;
 pub mod recovery;
 pub mod segments;
 pub mod sled_store;
@@ -31,6 +32,7 @@ use crate::log::ReplIds;
 use crate::log::record::{Record, RecordError};
 use chunk::split_records;
 use meta::{LogBase, LogMeta};
+use open_check::{Checked, keep_salvageable};
 use store::{ChunkId, LogStore, StoreError};
 
 pub use crate::config::FsyncPolicy;
@@ -76,50 +78,6 @@ impl From<RecordError> for DurableError {
             reason: e.to_string(),
         }
     }
-}
-
-/// Of the records of a chunk that failed its CRC (each passed its own), keeps those that can
-/// be trusted: record CRCs cover payloads only, and a damaged header byte shows as a history
-/// that changes inside the chunk; nothing from there on is kept.
-fn keep_salvageable(records: &mut Vec<Record>) {
-    let first_replid = records.first().map(|r| r.replid);
-    if let Some(at) = records
-        .iter()
-        .position(|r| Some(&r.replid) != first_replid.as_ref())
-    {
-        records.truncate(at);
-    }
-}
-
-/// Splits `ids` (ascending) at its holes and keeps one contiguous run: the one that holds
-/// `base`, else the first. Returns (kept, dropped).
-fn contiguous_part(ids: &[ChunkId], base: u64) -> (Vec<ChunkId>, Vec<ChunkId>) {
-    let mut runs: Vec<Vec<ChunkId>> = Vec::new();
-    let mut dropped = Vec::new();
-    for id in ids.iter().copied() {
-        if id.end < id.start {
-            // A key that contradicts itself belongs to no run.
-            dropped.push(id);
-            continue;
-        }
-        match runs.last_mut() {
-            Some(run) if run.last().is_some_and(|last| last.end == id.start) => run.push(id),
-            _ => runs.push(vec![id]),
-        }
-    }
-    let holds_base = |run: &Vec<ChunkId>| {
-        run.first().is_some_and(|f| f.start <= base) && run.last().is_some_and(|l| base <= l.end)
-    };
-    let keep = runs.iter().position(holds_base).unwrap_or(0);
-    let mut kept = Vec::new();
-    for (i, run) in runs.into_iter().enumerate() {
-        if i == keep {
-            kept = run;
-        } else {
-            dropped.extend(run);
-        }
-    }
-    (kept, dropped)
 }
 
 /// Which chunks the store holds: start offset → end offset.
@@ -193,132 +151,14 @@ impl DurableLog {
         store: Arc<dyn LogStore>,
         fsync: FsyncPolicy,
     ) -> Result<(DurableLog, Opened), StoreError> {
-        let mut damage = Vec::new();
-        let meta = match store.meta()? {
-            None => None,
-            Some(bytes) => match LogMeta::decode(&bytes) {
-                Ok(meta) => Some(meta),
-                Err(e) => {
-                    damage.push(format!("replication metadata unreadable: {e}"));
-                    None
-                }
-            },
-        };
-        let ids = store.chunk_ids()?;
-        let mut index = ChunkIndex::new();
-        let mut repair = store::StoreBatch::default();
-        let mut end = meta.as_ref().map_or(0, |m| m.log_start);
-        if meta.is_none() && !ids.is_empty() {
-            // Records without the ids they belong to cannot be trusted to continue anything.
-            damage.push(format!(
-                "{} log chunks without metadata: discarded",
-                ids.len()
-            ));
-            repair.removes = ids;
-        } else {
-            // A hole: only one side of it can be replayed onto the snapshot, the side that
-            // holds the snapshot's offset (the replay base). Cut the other, nothing more.
-            let base = meta.as_ref().map_or(0, |m| m.base.offset);
-            let (kept, dropped) = contiguous_part(&ids, base);
-            if !dropped.is_empty() {
-                damage.push(format!(
-                    "the log has a hole: kept chunks {}..{} (they hold the replay base {base}), discarded {} chunks outside them",
-                    kept.first().map_or(0, |id| id.start),
-                    kept.last().map_or(0, |id| id.end),
-                    dropped.len()
-                ));
-                repair.removes.extend_from_slice(&dropped);
-            }
-            let ids = kept;
-            let mut expected = ids.first().map(|id| id.start);
-            for (i, id) in ids.iter().copied().enumerate() {
-                debug_assert!(
-                    Some(id.start) == expected && id.end >= id.start,
-                    "contiguous_part hands over one contiguous run"
-                );
-                expected = Some(id.end);
-                if i + 1 < ids.len() {
-                    index.insert(id.start, id.end);
-                    end = id.end;
-                    continue;
-                }
-                // The last chunk is where a crash leaves its marks: read it through. One that
-                // fails the store's check still gives its records that pass their own CRCs.
-                let (value, chunk_damage) = match store.chunk(id) {
-                    Ok(Some(value)) => (value, None),
-                    Ok(None) => break,
-                    Err(StoreError::Corrupt(reason)) => match store.chunk_unchecked(id) {
-                        Some(raw) => (raw, Some(reason)),
-                        None => {
-                            damage.push(format!(
-                                "last log chunk {}..{} is damaged ({reason}): cut before it",
-                                id.start, id.end
-                            ));
-                            repair.removes.push(id);
-                            break;
-                        }
-                    },
-                    Err(e) => return Err(e),
-                };
-                let (mut records, mut error) = split_records(&value);
-                if let Some(reason) = chunk_damage {
-                    keep_salvageable(&mut records);
-                    error.get_or_insert(RecordError::Damaged(reason));
-                }
-                let contiguous = records.first().is_none_or(|r| r.start_offset == id.start)
-                    && records
-                        .windows(2)
-                        .all(|w| matches!(w, [a, b] if a.end_offset() == b.start_offset));
-                let good_end = records
-                    .last()
-                    .map(Record::end_offset)
-                    .filter(|_| contiguous);
-                if error.is_none() && good_end == Some(id.end) {
-                    index.insert(id.start, id.end);
-                    end = id.end;
-                    continue;
-                }
-                damage.push(format!(
-                    "last log chunk {}..{} is damaged ({}): cut after offset {}",
-                    id.start,
-                    id.end,
-                    error.map_or("records do not match its key".to_string(), |e| e
-                        .to_string()),
-                    good_end.unwrap_or(id.start)
-                ));
-                repair.removes.push(id);
-                if let Some(good_end) = good_end {
-                    // Rewritten with its good records only.
-                    let mut builder = chunk::ChunkBuilder::default();
-                    for record in &records {
-                        if let Some(closed) = builder.push(record) {
-                            repair.puts.push((closed.0, closed.1));
-                        }
-                    }
-                    if let Some(closed) = builder.take() {
-                        repair.puts.push((closed.0, closed.1));
-                    }
-                    for (cid, _) in &repair.puts {
-                        index.insert(cid.start, cid.end);
-                    }
-                    end = good_end;
-                }
-            }
-        }
-        if let Some(noted) = store.noted_durable_end()
-            && noted > end
-            && meta.is_some()
-        {
-            damage.push(format!(
-                "the log was durable up to offset {noted} but the store holds it only up to {end}: {} bytes were lost to damage in the store",
-                noted - end
-            ));
-        }
-        let start = index
-            .keys()
-            .next()
-            .copied()
-            .unwrap_or(meta.as_ref().map_or(end, |m| m.log_start));
+        let Checked {
+            meta,
+            index,
+            start,
+            end,
+            damage,
+            repair,
+        } = open_check::check(&*store)?;
         for d in &damage {
             tracing::error!("replication log store: {d}");
         }

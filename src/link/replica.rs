@@ -716,97 +716,12 @@ impl Link {
         total: Option<u64>,
         options: LoadOptions,
     ) -> Result<(Loaded, u64), LinkEnd> {
-        let (chunk_tx, chunk_rx) = mpsc::channel::<Bytes>(LOADER_QUEUE_CHUNKS);
-        let (done_tx, mut done_rx) = oneshot::channel::<bool>();
-        let (result_tx, result_rx) = oneshot::channel();
-        let keys_loaded = Arc::new(AtomicU64::new(0));
-        let keys = keys_loaded.clone();
-        let spawned = std::thread::Builder::new()
-            .name("repl-load".into())
-            .spawn(move || load_thread(options, chunk_rx, done_tx, result_tx, &keys));
-        if let Err(e) = spawned {
-            return Err(retry(format!("cannot start the loader thread: {e}")));
-        }
+        let mut loader = LoaderThread::spawn(options)?;
         let mut payload = PayloadReader::new(header);
         let mut progress = Progress::new(total);
-        let mut loader_done = false;
-        // Checked on every pass, so that a transfer keeping the socket always readable
-        // cannot starve the beat.
-        let mut next_beat = Instant::now() + TICK;
-        loop {
-            if Instant::now() >= next_beat {
-                next_beat = Instant::now() + TICK;
-                self.beat_while_loading(&mut progress, keys_loaded.load(Ordering::Relaxed))
-                    .await?;
-            }
-            let pushed = payload.push(&mut self.input).map_err(|e| {
-                retry(format!(
-                    "compressed full sync from the master: {e}; the previous data is kept"
-                ))
-            })?;
-            progress.wire += pushed.wire_bytes;
-            let mut loader_gone = false;
-            for chunk in pushed.rdb {
-                progress.received += chunk.len() as u64;
-                if chunk_tx.send(chunk).await.is_err() {
-                    // The loader stopped: it failed, and says why below.
-                    loader_gone = true;
-                    break;
-                }
-            }
-            if loader_gone || payload.is_complete() {
-                break;
-            }
-            if pushed.wire_bytes > 0 {
-                self.publish_progress(&mut progress)?;
-            }
-            if self.input.capacity() - self.input.len() < READ_CHUNK_BYTES / 4 {
-                self.input.reserve(READ_CHUNK_BYTES);
-            }
-            tokio::select! {
-                biased;
-                done = &mut done_rx, if !loader_done => {
-                    loader_done = true;
-                    // Diskless: the RDB ended before the mark showed at the end of a read (the
-                    // stream followed in the same read). Disk: read the rest of the length.
-                    // Compressed: the end frame still follows the RDB's last bytes.
-                    if !done.unwrap_or(false) || payload.ends_with_rdb() {
-                        break;
-                    }
-                }
-                result = self.reader.read_buf(&mut self.input) => {
-                    self.after_read(result)?;
-                }
-                _ = tokio::time::sleep_until(next_beat.into()) => {}
-            }
-        }
-        drop(chunk_tx);
-        let outcome = match result_rx.await {
-            Ok(outcome) => outcome,
-            Err(_) => return Err(retry("the loader thread ended without a result")),
-        };
-        let (loaded, remainder) = match outcome {
-            Ok(done) => done,
-            Err(e) => {
-                let refused = matches!(
-                    e,
-                    LoadError::UnsupportedType { .. }
-                        | LoadError::Functions
-                        | LoadError::DbOutOfRange { .. }
-                );
-                return Err(LinkEnd::Retry {
-                    reason: format!(
-                        "loading the master's RDB failed after {} bytes: {e}; the previous data is kept",
-                        progress.received
-                    ),
-                    pause: if refused {
-                        REFUSED_RETRY_DELAY
-                    } else {
-                        RETRY_DELAY
-                    },
-                });
-            }
-        };
+        self.feed_loader(&mut payload, &mut loader, &mut progress)
+            .await?;
+        let (loaded, remainder) = loader.finish(progress.received).await?;
         match payload.eof_mark() {
             Some(mark) => self.check_eof_mark(&mark, remainder).await?,
             None if !remainder.is_empty() => tracing::warn!(
@@ -816,6 +731,65 @@ impl Link {
             None => {}
         }
         Ok((loaded, progress.received))
+    }
+
+    /// Reads the payload and hands its RDB bytes to the loader until either ends, beating
+    /// once a second meanwhile.
+    async fn feed_loader(
+        &mut self,
+        payload: &mut PayloadReader,
+        loader: &mut LoaderThread,
+        progress: &mut Progress,
+    ) -> Result<(), LinkEnd> {
+        let mut loader_done = false;
+        // Checked on every pass, so that a transfer keeping the socket always readable
+        // cannot starve the beat.
+        let mut next_beat = Instant::now() + TICK;
+        loop {
+            if Instant::now() >= next_beat {
+                next_beat = Instant::now() + TICK;
+                self.beat_while_loading(progress, loader.keys_loaded.load(Ordering::Relaxed))
+                    .await?;
+            }
+            let pushed = payload.push(&mut self.input).map_err(|e| {
+                retry(format!(
+                    "compressed full sync from the master: {e}; the previous data is kept"
+                ))
+            })?;
+            progress.wire += pushed.wire_bytes;
+            for chunk in pushed.rdb {
+                progress.received += chunk.len() as u64;
+                if loader.chunks.send(chunk).await.is_err() {
+                    // The loader stopped: it failed, and `finish` says why.
+                    return Ok(());
+                }
+            }
+            if payload.is_complete() {
+                return Ok(());
+            }
+            if pushed.wire_bytes > 0 {
+                self.publish_progress(progress)?;
+            }
+            if self.input.capacity() - self.input.len() < READ_CHUNK_BYTES / 4 {
+                self.input.reserve(READ_CHUNK_BYTES);
+            }
+            tokio::select! {
+                biased;
+                done = &mut loader.done, if !loader_done => {
+                    loader_done = true;
+                    // Diskless: the RDB ended before the mark showed at the end of a read (the
+                    // stream followed in the same read). Disk: read the rest of the length.
+                    // Compressed: the end frame still follows the RDB's last bytes.
+                    if !done.unwrap_or(false) || payload.ends_with_rdb() {
+                        return Ok(());
+                    }
+                }
+                result = self.reader.read_buf(&mut self.input) => {
+                    self.after_read(result)?;
+                }
+                _ = tokio::time::sleep_until(next_beat.into()) => {}
+            }
+        }
     }
 
     /// Once a second while a payload loads: the configuration and the master are still
@@ -1078,6 +1052,63 @@ fn apply_error(e: ApplyError) -> LinkEnd {
         ApplyError::NotCanonical { .. }
         | ApplyError::Unimplemented { .. }
         | ApplyError::Fatal { .. } => LinkEnd::Halt(e.to_string()),
+    }
+}
+
+/// The thread that parses a full sync's RDB, as the link task sees it.
+struct LoaderThread {
+    /// RDB bytes in; dropping it tells the loader the payload ended.
+    chunks: mpsc::Sender<Bytes>,
+    /// `true` once the loader saw the RDB's end, `false` if it failed first.
+    done: oneshot::Receiver<bool>,
+    /// The databases and the bytes that followed the RDB, or why loading failed.
+    result: oneshot::Receiver<Result<(Loaded, BytesMut), LoadError>>,
+    keys_loaded: Arc<AtomicU64>,
+}
+
+impl LoaderThread {
+    fn spawn(options: LoadOptions) -> Result<LoaderThread, LinkEnd> {
+        let (chunk_tx, chunk_rx) = mpsc::channel::<Bytes>(LOADER_QUEUE_CHUNKS);
+        let (done_tx, done_rx) = oneshot::channel::<bool>();
+        let (result_tx, result_rx) = oneshot::channel();
+        let keys_loaded = Arc::new(AtomicU64::new(0));
+        let keys = keys_loaded.clone();
+        std::thread::Builder::new()
+            .name("repl-load".into())
+            .spawn(move || load_thread(options, chunk_rx, done_tx, result_tx, &keys))
+            .map_err(|e| retry(format!("cannot start the loader thread: {e}")))?;
+        Ok(LoaderThread {
+            chunks: chunk_tx,
+            done: done_rx,
+            result: result_rx,
+            keys_loaded,
+        })
+    }
+
+    /// Ends the input and waits for the loader's verdict. A payload the loader refuses
+    /// outright (a type or db it cannot hold) is retried later than a damaged one.
+    async fn finish(self, received: u64) -> Result<(Loaded, BytesMut), LinkEnd> {
+        drop(self.chunks);
+        let outcome = self
+            .result
+            .await
+            .map_err(|_| retry("the loader thread ended without a result"))?;
+        outcome.map_err(|e| {
+            let refused = matches!(
+                e,
+                LoadError::UnsupportedType { .. } | LoadError::Functions | LoadError::DbOutOfRange { .. }
+            );
+            LinkEnd::Retry {
+                reason: format!(
+                    "loading the master's RDB failed after {received} bytes: {e}; the previous data is kept"
+                ),
+                pause: if refused {
+                    REFUSED_RETRY_DELAY
+                } else {
+                    RETRY_DELAY
+                },
+            }
+        })
     }
 }
 
