@@ -8,10 +8,13 @@
 #   SCENARIOS="fullsync steady" benches/compare.sh
 #   SCENARIOS=steady_always benches/compare.sh   # SET throughput with every reply fsynced
 #
-# Needs redis-server and redis-benchmark (apt-get install redis-server redis-tools),
+# Needs REPLBENCH (the path of the replbench.py harness, which is not part of this repository),
+# redis-server and redis-benchmark (apt-get install redis-server redis-tools),
 # tc/ip for slowlink (run as root), and matplotlib for the charts (pip install matplotlib).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+: "${REPLBENCH:?set REPLBENCH to the path of replbench.py}"
+export REPLBENCH
 
 if [[ -n "${QUICK:-}" ]]; then
     ROUNDS=${ROUNDS:-1}; KEYS=${KEYS:-100000}; MULTI_KEYS=${MULTI_KEYS:-50000}

@@ -8,7 +8,9 @@ in the same run are compared.
     python3 benches/replbench_compare.py restart --rounds 3 \\
         --sluice-args "--repl-log-fsync everysec" -- --more-writes 200000 --down-writes 10000
 
-Arguments after `--` go to replbench.py for both servers; `--sluice-args` go to sluice only
+replbench.py is the replication benchmark harness these comparisons are run with; it is not
+part of this repository: give its path with `--replbench` or the REPLBENCH environment
+variable. Arguments after `--` go to replbench.py for both servers; `--sluice-args` go to sluice only
 (as master and replica flags), `--redis-args` to redis-server only.
 """
 
@@ -23,7 +25,6 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-DEFAULT_REPLBENCH = os.path.join(os.path.dirname(REPO), "shared", "tools", "replbench.py")
 
 
 def run_once(args, kind: str, port: int) -> dict:
@@ -82,7 +83,8 @@ def main() -> int:
     ap.add_argument("--redis-bin", default="/usr/bin/redis-server")
     ap.add_argument("--sluice-args", default="")
     ap.add_argument("--redis-args", default="")
-    ap.add_argument("--replbench", default=os.environ.get("REPLBENCH", DEFAULT_REPLBENCH))
+    ap.add_argument("--replbench", default=os.environ.get("REPLBENCH"),
+                    help="path of replbench.py (default: $REPLBENCH)")
     ap.add_argument("--workdir", default="/tmp/replbench-compare")
     ap.add_argument("--port", type=int, default=7100)
     ap.add_argument("--timeout", type=float, default=1800)
@@ -95,6 +97,8 @@ def main() -> int:
         argv, rest = argv[:cut], argv[cut + 1:]
     args = ap.parse_args(argv)
     args.rest = rest
+    if not args.replbench or not os.path.isfile(args.replbench):
+        sys.exit("replbench.py not found: pass --replbench PATH or set REPLBENCH")
     results = {"redis": [], "sluice": []}
     for round_no in range(args.rounds):
         order = ["redis", "sluice"] if round_no % 2 == 0 else ["sluice", "redis"]
