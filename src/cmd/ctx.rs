@@ -272,8 +272,7 @@ impl<'a> Ctx<'a> {
             Some(t) if t != expected => return Err(Reply::error(errors::WRONGTYPE)),
             Some(_) => {}
             None if create => {
-                self.db()
-                    .insert(Bytes::copy_from_slice(key), Entry::new(make()));
+                self.db().insert(key, Entry::new(make()));
             }
             None => return Ok(None),
         }
@@ -294,15 +293,14 @@ impl<'a> Ctx<'a> {
 
     /// Stores a value, replacing any previous one and its expiry (Redis's `setKey`).
     pub fn set_value(&mut self, key: &[u8], value: Value) {
-        self.db()
-            .insert(Bytes::copy_from_slice(key), Entry::new(value));
+        self.db().insert(key, Entry::new(value));
         self.modified(key);
     }
 
     /// Stores a value with an expiry.
     pub fn set_value_with_expiry(&mut self, key: &[u8], value: Value, expire_at_ms: Option<u64>) {
         self.db().insert(
-            Bytes::copy_from_slice(key),
+            key,
             Entry {
                 value,
                 expire_at_ms,

@@ -2,14 +2,15 @@
 //!
 //! A snapshot clones the vector of segment pointers (no keys are copied). A write to a
 //! segment that a snapshot still holds first copies that segment's table with
-//! `Arc::make_mut` — entries are pointer-sized clones, values stay shared — so the pause a
-//! write can see is bounded by one segment's table, never by the dataset.
+//! `Arc::make_mut` (a short key is copied in its 32-byte slot, a long key and every value
+//! are reference counts), so the pause a write can see is bounded by one segment's table, never by the dataset.
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::key::Key;
 use super::value::{FastMap, Value};
 
 /// Segments per database. 1M keys gives ~1000 keys per segment, a copy of a few tens of
@@ -38,12 +39,12 @@ impl Entry {
 
 #[derive(Debug, Clone, Default)]
 pub struct Segment {
-    map: FastMap<Bytes, Entry>,
+    map: FastMap<Key, Entry>,
     volatile: usize,
 }
 
 impl Segment {
-    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
         self.map.iter()
     }
 
@@ -166,7 +167,8 @@ impl Db {
     }
 
     /// Inserts or replaces, returning the previous entry.
-    pub fn insert(&mut self, key: Bytes, entry: Entry) -> Option<Entry> {
+    pub fn insert(&mut self, key: impl Into<Key>, entry: Entry) -> Option<Entry> {
+        let key = key.into();
         let seg_index = self.segment_of(&key);
         let seg = Arc::make_mut(&mut self.segments[seg_index]);
         let new_volatile = entry.expire_at_ms.is_some();
@@ -190,7 +192,7 @@ impl Db {
         let previous = match seg.map.get_mut(key) {
             Some(slot) => Some(std::mem::replace(slot, entry)),
             None => {
-                seg.map.insert(Bytes::copy_from_slice(key), entry);
+                seg.map.insert(Key::new(key), entry);
                 None
             }
         };
@@ -265,7 +267,7 @@ impl Db {
     }
 
     /// Every key, in segment order.
-    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
         self.segments.iter().flat_map(|s| s.map.iter())
     }
 
@@ -279,13 +281,13 @@ impl Db {
             .iter()
             .filter(|(_, e)| e.is_expired(now_ms))
             .take(limit)
-            .map(|(k, _)| k.clone())
+            .map(|(k, _)| k.to_bytes())
             .collect()
     }
 
     /// A uniformly chosen non-empty segment's random key; `pick` returns an index below its
     /// argument.
-    pub fn random_key(&self, mut pick: impl FnMut(usize) -> usize) -> Option<&Bytes> {
+    pub fn random_key(&self, mut pick: impl FnMut(usize) -> usize) -> Option<&Key> {
         if self.keys == 0 {
             return None;
         }

@@ -2,9 +2,11 @@
 
 pub mod db;
 pub mod hash;
+pub mod key;
 pub mod value;
 pub mod zset;
 
 pub use db::{Db, DbSnapshot, Entry, SEGMENTS_PER_DB};
+pub use key::Key;
 pub use value::{Value, ValueType};
 pub use zset::{Score, ZSet};

@@ -19,7 +19,7 @@ pub fn keys(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         .filter(|(key, entry)| {
             (all || glob::matches(pattern, key, false)) && !entry.is_expired(now)
         })
-        .map(|(key, _)| Reply::Bulk(key.clone()))
+        .map(|(key, _)| Reply::Bulk(key.to_bytes()))
         .collect();
     Reply::Array(found)
 }
@@ -94,7 +94,12 @@ pub fn scan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let mut segment = usize::try_from(cursor).unwrap_or(usize::MAX);
     let mut candidates: Vec<Bytes> = Vec::new();
     while segment < segments && candidates.len() < count {
-        candidates.extend(ctx.db_ref().segment(segment).iter().map(|(k, _)| k.clone()));
+        candidates.extend(
+            ctx.db_ref()
+                .segment(segment)
+                .iter()
+                .map(|(k, _)| k.to_bytes()),
+        );
         segment += 1;
     }
     let next_cursor = if segment >= segments { 0 } else { segment };
@@ -138,7 +143,7 @@ pub fn randomkey(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Reply {
             .random_key(|n| rng.random_range(0..n))
             .map(|k| {
                 (
-                    k.clone(),
+                    k.to_bytes(),
                     state.dbs[db].get(k).is_some_and(|e| e.is_expired(now)),
                 )
             })

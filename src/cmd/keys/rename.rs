@@ -89,7 +89,7 @@ pub fn move_(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         return Reply::Integer(0);
     }
     signal_if_poppable(ctx, dst, key, &entry);
-    ctx.state.dbs[dst].insert(Bytes::copy_from_slice(key), entry);
+    ctx.state.dbs[dst].insert(key, entry);
     ctx.db().remove(key);
     ctx.modified(key);
     ctx.state.watches.touch(dst, key);

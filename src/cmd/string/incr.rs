@@ -53,7 +53,7 @@ fn incr_decr(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> Reply {
         None => {
             let mut buf = itoa::Buffer::new();
             ctx.db().insert(
-                Bytes::copy_from_slice(key),
+                key,
                 Entry::new(Value::Str(Bytes::copy_from_slice(
                     buf.format(by).as_bytes(),
                 ))),

@@ -168,8 +168,7 @@ fn store_keep_ttl(ctx: &mut Ctx<'_>, key: &[u8], value: Bytes) {
     match ctx.db().get_mut(key) {
         Some(entry) => entry.value = Value::Str(value),
         None => {
-            ctx.db()
-                .insert(Bytes::copy_from_slice(key), Entry::new(Value::Str(value)));
+            ctx.db().insert(key, Entry::new(Value::Str(value)));
         }
     }
     ctx.modified(key);

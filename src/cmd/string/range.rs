@@ -134,10 +134,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     // Within proto-max-bulk-len, hence within usize.
     let offset = crate::util::num::usize_from(offset);
     if current_len.is_none() {
-        ctx.db().insert(
-            Bytes::copy_from_slice(key),
-            Entry::new(Value::Str(Bytes::new())),
-        );
+        ctx.db().insert(key, Entry::new(Value::Str(Bytes::new())));
     }
     let total = edit_in_place(ctx, key, |buf| {
         let end = offset + patch.len();

@@ -87,7 +87,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], mut opts: Options) -> Reply {
         let limits = super::compact_limits(ctx);
         let compact = limits.max_entries > 0 && pairs[1].len() <= limits.max_value_bytes;
         ctx.db().insert(
-            Bytes::copy_from_slice(key),
+            key,
             Entry::new(Value::ZSet(Arc::new(ZSet::with_encoding(compact)))),
         );
     }
