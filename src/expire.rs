@@ -74,14 +74,14 @@ mod tests {
             state.dbs[3].insert(
                 Bytes::from(format!("k{i}")),
                 Entry {
-                    value: Value::Str(Bytes::from_static(b"v")),
+                    value: Value::Str(b"v".as_slice().into()),
                     expire_at_ms: expire,
                 },
             );
         }
         state.dbs[0].insert(
             Bytes::from_static(b"persistent"),
-            Entry::new(Value::Str(Bytes::new())),
+            Entry::new(Value::Str(Default::default())),
         );
         let deleted = active_expire_cycle(&mut state, 5_000, Duration::from_secs(5));
         assert_eq!(deleted, 500);

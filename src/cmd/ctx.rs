@@ -11,7 +11,7 @@ use crate::resp::Reply;
 use crate::server::blocking::{BlockRequest, Resume};
 use crate::server::{Effect, Server, Session, State};
 use crate::store::value::{Hash, List, Set};
-use crate::store::{Db, Entry, Value, ValueType, ZSet};
+use crate::store::{Db, Entry, StrValue, Value, ValueType, ZSet};
 
 pub struct Ctx<'a> {
     pub state: &'a mut State,
@@ -150,7 +150,7 @@ impl<'a> Ctx<'a> {
     pub fn read_str(&mut self, key: &[u8]) -> Typed<Option<Bytes>> {
         match self.lookup_read(key).map(|e| &e.value) {
             None => Ok(None),
-            Some(Value::Str(b)) => Ok(Some(b.clone())),
+            Some(Value::Str(b)) => Ok(Some(b.to_bytes())),
             Some(_) => Err(Reply::error(errors::WRONGTYPE)),
         }
     }
@@ -159,7 +159,8 @@ impl<'a> Ctx<'a> {
     pub fn read_str_reply(&mut self, key: &[u8]) -> Typed<Reply> {
         match self.lookup_read(key).map(|e| &e.value) {
             None => Ok(Reply::Nil),
-            Some(Value::Str(b)) => Ok(Reply::bulk_of(b)),
+            Some(Value::Str(StrValue::Shared(b))) => Ok(Reply::bulk_of(b)),
+            Some(Value::Str(b)) => Ok(Reply::bulk_small_or_copy(b)),
             Some(_) => Err(Reply::error(errors::WRONGTYPE)),
         }
     }

@@ -111,6 +111,14 @@ impl Reply {
         }
     }
 
+    /// A bulk reply holding a copy of `data`: inline when small.
+    pub fn bulk_small_or_copy(data: &[u8]) -> Reply {
+        match SmallBytes::new(data) {
+            Some(small) => Reply::SmallBulk(small),
+            None => Reply::bulk_copy(data),
+        }
+    }
+
     /// The bytes of a bulk string reply, whichever way it is held.
     pub fn bulk_bytes(&self) -> Option<&[u8]> {
         match self {

@@ -13,7 +13,7 @@ use thiserror::Error;
 
 use crate::store::value::{Hash, Set};
 use crate::store::zset::CompactLimits;
-use crate::store::{Db, Entry, Value, ZSet};
+use crate::store::{Db, Entry, StrValue, Value, ZSet};
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum LoadError {
@@ -297,7 +297,7 @@ pub fn convert_value(
         type_name,
     };
     let value = match value {
-        RdbValue::String(s) => return Ok(Some(Value::Str(detach(s)))),
+        RdbValue::String(s) => return Ok(Some(Value::Str(StrValue::from(detach(s))))),
         RdbValue::List(items) => {
             if items.is_empty() {
                 return Ok(None);

@@ -471,7 +471,7 @@ mod tests {
         for i in 0..keys {
             state.dbs[i % 3].insert(
                 Bytes::from(format!("k{i}")),
-                Entry::new(Value::Str(Bytes::from(format!("v{i}")))),
+                Entry::new(Value::Str(format!("v{i}").as_str().into())),
             );
         }
         state

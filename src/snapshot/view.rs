@@ -176,7 +176,7 @@ mod tests {
         for i in 0..keys {
             state.dbs[db].insert(
                 Bytes::from(format!("key:{i:08}")),
-                Entry::new(Value::Str(Bytes::from(vec![b'v'; value_len(i)]))),
+                Entry::new(Value::Str(Bytes::from(vec![b'v'; value_len(i)]).into())),
             );
         }
     }
@@ -214,7 +214,7 @@ mod tests {
         let mut state = State::new(Config::default());
         state.dbs[0].insert(
             Bytes::from_static(b"s"),
-            Entry::new(Value::Str(Bytes::from_static(b"before"))),
+            Entry::new(Value::Str(b"before".as_slice().into())),
         );
         let mut z = ZSet::default();
         z.insert(Bytes::from_static(b"m"), 1.5);
@@ -228,11 +228,11 @@ mod tests {
         let snap = take(&mut state);
         state.dbs[0].insert(
             Bytes::from_static(b"s"),
-            Entry::new(Value::Str(Bytes::from_static(b"after"))),
+            Entry::new(Value::Str(b"after".as_slice().into())),
         );
         state.dbs[0].insert(
             Bytes::from_static(b"new"),
-            Entry::new(Value::Str(Bytes::new())),
+            Entry::new(Value::Str(Default::default())),
         );
         let mut rdb = Vec::new();
         assert!(

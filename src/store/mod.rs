@@ -3,10 +3,12 @@
 pub mod db;
 pub mod hash;
 pub mod key;
+pub mod str_value;
 pub mod value;
 pub mod zset;
 
 pub use db::{Db, DbSnapshot, Entry, SEGMENTS_PER_DB};
 pub use key::Key;
+pub use str_value::StrValue;
 pub use value::{Value, ValueType};
 pub use zset::{Score, ZSet};

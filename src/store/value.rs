@@ -10,6 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 pub use super::hash::Hash;
+use super::str_value::StrValue;
 use super::zset::ZSet;
 
 pub type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
@@ -20,7 +21,7 @@ pub type Set = FastSet<Bytes>;
 
 #[derive(Debug, Clone)]
 pub enum Value {
-    Str(Bytes),
+    Str(StrValue),
     List(Arc<List>),
     Hash(Arc<Hash>),
     Set(Arc<Set>),

@@ -59,31 +59,6 @@ pub fn parse_f64(text: &[u8]) -> Option<f64> {
     if v.is_nan() { None } else { Some(v) }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn integers() {
-        assert_eq!(parse_i64(b"123"), Some(123));
-        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        assert_eq!(parse_i64(b"9223372036854775808"), None);
-        assert_eq!(parse_i64(b"+1"), None);
-        assert_eq!(parse_i64(b"01"), None);
-        assert_eq!(parse_i64(b" 1"), None);
-        assert_eq!(parse_i64(b"-0"), None);
-    }
-
-    #[test]
-    fn floats() {
-        assert_eq!(parse_f64(b"1.5"), Some(1.5));
-        assert_eq!(parse_f64(b"+inf"), Some(f64::INFINITY));
-        assert_eq!(parse_f64(b"nan"), None);
-        assert_eq!(parse_f64(b"1e3"), Some(1000.0));
-        assert_eq!(parse_f64(b"abc"), None);
-    }
-}
-
 // Lengths, offsets and limits are u64 on the wire, in files and in the configuration;
 // `usize_from` relies on the pointer being as wide.
 const _: () = assert!(usize::BITS == 64, "sluice is built for 64-bit targets only");
@@ -125,56 +100,27 @@ pub fn u64_saturating_f64(v: f64) -> u64 {
     v as u64
 }
 
-/// Integers below this are served from one static table, like Redis's shared integers.
-const SHARED_INTEGERS: i64 = 10_000;
-
-/// The decimal text of `v` as `Bytes`; values in 0..10000 come from a static table, so
-/// counters (INCR and friends) store them without an allocation or a reference count.
-pub fn integer_bytes(v: i64) -> bytes::Bytes {
-    static TABLE: std::sync::OnceLock<(&'static str, Vec<u32>)> = std::sync::OnceLock::new();
-    if !(0..SHARED_INTEGERS).contains(&v) {
-        let mut buf = itoa::Buffer::new();
-        return bytes::Bytes::copy_from_slice(buf.format(v).as_bytes());
-    }
-    let (text, starts) = TABLE.get_or_init(|| {
-        let mut text = String::new();
-        // The table's text is under 40 KB: every offset fits a u32.
-        let offset = |text: &str| u32::try_from(text.len()).unwrap_or(u32::MAX);
-        let mut starts = Vec::with_capacity(usize_from(SHARED_INTEGERS.unsigned_abs()) + 1);
-        for i in 0..SHARED_INTEGERS {
-            starts.push(offset(&text));
-            text.push_str(&i.to_string());
-        }
-        starts.push(offset(&text));
-        // Built once for the life of the process; leaking it is what makes it static.
-        (Box::leak(text.into_boxed_str()), starts)
-    });
-    let Ok(i) = usize::try_from(v) else {
-        return bytes::Bytes::new();
-    };
-    bytes::Bytes::from_static(&text.as_bytes()[starts[i] as usize..starts[i + 1] as usize])
-}
-
 #[cfg(test)]
-mod integer_bytes_tests {
-    use super::integer_bytes;
+mod tests {
+    use super::*;
 
     #[test]
-    fn matches_decimal_text() {
-        for v in [
-            0i64,
-            1,
-            9,
-            10,
-            99,
-            100,
-            9_999,
-            10_000,
-            -1,
-            i64::MIN,
-            i64::MAX,
-        ] {
-            assert_eq!(integer_bytes(v), v.to_string().as_bytes());
-        }
+    fn integers() {
+        assert_eq!(parse_i64(b"123"), Some(123));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775808"), None);
+        assert_eq!(parse_i64(b"+1"), None);
+        assert_eq!(parse_i64(b"01"), None);
+        assert_eq!(parse_i64(b" 1"), None);
+        assert_eq!(parse_i64(b"-0"), None);
+    }
+
+    #[test]
+    fn floats() {
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+        assert_eq!(parse_f64(b"+inf"), Some(f64::INFINITY));
+        assert_eq!(parse_f64(b"nan"), None);
+        assert_eq!(parse_f64(b"1e3"), Some(1000.0));
+        assert_eq!(parse_f64(b"abc"), None);
     }
 }

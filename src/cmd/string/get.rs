@@ -6,7 +6,7 @@ use super::old_value_reply;
 use super::set::{EXAT, OptionsOf, PERSIST, PXAT, expire_at_ms, parse_options};
 use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
-use crate::store::Value;
+use crate::store::{StrValue, Value};
 
 pub fn get(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     old_value_reply(ctx, &argv[1]).unwrap_or_else(|e| e)
@@ -17,7 +17,7 @@ pub fn getset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         Ok(r) => r,
         Err(e) => return e,
     };
-    ctx.set_value(&argv[1], Value::Str(Bytes::copy_from_slice(&argv[2])));
+    ctx.set_value(&argv[1], Value::Str(StrValue::copy_from(&argv[2])));
     let mut effect = argv.to_vec();
     effect[0] = Bytes::from_static(b"SET");
     ctx.rewrite(effect);
@@ -44,7 +44,7 @@ pub fn getex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let (value, has_ttl) = match ctx.lookup_read(key) {
         None => return Reply::Nil,
         Some(entry) => match &entry.value {
-            Value::Str(v) => (v.clone(), entry.expire_at_ms.is_some()),
+            Value::Str(v) => (v.to_bytes(), entry.expire_at_ms.is_some()),
             _ => return Reply::error(errors::WRONGTYPE),
         },
     };

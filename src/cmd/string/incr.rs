@@ -5,9 +5,9 @@ use bytes::Bytes;
 use super::{current_string, store_keep_ttl};
 use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
-use crate::store::{Entry, Value};
+use crate::store::{Entry, StrValue, Value};
 use crate::util::longdouble::{IncrFloatError, incr_by_float};
-use crate::util::num::{integer_bytes, parse_i64};
+use crate::util::num::parse_i64;
 
 pub fn incr(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     incr_decr(ctx, &argv[1], 1)
@@ -47,16 +47,15 @@ fn incr_decr(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> Reply {
                 return Reply::error(errors::OVERFLOW);
             };
             // In place: INCR keeps the key's TTL, as Redis's overwrite does.
-            entry.value = Value::Str(integer_bytes(new_value));
+            let mut buf = itoa::Buffer::new();
+            entry.value = Value::Str(StrValue::copy_from(buf.format(new_value).as_bytes()));
             new_value
         }
         None => {
             let mut buf = itoa::Buffer::new();
             ctx.db().insert(
                 key,
-                Entry::new(Value::Str(Bytes::copy_from_slice(
-                    buf.format(by).as_bytes(),
-                ))),
+                Entry::new(Value::Str(StrValue::copy_from(buf.format(by).as_bytes()))),
             );
             by
         }

@@ -12,7 +12,7 @@ use crate::util::num::parse_i64;
 fn string_or_empty(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Bytes, ()> {
     match ctx.lookup_read(key).map(|e| &e.value) {
         None => Ok(Bytes::new()),
-        Some(Value::Str(v)) => Ok(v.clone()),
+        Some(Value::Str(v)) => Ok(v.to_bytes()),
         Some(_) => Err(()),
     }
 }

@@ -13,7 +13,7 @@ use crate::cmd::flags::*;
 use crate::cmd::{CommandSpec, Ctx, errors};
 use crate::command;
 use crate::resp::Reply;
-use crate::store::{Entry, Value};
+use crate::store::{Entry, StrValue, Value};
 
 pub const COMMANDS: &[CommandSpec] = &[
     command!("get", 2, READONLY | FAST, (1, 1, 1), "string", get::get),
@@ -156,7 +156,7 @@ fn old_value_reply(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Reply, Reply> {
 fn current_string(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>, Reply> {
     match ctx.lookup_write(key).map(|e| &e.value) {
         None => Ok(None),
-        Some(Value::Str(v)) => Ok(Some(v.clone())),
+        Some(Value::Str(v)) => Ok(Some(v.to_bytes())),
         Some(_) => Err(Reply::error(errors::WRONGTYPE)),
     }
 }
@@ -166,9 +166,10 @@ fn current_string(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>, Reply>
 /// the key up, so an expired entry is gone by now.
 fn store_keep_ttl(ctx: &mut Ctx<'_>, key: &[u8], value: Bytes) {
     match ctx.db().get_mut(key) {
-        Some(entry) => entry.value = Value::Str(value),
+        Some(entry) => entry.value = Value::Str(StrValue::from(value)),
         None => {
-            ctx.db().insert(key, Entry::new(Value::Str(value)));
+            ctx.db()
+                .insert(key, Entry::new(Value::Str(StrValue::from(value))));
         }
     }
     ctx.modified(key);

@@ -4,13 +4,13 @@ use bytes::Bytes;
 
 use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
-use crate::store::Value;
+use crate::store::{StrValue, Value};
 
 pub fn mget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let values = argv[1..]
         .iter()
         .map(|key| match ctx.lookup_read(key).map(|e| &e.value) {
-            Some(Value::Str(v)) => Reply::Bulk(v.clone()),
+            Some(Value::Str(v)) => Reply::Bulk(v.to_bytes()),
             _ => Reply::Nil,
         })
         .collect();
@@ -37,7 +37,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], nx: bool) -> Reply {
         }
     }
     for pair in argv[1..].chunks_exact(2) {
-        ctx.set_value(&pair[0], Value::Str(Bytes::copy_from_slice(&pair[1])));
+        ctx.set_value(&pair[0], Value::Str(StrValue::copy_from(&pair[1])));
     }
     if nx { Reply::Integer(1) } else { Reply::ok() }
 }

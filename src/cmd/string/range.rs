@@ -5,7 +5,7 @@ use bytes::{Bytes, BytesMut};
 use super::current_string;
 use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
-use crate::store::{Entry, Value};
+use crate::store::{Entry, StrValue, Value};
 use crate::util::num::parse_i64;
 
 /// Refuses a string that would grow past `proto-max-bulk-len` (not for the master's stream,
@@ -32,13 +32,16 @@ fn edit_in_place(ctx: &mut Ctx<'_>, key: &[u8], edit: impl FnOnce(&mut BytesMut)
     else {
         return 0;
     };
-    let mut buf = match std::mem::take(stored).try_into_mut() {
-        Ok(buf) => buf,
-        Err(shared) => BytesMut::from(shared.as_ref()),
+    let mut buf = match std::mem::take(stored) {
+        StrValue::Shared(shared) => match shared.try_into_mut() {
+            Ok(buf) => buf,
+            Err(shared) => BytesMut::from(shared.as_ref()),
+        },
+        inline => BytesMut::from(inline.as_bytes()),
     };
     edit(&mut buf);
     let len = buf.len();
-    *stored = buf.freeze();
+    *stored = StrValue::from(buf.freeze());
     len
 }
 
@@ -51,7 +54,7 @@ pub fn append(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     };
     let total = match current_len {
         None => {
-            ctx.set_value(key, Value::Str(Bytes::copy_from_slice(suffix)));
+            ctx.set_value(key, Value::Str(StrValue::copy_from(suffix)));
             return Reply::integer(suffix.len());
         }
         Some(len) => {
@@ -134,7 +137,8 @@ pub fn setrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     // Within proto-max-bulk-len, hence within usize.
     let offset = crate::util::num::usize_from(offset);
     if current_len.is_none() {
-        ctx.db().insert(key, Entry::new(Value::Str(Bytes::new())));
+        ctx.db()
+            .insert(key, Entry::new(Value::Str(StrValue::default())));
     }
     let total = edit_in_place(ctx, key, |buf| {
         let end = offset + patch.len();

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use super::old_value_reply;
 use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
-use crate::store::{Entry, Value};
+use crate::store::{Entry, StrValue, Value};
 use crate::util::num::parse_i64;
 
 pub const NX: u32 = 1 << 0;
@@ -195,7 +195,7 @@ fn set_generic(
     ctx.db().upsert(
         key,
         Entry {
-            value: Value::Str(Bytes::copy_from_slice(value)),
+            value: Value::Str(StrValue::copy_from(value)),
             expire_at_ms: expire_at.or(kept_ttl),
         },
     );

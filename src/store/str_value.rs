@@ -1,0 +1,183 @@
+//! A string value as the keyspace holds it. Values of up to [`STR_INLINE_BYTES_MAX`] bytes
+//! (counters, flags, short tokens: most string values) live inside the entry, in the hash
+//! table's slot: a GET reads them without a second cache miss, and a SET that overwrites one
+//! neither allocates nor frees (see tuning/README.md, "Command throughput"). Longer values are
+//! shared `Bytes`, so that snapshots and replies in flight hold them by reference count.
+
+use std::fmt;
+use std::ops::Deref;
+
+use bytes::Bytes;
+
+/// The longest value stored inline: what fits beside the length in the 32 bytes of a `Bytes`,
+/// so that [`crate::store::Value`] does not grow.
+pub const STR_INLINE_BYTES_MAX: usize = 30;
+
+#[derive(Clone)]
+pub enum StrValue {
+    /// `len` ≤ [`STR_INLINE_BYTES_MAX`]; the bytes past it are zero.
+    Inline {
+        len: u8,
+        bytes: [u8; STR_INLINE_BYTES_MAX],
+    },
+    Shared(Bytes),
+}
+
+// A string value must not make every entry of the keyspace larger than a `Bytes` did.
+const _: () = assert!(std::mem::size_of::<crate::store::Value>() <= 40);
+
+impl StrValue {
+    /// A value holding a copy of `data`.
+    pub fn copy_from(data: &[u8]) -> StrValue {
+        match StrValue::inline(data) {
+            Some(value) => value,
+            None => StrValue::Shared(Bytes::copy_from_slice(data)),
+        }
+    }
+
+    fn inline(data: &[u8]) -> Option<StrValue> {
+        let len = u8::try_from(data.len())
+            .ok()
+            .filter(|_| data.len() <= STR_INLINE_BYTES_MAX)?;
+        let mut bytes = [0u8; STR_INLINE_BYTES_MAX];
+        bytes.get_mut(..data.len())?.copy_from_slice(data);
+        Some(StrValue::Inline { len, bytes })
+    }
+
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            StrValue::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            StrValue::Shared(bytes) => bytes,
+        }
+    }
+
+    /// The value as `Bytes`: a reference count for a shared value, a copy of an inline one.
+    pub fn to_bytes(&self) -> Bytes {
+        match self {
+            StrValue::Inline { .. } => Bytes::copy_from_slice(self.as_bytes()),
+            StrValue::Shared(bytes) => bytes.clone(),
+        }
+    }
+
+    /// The value as `Bytes`, consuming it (no reference count for a shared value).
+    pub fn into_bytes(self) -> Bytes {
+        match self {
+            StrValue::Inline { .. } => Bytes::copy_from_slice(self.as_bytes()),
+            StrValue::Shared(bytes) => bytes,
+        }
+    }
+}
+
+impl Default for StrValue {
+    fn default() -> StrValue {
+        StrValue::Inline {
+            len: 0,
+            bytes: [0; STR_INLINE_BYTES_MAX],
+        }
+    }
+}
+
+/// Short values are copied inline; longer ones are kept as they are (the caller decides
+/// whether they may share a larger buffer, see `snapshot::load::detach`).
+impl From<Bytes> for StrValue {
+    fn from(data: Bytes) -> StrValue {
+        match StrValue::inline(&data) {
+            Some(value) => value,
+            None => StrValue::Shared(data),
+        }
+    }
+}
+
+impl From<&[u8]> for StrValue {
+    fn from(data: &[u8]) -> StrValue {
+        StrValue::copy_from(data)
+    }
+}
+
+impl From<&str> for StrValue {
+    fn from(data: &str) -> StrValue {
+        StrValue::copy_from(data.as_bytes())
+    }
+}
+
+impl Deref for StrValue {
+    type Target = [u8];
+
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl AsRef<[u8]> for StrValue {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl PartialEq for StrValue {
+    fn eq(&self, other: &StrValue) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for StrValue {}
+
+impl fmt::Debug for StrValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&Bytes::copy_from_slice(self.as_bytes()), f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_values_are_inline_and_long_ones_shared() {
+        assert!(matches!(
+            StrValue::copy_from(b""),
+            StrValue::Inline { len: 0, .. }
+        ));
+        let at_limit = vec![b'v'; STR_INLINE_BYTES_MAX];
+        assert!(matches!(
+            StrValue::copy_from(&at_limit),
+            StrValue::Inline { .. }
+        ));
+        let over = vec![b'v'; STR_INLINE_BYTES_MAX + 1];
+        assert!(matches!(StrValue::copy_from(&over), StrValue::Shared(_)));
+        assert!(matches!(
+            StrValue::from(Bytes::from(over.clone())),
+            StrValue::Shared(_)
+        ));
+        assert!(matches!(
+            StrValue::from(Bytes::from(at_limit.clone())),
+            StrValue::Inline { .. }
+        ));
+        for data in [&b""[..], b"1", &at_limit, &over] {
+            let value = StrValue::copy_from(data);
+            assert_eq!(value.as_bytes(), data);
+            assert_eq!(value.to_bytes(), data);
+            assert_eq!(value.len(), data.len());
+            assert_eq!(value.clone().into_bytes(), data);
+        }
+    }
+
+    #[test]
+    fn a_long_value_keeps_its_buffer() {
+        let data = Bytes::from(vec![b'x'; 100]);
+        let value = StrValue::from(data.clone());
+        assert_eq!(value.to_bytes().as_ptr(), data.as_ptr());
+    }
+
+    #[test]
+    fn equality_is_of_the_bytes() {
+        let long = vec![b'a'; 40];
+        assert_eq!(
+            StrValue::copy_from(&long),
+            StrValue::from(Bytes::from(long))
+        );
+        assert_ne!(StrValue::copy_from(b"a"), StrValue::copy_from(b"b"));
+    }
+}
