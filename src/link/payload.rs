@@ -78,14 +78,11 @@ impl PayloadReader {
                 })
             }
             PayloadReader::Compressed(frames) => {
-                let data = input.split();
-                let rdb = frames.push(&data)?;
-                if frames.is_done() {
-                    // What follows the end frame is the command stream: back to the input.
-                    *input = frames.take_rest();
-                }
+                // What follows the end frame (the command stream) stays in the input.
+                let before = input.len();
+                let rdb = frames.push(input)?;
                 Ok(Pushed {
-                    wire_bytes: data.len() as u64 - input.len() as u64,
+                    wire_bytes: (before - input.len()) as u64,
                     rdb,
                 })
             }
