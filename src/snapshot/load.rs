@@ -102,6 +102,8 @@ pub struct Loader {
     keys_already_expired: u64,
     empty_keys_skipped: u64,
     stream_db: Option<u32>,
+    /// The database of the last SELECTDB, which a RESIZEDB that follows sizes.
+    selected_db: Option<usize>,
     repl_id: Option<String>,
     repl_offset: Option<u64>,
     now_ms: u64,
@@ -122,6 +124,7 @@ impl Loader {
             keys_already_expired: 0,
             empty_keys_skipped: 0,
             stream_db: None,
+            selected_db: None,
             repl_id: None,
             repl_offset: None,
             now_ms: crate::server::unix_time_ms(),
@@ -154,11 +157,16 @@ impl Loader {
         match item {
             Item::Aux { key, value } => self.aux(&key, &value),
             Item::SelectDb(db) => {
-                self.check_db(db)?;
+                self.selected_db = Some(self.check_db(db)?);
+            }
+            Item::ResizeDb { db_size, .. } => {
+                if let Some(db) = self.selected_db.and_then(|index| self.dbs.get_mut(index)) {
+                    db.reserve(db_size);
+                }
             }
             Item::Function(_) => return Err(LoadError::Functions),
             Item::Entry(entry) => self.entry(entry)?,
-            Item::ResizeDb { .. } | Item::SlotInfo { .. } | Item::End(_) => {}
+            Item::SlotInfo { .. } | Item::End(_) => {}
         }
         Ok(())
     }
@@ -194,7 +202,7 @@ impl Loader {
             expire_at_ms,
             ..
         } = entry;
-        let key = detach(key);
+        // The keyspace copies the key into its own slot: no need to detach it first.
         let Some(value) = convert_value(db, &key, value, self.options.zset_limits)? else {
             self.empty_keys_skipped += 1;
             return Ok(());
@@ -203,7 +211,7 @@ impl Loader {
             self.keys_already_expired += 1;
         }
         let previous = self.dbs[index].insert(
-            key.clone(),
+            &key,
             Entry {
                 value,
                 expire_at_ms,

@@ -17,6 +17,10 @@ use super::value::{FastMap, Value};
 /// microseconds when a snapshot forces one.
 pub const SEGMENTS_PER_DB: usize = 1024;
 
+/// The most keys [`Db::reserve`] makes room for ahead of them (tables of ~1.5 GB; only their
+/// control bytes are touched until keys arrive).
+pub const RESERVE_KEYS_MAX: u64 = 16 << 20;
+
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub value: Value,
@@ -119,6 +123,22 @@ impl Db {
             keys: 0,
             volatile: 0,
             hasher: foldhash::fast::FixedState::with_seed(0x005e_ed51_u64),
+        }
+    }
+
+    /// Makes room for `keys` more keys spread over the segments, so that loading a dataset of
+    /// known size does not grow every table step by step (each growth rehashes and moves
+    /// every entry, into fresh memory). Capped at [`RESERVE_KEYS_MAX`]: the count comes
+    /// from an RDB's RESIZEDB, which the sender chooses.
+    pub fn reserve(&mut self, keys: u64) {
+        let keys = crate::util::num::usize_from(keys.min(RESERVE_KEYS_MAX));
+        // Keys spread evenly; a little slack keeps the unlucky segments from growing.
+        let per_segment = keys / SEGMENTS_PER_DB + keys / SEGMENTS_PER_DB / 8;
+        if per_segment == 0 {
+            return;
+        }
+        for segment in &mut self.segments {
+            Arc::make_mut(segment).map.reserve(per_segment);
         }
     }
 
@@ -309,6 +329,22 @@ mod tests {
 
     fn s(v: &str) -> Value {
         Value::Str(v.into())
+    }
+
+    #[test]
+    fn reserve_sizes_every_segment_and_is_capped() {
+        let mut db = Db::new();
+        db.reserve(1_000_000);
+        let wanted = 1_000_000 / SEGMENTS_PER_DB;
+        assert!(db.segments.iter().all(|s| s.map.capacity() >= wanted));
+        db.insert(b"k".as_slice(), Entry::new(s("v")));
+        assert_eq!(db.get(b"k").map(|e| e.value.approx_bytes()), Some(1));
+
+        // A RESIZEDB count is the sender's word: an absurd one reserves no more than the cap.
+        let mut db = Db::new();
+        db.reserve(u64::MAX);
+        let cap = crate::util::num::usize_from(RESERVE_KEYS_MAX) / SEGMENTS_PER_DB;
+        assert!(db.segments.iter().all(|s| s.map.capacity() < 4 * cap));
     }
 
     #[test]
