@@ -19,9 +19,20 @@ const HEADROOM_TO_CLIMB: f64 = 2.0;
 /// link-bound transfer is that much shorter), or it is not worth its time.
 const RATIO_GAIN_MIN: f64 = 0.03;
 
+/// A chunk that level 1 shrinks by less than this is incompressible: random or already
+/// compressed values, where zstd spends a core for nothing.
+const INCOMPRESSIBLE_RATIO: f64 = 0.95;
+/// Once the data proved incompressible, one chunk in this many is still compressed, to
+/// notice when the values change kind.
+const PROBE_EVERY_CHUNKS: u32 = 32;
+
 /// Why the level changed, for the log line.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Change {
+    /// Level 1 did not shrink the last chunks: only probes are compressed from now on.
+    Incompressible { ratio: f64 },
+    /// A probe compressed again: every chunk is compressed again.
+    Compressible { ratio: f64 },
     /// The producer had headroom over the link: a slower, smaller level.
     Up { producer_rate: f64, link_rate: f64 },
     /// The producer could not keep up with the link at this level.
@@ -69,6 +80,10 @@ pub struct LevelChooser {
     current: Sample,
     /// The compressed fraction measured at the rung below, when we climbed from it.
     below_ratio: Option<f64>,
+    /// Consecutive chunks level 1 could not shrink.
+    incompressible_chunks: u32,
+    /// Set while the data is incompressible: chunks to skip before the next probe.
+    skip_before_probe: Option<u32>,
 }
 
 impl LevelChooser {
@@ -80,7 +95,47 @@ impl LevelChooser {
             ceiling: LADDER.len(),
             current: Sample::default(),
             below_ratio: None,
+            incompressible_chunks: 0,
+            skip_before_probe: None,
         }
+    }
+
+    /// Whether the next chunk is worth compressing: always, unless the data proved
+    /// incompressible, and then one probe in [`PROBE_EVERY_CHUNKS`].
+    pub fn wants_chunk(&mut self) -> bool {
+        match &mut self.skip_before_probe {
+            Some(0) => {
+                self.skip_before_probe = Some(PROBE_EVERY_CHUNKS - 1);
+                true
+            }
+            Some(left) => {
+                *left -= 1;
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Follows whether level 1 shrinks the chunks; returns the change of mode, if any.
+    fn note_compressibility(&mut self, raw_bytes: u64, zstd_bytes: u64) -> Option<Change> {
+        if self.rung != 0 || raw_bytes == 0 {
+            return None;
+        }
+        let ratio = zstd_bytes.min(raw_bytes) as f64 / raw_bytes as f64;
+        if ratio < INCOMPRESSIBLE_RATIO {
+            self.incompressible_chunks = 0;
+            return self
+                .skip_before_probe
+                .take()
+                .map(|_| Change::Compressible { ratio });
+        }
+        self.incompressible_chunks = self.incompressible_chunks.saturating_add(1);
+        if self.incompressible_chunks >= CHUNKS_PER_DECISION && self.skip_before_probe.is_none() {
+            self.skip_before_probe = Some(PROBE_EVERY_CHUNKS - 1);
+            self.current = Sample::default();
+            return Some(Change::Incompressible { ratio });
+        }
+        None
     }
 
     pub fn level(&self) -> i32 {
@@ -100,6 +155,13 @@ impl LevelChooser {
         link_wire_rate: f64,
     ) -> Option<Change> {
         if self.fixed.is_some() {
+            return None;
+        }
+        if let Some(change) = self.note_compressibility(raw_bytes, zstd_bytes) {
+            return Some(change);
+        }
+        if self.skip_before_probe.is_some() {
+            // Probes say whether the data changed kind, not how fast a level is.
             return None;
         }
         let s = &mut self.current;
@@ -220,6 +282,54 @@ mod tests {
         let (chooser, levels) = run(&model, None, 100);
         assert_eq!(chooser.level(), 1);
         assert!(levels.iter().all(|&l| l == 1), "{levels:?}");
+    }
+
+    /// Feeds `chunks` chunks of `kind` through `wants_chunk` and `note_chunk` like the
+    /// producer does; returns how many were compressed.
+    fn compressed_chunks(
+        chooser: &mut LevelChooser,
+        kind: fn(i32) -> (f64, f64),
+        chunks: u32,
+    ) -> u32 {
+        let mut compressed = 0;
+        for _ in 0..chunks {
+            if !chooser.wants_chunk() {
+                continue;
+            }
+            compressed += 1;
+            let (_, ratio) = kind(chooser.level());
+            let zstd = crate::util::num::u64_saturating_f64(1e6 * ratio);
+            chooser.note_chunk(1_000_000, zstd, 0.001, 0.002, 1000.0 * MB);
+        }
+        compressed
+    }
+
+    #[test]
+    fn incompressible_data_is_only_probed() {
+        let mut chooser = LevelChooser::new(None);
+        let compressed = compressed_chunks(&mut chooser, random, 1000);
+        // The first decision's chunks, then one probe in PROBE_EVERY_CHUNKS.
+        let most = CHUNKS_PER_DECISION + 1000 / PROBE_EVERY_CHUNKS + 1;
+        assert!(compressed <= most, "{compressed} of 1000 compressed");
+        assert!(
+            compressed > CHUNKS_PER_DECISION,
+            "probes go on: {compressed}"
+        );
+    }
+
+    #[test]
+    fn a_probe_that_compresses_resumes_every_chunk() {
+        let mut chooser = LevelChooser::new(None);
+        compressed_chunks(&mut chooser, random, 100);
+        // Within one probe interval the text is noticed; after that every chunk compresses.
+        compressed_chunks(&mut chooser, text, PROBE_EVERY_CHUNKS);
+        assert_eq!(compressed_chunks(&mut chooser, text, 100), 100);
+    }
+
+    #[test]
+    fn compressible_data_compresses_every_chunk() {
+        let mut chooser = LevelChooser::new(None);
+        assert_eq!(compressed_chunks(&mut chooser, text, 500), 500);
     }
 
     #[test]

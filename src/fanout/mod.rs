@@ -84,8 +84,8 @@ pub(crate) struct Slot {
     /// io_uring: the buffer of the send in flight (kept alive until its completion).
     pub in_flight: Option<Bytes>,
     pub polling: bool,
-    /// When `state.sent_bytes` was last sampled for the link's rate, and its value then.
-    rate_mark: (Instant, u64),
+    /// When the rates were last sampled, and the member's wire and RDB bytes then.
+    rate_mark: (Instant, u64, u64),
 }
 
 impl Slot {
@@ -180,7 +180,7 @@ impl FanOut {
     /// Queues a chunk, waiting while the fastest member has enough. False when no member is
     /// left to send to.
     pub fn push(&mut self, chunk: Bytes) -> bool {
-        let zstd = if self.compression_wanted.load(Ordering::Relaxed) {
+        let zstd = if self.compression_wanted.load(Ordering::Relaxed) && self.level.wants_chunk() {
             let encode_secs = self.last_push.map_or(0.0, |at| at.elapsed().as_secs_f64());
             let started = Instant::now();
             let level = self.level.level();
@@ -193,13 +193,18 @@ impl FanOut {
                 started.elapsed().as_secs_f64(),
                 link_rate,
             );
-            if let Some(change) = change {
-                tracing::info!(
+            match change {
+                Some(
+                    change @ (level::Change::Incompressible { .. }
+                    | level::Change::Compressible { .. }),
+                ) => tracing::info!(level, "full-sync zstd: {}", describe(change)),
+                Some(change) => tracing::info!(
                     from = level,
                     to = self.level.level(),
                     "full-sync zstd level changed: {}",
                     describe(change)
-                );
+                ),
+                None => {}
             }
             zstd
         } else {
@@ -261,6 +266,14 @@ fn describe(change: level::Change) -> String {
             producer_rate / 1e6,
             link_rate / 1e6
         ),
+        level::Change::Incompressible { ratio } => format!(
+            "level 1 kept {:.1} % of the data: compressing one chunk in 32 only",
+            ratio * 100.0
+        ),
+        level::Change::Compressible { ratio } => format!(
+            "a probe compressed to {:.1} %: compressing every chunk again",
+            ratio * 100.0
+        ),
         level::Change::NoGain { ratio, below_ratio } => format!(
             "compressed to {:.1} % instead of {:.1} %, not worth the time",
             ratio * 100.0,
@@ -279,22 +292,26 @@ struct Shared {
 /// How often the links' rates are sampled for the level choice.
 const LINK_RATE_INTERVAL: Duration = Duration::from_millis(250);
 
-/// Publishes the wire rate of the fastest member receiving compressed chunks, measured
-/// over the last interval.
+/// Notes every member's drain rate over the last interval, and publishes the wire rate of
+/// the fastest member receiving compressed chunks.
 fn sample_link_rates(slots: &mut [Slot], queue_end: u64, link_rate: &AtomicU64) {
     let now = Instant::now();
     let mut fastest: Option<f64> = None;
     for slot in slots.iter_mut() {
-        let (at, sent) = slot.rate_mark;
+        let (at, sent, rdb_taken) = slot.rate_mark;
         let secs = now.duration_since(at).as_secs_f64();
         if secs < LINK_RATE_INTERVAL.as_secs_f64() {
             continue;
         }
+        let rate = (slot.state.sent_bytes - sent) as f64 / secs;
+        if slot.active() {
+            slot.state
+                .note_drain_rate((slot.state.rdb_bytes_taken - rdb_taken) as f64 / secs);
+        }
         if slot.active() && slot.state.wants_compression(queue_end) {
-            let rate = (slot.state.sent_bytes - sent) as f64 / secs;
             fastest = Some(fastest.map_or(rate, |f| f.max(rate)));
         }
-        slot.rate_mark = (now, slot.state.sent_bytes);
+        slot.rate_mark = (now, slot.state.sent_bytes, slot.state.rdb_bytes_taken);
     }
     if let Some(rate) = fastest {
         link_rate.store(rate.to_bits(), Ordering::Relaxed);
@@ -429,7 +446,7 @@ fn slot(member: Member) -> Slot {
         done: Some(member.done),
         in_flight: None,
         polling: false,
-        rate_mark: (Instant::now(), 0),
+        rate_mark: (Instant::now(), 0, 0),
     }
 }
 
