@@ -255,7 +255,8 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"replica": a.replica, "requests": a.requests, "pipeline": a.pipeline,
-                       "clients": a.clients, "binaries": binaries, "rounds": results}, f, indent=1)
+                       "clients": a.clients, "rounds": results,
+                       "binaries": {label: os.path.basename(path) for label, path in binaries.items()}}, f, indent=1)
 
 
 if __name__ == "__main__":
