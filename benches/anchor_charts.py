@@ -66,12 +66,15 @@ def fullsync(path, plt):
         if r.get("status") != "ok":
             continue
         mode = "diskless" if r["diskless"] == "yes" else "disk"
-        values.setdefault((mode, r["label"]), []).append(float(r["sync_s"]))
+        field = "total_s" if run.get("scenario") == "multi" else "sync_s"
+        values.setdefault((mode, r["label"]), []).append(float(r[field]))
     fig, ax = plt.subplots(figsize=(8, 5))
+    scenario = run.get("scenario", "fullsync")
+    who = "three replicas" if scenario == "multi" else "one replica"
     grouped(ax, modes, labels, values, "seconds",
-            f"full sync of {run['keys']} × 1000 B, one replica (median; bars: min–max)")
+            f"full sync of {run['keys']} keys, {who} (median; bars: min–max)")
     fig.tight_layout()
-    out = os.path.join(os.path.dirname(path), "fullsync_seconds.png")
+    out = os.path.join(os.path.dirname(path), f"{scenario}_seconds.png")
     fig.savefig(out, dpi=100)
     print(out)
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Full sync of one replica, sluice beside Redis 7.0 and any anchors, in rotating rounds.
+"""Full sync (one replica, or several with --scenario multi), sluice beside Redis 7.0 and any
+anchors, in rotating rounds.
 
 Each round runs replbench.py's `fullsync` scenario (1M × 1000-byte strings by default) for every
 server and mode, master and replica of the same kind, the order rotating by round so that a slow
@@ -38,11 +39,19 @@ def flags_for(label):
 
 def run_one(replbench, label, binary, mode, a):
     master_args, replica_args = flags_for(label)
+    extra = []
+    if a.scenario == "multi":
+        extra = ["--replicas", str(a.replicas)]
+        if mode == "yes":
+            # Every server waits for all the replicas and serves them from one transfer.
+            master_args = f"{master_args} --repl-diskless-sync-max-replicas {a.replicas}".strip()
+    if a.elements:
+        extra += ["--elements", str(a.elements)]
     for name in ("sluice", "redis-server", "valkey-server"):
         subprocess.run(["pkill", "-9", "-x", name], check=False)
-    cmd = [sys.executable, replbench, "fullsync", "--master-bin", binary, "--replica-bin", binary,
+    cmd = [sys.executable, replbench, a.scenario, "--master-bin", binary, "--replica-bin", binary,
            "--master-args", master_args, "--replica-args", replica_args, "--diskless", mode,
-           "--keys", str(a.keys), "--collections", str(a.collections)]
+           "--keys", str(a.keys), "--collections", str(a.collections)] + extra
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800).stdout
     result = next((line for line in out.splitlines() if line.startswith("RESULT")), "")
     fields = dict(part.split("=", 1) for part in result.split()[1:] if "=" in part)
@@ -50,7 +59,7 @@ def run_one(replbench, label, binary, mode, a):
     return fields
 
 
-def table(labels, modes, runs, rounds, keys):
+def table(labels, modes, runs, rounds, keys, scenario="fullsync", collections=0):
     """The markdown table of a run's RESULT fields."""
     def values(label, mode, field):
         out = []
@@ -67,13 +76,15 @@ def table(labels, modes, runs, rounds, keys):
             return "failed"
         return f"{statistics.median(vs):{fmt}} ({min(vs):{fmt}}–{max(vs):{fmt}})"
 
-    lines = [f"replbench.py fullsync, {keys} keys × 1000 B, {rounds} rotating rounds; "
+    seconds = "total_s" if scenario == "multi" else "sync_s"
+    dataset = f"{keys} keys × 1000 B" + (f" and {collections} collections" if collections else "")
+    lines = [f"replbench.py {scenario}, {dataset}, {rounds} rotating rounds; "
              "median (min–max); ratio = sluice / the fastest of the others", "",
              "| mode | figure | " + " | ".join(labels) + " | ratio |",
              "| --- | --- |" + " ---: |" * (len(labels) + 1)]
     for mode in modes:
         name = "diskless" if mode == "yes" else "disk"
-        for field, title, fmt in (("sync_s", "sync s", ".2f"), ("master_peak_rss_mb", "master peak RSS MB", ".0f")):
+        for field, title, fmt in ((seconds, "seconds", ".2f"), ("master_peak_rss_mb", "master peak RSS MB", ".0f")):
             cells = [cell(values(label, mode, field), fmt) for label in labels]
             medians = {label: statistics.median(v) for label in labels if (v := values(label, mode, field))}
             others = [m for label, m in medians.items() if label != "sluice"]
@@ -94,6 +105,10 @@ def main():
     p.add_argument("--modes", default="yes,no", help="diskless modes to run: yes, no or both")
     p.add_argument("--keys", type=int, default=1_000_000)
     p.add_argument("--collections", type=int, default=0)
+    p.add_argument("--elements", type=int, default=0, help="elements per collection (replbench's default if 0)")
+    p.add_argument("--scenario", choices=("fullsync", "multi"), default="fullsync",
+                   help="multi: --replicas replicas attaching together, seconds until all hold every key")
+    p.add_argument("--replicas", type=int, default=3)
     p.add_argument("--output")
     p.add_argument("--json")
     p.add_argument("--summarize", metavar="JSON", help="only print the table of a run's --json file")
@@ -101,7 +116,8 @@ def main():
     if a.summarize:
         with open(a.summarize) as f:
             saved = json.load(f)
-        print(table(list(saved["servers"]), saved["modes"], saved["runs"], saved["rounds"], saved["keys"]))
+        print(table(list(saved["servers"]), saved["modes"], saved["runs"], saved["rounds"], saved["keys"],
+                    saved.get("scenario", "fullsync"), saved.get("collections", 0)))
         return
     if not a.replbench or not os.path.exists(a.replbench):
         sys.exit("give --replbench (or REPLBENCH): the path of replbench.py")
@@ -126,7 +142,7 @@ def main():
                 fields = run_one(a.replbench, label, servers[label], mode, a)
                 runs.append({"round": round_index + 1, "label": label, "diskless": mode, **fields})
 
-    text = table(labels, modes, runs, a.rounds, a.keys)
+    text = table(labels, modes, runs, a.rounds, a.keys, a.scenario, a.collections)
     print(text)
     if a.output:
         with open(a.output, "w") as f:
@@ -135,7 +151,7 @@ def main():
         with open(a.json, "w") as f:
             names = {label: os.path.basename(path) for label, path in servers.items()}
             json.dump({"servers": names, "modes": modes, "rounds": a.rounds, "keys": a.keys,
-                       "runs": runs}, f, indent=1)
+                       "collections": a.collections, "scenario": a.scenario, "runs": runs}, f, indent=1)
 
 
 if __name__ == "__main__":
