@@ -657,9 +657,7 @@ impl Connection {
 const WARM_KEYS_MAX: usize = 64;
 
 /// Looks up the first argument of each pending request (the key of nearly every command)
-/// before any runs. The lookups do not depend on each other, so the CPU overlaps their cache
-/// misses; the commands then find their slots in cache. A pipelined batch of random keys
-/// otherwise waits for each miss in turn (see tuning/README.md, "Command throughput"). An
+/// before any runs, so that their cache misses overlap ([`crate::store::Db::warm`]). An
 /// argument that is not a key costs one wasted probe and changes nothing.
 fn warm_keys(
     state: &crate::server::State,
@@ -670,22 +668,11 @@ fn warm_keys(
     if pending.len() < 2 {
         return;
     }
-    let Some(keyspace) = state.dbs.get(db) else {
-        return;
-    };
-    let mut previous: Option<&Bytes> = None;
-    for request in pending.iter().take(WARM_KEYS_MAX) {
-        let Some(key) = args
-            .get(request.args.start + 1)
-            .filter(|_| request.args.len() > 1)
-        else {
-            continue;
-        };
-        // A batch on one key (a list or a hash being filled) needs one lookup, not one each.
-        if previous.is_some_and(|p| p == key) {
-            continue;
-        }
-        std::hint::black_box(keyspace.get(key).is_some());
-        previous = Some(key);
+    if let Some(keyspace) = state.dbs.get(db) {
+        keyspace.warm(pending.iter().take(WARM_KEYS_MAX).filter_map(|request| {
+            args.get(request.args.start + 1)
+                .filter(|_| request.args.len() > 1)
+                .map(|key| key.as_ref())
+        }));
     }
 }

@@ -126,6 +126,22 @@ impl Db {
         }
     }
 
+    /// Looks the keys up and forgets the answers. The lookups do not depend on each other,
+    /// so the CPU overlaps their cache misses; commands that then use the keys find their
+    /// slots in cache. A pipelined batch of random keys otherwise waits for each miss in
+    /// turn (see tuning/README.md, "Command throughput"). Repeats of the previous key are
+    /// looked up once.
+    pub fn warm<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) {
+        let mut previous: Option<&[u8]> = None;
+        for key in keys {
+            if previous == Some(key) {
+                continue;
+            }
+            std::hint::black_box(self.get(key).is_some());
+            previous = Some(key);
+        }
+    }
+
     /// Makes room for `keys` more keys spread over the segments, so that loading a dataset of
     /// known size does not grow every table step by step (each growth rehashes and moves
     /// every entry, into fresh memory). Capped at [`RESERVE_KEYS_MAX`]: the count comes
@@ -329,6 +345,17 @@ mod tests {
 
     fn s(v: &str) -> Value {
         Value::Str(v.into())
+    }
+
+    #[test]
+    fn warming_keys_reads_and_changes_nothing() {
+        let mut db = Db::new();
+        db.insert(b"a".as_slice(), Entry::new(s("1")));
+        let keys: [&[u8]; 4] = [b"a", b"a", b"missing", b""];
+        db.warm(keys.into_iter());
+        assert_eq!(db.len(), 1);
+        assert!(db.get(b"missing").is_none());
+        assert_eq!(db.get(b"a").map(|e| e.value.approx_bytes()), Some(1));
     }
 
     #[test]
