@@ -19,6 +19,10 @@ pub type FastSet<K> = hashbrown::HashSet<K, foldhash::fast::RandomState>;
 pub type List = VecDeque<Bytes>;
 pub type Set = FastSet<Bytes>;
 
+// Every entry of the keyspace holds a Value: an inline string must not make it larger than
+// the `Bytes` it replaced.
+const _: () = assert!(std::mem::size_of::<Value>() <= 40);
+
 #[derive(Debug, Clone)]
 pub enum Value {
     Str(StrValue),
