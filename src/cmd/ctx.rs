@@ -160,7 +160,7 @@ impl<'a> Ctx<'a> {
         match self.lookup_read(key).map(|e| &e.value) {
             None => Ok(Reply::Nil),
             Some(Value::Str(StrValue::Shared(b))) => Ok(Reply::bulk_of(b)),
-            Some(Value::Str(b)) => Ok(Reply::bulk_small_or_copy(b)),
+            Some(Value::Str(StrValue::Inline(small))) => Ok(Reply::SmallBulk(*small)),
             Some(_) => Err(Reply::error(errors::WRONGTYPE)),
         }
     }

@@ -101,7 +101,7 @@ impl LevelChooser {
     }
 
     /// Whether the next chunk is worth compressing: always, unless the data proved
-    /// incompressible, and then one probe in [`PROBE_EVERY_CHUNKS`].
+    /// incompressible, and then one probe in `PROBE_EVERY_CHUNKS`.
     pub fn wants_chunk(&mut self) -> bool {
         match &mut self.skip_before_probe {
             Some(0) => {

@@ -8,42 +8,13 @@ use std::borrow::Cow;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::float::format_g17;
+use crate::util::inline_bytes::InlineBytes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Protocol {
     #[default]
     Resp2,
     Resp3,
-}
-
-/// Longest bulk string a reply holds inline (see [`Reply::SmallBulk`]); it keeps `Reply`
-/// at its size.
-pub const SMALL_BULK_BYTES_MAX: usize = 30;
-
-/// Up to [`SMALL_BULK_BYTES_MAX`] bytes, inline.
-#[derive(Debug, Clone, Copy)]
-pub struct SmallBytes {
-    len: u8,
-    bytes: [u8; SMALL_BULK_BYTES_MAX],
-}
-
-impl SmallBytes {
-    /// None when `data` is too long to be held inline.
-    pub fn new(data: &[u8]) -> Option<SmallBytes> {
-        if data.len() > SMALL_BULK_BYTES_MAX {
-            return None;
-        }
-        let mut bytes = [0u8; SMALL_BULK_BYTES_MAX];
-        bytes[..data.len()].copy_from_slice(data);
-        Some(SmallBytes {
-            len: u8::try_from(data.len()).ok()?,
-            bytes,
-        })
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -56,7 +27,7 @@ pub enum Reply {
     Bulk(Bytes),
     /// A bulk string copied inline: a read of a small stored value (GET of a counter) costs
     /// a copy instead of a reference count taken and dropped on the stored value.
-    SmallBulk(SmallBytes),
+    SmallBulk(InlineBytes),
     /// Null bulk string: `$-1` in RESP2, `_` in RESP3.
     Nil,
     /// Null array: `*-1` in RESP2, `_` in RESP3.
@@ -105,17 +76,9 @@ impl Reply {
 
     /// A bulk reply for a stored value: inline when small, a shared reference otherwise.
     pub fn bulk_of(data: &Bytes) -> Reply {
-        match SmallBytes::new(data) {
+        match InlineBytes::new(data) {
             Some(small) => Reply::SmallBulk(small),
             None => Reply::Bulk(data.clone()),
-        }
-    }
-
-    /// A bulk reply holding a copy of `data`: inline when small.
-    pub fn bulk_small_or_copy(data: &[u8]) -> Reply {
-        match SmallBytes::new(data) {
-            Some(small) => Reply::SmallBulk(small),
-            None => Reply::bulk_copy(data),
         }
     }
 
@@ -311,6 +274,7 @@ impl From<i64> for Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::inline_bytes::INLINE_BYTES_MAX;
 
     fn enc(r: &Reply, p: Protocol) -> Vec<u8> {
         let mut out = BytesMut::new();
@@ -333,7 +297,7 @@ mod tests {
         assert!(matches!(small, Reply::SmallBulk(_)));
         assert_eq!(enc(&small, Protocol::Resp2), b"$3\r\nabc\r\n");
         assert_eq!(small, Reply::bulk_str("abc"));
-        let long = [b'x'; SMALL_BULK_BYTES_MAX + 1];
+        let long = [b'x'; INLINE_BYTES_MAX + 1];
         assert!(matches!(
             Reply::bulk_of(&Bytes::copy_from_slice(&long)),
             Reply::Bulk(_)

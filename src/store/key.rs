@@ -1,7 +1,8 @@
-//! A key as the keyspace holds it. Keys of up to [`KEY_INLINE_BYTES_MAX`] bytes (nearly every
-//! key real applications use) live inside the hash table's slot, so a lookup compares them
-//! without following a pointer: with keys on the heap, that second cache miss per lookup was
-//! a quarter of GET's CPU time (see tuning/README.md, "Command throughput"). Longer keys are
+//! A key as the keyspace holds it. Keys of up to 30 bytes
+//! ([`INLINE_BYTES_MAX`](crate::util::inline_bytes::INLINE_BYTES_MAX); nearly every key real
+//! applications use) live inside the hash table's slot, so a lookup compares them without
+//! following a pointer: with keys on the heap, that second cache miss per lookup was a
+//! quarter of GET's CPU time (see tuning/README.md, "Command throughput"). Longer keys are
 //! shared slices, so that copying a segment's table for a snapshot stays a reference count
 //! per key.
 
@@ -13,17 +14,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-/// The longest key stored inline: what fits beside the length and the variant's tag in the
-/// 32 bytes a `Bytes` took before.
-pub const KEY_INLINE_BYTES_MAX: usize = 30;
+use crate::util::inline_bytes::InlineBytes;
 
 #[derive(Clone)]
 pub enum Key {
-    /// `len` ≤ [`KEY_INLINE_BYTES_MAX`]; the bytes past it are zero.
-    Inline {
-        len: u8,
-        bytes: [u8; KEY_INLINE_BYTES_MAX],
-    },
+    Inline(InlineBytes),
     Heap(Arc<[u8]>),
 }
 
@@ -32,22 +27,16 @@ const _: () = assert!(std::mem::size_of::<Key>() == 32);
 
 impl Key {
     pub fn new(key: &[u8]) -> Key {
-        match u8::try_from(key.len()) {
-            Ok(len) if key.len() <= KEY_INLINE_BYTES_MAX => {
-                let mut bytes = [0u8; KEY_INLINE_BYTES_MAX];
-                if let Some(prefix) = bytes.get_mut(..key.len()) {
-                    prefix.copy_from_slice(key);
-                }
-                Key::Inline { len, bytes }
-            }
-            _ => Key::Heap(Arc::from(key)),
+        match InlineBytes::new(key) {
+            Some(inline) => Key::Inline(inline),
+            None => Key::Heap(Arc::from(key)),
         }
     }
 
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         match self {
-            Key::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            Key::Inline(inline) => inline.as_bytes(),
             Key::Heap(bytes) => bytes,
         }
     }
@@ -142,14 +131,15 @@ impl From<&str> for Key {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::inline_bytes::INLINE_BYTES_MAX;
     use std::hash::BuildHasher;
 
     #[test]
     fn short_keys_are_inline_and_long_ones_shared() {
-        assert!(matches!(Key::new(b""), Key::Inline { len: 0, .. }));
-        let at_limit = vec![b'k'; KEY_INLINE_BYTES_MAX];
-        assert!(matches!(Key::new(&at_limit), Key::Inline { .. }));
-        let over = vec![b'k'; KEY_INLINE_BYTES_MAX + 1];
+        assert!(matches!(Key::new(b""), Key::Inline(i) if i.as_bytes().is_empty()));
+        let at_limit = vec![b'k'; INLINE_BYTES_MAX];
+        assert!(matches!(Key::new(&at_limit), Key::Inline(_)));
+        let over = vec![b'k'; INLINE_BYTES_MAX + 1];
         assert!(matches!(Key::new(&over), Key::Heap(_)));
         for bytes in [&b""[..], b"key:000000012345", &at_limit, &over] {
             assert_eq!(Key::new(bytes).as_bytes(), bytes);

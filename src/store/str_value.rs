@@ -1,50 +1,38 @@
-//! A string value as the keyspace holds it. Values of up to [`STR_INLINE_BYTES_MAX`] bytes
-//! (counters, flags, short tokens: most string values) live inside the entry, in the hash
-//! table's slot: a GET reads them without a second cache miss, and a SET that overwrites one
-//! neither allocates nor frees (see tuning/README.md, "Command throughput"). Longer values are
-//! shared `Bytes`, so that snapshots and replies in flight hold them by reference count.
+//! A string value as the keyspace holds it. Values of up to 30 bytes
+//! ([`INLINE_BYTES_MAX`](crate::util::inline_bytes::INLINE_BYTES_MAX); counters, flags, short
+//! tokens: most string values) live inside the entry, in the hash table's slot: a GET reads
+//! them without a second cache miss, and a SET that overwrites one neither allocates nor
+//! frees (see tuning/README.md, "Command throughput"). Longer values are shared `Bytes`, so
+//! that snapshots and replies in flight hold them by reference count.
 
 use std::fmt;
 use std::ops::Deref;
 
 use bytes::Bytes;
 
-/// The longest value stored inline: what fits beside the length in the 32 bytes of a `Bytes`,
-/// so that `Value` does not grow (asserted where it is defined).
-pub const STR_INLINE_BYTES_MAX: usize = 30;
+use crate::util::inline_bytes::InlineBytes;
 
+/// `Inline` fits in the 32 bytes of a `Bytes`, so that `Value` does not grow (asserted where
+/// it is defined).
 #[derive(Clone)]
 pub enum StrValue {
-    /// `len` ≤ [`STR_INLINE_BYTES_MAX`]; the bytes past it are zero.
-    Inline {
-        len: u8,
-        bytes: [u8; STR_INLINE_BYTES_MAX],
-    },
+    Inline(InlineBytes),
     Shared(Bytes),
 }
 
 impl StrValue {
     /// A value holding a copy of `data`.
     pub fn copy_from(data: &[u8]) -> StrValue {
-        match StrValue::inline(data) {
-            Some(value) => value,
+        match InlineBytes::new(data) {
+            Some(inline) => StrValue::Inline(inline),
             None => StrValue::Shared(Bytes::copy_from_slice(data)),
         }
-    }
-
-    fn inline(data: &[u8]) -> Option<StrValue> {
-        let len = u8::try_from(data.len())
-            .ok()
-            .filter(|_| data.len() <= STR_INLINE_BYTES_MAX)?;
-        let mut bytes = [0u8; STR_INLINE_BYTES_MAX];
-        bytes.get_mut(..data.len())?.copy_from_slice(data);
-        Some(StrValue::Inline { len, bytes })
     }
 
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         match self {
-            StrValue::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            StrValue::Inline(inline) => inline.as_bytes(),
             StrValue::Shared(bytes) => bytes,
         }
     }
@@ -52,26 +40,15 @@ impl StrValue {
     /// The value as `Bytes`: a reference count for a shared value, a copy of an inline one.
     pub fn to_bytes(&self) -> Bytes {
         match self {
-            StrValue::Inline { .. } => Bytes::copy_from_slice(self.as_bytes()),
+            StrValue::Inline(inline) => Bytes::copy_from_slice(inline.as_bytes()),
             StrValue::Shared(bytes) => bytes.clone(),
-        }
-    }
-
-    /// The value as `Bytes`, consuming it (no reference count for a shared value).
-    pub fn into_bytes(self) -> Bytes {
-        match self {
-            StrValue::Inline { .. } => Bytes::copy_from_slice(self.as_bytes()),
-            StrValue::Shared(bytes) => bytes,
         }
     }
 }
 
 impl Default for StrValue {
     fn default() -> StrValue {
-        StrValue::Inline {
-            len: 0,
-            bytes: [0; STR_INLINE_BYTES_MAX],
-        }
+        StrValue::copy_from(&[])
     }
 }
 
@@ -79,8 +56,8 @@ impl Default for StrValue {
 /// whether they may share a larger buffer, see `snapshot::load::detach`).
 impl From<Bytes> for StrValue {
     fn from(data: Bytes) -> StrValue {
-        match StrValue::inline(&data) {
-            Some(value) => value,
+        match InlineBytes::new(&data) {
+            Some(inline) => StrValue::Inline(inline),
             None => StrValue::Shared(data),
         }
     }
@@ -130,19 +107,20 @@ impl fmt::Debug for StrValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::inline_bytes::INLINE_BYTES_MAX;
 
     #[test]
     fn short_values_are_inline_and_long_ones_shared() {
         assert!(matches!(
             StrValue::copy_from(b""),
-            StrValue::Inline { len: 0, .. }
+            StrValue::Inline(i) if i.as_bytes().is_empty()
         ));
-        let at_limit = vec![b'v'; STR_INLINE_BYTES_MAX];
+        let at_limit = vec![b'v'; INLINE_BYTES_MAX];
         assert!(matches!(
             StrValue::copy_from(&at_limit),
-            StrValue::Inline { .. }
+            StrValue::Inline(_)
         ));
-        let over = vec![b'v'; STR_INLINE_BYTES_MAX + 1];
+        let over = vec![b'v'; INLINE_BYTES_MAX + 1];
         assert!(matches!(StrValue::copy_from(&over), StrValue::Shared(_)));
         assert!(matches!(
             StrValue::from(Bytes::from(over.clone())),
@@ -150,14 +128,13 @@ mod tests {
         ));
         assert!(matches!(
             StrValue::from(Bytes::from(at_limit.clone())),
-            StrValue::Inline { .. }
+            StrValue::Inline(_)
         ));
         for data in [&b""[..], b"1", &at_limit, &over] {
             let value = StrValue::copy_from(data);
             assert_eq!(value.as_bytes(), data);
             assert_eq!(value.to_bytes(), data);
             assert_eq!(value.len(), data.len());
-            assert_eq!(value.clone().into_bytes(), data);
         }
     }
 

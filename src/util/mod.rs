@@ -1,5 +1,6 @@
 //! Small pure helpers shared by commands.
 
 pub mod glob;
+pub mod inline_bytes;
 pub mod longdouble;
 pub mod num;
