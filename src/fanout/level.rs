@@ -24,7 +24,7 @@ const RATIO_GAIN_MIN: f64 = 0.03;
 const INCOMPRESSIBLE_RATIO: f64 = 0.95;
 /// Once the data proved incompressible, one chunk in this many is still compressed, to
 /// notice when the values change kind.
-const PROBE_EVERY_CHUNKS: u32 = 32;
+pub const PROBE_EVERY_CHUNKS: u32 = 32;
 
 /// Why the level changed, for the log line.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -101,7 +101,7 @@ impl LevelChooser {
     }
 
     /// Whether the next chunk is worth compressing: always, unless the data proved
-    /// incompressible, and then one probe in `PROBE_EVERY_CHUNKS`.
+    /// incompressible, and then one probe in [`PROBE_EVERY_CHUNKS`].
     pub fn wants_chunk(&mut self) -> bool {
         match &mut self.skip_before_probe {
             Some(0) => {

@@ -267,8 +267,9 @@ fn describe(change: level::Change) -> String {
             link_rate / 1e6
         ),
         level::Change::Incompressible { ratio } => format!(
-            "level 1 kept {:.1} % of the data: compressing one chunk in 32 only",
-            ratio * 100.0
+            "level 1 kept {:.1} % of the data: compressing one chunk in {} only",
+            ratio * 100.0,
+            level::PROBE_EVERY_CHUNKS
         ),
         level::Change::Compressible { ratio } => format!(
             "a probe compressed to {:.1} %: compressing every chunk again",

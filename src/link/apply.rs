@@ -23,9 +23,6 @@ pub const BATCH_COMMANDS_MAX: usize = 1024;
 /// Errors logged before further ones of the same link are only counted.
 const ERRORS_LOGGED_MAX: u64 = 10;
 
-/// Commands of a batch whose key is looked up before the batch runs.
-const WARM_KEYS_MAX: usize = 64;
-
 /// One request of the master's stream with its exact bytes.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -194,7 +191,6 @@ impl StreamApplier {
             keyspace.warm(
                 requests
                     .iter()
-                    .take(WARM_KEYS_MAX)
                     .filter_map(|request| request.argv.get(1).map(|key| key.as_ref())),
             );
         }

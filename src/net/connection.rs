@@ -653,9 +653,6 @@ impl Connection {
     }
 }
 
-/// Requests of a batch whose key is looked up ahead of running them.
-const WARM_KEYS_MAX: usize = 64;
-
 /// Looks up the first argument of each pending request (the key of nearly every command)
 /// before any runs, so that their cache misses overlap ([`crate::store::Db::warm`]). An
 /// argument that is not a key costs one wasted probe and changes nothing.
@@ -669,7 +666,7 @@ fn warm_keys(
         return;
     }
     if let Some(keyspace) = state.dbs.get(db) {
-        keyspace.warm(pending.iter().take(WARM_KEYS_MAX).filter_map(|request| {
+        keyspace.warm(pending.iter().filter_map(|request| {
             args.get(request.args.start + 1)
                 .filter(|_| request.args.len() > 1)
                 .map(|key| key.as_ref())

@@ -3,7 +3,8 @@
 //! A snapshot clones the vector of segment pointers (no keys are copied). A write to a
 //! segment that a snapshot still holds first copies that segment's table with
 //! `Arc::make_mut` (a short key is copied in its 32-byte slot, a long key and every value
-//! are reference counts), so the pause a write can see is bounded by one segment's table, never by the dataset.
+//! are reference counts), so the pause a write can see is bounded by one segment's table,
+//! never by the dataset.
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -16,6 +17,9 @@ use super::value::{FastMap, Value};
 /// Segments per database. 1M keys gives ~1000 keys per segment, a copy of a few tens of
 /// microseconds when a snapshot forces one.
 pub const SEGMENTS_PER_DB: usize = 1024;
+
+/// Keys of one batch [`Db::warm`] looks up; the rest of a longer batch runs cold.
+pub const WARM_KEYS_MAX: usize = 64;
 
 /// The most keys [`Db::reserve`] makes room for ahead of them (tables of ~1.5 GB; only their
 /// control bytes are touched until keys arrive).
@@ -130,10 +134,10 @@ impl Db {
     /// so the CPU overlaps their cache misses; commands that then use the keys find their
     /// slots in cache. A pipelined batch of random keys otherwise waits for each miss in
     /// turn (see tuning/README.md, "Command throughput"). Repeats of the previous key are
-    /// looked up once.
+    /// looked up once; keys past the first [`WARM_KEYS_MAX`] are left alone.
     pub fn warm<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) {
         let mut previous: Option<&[u8]> = None;
-        for key in keys {
+        for key in keys.take(WARM_KEYS_MAX) {
             if previous == Some(key) {
                 continue;
             }

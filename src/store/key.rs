@@ -122,12 +122,6 @@ impl From<Bytes> for Key {
     }
 }
 
-impl From<&str> for Key {
-    fn from(key: &str) -> Key {
-        Key::new(key.as_bytes())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,7 +41,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], nx: bool) -> Reply {
     }
     let db = ctx.db_index();
     signal_if_poppable(ctx, db, dst, &entry);
-    ctx.db().insert(Bytes::copy_from_slice(dst), entry);
+    ctx.db().insert(dst, entry);
     ctx.db().remove(src);
     // One change for the dirty counter (as in Redis), both names for WATCH.
     ctx.modified(src);
@@ -131,7 +131,7 @@ pub fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         ctx.state.dbs[dst].remove(new_key);
     }
     signal_if_poppable(ctx, dst, new_key, &entry);
-    ctx.state.dbs[dst].insert(Bytes::copy_from_slice(new_key), entry);
+    ctx.state.dbs[dst].insert(new_key, entry);
     ctx.modified_in(dst, new_key);
     Reply::Integer(1)
 }
