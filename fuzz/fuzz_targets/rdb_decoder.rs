@@ -69,6 +69,7 @@ fn reencode(items: &[Item]) {
     let mut enc = Encoder::new(EncoderOptions {
         chunk_size_bytes: 4096,
         compress_lzf: true,
+        ..EncoderOptions::default()
     });
     let mut want = Vec::new();
     for item in items {

@@ -88,6 +88,7 @@ fn encode(data: &Data, sink: &mut impl FnMut(bytes::Bytes)) -> u64 {
     let mut enc = Encoder::new(EncoderOptions {
         chunk_size_bytes: CHUNK_BYTES,
         compress_lzf: false,
+        ..EncoderOptions::default()
     });
     enc.select_db(0);
     let mut drain = |enc: &mut Encoder| {

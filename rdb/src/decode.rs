@@ -16,7 +16,11 @@ use bytes::{Bytes, BytesMut};
 use crate::DecodeError;
 use crate::blob::{self, BlobErr, Elem};
 use crate::crc::Crc64;
-use crate::model::{CrcStatus, Item, KeyEntry, RDB_VERSION_READ_MAX, RdbValue, opcode, rdb_type};
+use crate::encode::canonical_i64;
+use crate::model::{
+    CrcStatus, FIELD_EXPIRE_AT_MS_MAX, HashFieldEntry, Item, KeyEntry, RDB_VERSION_READ_MAX,
+    RdbSignature, RdbValue, VALKEY_RDB_VERSION_READ, opcode, rdb_type,
+};
 use crate::reader::{Cur, Halt, R, int_text};
 use crate::stream::{self, StreamBuild};
 
@@ -81,6 +85,12 @@ enum Acc {
     Set(Vec<Bytes>),
     ZSet(Vec<(Bytes, f64)>),
     Hash(Vec<(Bytes, Bytes)>),
+    /// Types 22 and 24; `min_expire` is the base of the relative times of type 24, `None` for
+    /// the absolute times of type 22.
+    HashEx {
+        fields: Vec<HashFieldEntry>,
+        min_expire: Option<u64>,
+    },
     Stream(Box<StreamBuild>),
 }
 
@@ -142,6 +152,7 @@ pub struct Decoder {
     crc_upto: u64,
     phase: Phase,
     version: u32,
+    signature: Option<RdbSignature>,
     db: u32,
     meta: Meta,
     failed: Option<DecodeError>,
@@ -168,6 +179,7 @@ impl Decoder {
             crc_upto: 0,
             phase: Phase::Header,
             version: 0,
+            signature: None,
             db: 0,
             meta: Meta::default(),
             failed: None,
@@ -199,9 +211,17 @@ impl Decoder {
         self.buf.extend_from_slice(chunk);
     }
 
-    /// The RDB version from the header, once read.
+    /// The RDB version from the header, once read: the number after the signature, 1 to 13
+    /// for `REDIS`, 80 for `VALKEY` (`VALKEY080`). The two are separate numbering schemes, so
+    /// read it together with [`Decoder::signature`]: Valkey's 80 is not newer than Redis's 13,
+    /// its core types are stored as in RDB 11.
     pub fn version(&self) -> Option<u32> {
         (self.version != 0).then_some(self.version)
+    }
+
+    /// The signature from the header, once read.
+    pub fn signature(&self) -> Option<RdbSignature> {
+        self.signature
     }
 
     /// Input bytes consumed so far (the offset of the next unit).
@@ -346,20 +366,38 @@ impl Decoder {
 
     fn header(&mut self, cur: &mut Cur<'_>) -> R<()> {
         let head: [u8; 9] = cur.array()?;
-        if &head[..5] != b"REDIS" {
+        // Both signatures take nine bytes: `REDIS` and four digits, `VALKEY` and three.
+        let (signature, digits_at) = if head.starts_with(b"REDIS") {
+            (RdbSignature::Redis, 5)
+        } else if head.starts_with(b"VALKEY") {
+            (RdbSignature::Valkey, 6)
+        } else {
             return Err(DecodeError::BadMagic { offset: 0 }.into());
-        }
-        let digits = &head[5..];
+        };
+        let digits = head.get(digits_at..).unwrap_or_default();
         if !digits.iter().all(u8::is_ascii_digit) {
-            return Err(DecodeError::BadMagic { offset: 5 }.into());
+            return Err(DecodeError::BadMagic {
+                offset: digits_at as u64,
+            }
+            .into());
         }
         let version = digits
             .iter()
             .fold(0u32, |v, d| v * 10 + u32::from(d - b'0'));
-        if !(1..=RDB_VERSION_READ_MAX).contains(&version) {
-            return Err(DecodeError::UnsupportedVersion { version, offset: 5 }.into());
+        let known = match signature {
+            RdbSignature::Redis => (1..=RDB_VERSION_READ_MAX).contains(&version),
+            // Valkey 9.2's format 81 adds types and opcodes of its own; only 80 is known.
+            RdbSignature::Valkey => version == VALKEY_RDB_VERSION_READ,
+        };
+        if !known {
+            return Err(DecodeError::UnsupportedVersion {
+                version,
+                offset: digits_at as u64,
+            }
+            .into());
         }
         self.version = version;
+        self.signature = Some(signature);
         self.phase = Phase::Top;
         Ok(())
     }
@@ -471,8 +509,20 @@ impl Decoder {
         use rdb_type::*;
         let limits = self.limits;
         let max = limits.string_bytes_max;
+        // Valkey gives the bytes from 22 up meanings of its own (its hash with field expiry is
+        // 22, and 242 and 243 are opcodes there): none of them may be read as Redis's.
+        if self.signature == Some(RdbSignature::Valkey)
+            && let Some(name) = rdb_type::valkey_name(t)
+        {
+            return Err(DecodeError::UnsupportedType {
+                rdb_type: t,
+                name,
+                offset: op_offset,
+            }
+            .into());
+        }
         match t {
-            MODULE_PRE_GA | HASH_METADATA_PRE_GA..=HASH_LISTPACK_EX => {
+            MODULE_PRE_GA | STREAM_LISTPACKS_5 => {
                 return Err(DecodeError::UnsupportedType {
                     rdb_type: t,
                     name: rdb_type::name(t),
@@ -480,7 +530,7 @@ impl Decoder {
                 }
                 .into());
             }
-            STRING..=MODULE_2 | HASH_ZIPMAP..=STREAM_LISTPACKS_3 => {}
+            STRING..=MODULE_2 | HASH_ZIPMAP..=STREAM_LISTPACKS_4 => {}
             _ => {
                 return Err(DecodeError::UnknownOpcode {
                     byte: t,
@@ -492,13 +542,25 @@ impl Decoder {
         let key = cur.string(max)?;
         let value = match t {
             STRING => RdbValue::String(cur.string(max)?),
-            LIST | SET | ZSET | HASH | ZSET_2 | LIST_QUICKLIST | LIST_QUICKLIST_2 => {
+            LIST | SET | ZSET | HASH | ZSET_2 | LIST_QUICKLIST | LIST_QUICKLIST_2
+            | HASH_METADATA_PRE_GA | HASH_METADATA => {
+                // The pre-GA layout stores absolute times; the GA one stores times relative to
+                // the hash's earliest, which comes first.
+                let min_expire = if t == HASH_METADATA {
+                    Some(min_field_expiry(cur)?)
+                } else {
+                    None
+                };
                 let n = cur.len_capped("element count", limits.elements_max)?;
                 let cap = n.min(PREALLOC_ELEMENTS_MAX) as usize;
                 let acc = match t {
                     SET => Acc::Set(Vec::with_capacity(cap)),
                     ZSET | ZSET_2 => Acc::ZSet(Vec::with_capacity(cap)),
                     HASH => Acc::Hash(Vec::with_capacity(cap)),
+                    HASH_METADATA_PRE_GA | HASH_METADATA => Acc::HashEx {
+                        fields: Vec::with_capacity(cap),
+                        min_expire,
+                    },
                     _ => Acc::List(Vec::with_capacity(cap)),
                 };
                 let building = Building {
@@ -517,7 +579,7 @@ impl Decoder {
                 self.phase = Phase::Value(Box::new(building));
                 return Ok(None);
             }
-            STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 => {
+            STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 | STREAM_LISTPACKS_4 => {
                 let n = cur.len_capped("stream listpack count", limits.elements_max)?;
                 let building = Building {
                     key,
@@ -541,6 +603,11 @@ impl Decoder {
                 .into());
             }
             _ => {
+                if t == HASH_LISTPACK_EX {
+                    // Informative only: Redis ignores it and finds the earliest expiry itself
+                    // (it writes 0 when it had none), but a time out of range is corruption.
+                    min_field_expiry(cur)?;
+                }
                 let (blob, blob_at) = string_located(cur, max)?;
                 let mut budget = Budget::default();
                 decode_packed(t, &blob, blob_at, &limits, &mut budget)?
@@ -595,6 +662,10 @@ fn detach_item(item: &mut Item) {
                 RdbValue::Hash(v) => v.iter_mut().for_each(|(f, v)| {
                     detach(f);
                     detach(v);
+                }),
+                RdbValue::HashWithFieldExpiry(v) => v.iter_mut().for_each(|e| {
+                    detach(&mut e.field);
+                    detach(&mut e.value);
                 }),
                 RdbValue::Stream(s) => {
                     for entry in &mut s.entries {
@@ -672,6 +743,20 @@ fn element_unit(b: &mut Building, cur: &mut Cur<'_>, limits: &DecodeLimits) -> R
                 .charge(limits, 1, (field.len() + value.len()) as u64, at)?;
             v.push((field, value));
         }
+        (Acc::HashEx { fields, min_expire }, _) => {
+            let ttl_at = cur.offset();
+            let ttl = cur.len()?;
+            let expire_at_ms = stored_field_expiry(ttl, *min_expire, ttl_at)?;
+            let field = cur.string(max)?;
+            let value = cur.string(max)?;
+            b.budget
+                .charge(limits, 1, (field.len() + value.len()) as u64 + 8, at)?;
+            fields.push(HashFieldEntry {
+                field,
+                value,
+                expire_at_ms,
+            });
+        }
         (Acc::List(v), LIST_QUICKLIST) => {
             let (blob, blob_at) = string_located(cur, max)?;
             walk_list(v, &blob, blob_at, Packing::Ziplist, limits, &mut b.budget)?;
@@ -713,6 +798,7 @@ fn finish_building(b: Building) -> Item {
         Acc::Set(v) => RdbValue::Set(v),
         Acc::ZSet(v) => RdbValue::SortedSet(v),
         Acc::Hash(v) => RdbValue::Hash(v),
+        Acc::HashEx { fields, .. } => RdbValue::HashWithFieldExpiry(fields),
         Acc::Stream(s) => RdbValue::Stream(Box::new(s.into_value())),
     };
     Item::Entry(KeyEntry {
@@ -724,6 +810,46 @@ fn finish_building(b: Building) -> Item {
         lfu_freq: b.meta.lfu_freq,
         rdb_type: b.rdb_type,
     })
+}
+
+/// Reads the earliest field expiry that types 24 and 25 store before their fields: 8 bytes,
+/// little-endian. 2^48 means "none"; anything larger is corruption, as Redis reports it.
+fn min_field_expiry(cur: &mut Cur<'_>) -> R<u64> {
+    let at = cur.offset();
+    let ms = u64::from_le_bytes(cur.array()?);
+    if ms > FIELD_EXPIRE_AT_MS_MAX + 1 {
+        return Err(DecodeError::FieldExpiry {
+            expire_at_ms: ms,
+            offset: at,
+        }
+        .into());
+    }
+    Ok(ms)
+}
+
+/// A field's expiry from its stored TTL: 0 is "none"; otherwise an absolute time (type 22) or
+/// a time relative to the hash's earliest, plus one so that it never reads as 0 (type 24).
+/// A result of 0 also means "none", as it does for Redis.
+fn stored_field_expiry(
+    ttl: u64,
+    min_expire: Option<u64>,
+    offset: u64,
+) -> Result<Option<u64>, DecodeError> {
+    if ttl == 0 {
+        return Ok(None);
+    }
+    let expire_at_ms = match min_expire {
+        // ttl >= 1 here; a saturated sum is out of range either way.
+        Some(min) => ttl.saturating_add(min) - 1,
+        None => ttl,
+    };
+    if expire_at_ms > FIELD_EXPIRE_AT_MS_MAX {
+        return Err(DecodeError::FieldExpiry {
+            expire_at_ms,
+            offset,
+        });
+    }
+    Ok((expire_at_ms != 0).then_some(expire_at_ms))
 }
 
 /// The double of the original sorted-set format: a length byte (253 NaN, 254 +inf, 255 -inf)
@@ -846,7 +972,56 @@ fn walk_pairs(
     Ok(pairs)
 }
 
-/// Decodes a value stored as one packed blob (types 9 to 13, 16, 17 and 20).
+/// Collects the field, value, expiry triples of a listpack hash with field expiry (types 23
+/// and 25). The expiry is an absolute time in both, 0 meaning none.
+fn walk_field_triples(
+    blob: &Bytes,
+    blob_at: u64,
+    limits: &DecodeLimits,
+    budget: &mut Budget,
+) -> Result<Vec<HashFieldEntry>, DecodeError> {
+    let mut out = Vec::new();
+    let mut pending: (Option<Bytes>, Option<Bytes>) = (None, None);
+    walk(Packing::Listpack, blob, blob_at, |s| {
+        match std::mem::take(&mut pending) {
+            (None, _) => pending.0 = Some(s),
+            (Some(field), None) => pending = (Some(field), Some(s)),
+            (Some(field), Some(value)) => {
+                // Redis stores the time as an integer entry; its loader also takes one
+                // spelled as text, as any listpack integer may be.
+                let ms = canonical_i64(&s).ok_or(DecodeError::Listpack {
+                    offset: blob_at,
+                    reason: "hash field expiry is not an integer",
+                })?;
+                let ttl = u64::try_from(ms).map_err(|_| DecodeError::FieldExpiry {
+                    expire_at_ms: ms as u64,
+                    offset: blob_at,
+                })?;
+                let expire_at_ms = stored_field_expiry(ttl, None, blob_at)?;
+                budget.charge(limits, 1, (field.len() + value.len()) as u64 + 8, blob_at)?;
+                out.push(HashFieldEntry {
+                    field,
+                    value,
+                    expire_at_ms,
+                });
+            }
+        }
+        Ok(())
+    })?;
+    if pending.0.is_some() {
+        return Err(blob_error(
+            Packing::Listpack,
+            blob_at,
+            BlobErr::Corrupt {
+                pos: 0,
+                reason: "element count of a hash with field expiry is not a multiple of 3",
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// Decodes a value stored as one packed blob (types 9 to 13, 16, 17, 20, 23 and 25).
 fn decode_packed(
     t: u8,
     blob: &Bytes,
@@ -867,6 +1042,9 @@ fn decode_packed(
             limits,
             budget,
         )?),
+        HASH_LISTPACK_EX_PRE_GA | HASH_LISTPACK_EX => {
+            RdbValue::HashWithFieldExpiry(walk_field_triples(blob, blob_at, limits, budget)?)
+        }
         ZSET_ZIPLIST | ZSET_LISTPACK => {
             let packing = if t == ZSET_ZIPLIST {
                 Packing::Ziplist

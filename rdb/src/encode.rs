@@ -1,4 +1,6 @@
-//! The RDB encoder: version 10 output that Redis 7.0, 7.2, 7.4 and Valkey 8 all load.
+//! The RDB encoder: version 10 output by default, which Redis 7.0 to 8.x and Valkey 8 all
+//! load; [`EncoderOptions::rdb_version`] raises the version in the header (10 to 13), which
+//! hashes with field expiry need (12 and up, Redis 7.4 and later).
 //!
 //! Encodings, chosen for what every target loads fastest (packed blobs are copied in as they
 //! are, plain collections are inserted element by element):
@@ -8,7 +10,9 @@
 //!   else plain (2) (set listpacks, type 20, are not loaded by Redis 7.0);
 //! - hashes: listpack (16) up to 128 pairs of at most 64 bytes each, else plain (4);
 //! - sorted sets: listpack (17) up to 128 members of at most 64 bytes, sorted the way Redis
-//!   keeps them, else zset2 (5) with binary doubles.
+//!   keeps them, else zset2 (5) with binary doubles;
+//! - hashes with field expiry: hash with metadata (24), the one layout Redis 7.4 and later
+//!   load at any size (it rebuilds a listpack itself when the hash is small).
 //!
 //! Output goes into chunks of a fixed size that are handed out as they fill, so a snapshot
 //! can be streamed to files, sockets or a compressor while it is produced.
@@ -26,7 +30,9 @@ use crate::EncodeError;
 use crate::blob::lp_backlen_bytes;
 use crate::crc::Crc64;
 use crate::lzf;
-use crate::model::{RDB_VERSION_WRITTEN, RdbValue, opcode, rdb_type};
+use crate::model::{
+    FIELD_EXPIRE_AT_MS_MAX, RDB_VERSION_READ_MAX, RDB_VERSION_WRITTEN, RdbValue, opcode, rdb_type,
+};
 
 /// Redis's default `list-max-listpack-size -2`: 8 KiB per quicklist node.
 const LIST_NODE_BYTES_MAX: usize = 8 << 10;
@@ -43,6 +49,13 @@ const LZF_INPUT_BYTES_MIN: usize = 21;
 /// as Redis does, since they convert exactly.
 const SCORE_INT_ABS_MAX: f64 = 9_007_199_254_740_992.0;
 
+/// Oldest version written: the list and packed encodings used here need RDB 10 (Redis 7.0).
+const RDB_VERSION_WRITE_MIN: u32 = 10;
+/// Hashes with field expiry came with RDB 12 (Redis 7.4).
+const HASH_FIELD_EXPIRY_RDB_VERSION_MIN: u32 = 12;
+/// The "no expiry" value of a hash's earliest field expiry.
+const FIELD_EXPIRE_NONE: u64 = FIELD_EXPIRE_AT_MS_MAX + 1;
+
 const QUICKLIST_NODE_PLAIN: u64 = 1;
 const QUICKLIST_NODE_PACKED: u64 = 2;
 
@@ -55,6 +68,11 @@ pub struct EncoderOptions {
     /// with `rdbcompression yes`. Off by default: it costs far more CPU than it saves on fast
     /// links, and the transfer layer can compress whole chunks better.
     pub compress_lzf: bool,
+    /// The version written in the `REDIS00NN` header, 10 to 13; 10 by default. The encodings
+    /// written are the same for every version, but a reader refuses a version newer than its
+    /// own: 10 loads into Redis 7.0 and later and Valkey 8 and later, 12 into Redis 7.4 and
+    /// later only (Valkey refuses 12 to 79). Hashes with field expiry need 12 or more.
+    pub rdb_version: u32,
 }
 
 impl Default for EncoderOptions {
@@ -62,6 +80,7 @@ impl Default for EncoderOptions {
         Self {
             chunk_size_bytes: 1 << 20,
             compress_lzf: false,
+            rdb_version: RDB_VERSION_WRITTEN,
         }
     }
 }
@@ -86,6 +105,7 @@ pub struct SnapshotAux<'a> {
 pub struct Encoder {
     chunk_size: usize,
     compress: bool,
+    rdb_version: u32,
     cur: BytesMut,
     /// Bytes of `cur` already fed to the CRC.
     cur_crc_fed: usize,
@@ -104,12 +124,19 @@ impl Default for Encoder {
 }
 
 impl Encoder {
-    /// Starts an RDB: writes the `REDIS0010` header.
+    /// Starts an RDB: writes the `REDIS00NN` header of [`EncoderOptions::rdb_version`]. A
+    /// version outside 10 to 13 is brought to the nearest of the two (the header must name a
+    /// version whose encodings this encoder writes and a reader knows); [`Encoder::try_new`]
+    /// refuses it instead.
     pub fn new(options: EncoderOptions) -> Self {
+        let rdb_version = options
+            .rdb_version
+            .clamp(RDB_VERSION_WRITE_MIN, RDB_VERSION_READ_MAX);
         let chunk_size = options.chunk_size_bytes.max(1);
         let mut enc = Self {
             chunk_size,
             compress: options.compress_lzf,
+            rdb_version,
             cur: BytesMut::with_capacity(chunk_size),
             cur_crc_fed: 0,
             ready: VecDeque::new(),
@@ -118,9 +145,24 @@ impl Encoder {
             scratch: Vec::new(),
             lzf_out: Vec::new(),
         };
-        let header = format!("REDIS{RDB_VERSION_WRITTEN:04}");
+        let header = format!("REDIS{rdb_version:04}");
         enc.put(header.as_bytes());
         enc
+    }
+
+    /// Like [`Encoder::new`], but a version outside 10 to 13 is an error.
+    pub fn try_new(options: EncoderOptions) -> Result<Self, EncodeError> {
+        if !(RDB_VERSION_WRITE_MIN..=RDB_VERSION_READ_MAX).contains(&options.rdb_version) {
+            return Err(EncodeError::UnsupportedVersion {
+                version: options.rdb_version,
+            });
+        }
+        Ok(Self::new(options))
+    }
+
+    /// The RDB version in the header.
+    pub fn rdb_version(&self) -> u32 {
+        self.rdb_version
     }
 
     /// Total bytes produced so far, in chunks handed out or not.
@@ -383,6 +425,70 @@ impl Encoder {
         check_count("hash", count, written)
     }
 
+    /// Writes a hash whose fields may expire, from (field, value, expiry) triples, expiries
+    /// being absolute Unix times in milliseconds from 1 to 2^48 - 1. The iterator is walked
+    /// twice: for the count and the earliest expiry, then to write.
+    ///
+    /// Written as a hash with metadata (type 24): the earliest field expiry (2^48 when no field
+    /// has one), then for each field its expiry relative to that one, plus one (0 meaning
+    /// none), the field and the value. Needs [`EncoderOptions::rdb_version`] 12 or more, as no
+    /// older reader loads it.
+    pub fn write_hash_with_field_expiry<I, F, V>(
+        &mut self,
+        key: &[u8],
+        fields: I,
+        expire_at_ms: Option<u64>,
+    ) -> Result<(), EncodeError>
+    where
+        I: IntoIterator<Item = (F, V, Option<u64>)>,
+        I::IntoIter: Clone,
+        F: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        if self.rdb_version < HASH_FIELD_EXPIRY_RDB_VERSION_MIN {
+            return Err(EncodeError::VersionTooOld {
+                what: "hash with field expiry",
+                needed: HASH_FIELD_EXPIRY_RDB_VERSION_MIN,
+                version: self.rdb_version,
+            });
+        }
+        let iter = fields.into_iter();
+        let mut count = 0u64;
+        let mut min_expire = FIELD_EXPIRE_NONE;
+        for (_, _, expiry) in iter.clone() {
+            count += 1;
+            if let Some(ms) = expiry {
+                check_field_expiry(ms)?;
+                min_expire = min_expire.min(ms);
+            }
+        }
+        if count == 0 {
+            return Err(EncodeError::EmptyCollection { what: "hash" });
+        }
+        self.entry_head(rdb_type::HASH_METADATA, key, expire_at_ms);
+        self.put(&min_expire.to_le_bytes());
+        self.put_len(count);
+        let mut written = 0u64;
+        for (f, v, expiry) in iter {
+            let ttl = match expiry {
+                None => 0,
+                // Checked against the first walk's minimum: an iterator that yields an earlier
+                // or invalid time the second time must not produce a time Redis misreads.
+                Some(ms) => {
+                    check_field_expiry(ms)?;
+                    ms.checked_sub(min_expire)
+                        .ok_or(EncodeError::FieldExpiry { expire_at_ms: ms })?
+                        + 1
+                }
+            };
+            self.put_len(ttl);
+            self.put_string(f.as_ref());
+            self.put_string(v.as_ref());
+            written += 1;
+        }
+        check_count("hash", count, written)
+    }
+
     /// Writes a sorted set from member/score pairs. The iterator is walked twice.
     pub fn write_zset<I, M>(
         &mut self,
@@ -441,7 +547,8 @@ impl Encoder {
         check_count("sorted set", count, written)
     }
 
-    /// Writes a decoded value (streams are not supported by the encoder yet).
+    /// Writes a decoded value (streams are not supported by the encoder yet; hashes with field
+    /// expiry need [`EncoderOptions::rdb_version`] 12 or more).
     pub fn write_value(
         &mut self,
         key: &[u8],
@@ -456,6 +563,11 @@ impl Encoder {
             RdbValue::List(v) => self.write_list(key, v, expire_at_ms),
             RdbValue::Set(v) => self.write_set(key, v, expire_at_ms),
             RdbValue::Hash(v) => self.write_hash(key, v.iter().map(|(f, v)| (f, v)), expire_at_ms),
+            RdbValue::HashWithFieldExpiry(v) => self.write_hash_with_field_expiry(
+                key,
+                v.iter().map(|e| (&e.field, &e.value, e.expire_at_ms)),
+                expire_at_ms,
+            ),
             RdbValue::SortedSet(v) => {
                 self.write_zset(key, v.iter().map(|(m, s)| (m, *s)), expire_at_ms)
             }
@@ -558,6 +670,15 @@ impl Encoder {
         }
         self.put_len(s.len() as u64);
         self.put(s);
+    }
+}
+
+/// Redis reads a field expiry of 0 as "none" and refuses times past 2^48 - 1.
+fn check_field_expiry(ms: u64) -> Result<(), EncodeError> {
+    if (1..=FIELD_EXPIRE_AT_MS_MAX).contains(&ms) {
+        Ok(())
+    } else {
+        Err(EncodeError::FieldExpiry { expire_at_ms: ms })
     }
 }
 

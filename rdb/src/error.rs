@@ -8,7 +8,11 @@ pub enum DecodeError {
     #[error("not an RDB stream: bad magic at offset {offset}")]
     BadMagic { offset: u64 },
 
-    #[error("unsupported RDB version {version} at offset {offset} (versions 1 to 12 are read)")]
+    /// The version after the signature is not one that is read: `REDIS` is followed by 1 to 13,
+    /// `VALKEY` by 80. The offset (5 or 6) tells which signature it followed.
+    #[error(
+        "unsupported RDB version {version} at offset {offset} (REDIS versions 1 to 13 and VALKEY version 80 are read)"
+    )]
     UnsupportedVersion { version: u32, offset: u64 },
 
     /// The input ended before the EOF opcode (and its CRC) was read.
@@ -82,6 +86,11 @@ pub enum DecodeError {
     #[error("invalid sorted-set score at offset {offset}")]
     BadScore { offset: u64 },
 
+    /// A hash field expiry time (or a hash's minimum expiry) past 2^48 - 1 ms, or negative:
+    /// Redis never writes one and refuses to load it.
+    #[error("hash field expiry time {expire_at_ms} at offset {offset} is out of range")]
+    FieldExpiry { expire_at_ms: u64, offset: u64 },
+
     #[error("database index {db} at offset {offset} is out of range")]
     BadDbIndex { db: u64, offset: u64 },
 }
@@ -108,14 +117,16 @@ impl DecodeError {
             | Self::Quicklist { offset, .. }
             | Self::Stream { offset, .. }
             | Self::BadScore { offset }
+            | Self::FieldExpiry { offset, .. }
             | Self::BadDbIndex { offset, .. } => *offset,
         }
     }
 }
 
 /// Why the encoder refused a value. The encoder's output is unusable after an error that
-/// happened mid-value ([`EncodeError::LengthMismatch`]); the others are detected before anything
-/// of the value is written.
+/// happened mid-value: [`EncodeError::LengthMismatch`], and [`EncodeError::FieldExpiry`] when
+/// an iterator yielded a different time on its second walk; the others are detected before
+/// anything of the value is written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
     /// Redis drops empty collections on load; writing one would lose it silently there.
@@ -135,6 +146,24 @@ pub enum EncodeError {
 
     #[error("value type {what} is not supported by the encoder")]
     Unsupported { what: &'static str },
+
+    /// The value needs a newer RDB version than the encoder was told to write
+    /// ([`crate::EncoderOptions::rdb_version`]): a reader of that version could not load it.
+    #[error("{what} needs RDB version {needed} or later; the encoder writes version {version}")]
+    VersionTooOld {
+        what: &'static str,
+        needed: u32,
+        version: u32,
+    },
+
+    /// [`crate::Encoder::try_new`] was asked for a version it does not write.
+    #[error("RDB version {version} is not written: versions 10 to 13 are")]
+    UnsupportedVersion { version: u32 },
+
+    /// A hash field expiry outside 1 to 2^48 - 1 ms: Redis reads 0 as "no expiry" and refuses
+    /// larger times.
+    #[error("hash field expiry time {expire_at_ms} cannot be stored (1 to 2^48-1 ms can)")]
+    FieldExpiry { expire_at_ms: u64 },
 }
 
 /// Errors of the full-sync payload header parser ([`crate::framing::parse_payload_header`]).

@@ -1,6 +1,13 @@
-//! RDB codec for sluice: reads every RDB that Redis 2.x to 7.4 and Valkey 8 write (versions 1
-//! to 12), writes RDB version 10 that Redis 7.0, 7.2, 7.4 and Valkey 8 load. Pure format code:
-//! bytes in, items out, and back; no I/O, no clock, no randomness.
+//! RDB codec for sluice. Pure format code: bytes in, items out, and back; no I/O, no clock, no
+//! randomness.
+//!
+//! Reads the RDBs of Redis 2.x to 8.6 (`REDIS0001` to `REDIS0013`), hash field expiry (types 22
+//! to 25) and streams with idempotent-producer state (type 26, whose IDMP part is dropped)
+//! included, and those of Valkey 7.2 to 9.1 (`REDIS0011`, and `VALKEY080` as far as it stores
+//! the types of RDB 11: Valkey's own types, such as its hash with field expiry, are refused
+//! by name). Module data is refused too. Writes RDB version 10 by default, which Redis 7.0 to
+//! 8.x and Valkey 8 and 9 load, or 11 to 13 on request; hashes with field expiry (type 24)
+//! need 12 or more, which Redis 7.4 and later load.
 //!
 //! Loading: [`Decoder`] takes input chunks of any size via [`Decoder::push`] and yields
 //! [`Item`]s from [`Decoder::next_item`]; [`Decoder::finish`] tells a complete RDB from a cut
@@ -25,6 +32,7 @@ pub use decode::{DecodeLimits, Decoder, decode_all};
 pub use encode::{Encoder, EncoderOptions, SnapshotAux};
 pub use error::{DecodeError, EncodeError, FramingError};
 pub use model::{
-    CrcStatus, Item, KeyEntry, RDB_VERSION_READ_MAX, RDB_VERSION_WRITTEN, RdbValue, StreamConsumer,
-    StreamEntry, StreamGroup, StreamId, StreamPending, StreamValue, opcode, rdb_type,
+    CrcStatus, FIELD_EXPIRE_AT_MS_MAX, HashFieldEntry, Item, KeyEntry, RDB_VERSION_READ_MAX,
+    RDB_VERSION_WRITTEN, RdbSignature, RdbValue, StreamConsumer, StreamEntry, StreamGroup,
+    StreamId, StreamPending, StreamValue, VALKEY_RDB_VERSION_READ, opcode, rdb_type,
 };

@@ -2,11 +2,27 @@
 
 use bytes::Bytes;
 
-/// Highest RDB version the decoder reads (Redis 7.4 and 8.0 write 12).
-pub const RDB_VERSION_READ_MAX: u32 = 12;
-/// Version the encoder writes: 10 is the newest that Redis 7.0 accepts, and Redis 7.2, 7.4 and
-/// Valkey 8 load it too.
+/// Highest RDB version the decoder reads after the `REDIS` signature (Redis 7.4 and 8.0 write
+/// 12, Redis 8.6 writes 13).
+pub const RDB_VERSION_READ_MAX: u32 = 13;
+/// The one version the decoder reads after the `VALKEY` signature (`VALKEY080`, written by
+/// Valkey 9.0 and 9.1). Valkey numbers its own formats from 80 so as not to collide with Redis's
+/// 12 to 79; format 80 stores the core types as RDB 11 does.
+pub const VALKEY_RDB_VERSION_READ: u32 = 80;
+/// Version the encoder writes by default: 10 is the newest that Redis 7.0 accepts, and Redis
+/// 7.2, 7.4 and 8.x and Valkey 8 and 9 load it too. See [`crate::EncoderOptions::rdb_version`].
 pub const RDB_VERSION_WRITTEN: u32 = 10;
+/// Latest hash field expiry time Redis accepts, in Unix milliseconds (2^48 - 1). Redis uses
+/// 2^48 to mean "no expiry" where a time must be stored, and refuses anything larger.
+pub const FIELD_EXPIRE_AT_MS_MAX: u64 = (1 << 48) - 1;
+
+/// The signature an RDB starts with. Both are nine bytes: `REDIS` and four digits, or `VALKEY`
+/// and three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RdbSignature {
+    Redis,
+    Valkey,
+}
 
 /// Opcodes that can appear where a value type is expected.
 pub mod opcode {
@@ -51,6 +67,9 @@ pub mod rdb_type {
     pub const HASH_LISTPACK_EX_PRE_GA: u8 = 23;
     pub const HASH_METADATA: u8 = 24;
     pub const HASH_LISTPACK_EX: u8 = 25;
+    pub const STREAM_LISTPACKS_4: u8 = 26;
+    /// Redis 8.8 (RDB 14, which is not read): streams with negative acknowledgements.
+    pub const STREAM_LISTPACKS_5: u8 = 27;
 
     /// A short human name for a type byte, used in error messages.
     pub fn name(t: u8) -> &'static str {
@@ -80,8 +99,24 @@ pub mod rdb_type {
             HASH_LISTPACK_EX_PRE_GA => "hash listpack with field expiry (pre-GA)",
             HASH_METADATA => "hash with field expiry",
             HASH_LISTPACK_EX => "hash listpack with field expiry",
+            STREAM_LISTPACKS_4 => "stream v4",
+            STREAM_LISTPACKS_5 => "stream v5 (Redis 8.8)",
             _ => "unknown",
         }
+    }
+
+    /// The name of a type byte in a `VALKEY080` file, for the bytes Valkey assigns meanings of
+    /// its own (22 to 243, its "foreign" range, which also holds two opcodes of its own);
+    /// `None` for the others, which mean the same in both.
+    pub fn valkey_name(t: u8) -> Option<&'static str> {
+        Some(match t {
+            0..=21 | 244..=255 => return None,
+            22 => "Valkey hash with field expiry",
+            23 => "Valkey path hash",
+            242 => "Valkey UPDATE opcode",
+            243 => "Valkey SLOT_IMPORT opcode",
+            _ => "unknown Valkey type",
+        })
     }
 }
 
@@ -150,6 +185,9 @@ pub enum RdbValue {
     SortedSet(Vec<(Bytes, f64)>),
     /// Field/value pairs.
     Hash(Vec<(Bytes, Bytes)>),
+    /// A hash stored with one of the field expiry encodings (types 22 to 25, Redis 7.4 and
+    /// later), whether or not any of its fields still carries an expiry.
+    HashWithFieldExpiry(Vec<HashFieldEntry>),
     Stream(Box<StreamValue>),
 }
 
@@ -161,10 +199,21 @@ impl RdbValue {
             Self::List(_) => "list",
             Self::Set(_) => "set",
             Self::SortedSet(_) => "zset",
-            Self::Hash(_) => "hash",
+            Self::Hash(_) | Self::HashWithFieldExpiry(_) => "hash",
             Self::Stream(_) => "stream",
         }
     }
+}
+
+/// One field of a hash with field expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashFieldEntry {
+    pub field: Bytes,
+    pub value: Bytes,
+    /// Absolute expiry of this field, Unix time in milliseconds, at most
+    /// [`FIELD_EXPIRE_AT_MS_MAX`]. Times in the past are returned as they are: the field is
+    /// expired, for the caller to drop.
+    pub expire_at_ms: Option<u64>,
 }
 
 /// A stream entry ID.
@@ -204,7 +253,8 @@ pub struct StreamEntry {
 /// A decoded stream with its consumer groups. For the first stream format (type 15) the fields
 /// that format lacks are derived the way Redis derives them: `first_id` is the first live
 /// entry, `max_deleted_entry_id` is 0-0, `entries_added` is `length`, and groups have no
-/// `entries_read`.
+/// `entries_read`. The idempotent-producer (IDMP) state of the fourth format (type 26, Redis
+/// 8.6) is parsed and dropped: sluice has no idempotent producers.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StreamValue {
     pub entries: Vec<StreamEntry>,

@@ -1,7 +1,28 @@
-//! Stream values (types 15, 19 and 21), decoded unit by unit: each listpack node, the
+//! Stream values (types 15, 19, 21 and 26), decoded unit by unit: each listpack node, the
 //! stream's metadata, each consumer group header, each PEL entry, each consumer and each of
 //! its PEL IDs is its own unit, so a stream with millions of pending entries decodes in
 //! linear time from any chunking.
+//!
+//! Type 26 (Redis 8.6) adds, after the groups, the state of idempotent producers (IDMP, XADD's
+//! IDMP and IDMPAUTO options). Its layout, established from what Redis 8.6.3 writes:
+//!
+//! ```text
+//! duration        length   seconds an idempotent ID is kept (XCFGSET IDMP-DURATION)
+//! max entries     length   IDs kept per producer (XCFGSET IDMP-MAXSIZE)
+//! producers       length   P
+//! P times:
+//!   pid           string   producer ID
+//!   entries       length   N
+//!   N times:
+//!     iid         string   idempotent ID (IDMP's argument, or IDMPAUTO's 16-byte digest)
+//!     ms, seq     length, length   the stream entry ID the IID was recorded with
+//! iids added      length   counter (XINFO STREAM `iids-added`)
+//! iids duplicates length   counter (XINFO STREAM `iids-duplicates`)
+//! ```
+//!
+//! sluice has no idempotent producers: the section is parsed in full, every count checked
+//! against the limits and each entry charged to the value's budget, and then dropped. Each
+//! producer header and each entry is its own unit.
 
 use bytes::Bytes;
 
@@ -16,6 +37,8 @@ use crate::reader::{Cur, R};
 const FLAG_DELETED: i64 = 1;
 const FLAG_SAMEFIELDS: i64 = 2;
 
+/// Where the decoding of a stream is. Type 26 goes on after the groups: `Idmp` reads the IDMP
+/// configuration and producer count, `IdmpCounters` the two counters that end the stream.
 enum Stage {
     Nodes { remaining: u64 },
     Meta,
@@ -23,6 +46,10 @@ enum Stage {
     GroupPel { remaining: u64 },
     Consumers { remaining: u64 },
     ConsumerPel { remaining: u64 },
+    Idmp,
+    IdmpProducers { remaining: u64 },
+    IdmpEntries { remaining: u64 },
+    IdmpCounters,
 }
 
 pub(crate) struct StreamBuild {
@@ -32,6 +59,8 @@ pub(crate) struct StreamBuild {
     /// Groups still to read after the current one.
     groups_left: u64,
     consumers_left: u64,
+    /// IDMP producers still to read after the current one.
+    producers_left: u64,
     group: Option<StreamGroup>,
     consumer: Option<StreamConsumer>,
 }
@@ -46,6 +75,7 @@ impl StreamBuild {
             value: StreamValue::default(),
             groups_left: 0,
             consumers_left: 0,
+            producers_left: 0,
             group: None,
             consumer: None,
         }
@@ -135,7 +165,12 @@ pub(crate) fn unit(
                 s.stage = Stage::Groups { remaining: groups };
                 return Ok(false);
             }
-            Stage::Groups { remaining: 0 } => return Ok(true),
+            Stage::Groups { remaining: 0 } => {
+                if s.rdb_type < rdb_type::STREAM_LISTPACKS_4 {
+                    return Ok(true);
+                }
+                s.stage = Stage::Idmp;
+            }
             Stage::Groups { remaining } => {
                 let name = cur.string(max)?;
                 let last_delivered_id = id_pair(cur)?;
@@ -232,6 +267,44 @@ pub(crate) fn unit(
                     remaining: remaining - 1,
                 };
                 return Ok(false);
+            }
+            Stage::Idmp => {
+                // Duration and size cap: configuration sluice has no use for.
+                cur.len()?;
+                cur.len()?;
+                let producers = cur.len_capped("IDMP producer count", limits.elements_max)?;
+                s.stage = Stage::IdmpProducers {
+                    remaining: producers,
+                };
+                return Ok(false);
+            }
+            Stage::IdmpProducers { remaining: 0 } => s.stage = Stage::IdmpCounters,
+            Stage::IdmpProducers { remaining } => {
+                let pid = cur.string(max)?;
+                let entries = cur.len_capped("IDMP entry count", limits.elements_max)?;
+                budget.charge(limits, 1, pid.len() as u64, at)?;
+                s.producers_left = remaining - 1;
+                s.stage = Stage::IdmpEntries { remaining: entries };
+                return Ok(false);
+            }
+            Stage::IdmpEntries { remaining: 0 } => {
+                s.stage = Stage::IdmpProducers {
+                    remaining: s.producers_left,
+                };
+            }
+            Stage::IdmpEntries { remaining } => {
+                let iid = cur.string(max)?;
+                id_pair(cur)?;
+                budget.charge(limits, 1, iid.len() as u64 + 16, at)?;
+                s.stage = Stage::IdmpEntries {
+                    remaining: remaining - 1,
+                };
+                return Ok(false);
+            }
+            Stage::IdmpCounters => {
+                cur.len()?;
+                cur.len()?;
+                return Ok(true);
             }
         }
     }

@@ -14,11 +14,13 @@ use sluice_rdb::{
     DecodeError, DecodeLimits, Decoder, Encoder, EncoderOptions, decode_all, rdb_type,
 };
 
-/// A small RDB holding every type the encoder writes.
-fn small_encoded() -> Vec<u8> {
+/// A small RDB holding every type the encoder writes: at version 13 with a hash with field
+/// expiry, at version 10 without.
+fn small_encoded(rdb_version: u32) -> Vec<u8> {
     let mut enc = Encoder::new(EncoderOptions {
         chunk_size_bytes: 64,
         compress_lzf: true,
+        rdb_version,
     });
     enc.write_aux(b"repl-offset", b"12345");
     enc.select_db(0);
@@ -35,12 +37,29 @@ fn small_encoded() -> Vec<u8> {
     enc.write_zset(b"z", [(&b"m"[..], 1.5)], None).unwrap();
     enc.write_zset(b"z2", [(&[b'm'; 70][..], 2.0)], None)
         .unwrap();
+    if rdb_version >= 12 {
+        enc.write_hash_with_field_expiry(
+            b"hfe",
+            [
+                (&b"f"[..], &b"v"[..], Some(1_900_000_000_000)),
+                (b"g", b"12", None),
+                (b"h", b"w", Some(1_900_000_000_500)),
+            ],
+            None,
+        )
+        .unwrap();
+    }
     enc.finish().concat()
 }
 
 #[test]
 fn every_truncation_is_reported_as_truncated() {
-    for data in [small_encoded(), read_fixture("redis7_nocompress_nocrc_lfu")] {
+    for data in [
+        small_encoded(10),
+        small_encoded(13),
+        read_fixture("redis7_nocompress_nocrc_lfu"),
+        read_fixture("redis8_field_expiry"),
+    ] {
         assert!(decode_all(&data, DecodeLimits::default()).is_ok());
         for cut in 0..data.len() {
             let err = decode_all(&data[..cut], DecodeLimits::default())
@@ -56,7 +75,7 @@ fn every_truncation_is_reported_as_truncated() {
 
 #[test]
 fn byte_flips_never_panic_and_crc_catches_them() {
-    let data = small_encoded();
+    let data = small_encoded(10);
     for at in 0..data.len() {
         for mask in [0xFFu8, 0x01, 0x80, 0x40] {
             let mut bad = data.clone();
@@ -68,6 +87,19 @@ fn byte_flips_never_panic_and_crc_catches_them() {
             assert_eq!(
                 res, chunked,
                 "flip {mask:#x} at {at}: chunking changed the outcome"
+            );
+        }
+    }
+    // Past the header, the CRC catches every flip at version 13 too. (In the header, one bit
+    // turns `REDIS0013` into `REDIS0003`, a valid version that has no CRC.)
+    let data = small_encoded(13);
+    for at in 9..data.len() {
+        for mask in [0xFFu8, 0x01, 0x80, 0x40] {
+            let mut bad = data.clone();
+            bad[at] ^= mask;
+            assert!(
+                decode_all(&bad, DecodeLimits::default()).is_err(),
+                "v13: flip {mask:#x} at {at} went unnoticed"
             );
         }
     }
@@ -107,9 +139,9 @@ fn header_errors() {
         Err(DecodeError::BadMagic { offset: 5 })
     );
     assert_eq!(
-        decode_all(b"REDIS0013", DecodeLimits::default()),
+        decode_all(b"REDIS0014", DecodeLimits::default()),
         Err(DecodeError::UnsupportedVersion {
-            version: 13,
+            version: 14,
             offset: 5
         })
     );
@@ -124,7 +156,7 @@ fn header_errors() {
 
 #[test]
 fn crc_mismatch_has_its_own_error() {
-    let mut data = small_encoded();
+    let mut data = small_encoded(10);
     let n = data.len();
     data[n - 1] ^= 1;
     match decode_all(&data, DecodeLimits::default()) {
@@ -142,7 +174,7 @@ fn crc_mismatch_has_its_own_error() {
 
 #[test]
 fn unknown_opcodes_and_types() {
-    for t in [8u8, 26, 100, 0xF0, 0xF3] {
+    for t in [8u8, 28, 100, 0xF0, 0xF3] {
         let mut r = Rdb::new(10);
         r.u8(0xFE).len(0).u8(t);
         assert_eq!(
@@ -367,7 +399,7 @@ fn packed_encoding_errors() {
 
 #[test]
 fn remainder_after_eof_is_returned() {
-    let mut data = small_encoded();
+    let mut data = small_encoded(10);
     data.extend_from_slice(b"0123456789abcdef0123456789abcdef01234567*1\r\n$4\r\nPING\r\n");
     let mut dec = Decoder::default();
     for chunk in data.chunks(5) {

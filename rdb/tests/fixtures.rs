@@ -68,13 +68,32 @@ fn check_entry(name: &str, e: &KeyEntry, want: &Value) {
             assert_eq!(got, want, "{ctx}");
         }
         RdbValue::Hash(v) => {
+            // Fixtures of servers with field expiry list [field, value, expiry] triples; a hash
+            // stored without field expiry has none.
             let want: Vec<(Vec<u8>, Vec<u8>)> = wv
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|p| (bytes_of(&p[0]), bytes_of(&p[1])))
+                .map(|p| {
+                    assert!(p.get(2).is_none_or(Value::is_null), "{ctx}: field expiry");
+                    (bytes_of(&p[0]), bytes_of(&p[1]))
+                })
                 .collect();
             assert_eq!(sorted_pairs(v), want, "{ctx}");
+        }
+        RdbValue::HashWithFieldExpiry(v) => {
+            let want: Vec<(Vec<u8>, Vec<u8>, Option<u64>)> = wv
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| (bytes_of(&p[0]), bytes_of(&p[1]), p[2].as_u64()))
+                .collect();
+            let mut got: Vec<(Vec<u8>, Vec<u8>, Option<u64>)> = v
+                .iter()
+                .map(|e| (e.field.to_vec(), e.value.to_vec(), e.expire_at_ms))
+                .collect();
+            got.sort();
+            assert_eq!(got, want, "{ctx}");
         }
         RdbValue::SortedSet(v) => {
             let mut want: Vec<(Vec<u8>, f64)> = wv
@@ -176,9 +195,14 @@ fn check_fixture(name: &str) -> (Vec<KeyEntry>, CrcStatus) {
             Item::SelectDb(_) | Item::ResizeDb { .. } | Item::SlotInfo { .. } => {}
         }
     }
+    // "Redis server v=7.0.15 sha=..." as the server printed it.
+    let server_version = s(&want["generator"])
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("v="))
+        .expect("server version in the generator");
     assert_eq!(
         aux.get(&b"redis-ver"[..]).map(|v| v.as_slice()),
-        Some(&b"7.0.15"[..])
+        Some(server_version.as_bytes())
     );
     assert_eq!(
         aux.get(&b"redis-bits"[..]).map(|v| v.as_slice()),
@@ -250,6 +274,46 @@ fn redis7_empty_fixture() {
     let (entries, end) = check_fixture("redis7_empty");
     assert!(entries.is_empty());
     assert!(matches!(end, CrcStatus::Verified(_)));
+}
+
+#[test]
+fn redis8_field_expiry_fixture() {
+    let (entries, end) = check_fixture("redis8_field_expiry");
+    assert!(matches!(end, CrcStatus::Verified(_)), "{end:?}");
+    let type_of = |key: &str| {
+        entries
+            .iter()
+            .find(|e| e.key.as_ref() == key.as_bytes())
+            .unwrap_or_else(|| panic!("no key {key}"))
+            .rdb_type
+    };
+    // What each key was made to exercise.
+    for (key, t) in [
+        ("hfe:small", rdb_type::HASH_LISTPACK_EX),
+        ("hfe:persisted", rdb_type::HASH_LISTPACK_EX),
+        ("hfe:large", rdb_type::HASH_METADATA),
+        ("hfe:longvalue", rdb_type::HASH_METADATA),
+        ("hash:hashtable", rdb_type::HASH),
+        ("hash:plain", rdb_type::HASH_LISTPACK),
+        ("stream:idmp", rdb_type::STREAM_LISTPACKS_4),
+        ("stream:plain", rdb_type::STREAM_LISTPACKS_4),
+    ] {
+        assert_eq!(type_of(key), t, "{key}");
+    }
+    let data = read_fixture("redis8_field_expiry");
+    assert_eq!(&data[..9], b"REDIS0013");
+    let large = entries
+        .iter()
+        .find(|e| e.key.as_ref() == b"hfe:large")
+        .unwrap();
+    let RdbValue::HashWithFieldExpiry(fields) = &large.value else {
+        panic!("{:?}", large.value)
+    };
+    assert_eq!(fields.len(), 600);
+    assert_eq!(
+        fields.iter().filter(|f| f.expire_at_ms.is_some()).count(),
+        86
+    );
 }
 
 #[test]

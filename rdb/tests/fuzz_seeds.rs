@@ -124,6 +124,76 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         r.len(1).raw(&stream_id_raw(6, 0));
         out.push((name, r.eof()));
     }
+    // Hashes with field expiry, and a Valkey header.
+    let triples = listpack(&[
+        Ent::S(b"f"),
+        Ent::S(b"v"),
+        Ent::I(1_900_000_000_000),
+        Ent::I(7),
+        Ent::I(8),
+        Ent::I(0),
+    ]);
+    out.push((
+        "hash_listpack_ex_pre_ga",
+        one(12, rdb_type::HASH_LISTPACK_EX_PRE_GA, &triples),
+    ));
+    let mut r = Rdb::new(12);
+    r.u8(rdb_type::HASH_LISTPACK_EX)
+        .string(b"h")
+        .raw(&1_900_000_000_000u64.to_le_bytes())
+        .string(&triples);
+    r.u8(rdb_type::HASH_METADATA_PRE_GA)
+        .string(b"h22")
+        .len(2)
+        .len(1_900_000_000_000)
+        .string(b"f")
+        .string(b"v")
+        .len(0)
+        .u8(0xC0)
+        .u8(1)
+        .string(b"w");
+    r.u8(rdb_type::HASH_METADATA)
+        .string(b"h24")
+        .raw(&1_900_000_000_000u64.to_le_bytes())
+        .len(2)
+        .len(1)
+        .string(b"f")
+        .string(b"v")
+        .len(0)
+        .string(b"g")
+        .string(b"w");
+    out.push(("hash_field_expiry_v12", r.eof()));
+    let node = stream_node((5, 0), &[(5, 0, vec![(b"f", b"v")], false)]);
+    let mut r = Rdb::new(13);
+    r.u8(rdb_type::STREAM_LISTPACKS_4)
+        .string(b"s")
+        .len(1)
+        .string(&stream_id_raw(5, 0))
+        .string(&node);
+    r.len(1)
+        .len(5)
+        .len(0)
+        .len(5)
+        .len(0)
+        .len(0)
+        .len(0)
+        .len(1)
+        .len(0);
+    // IDMP: duration, size cap, one producer with one IID, the two counters.
+    r.len(100)
+        .len(100)
+        .len(1)
+        .string(b"p")
+        .len(1)
+        .string(b"iid")
+        .len(5)
+        .len(0);
+    r.len(1).len(0);
+    out.push(("stream4_idmp", r.eof()));
+    let mut r = Rdb::with_header(b"VALKEY080");
+    r.u8(0xFE).len(0).u8(0).string(b"k").string(b"v");
+    out.push(("valkey080", r.eof()));
+
     let mut r = Rdb::new(12);
     r.u8(0xF4)
         .len(1)
@@ -142,6 +212,7 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     let mut enc = Encoder::new(EncoderOptions {
         chunk_size_bytes: 1 << 16,
         compress_lzf: true,
+        rdb_version: 13,
     });
     enc.write_aux(b"redis-ver", b"7.0.0");
     enc.select_db(1);
@@ -152,6 +223,8 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     enc.write_hash(b"h", [(&b"f"[..], &b"v"[..])], None)
         .unwrap();
     enc.write_zset(b"z", [(&b"m"[..], 0.5)], None).unwrap();
+    enc.write_hash_with_field_expiry(b"hfe", [(&b"f"[..], &b"v"[..], Some(1))], None)
+        .unwrap();
     out.push(("encoder_small", enc.finish().concat()));
     out
 }

@@ -1,6 +1,9 @@
 //! Files written by the encoder are loaded by a real redis-server (the Debian 7.0 one here) and
 //! read back key by key. Set SLUICE_SKIP_REDIS=1 to skip where redis-server is not installed;
 //! otherwise its absence is a failure.
+//!
+//! Hashes with field expiry need Redis 7.4 or later: that test runs when SLUICE_REDIS8_SERVER
+//! names such a redis-server binary, and is skipped otherwise.
 
 #![allow(
     clippy::unwrap_used,
@@ -14,7 +17,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sluice_rdb::{Encoder, EncoderOptions, SnapshotAux};
+use sluice_rdb::{Encoder, EncoderOptions, FIELD_EXPIRE_AT_MS_MAX, SnapshotAux};
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 const FAR_FUTURE_MS: u64 = 4_102_444_800_123;
@@ -135,9 +138,13 @@ fn free_port() -> u16 {
 }
 
 fn start(dir: &Path) -> (Server, Conn) {
+    start_binary(REDIS_SERVER, dir)
+}
+
+fn start_binary(binary: &str, dir: &Path) -> (Server, Conn) {
     let port = free_port();
     let log = dir.join("redis.log");
-    let child = Command::new(REDIS_SERVER)
+    let child = Command::new(binary)
         .args([
             "--port",
             &port.to_string(),
@@ -380,6 +387,16 @@ fn dataset() -> Vec<Key> {
 }
 
 fn write_rdb(path: &Path, keys: &[Key], options: EncoderOptions) {
+    write_rdb_with(path, keys, options, |_| {});
+}
+
+/// Writes `keys`, then whatever `extra` writes, in an RDB file.
+fn write_rdb_with(
+    path: &Path,
+    keys: &[Key],
+    options: EncoderOptions,
+    extra: impl FnOnce(&mut Encoder),
+) {
     let mut enc = Encoder::new(options);
     enc.write_snapshot_aux(&SnapshotAux {
         redis_ver: "7.0.15",
@@ -418,6 +435,7 @@ fn write_rdb(path: &Path, keys: &[Key], options: EncoderOptions) {
             chunks.push(c);
         }
     }
+    extra(&mut enc);
     chunks.extend(enc.finish());
     std::fs::write(path, chunks.concat()).expect("write dump.rdb");
 }
@@ -538,9 +556,137 @@ fn redis_server_loads_encoder_output() {
             EncoderOptions {
                 chunk_size_bytes: 4096,
                 compress_lzf,
+                ..EncoderOptions::default()
             },
         );
         let (_server, mut conn) = start(dir.path());
         check(&mut conn, &keys);
+    }
+}
+
+/// (key, fields as (field, value, expiry), key expiry), written to db 5.
+type FieldExpiryHash = (
+    &'static str,
+    Vec<(Vec<u8>, Vec<u8>, Option<u64>)>,
+    Option<u64>,
+);
+
+fn field_expiry_dataset() -> Vec<FieldExpiryHash> {
+    let s = |x: &str| x.as_bytes().to_vec();
+    vec![
+        (
+            "hfe:small",
+            vec![
+                (s("a"), s("1"), Some(FAR_FUTURE_MS)),
+                (s("b"), s("two"), None),
+                (s("c"), s("-300"), Some(FAR_FUTURE_MS + 5)),
+            ],
+            None,
+        ),
+        // No field expires: the earliest expiry is stored as 2^48, "none".
+        ("hfe:none", vec![(s("x"), s("1"), None)], None),
+        // The largest time Redis takes, next to a far smaller one: a 2^48-scale relative TTL.
+        (
+            "hfe:extremes",
+            vec![
+                (s("max"), s("m"), Some(FIELD_EXPIRE_AT_MS_MAX)),
+                (s("far"), s("f"), Some(FAR_FUTURE_MS)),
+            ],
+            Some(FAR_FUTURE_MS + 7),
+        ),
+        (
+            "hfe:large",
+            (0..600u64)
+                .map(|i| {
+                    (
+                        format!("field-{i}").into_bytes(),
+                        format!("value-{i}").into_bytes(),
+                        (i % 7 == 0).then(|| FAR_FUTURE_MS + 3000 - i),
+                    )
+                })
+                .collect(),
+            None,
+        ),
+        (
+            "hfe:longvalue",
+            vec![
+                (s("long"), vec![b'L'; 100], Some(FAR_FUTURE_MS)),
+                (s("short"), s("s"), None),
+            ],
+            None,
+        ),
+    ]
+}
+
+#[test]
+fn redis8_loads_hashes_with_field_expiry() {
+    let Ok(binary) = std::env::var("SLUICE_REDIS8_SERVER") else {
+        eprintln!("SLUICE_REDIS8_SERVER is not set: skipping the Redis 7.4+ load test");
+        return;
+    };
+    let keys = dataset();
+    let hashes = field_expiry_dataset();
+    for rdb_version in [12, 13] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        write_rdb_with(
+            &dir.path().join("dump.rdb"),
+            &keys,
+            EncoderOptions {
+                chunk_size_bytes: 4096,
+                compress_lzf: true,
+                rdb_version,
+            },
+            |enc| {
+                enc.select_db(5);
+                for (key, fields, expire) in &hashes {
+                    enc.write_hash_with_field_expiry(
+                        key.as_bytes(),
+                        fields.iter().map(|(f, v, e)| (f, v, *e)),
+                        *expire,
+                    )
+                    .unwrap();
+                }
+            },
+        );
+        let (_server, mut conn) = start_binary(&binary, dir.path());
+        check(&mut conn, &keys);
+        conn.ok(&[b"SELECT", b"5"]);
+        assert_eq!(conn.int(&[b"DBSIZE"]), hashes.len() as i64);
+        for (key, fields, expire) in &hashes {
+            let key = key.as_bytes();
+            let ctx = String::from_utf8_lossy(key).into_owned();
+            assert_eq!(
+                conn.int(&[b"PEXPIRETIME", key]),
+                expire.map_or(-1, |v| v as i64),
+                "{ctx}: key expiry"
+            );
+            let flat = conn.bulks(&[b"HGETALL", key]);
+            let mut got: Vec<(Vec<u8>, Vec<u8>)> = flat
+                .chunks(2)
+                .map(|p| (p[0].clone(), p[1].clone()))
+                .collect();
+            let mut want: Vec<(Vec<u8>, Vec<u8>)> = fields
+                .iter()
+                .map(|(f, v, _)| (f.clone(), v.clone()))
+                .collect();
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "{ctx}");
+            let n = fields.len().to_string();
+            let mut args: Vec<&[u8]> = vec![b"HPEXPIRETIME", key, b"FIELDS", n.as_bytes()];
+            args.extend(fields.iter().map(|(f, _, _)| f.as_slice()));
+            let times = match conn.call(&args) {
+                Reply::Array(Some(v)) => v,
+                other => panic!("{ctx}: {other:?}"),
+            };
+            for ((f, _, e), t) in fields.iter().zip(times) {
+                assert_eq!(
+                    t,
+                    Reply::Int(e.map_or(-1, |v| v as i64)),
+                    "{ctx}: field {}",
+                    String::from_utf8_lossy(f)
+                );
+            }
+        }
     }
 }

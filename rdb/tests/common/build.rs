@@ -21,6 +21,13 @@ impl Rdb {
         }
     }
 
+    /// An RDB with another header, such as `VALKEY080`.
+    pub fn with_header(header: &[u8]) -> Self {
+        Self {
+            buf: header.to_vec(),
+        }
+    }
+
     pub fn u8(&mut self, b: u8) -> &mut Self {
         self.buf.push(b);
         self

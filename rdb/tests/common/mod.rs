@@ -15,6 +15,7 @@ pub const FIXTURES: &[&str] = &[
     "redis7_encodings",
     "redis7_nocompress_nocrc_lfu",
     "redis7_empty",
+    "redis8_field_expiry",
 ];
 
 pub fn read_fixture(name: &str) -> Vec<u8> {
