@@ -73,6 +73,9 @@ impl<'a> Ctx<'a> {
     /// deletion as DEL. Returns true if the key is logically expired, whether or not it was
     /// deleted (replicas only hide expired keys).
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+        if self.state.dbs[db].may_have_field_expiry(key) {
+            self.expire_fields_if_needed(db, key);
+        }
         if !self.state.dbs[db].may_be_volatile(key) {
             return false;
         }
@@ -94,6 +97,14 @@ impl<'a> Ctx<'a> {
             });
         }
         !self.session.source.from_master()
+    }
+
+    /// On a master, deletes the due fields of the hash at `key` (propagated as HDEL) before
+    /// a command sees it. A replica leaves them for its master's HDEL.
+    fn expire_fields_if_needed(&mut self, db: usize, key: &[u8]) {
+        if self.state.expire_deletes && !self.session.source.from_master() {
+            crate::expire::delete_due_fields(self.state, db, key, self.now_ms, usize::MAX);
+        }
     }
 
     // ----- lookups ------------------------------------------------------------------------

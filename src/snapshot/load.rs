@@ -334,6 +334,27 @@ pub fn convert_value(
             hash.shrink_to_fit();
             Value::Hash(Arc::new(hash))
         }
+        RdbValue::HashWithFieldExpiry(entries) => {
+            if entries.is_empty() {
+                return Ok(None);
+            }
+            let pairs: Vec<(&[u8], &[u8])> = entries
+                .iter()
+                .map(|e| (&e.field[..], &e.value[..]))
+                .collect();
+            let Some(mut hash) = Hash::from_unique_pairs(&pairs) else {
+                return Err(duplicate("hash"));
+            };
+            // Fields whose time has passed are kept: a master's expiry deletes them (and
+            // tells its replicas), a replica's master sends their HDEL.
+            for entry in &entries {
+                if let Some(at_ms) = entry.expire_at_ms {
+                    hash.set_field_expiry(&entry.field, at_ms);
+                }
+            }
+            hash.shrink_to_fit();
+            Value::Hash(Arc::new(hash))
+        }
         RdbValue::SortedSet(pairs) => {
             if pairs.is_empty() {
                 return Ok(None);

@@ -50,7 +50,8 @@ pub fn encode(
     options: EncoderOptions,
     mut sink: impl FnMut(Bytes) -> bool,
 ) -> Result<bool, EncodeError> {
-    let mut encoder = Encoder::new(options);
+    let field_times = has_field_times(snapshot);
+    let mut encoder = Encoder::new(with_version(options, field_times));
     encoder.write_snapshot_aux(&aux(snapshot));
     for (index, db) in snapshot.dbs.iter().enumerate() {
         if db.keys == 0 {
@@ -60,7 +61,7 @@ pub fn encode(
         encoder.resize_db(db.keys as u64, db.volatile as u64);
         for segment in &db.segments {
             for (key, entry) in segment.iter() {
-                write_entry(&mut encoder, key, entry)?;
+                write_entry(&mut encoder, key, entry, field_times)?;
                 while let Some(chunk) = encoder.pop_chunk() {
                     if !sink(chunk) {
                         return Ok(false);
@@ -89,12 +90,44 @@ fn aux(snapshot: &Snapshot) -> SnapshotAux<'_> {
     }
 }
 
-fn write_entry(encoder: &mut Encoder, key: &[u8], entry: &Entry) -> Result<(), EncodeError> {
+/// RDB version 10, which Redis 7.0 loads, unless some hash has field expiry times: those need
+/// version 12 (Redis 7.4), which is what a Redis 7.4+ master sends too, so that they survive
+/// a restart and reach replicas. A replica too old to read it fails to load, loudly, as it
+/// would from such a Redis.
+pub const RDB_VERSION_WITH_FIELD_TIMES: u32 = 12;
+
+fn has_field_times(snapshot: &Snapshot) -> bool {
+    snapshot.dbs.iter().any(|db| db.field_expiry)
+}
+
+fn with_version(options: EncoderOptions, field_times: bool) -> EncoderOptions {
+    if field_times {
+        EncoderOptions {
+            rdb_version: options.rdb_version.max(RDB_VERSION_WITH_FIELD_TIMES),
+            ..options
+        }
+    } else {
+        options
+    }
+}
+
+fn write_entry(
+    encoder: &mut Encoder,
+    key: &[u8],
+    entry: &Entry,
+    field_times: bool,
+) -> Result<(), EncodeError> {
     let expire = entry.expire_at_ms;
     match &entry.value {
         Value::Str(s) => encoder.write_string(key, s, expire),
         Value::List(l) => encoder.write_list(key, l.iter(), expire)?,
         Value::Set(s) => encoder.write_set(key, s.iter(), expire)?,
+        Value::Hash(h) if field_times && h.has_field_expiry() => encoder
+            .write_hash_with_field_expiry(
+                key,
+                h.iter().map(|(f, v)| (f, v, h.field_expiry(f))),
+                expire,
+            )?,
         Value::Hash(h) => encoder.write_hash(key, h.iter(), expire)?,
         Value::ZSet(z) => encoder.write_zset(key, z.iter(), expire)?,
     }
@@ -114,7 +147,8 @@ const ESTIMATE_SEGMENT_STRIDE: usize = 389;
 /// is unbiased). For `master_sync_perc` on replicas of a `$EOF:` stream, which has no
 /// length of its own. Costs at most a few MB of encoding.
 pub fn estimate_encoded_bytes(snapshot: &Snapshot, options: EncoderOptions) -> u64 {
-    let mut encoder = Encoder::new(options);
+    let field_times = has_field_times(snapshot);
+    let mut encoder = Encoder::new(with_version(options, field_times));
     encoder.write_snapshot_aux(&aux(snapshot));
     // EOF opcode and CRC-64.
     let mut total = encoder.bytes_written() + 9;
@@ -139,7 +173,7 @@ pub fn estimate_encoded_bytes(snapshot: &Snapshot, options: EncoderOptions) -> u
             }
             for (key, entry) in db.segments[(step * stride) % count].iter() {
                 let before = encoder.bytes_written();
-                if write_entry(&mut encoder, key, entry).is_err() {
+                if write_entry(&mut encoder, key, entry, field_times).is_err() {
                     continue;
                 }
                 bytes += encoder.bytes_written() - before;

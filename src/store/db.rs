@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::field_expiry::FieldExpiryIndex;
 use super::key::Key;
 use super::value::{FastMap, Value};
 
@@ -76,6 +77,8 @@ pub struct DbSnapshot {
     pub segments: Vec<Arc<Segment>>,
     pub keys: usize,
     pub volatile: usize,
+    /// Some hash may have field expiry times (an RDB of it needs a version that has them).
+    pub field_expiry: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +87,8 @@ pub struct Db {
     keys: usize,
     volatile: usize,
     hasher: foldhash::fast::FixedState,
+    /// Keys whose hash may have field expiry times.
+    field_expiry: FieldExpiryIndex,
 }
 
 /// Key and volatile counts (the db's and the segment's) after an entry went into `seg`,
@@ -112,6 +117,10 @@ fn account_replaced(
     }
 }
 
+fn has_field_expiry(value: &Value) -> bool {
+    matches!(value, Value::Hash(h) if h.has_field_expiry())
+}
+
 impl Default for Db {
     fn default() -> Self {
         Db::new()
@@ -127,6 +136,7 @@ impl Db {
             keys: 0,
             volatile: 0,
             hasher: foldhash::fast::FixedState::with_seed(0x005e_ed51_u64),
+            field_expiry: FieldExpiryIndex::default(),
         }
     }
 
@@ -209,6 +219,9 @@ impl Db {
     /// Inserts or replaces, returning the previous entry.
     pub fn insert(&mut self, key: impl Into<Key>, entry: Entry) -> Option<Entry> {
         let key = key.into();
+        if has_field_expiry(&entry.value) {
+            self.field_expiry.add(&key);
+        }
         let seg_index = self.segment_of(&key);
         let seg = Arc::make_mut(&mut self.segments[seg_index]);
         let new_volatile = entry.expire_at_ms.is_some();
@@ -226,6 +239,9 @@ impl Db {
     /// [`Db::insert`] for a borrowed key: a key that exists keeps its stored bytes and is
     /// found with one probe; only a new key is copied.
     pub fn upsert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+        if has_field_expiry(&entry.value) {
+            self.field_expiry.add(key);
+        }
         let seg_index = self.segment_of(key);
         let seg = Arc::make_mut(&mut self.segments[seg_index]);
         let new_volatile = entry.expire_at_ms.is_some();
@@ -295,7 +311,26 @@ impl Db {
             segments: self.segments.clone(),
             keys: self.keys,
             volatile: self.volatile,
+            field_expiry: !self.field_expiry.is_empty(),
         }
+    }
+
+    // ----- hash field expiry --------------------------------------------------------------
+
+    /// Records that the hash at `key` now has field expiry times (after a command gave a
+    /// field one through [`Db::get_mut`]).
+    pub fn note_field_expiry(&mut self, key: &[u8]) {
+        self.field_expiry.add(key);
+    }
+
+    /// False when the hash at `key` certainly has no field expiry times.
+    pub fn may_have_field_expiry(&self, key: &[u8]) -> bool {
+        self.field_expiry.contains(key)
+    }
+
+    /// The index of keys whose hash may have field expiry times (for the active cycle).
+    pub fn field_expiry_index(&mut self) -> &mut FieldExpiryIndex {
+        &mut self.field_expiry
     }
 
     pub fn segment_count(&self) -> usize {

@@ -10,6 +10,7 @@
 
 use bytes::Bytes;
 
+use super::field_expiry::FieldTimes;
 use super::value::FastMap;
 
 /// Most pairs a packed hash holds (Redis's `hash-max-listpack-entries` default).
@@ -22,6 +23,9 @@ pub const PACKED_ELEMENT_BYTES_MAX: usize = 64;
 #[derive(Debug, Clone)]
 pub struct Hash {
     repr: Repr,
+    /// Expiry times of fields that have one; `None` while no field has (the common case).
+    /// Every field here is a field of `repr`.
+    times: Option<Box<FieldTimes>>,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +45,7 @@ impl Default for Hash {
     fn default() -> Self {
         Hash {
             repr: Repr::Packed(Packed::default()),
+            times: None,
         }
     }
 }
@@ -175,6 +180,7 @@ impl Hash {
                     pairs.len(),
                     Default::default(),
                 )),
+                times: None,
             };
             for (f, v) in pairs {
                 if !hash.insert(f.as_ref(), v.as_ref()) {
@@ -200,6 +206,7 @@ impl Hash {
                 bytes,
                 pairs: pairs.len(),
             }),
+            times: None,
         })
     }
 
@@ -240,8 +247,16 @@ impl Hash {
         self.get(field).is_some()
     }
 
-    /// Sets `field` to `value`; returns true if the field is new.
+    /// Sets `field` to `value`, dropping any expiry time the field had (as HSET does);
+    /// returns true if the field is new.
     pub fn insert(&mut self, field: &[u8], value: &[u8]) -> bool {
+        self.forget_time(field);
+        self.insert_keep_expiry(field, value)
+    }
+
+    /// Sets `field` to `value` and leaves its expiry time alone (HINCRBY, HSETEX KEEPTTL);
+    /// returns true if the field is new.
+    pub fn insert_keep_expiry(&mut self, field: &[u8], value: &[u8]) -> bool {
         if let Repr::Packed(p) = &mut self.repr {
             if let Some((_, value_at, end)) = p.find(field) {
                 if fits_packed(field, value) {
@@ -276,8 +291,9 @@ impl Hash {
         }
     }
 
-    /// Removes `field`; returns true if it was there.
+    /// Removes `field` and its expiry time; returns true if it was there.
     pub fn remove(&mut self, field: &[u8]) -> bool {
+        self.forget_time(field);
         match &mut self.repr {
             Repr::Packed(p) => match p.find(field) {
                 Some((at, _, end)) => {
@@ -337,6 +353,62 @@ impl Hash {
             Repr::Packed(p) => p.bytes.shrink_to_fit(),
             Repr::Table(t) => t.shrink_to_fit(),
         }
+    }
+
+    // ----- field expiry ---------------------------------------------------------------------
+
+    /// True if some field has an expiry time.
+    pub fn has_field_expiry(&self) -> bool {
+        self.times.is_some()
+    }
+
+    /// The earliest expiry time of any field.
+    pub fn next_field_expiry(&self) -> Option<u64> {
+        self.times.as_ref().and_then(|t| t.earliest())
+    }
+
+    /// `field`'s expiry time, Unix ms.
+    pub fn field_expiry(&self, field: &[u8]) -> Option<u64> {
+        self.times.as_ref().and_then(|t| t.get(field))
+    }
+
+    /// Gives `field` an expiry time; false (and nothing changes) if there is no such field.
+    pub fn set_field_expiry(&mut self, field: &[u8], at_ms: u64) -> bool {
+        if !self.contains_key(field) {
+            return false;
+        }
+        self.times
+            .get_or_insert_with(Default::default)
+            .set(field, at_ms);
+        true
+    }
+
+    /// Removes `field`'s expiry time; true if it had one.
+    pub fn persist_field(&mut self, field: &[u8]) -> bool {
+        self.forget_time(field)
+    }
+
+    /// Up to `limit` fields whose expiry time is at or before `now_ms`.
+    pub fn due_fields(&self, now_ms: u64, limit: usize) -> Vec<Bytes> {
+        self.times
+            .as_ref()
+            .map_or_else(Vec::new, |t| t.due(now_ms, limit))
+    }
+
+    /// Fields with their expiry times, in no particular order.
+    pub fn field_expiries(&self) -> impl Iterator<Item = (&Bytes, u64)> {
+        self.times.iter().flat_map(|t| t.iter())
+    }
+
+    fn forget_time(&mut self, field: &[u8]) -> bool {
+        let Some(times) = &mut self.times else {
+            return false;
+        };
+        let removed = times.remove(field);
+        if times.is_empty() {
+            self.times = None;
+        }
+        removed
     }
 
     fn convert_to_table(&mut self) {

@@ -14,12 +14,16 @@ fn current_value(ctx: &mut Ctx<'_>, key: &[u8], field: &[u8]) -> Result<Option<B
     Ok(peek_hash(ctx, key)?.and_then(|h| h.get_bytes(field)))
 }
 
-fn store(ctx: &mut Ctx<'_>, key: &[u8], field: &[u8], value: Bytes) -> Result<(), Reply> {
+/// Stores the new value; the field keeps its expiry time, as in Redis. Returns whether the
+/// field has one.
+fn store(ctx: &mut Ctx<'_>, key: &[u8], field: &[u8], value: Bytes) -> Result<bool, Reply> {
+    let mut timed = false;
     if let Some(hash) = ctx.write_hash(key, true)? {
-        hash.insert(field, &value);
+        hash.insert_keep_expiry(field, &value);
+        timed = hash.field_expiry(field).is_some();
     }
     ctx.modified(key);
-    Ok(())
+    Ok(timed)
 }
 
 pub fn hincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
@@ -41,7 +45,7 @@ pub fn hincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let mut digits = itoa::Buffer::new();
     let text = Bytes::copy_from_slice(digits.format(new).as_bytes());
     match store(ctx, key, field, text) {
-        Ok(()) => Reply::Integer(new),
+        Ok(_) => Reply::Integer(new),
         Err(e) => e,
     }
 }
@@ -71,15 +75,30 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             return Reply::error("ERR increment would produce NaN or Infinity");
         }
     };
-    if let Err(e) = store(ctx, key, field, new.clone()) {
-        return e;
-    }
+    let timed = match store(ctx, key, field, new.clone()) {
+        Ok(timed) => timed,
+        Err(e) => return e,
+    };
     // Replicas get the result, not the arithmetic, so that they cannot round differently.
-    ctx.rewrite(vec![
-        Bytes::from_static(b"HSET"),
-        key.clone(),
-        field.clone(),
-        new.clone(),
-    ]);
+    // HSET would drop a field's expiry time on the replica: a timed field's new value goes
+    // as HSETEX KEEPTTL (Redis 8's form; replicas old enough to lack it lack field times).
+    ctx.rewrite(if timed {
+        vec![
+            Bytes::from_static(b"HSETEX"),
+            key.clone(),
+            Bytes::from_static(b"KEEPTTL"),
+            Bytes::from_static(b"FIELDS"),
+            Bytes::from_static(b"1"),
+            field.clone(),
+            new.clone(),
+        ]
+    } else {
+        vec![
+            Bytes::from_static(b"HSET"),
+            key.clone(),
+            field.clone(),
+            new.clone(),
+        ]
+    });
     Reply::Bulk(new)
 }

@@ -2,7 +2,12 @@
 
 mod all;
 mod del;
+mod field_args;
+mod field_expire;
+#[cfg(test)]
+mod field_expire_tests;
 mod get;
+mod getex;
 mod incr;
 mod random;
 mod scan;
@@ -88,4 +93,93 @@ pub const COMMANDS: &[CommandSpec] = &[
         random::hrandfield
     ),
     command!("hscan", -3, READONLY, (1, 1, 1), "hash", scan::hscan),
+    command!(
+        "hexpire",
+        -6,
+        WRITE | FAST,
+        (1, 1, 1),
+        "hash",
+        field_expire::hexpire
+    ),
+    command!(
+        "hpexpire",
+        -6,
+        WRITE | FAST,
+        (1, 1, 1),
+        "hash",
+        field_expire::hpexpire
+    ),
+    command!(
+        "hexpireat",
+        -6,
+        WRITE | FAST,
+        (1, 1, 1),
+        "hash",
+        field_expire::hexpireat
+    ),
+    command!(
+        "hpexpireat",
+        -6,
+        WRITE | FAST,
+        (1, 1, 1),
+        "hash",
+        field_expire::hpexpireat
+    ),
+    command!(
+        "httl",
+        -5,
+        READONLY | FAST,
+        (1, 1, 1),
+        "hash",
+        field_expire::httl
+    ),
+    command!(
+        "hpttl",
+        -5,
+        READONLY | FAST,
+        (1, 1, 1),
+        "hash",
+        field_expire::hpttl
+    ),
+    command!(
+        "hexpiretime",
+        -5,
+        READONLY | FAST,
+        (1, 1, 1),
+        "hash",
+        field_expire::hexpiretime
+    ),
+    command!(
+        "hpexpiretime",
+        -5,
+        READONLY | FAST,
+        (1, 1, 1),
+        "hash",
+        field_expire::hpexpiretime
+    ),
+    command!(
+        "hpersist",
+        -5,
+        WRITE | FAST,
+        (1, 1, 1),
+        "hash",
+        field_expire::hpersist
+    ),
+    command!("hgetex", -5, WRITE | FAST, (1, 1, 1), "hash", getex::hgetex),
+    command!(
+        "hsetex",
+        -6,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "hash",
+        getex::hsetex
+    ),
+    command!(
+        "hgetdel",
+        -5,
+        WRITE | FAST,
+        (1, 1, 1),
+        "hash",
+        getex::hgetdel
+    ),
 ];

@@ -153,7 +153,12 @@ fn encoding(value: &Value, limits: &Limits) -> &'static str {
                 && h.iter().all(|(k, v)| {
                     k.len() <= limits.hash_value_bytes && v.len() <= limits.hash_value_bytes
                 });
-            if small { "listpack" } else { "hashtable" }
+            match (small, h.has_field_expiry()) {
+                // Redis 7.4 names a small hash with field times by its own encoding.
+                (true, true) => "listpackex",
+                (true, false) => "listpack",
+                (false, _) => "hashtable",
+            }
         }
         Value::Set(s) => {
             let ints = s.len() <= limits.set_intset_entries
