@@ -37,11 +37,25 @@ fn describe_key(client: &mut Client, key: &[u8]) -> Vec<u8> {
                 .map(Resp::encode)
                 .collect(),
         )),
-        "zset" => out.extend(
-            client
+        // Scores as numbers: Redis 7.0 prints them with %.17g, Redis 8 with the shortest
+        // text that reads back the same double, and both mean the same score.
+        "zset" => {
+            let items = client
                 .cmd(&[&b"ZRANGE"[..], key, b"0", b"-1", b"WITHSCORES"])
-                .encode(),
-        ),
+                .items()
+                .unwrap_or_default();
+            for pair in items.chunks(2) {
+                out.extend(pair[0].encode());
+                let score = match pair.get(1) {
+                    Some(Resp::Bulk(text)) => String::from_utf8_lossy(text)
+                        .parse::<f64>()
+                        .map_or_else(|_| escape(text), |f| format!("{f:?}")),
+                    other => format!("{other:?}"),
+                };
+                out.extend(score.into_bytes());
+                out.push(b',');
+            }
+        }
         other => out.extend(format!("unsupported type {other}").into_bytes()),
     }
     out.extend(b" expire=");

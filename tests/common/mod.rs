@@ -95,6 +95,36 @@ pub(crate) fn reference_available(test: &str, program: &Path) -> bool {
     true
 }
 
+/// Newer releases than Debian's, for interop tests: Redis 8.6.3 and Valkey 9.1.2, built
+/// from their release tarballs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anchor {
+    Redis86,
+    Valkey91,
+}
+
+/// The anchor's server binary, looked up under `$SLUICE_ANCHORS_DIR` (default: `anchors`
+/// in the checkout's parent directory, where the development machines keep them). `None`,
+/// after a notice naming the test, when it is not there: such tests skip.
+pub fn anchor(which: Anchor, test: &str) -> Option<PathBuf> {
+    let root = std::env::var_os("SLUICE_ANCHORS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/anchors"));
+    let path = match which {
+        Anchor::Redis86 => root.join("redis-8.6.3/bin/redis-server"),
+        Anchor::Valkey91 => root.join("valkey-9.1.2/bin/valkey-server"),
+    };
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!(
+            "NOTICE: {test} SKIPPED: anchor {which:?} not found at {} (set SLUICE_ANCHORS_DIR)",
+            path.display()
+        );
+        None
+    }
+}
+
 /// Like [`redis_available`] for a tool from redis-tools (redis-cli, redis-benchmark).
 pub fn tool_available(tool: &str, test: &str) -> Option<PathBuf> {
     let path = Path::new("/usr/bin").join(tool);
@@ -117,6 +147,8 @@ pub struct ServerProcess {
     /// What started it, to start it again on the same port and dir.
     extra: Vec<String>,
     config: Option<PathBuf>,
+    /// The Redis-like binary when it is not Debian's redis-server (an anchor release).
+    program: Option<PathBuf>,
 }
 
 impl ServerProcess {
@@ -135,15 +167,29 @@ impl ServerProcess {
         Self::start(Kind::Redis, extra, None)
     }
 
+    /// An anchor release's server (see [`anchor`]) started as [`ServerProcess::redis`] is.
+    pub fn anchor(program: &Path, extra: &[&str]) -> ServerProcess {
+        Self::start_program(Kind::Redis, extra, None, Some(program))
+    }
+
     fn start(kind: Kind, extra: &[&str], config: Option<&Path>) -> ServerProcess {
         if kind == Kind::Redis
             && let Err(why) = tools::ensure_installed()
         {
             panic!("{why}");
         }
+        Self::start_program(kind, extra, config, None)
+    }
+
+    fn start_program(
+        kind: Kind,
+        extra: &[&str],
+        config: Option<&Path>,
+        program: Option<&Path>,
+    ) -> ServerProcess {
         let mut last_error = String::new();
         for _ in 0..START_ATTEMPTS {
-            match Self::try_start(kind, extra, config) {
+            match Self::try_start(kind, extra, config, program) {
                 Ok(server) => return server,
                 Err(e) => last_error = e,
             }
@@ -155,6 +201,7 @@ impl ServerProcess {
         kind: Kind,
         extra: &[&str],
         config: Option<&Path>,
+        program: Option<&Path>,
     ) -> Result<ServerProcess, String> {
         let port = free_port();
         let dir = TempDir::new(match kind {
@@ -162,7 +209,7 @@ impl ServerProcess {
             Kind::Redis => "redis",
         });
         let log = dir.path().join("server.log");
-        let child = Self::spawn(kind, port, dir.path(), &log, extra, config)?;
+        let child = Self::spawn(kind, program, port, dir.path(), &log, extra, config)?;
         let mut server = ServerProcess {
             kind,
             port,
@@ -171,6 +218,7 @@ impl ServerProcess {
             log,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             config: config.map(Path::to_path_buf),
+            program: program.map(Path::to_path_buf),
         };
         server.wait_ready(false)?;
         Ok(server)
@@ -178,6 +226,7 @@ impl ServerProcess {
 
     fn spawn<A: AsRef<std::ffi::OsStr>>(
         kind: Kind,
+        program: Option<&Path>,
         port: u16,
         dir: &Path,
         log: &Path,
@@ -208,7 +257,7 @@ impl ServerProcess {
                 c
             }
             Kind::Redis => {
-                let mut c = Command::new(REDIS_SERVER);
+                let mut c = Command::new(program.unwrap_or(Path::new(REDIS_SERVER)));
                 c.args([
                     "--port",
                     &port_text,
@@ -272,6 +321,7 @@ impl ServerProcess {
             // The port may be in TIME_WAIT for a moment after the kill.
             let spawned = Self::spawn(
                 self.kind,
+                self.program.as_deref(),
                 self.port,
                 self.dir.path(),
                 &self.log,
