@@ -697,3 +697,46 @@ fn sigterm_saves_when_save_points_are_configured() {
     let server = sluice_on(dir.path(), &[]);
     assert_eq!(server.client().cmd(&["GET", "k"]), Resp::bulk("kept"));
 }
+
+/// Hash field expiry times survive DEBUG RELOAD and SAVE + restart: such a snapshot is RDB 12
+/// (type 24), and once no hash has times left, files are RDB 10 again for Redis 7.0.
+#[test]
+fn field_expiry_times_survive_reload_and_restart() {
+    const FAR: i64 = 4_102_444_800_123;
+    let mut server = ServerProcess::sluice(&[]);
+    let mut client = server.client();
+    client.cmd(&["HSET", "h", "a", "1", "b", "2"]);
+    client.cmd(&["HPEXPIREAT", "h", &FAR.to_string(), "FIELDS", "1", "a"]);
+    let times = |client: &mut Client| {
+        client
+            .cmd(&["HPEXPIRETIME", "h", "FIELDS", "2", "a", "b"])
+            .items()
+            .unwrap_or_default()
+    };
+    let expected = vec![Resp::Integer(FAR), Resp::Integer(-1)];
+    assert_eq!(times(&mut client), expected);
+    ok(&mut client, &["DEBUG", "RELOAD"]);
+    assert_eq!(times(&mut client), expected, "after DEBUG RELOAD");
+    ok(&mut client, &["SAVE"]);
+    let file = server.dir().join("dump.rdb");
+    let header = |file: &Path| {
+        std::fs::read(file)
+            .map(|b| b[..9].to_vec())
+            .unwrap_or_default()
+    };
+    assert_eq!(header(&file), b"REDIS0012");
+    server.restart();
+    let mut client = server.client();
+    assert_eq!(times(&mut client), expected, "after a restart");
+    client.cmd(&["HPERSIST", "h", "FIELDS", "1", "a"]);
+    // The active cycle forgets the hash within a cron run or two.
+    wait_for(
+        SAVE_LIMIT,
+        "an RDB 10 file once no field has a time",
+        || {
+            ok(&mut client, &["SAVE"]);
+            header(&file) == b"REDIS0010"
+        },
+        || format!("header {:?}", String::from_utf8_lossy(&header(&file))),
+    );
+}
