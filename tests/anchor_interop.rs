@@ -98,6 +98,34 @@ fn populate_field_expiry(master: &mut Client, round: usize, soon_ms: u64, field_
     pipeline(master, &commands);
 }
 
+/// String commands newer than 7.0 that write: Redis 8.4's MSETEX, SET IFEQ and DELEX, or
+/// Valkey's MSETEX, SET IFEQ and DELIFEQ.
+fn populate_new_string_commands(master: &mut Client, round: usize, which: Anchor) {
+    let key = |name: &str| format!("str:{name}:{round}");
+    let mut commands = vec![
+        cmd(&[
+            "MSETEX",
+            "2",
+            &key("a"),
+            "1",
+            &key("b"),
+            "2",
+            "EX",
+            "100000",
+        ]),
+        cmd(&["SET", &key("c"), "old"]),
+        cmd(&["SET", &key("c"), "new", "IFEQ", "old"]),
+        cmd(&["SET", &key("d"), "gone"]),
+    ];
+    commands.push(match which {
+        Anchor::Redis86 => cmd(&["DELEX", &key("d"), "IFEQ", "gone"]),
+        Anchor::Valkey91 => cmd(&["DELIFEQ", &key("d"), "gone"]),
+    });
+    pipeline(master, &commands);
+    assert_eq!(master.cmd(&["EXISTS", &key("d")]).int(), Some(0));
+    assert_eq!(master.cmd_text(&["GET", &key("c")]), "new");
+}
+
 /// Every hash's fields with their absolute expiry times, from HPEXPIRETIME.
 fn field_times(client: &mut Client) -> Vec<String> {
     let mut out = Vec::new();
@@ -166,11 +194,13 @@ fn follow_anchor(which: Anchor, program: &std::path::Path, diskless: bool, field
     populate_mixed(&mut master);
     // Long enough to outlive the full sync, short enough to expire within the test.
     populate_field_expiry(&mut master, 0, 8000, field_times);
+    populate_new_string_commands(&mut master, 0, which);
     let port = master_server.port.to_string();
     let replica_server = ServerProcess::sluice(&["--replicaof", "127.0.0.1", &port]);
     let mut replica = replica_server.client();
     // Writes while the sync runs.
     populate_field_expiry(&mut master, 1, 60_000, field_times);
+    populate_new_string_commands(&mut master, 1, which);
     wait_for(
         SYNC_LIMIT,
         "the full sync",
@@ -205,6 +235,7 @@ fn follow_anchor(which: Anchor, program: &std::path::Path, diskless: bool, field
         "CLIENT KILL TYPE replica: {killed:?}"
     );
     populate_field_expiry(&mut master, 2, 60_000, field_times);
+    populate_new_string_commands(&mut master, 2, which);
     wait_for(
         SYNC_LIMIT,
         "a partial resync after CLIENT KILL TYPE replica",
@@ -277,7 +308,12 @@ fn follows_valkey_9_1_with_disk_sync() {
 }
 
 /// An anchor server as the replica of a sluice master.
-fn anchor_follows_sluice(program: &std::path::Path, diskless: bool, field_times: bool) {
+fn anchor_follows_sluice(
+    which: Anchor,
+    program: &std::path::Path,
+    diskless: bool,
+    field_times: bool,
+) {
     let mode = if diskless { "yes" } else { "no" };
     let master_server = ServerProcess::sluice(&[
         "--repl-diskless-sync",
@@ -288,10 +324,12 @@ fn anchor_follows_sluice(program: &std::path::Path, diskless: bool, field_times:
     let mut master = master_server.client();
     populate_mixed(&mut master);
     populate_field_expiry(&mut master, 0, 8000, field_times);
+    populate_new_string_commands(&mut master, 0, which);
     let port = master_server.port.to_string();
     let replica_server = ServerProcess::anchor(program, &["--replicaof", "127.0.0.1", &port]);
     let mut replica = replica_server.client();
     populate_field_expiry(&mut master, 1, 60_000, field_times);
+    populate_new_string_commands(&mut master, 1, which);
     wait_for(
         SYNC_LIMIT,
         "the full sync",
@@ -322,6 +360,7 @@ fn anchor_follows_sluice(program: &std::path::Path, diskless: bool, field_times:
         "CLIENT KILL TYPE replica: {killed:?}"
     );
     populate_field_expiry(&mut master, 2, 60_000, field_times);
+    populate_new_string_commands(&mut master, 2, which);
     wait_for(
         SYNC_LIMIT,
         "a partial resync after CLIENT KILL TYPE replica",
@@ -343,7 +382,7 @@ fn redis_8_6_follows_sluice_diskless() {
     let Some(program) = anchor(Anchor::Redis86, "redis_8_6_follows_sluice_diskless") else {
         return;
     };
-    anchor_follows_sluice(&program, true, true);
+    anchor_follows_sluice(Anchor::Redis86, &program, true, true);
 }
 
 #[test]
@@ -351,7 +390,7 @@ fn redis_8_6_follows_sluice_with_disk_sync() {
     let Some(program) = anchor(Anchor::Redis86, "redis_8_6_follows_sluice_with_disk_sync") else {
         return;
     };
-    anchor_follows_sluice(&program, false, true);
+    anchor_follows_sluice(Anchor::Redis86, &program, false, true);
 }
 
 /// Without field times: sluice writes them in Redis's RDB 12 encoding, which is not Valkey's.
@@ -360,7 +399,7 @@ fn valkey_9_1_follows_sluice_diskless() {
     let Some(program) = anchor(Anchor::Valkey91, "valkey_9_1_follows_sluice_diskless") else {
         return;
     };
-    anchor_follows_sluice(&program, true, false);
+    anchor_follows_sluice(Anchor::Valkey91, &program, true, false);
 }
 
 #[test]
@@ -368,5 +407,5 @@ fn valkey_9_1_follows_sluice_with_disk_sync() {
     let Some(program) = anchor(Anchor::Valkey91, "valkey_9_1_follows_sluice_with_disk_sync") else {
         return;
     };
-    anchor_follows_sluice(&program, false, false);
+    anchor_follows_sluice(Anchor::Valkey91, &program, false, false);
 }

@@ -1,5 +1,8 @@
 //! String commands: GET/SET and variants, MGET/MSET, counters, byte ranges, LCS.
 
+mod conditional;
+#[cfg(test)]
+mod conditional_tests;
 mod get;
 mod incr;
 mod lcs;
@@ -18,6 +21,38 @@ use crate::store::{Entry, StrValue, Value};
 pub const COMMANDS: &[CommandSpec] = &[
     command!("get", 2, READONLY | FAST, (1, 1, 1), "string", get::get),
     command!("set", -3, WRITE | DENYOOM, (1, 1, 1), "string", set::set),
+    command!(
+        "msetex",
+        -4,
+        WRITE | DENYOOM,
+        (2, -1, 2),
+        "string",
+        multi::msetex
+    ),
+    command!(
+        "delex",
+        -2,
+        WRITE | FAST,
+        (1, 1, 1),
+        "string",
+        conditional::delex
+    ),
+    command!(
+        "delifeq",
+        3,
+        WRITE | FAST,
+        (1, 1, 1),
+        "string",
+        conditional::delifeq
+    ),
+    command!(
+        "digest",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "string",
+        conditional::digest_command
+    ),
     command!(
         "setnx",
         3,

@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use super::conditional::ValueCondition;
 use super::old_value_reply;
 use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
@@ -27,10 +28,12 @@ pub enum OptionsOf {
     GetEx,
 }
 
-/// Parsed SET/GETEX options: flag bits and the raw expire argument.
+/// Parsed SET/GETEX options: flag bits, the raw expire argument, and SET's condition on the
+/// current value (IFEQ IFNE IFDEQ IFDNE, Redis 8.4).
 pub struct StringOptions {
     pub flags: u32,
     pub expire: Option<Bytes>,
+    pub condition: Option<ValueCondition>,
 }
 
 /// Parses options from `argv[first..]`. Any option that conflicts with one already given is
@@ -38,11 +41,21 @@ pub struct StringOptions {
 pub fn parse_options(argv: &[Bytes], first: usize, of: OptionsOf) -> Result<StringOptions, Reply> {
     let mut flags = 0u32;
     let mut expire = None;
+    let mut condition = None;
     let is_set = of == OptionsOf::Set;
     let mut j = first;
     while j < argv.len() {
         let opt = argv[j].to_ascii_uppercase();
         let has_next = j + 1 < argv.len();
+        if is_set
+            && has_next
+            && condition.is_none()
+            && let Some(parsed) = ValueCondition::parse(&opt, &argv[j + 1])?
+        {
+            condition = Some(parsed);
+            j += 2;
+            continue;
+        }
         let expire_free = flags & (KEEPTTL | PERSIST) == 0;
         let (flag, takes_value) = match opt.as_slice() {
             b"NX" if is_set && flags & XX == 0 => (NX, false),
@@ -63,7 +76,11 @@ pub fn parse_options(argv: &[Bytes], first: usize, of: OptionsOf) -> Result<Stri
         }
         j += 1;
     }
-    Ok(StringOptions { flags, expire })
+    Ok(StringOptions {
+        flags,
+        expire,
+        condition,
+    })
 }
 
 /// The absolute expiry in Unix ms from an EX/PX/EXAT/PXAT argument, with Redis's checks:
@@ -97,8 +114,11 @@ pub fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     set_generic(
         ctx,
         argv,
-        options.flags,
-        options.expire.as_deref(),
+        SetRequest {
+            flags: options.flags,
+            expire: options.expire.as_deref(),
+            condition: options.condition.as_ref(),
+        },
         &argv[1],
         &argv[2],
         SetReplies::standard(),
@@ -110,15 +130,21 @@ pub fn setnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         ok: Reply::Integer(1),
         aborted: Reply::Integer(0),
     };
-    set_generic(ctx, argv, NX, None, &argv[1], &argv[2], replies)
+    set_generic(
+        ctx,
+        argv,
+        SetRequest::flags(NX, None),
+        &argv[1],
+        &argv[2],
+        replies,
+    )
 }
 
 pub fn setex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     set_generic(
         ctx,
         argv,
-        EX,
-        Some(&argv[2]),
+        SetRequest::flags(EX, Some(&argv[2])),
         &argv[1],
         &argv[3],
         SetReplies::standard(),
@@ -129,8 +155,7 @@ pub fn psetex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     set_generic(
         ctx,
         argv,
-        PX,
-        Some(&argv[2]),
+        SetRequest::flags(PX, Some(&argv[2])),
         &argv[1],
         &argv[3],
         SetReplies::standard(),
@@ -151,15 +176,55 @@ impl SetReplies {
     }
 }
 
+/// What a SET-like command asks for beyond its key and value.
+struct SetRequest<'a> {
+    flags: u32,
+    expire: Option<&'a [u8]>,
+    condition: Option<&'a ValueCondition>,
+}
+
+impl<'a> SetRequest<'a> {
+    fn flags(flags: u32, expire: Option<&'a [u8]>) -> SetRequest<'a> {
+        SetRequest {
+            flags,
+            expire,
+            condition: None,
+        }
+    }
+}
+
+/// SET's arguments without GET and the value condition: what replicas need once the
+/// condition held here.
+fn without_reply_options(argv: &[Bytes]) -> Vec<Bytes> {
+    let mut out = argv[..3].to_vec();
+    let mut j = 3;
+    while j < argv.len() {
+        let upper = argv[j].to_ascii_uppercase();
+        match upper.as_slice() {
+            b"GET" => j += 1,
+            b"IFEQ" | b"IFNE" | b"IFDEQ" | b"IFDNE" => j += 2,
+            _ => {
+                out.push(argv[j].clone());
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
 fn set_generic(
     ctx: &mut Ctx<'_>,
     argv: &[Bytes],
-    flags: u32,
-    expire: Option<&[u8]>,
+    request: SetRequest<'_>,
     key: &Bytes,
     value: &Bytes,
     replies: SetReplies,
 ) -> Reply {
+    let SetRequest {
+        flags,
+        expire,
+        condition,
+    } = request;
     let expire_at = match expire {
         Some(arg) => match expire_at_ms(arg, flags, ctx.now_ms, &argv[0]) {
             Ok(at) => Some(at),
@@ -175,6 +240,14 @@ fn set_generic(
     } else {
         None
     };
+    if let Some(condition) = condition {
+        let current = ctx.lookup(key).map(|e| e.value.clone());
+        match condition.holds(current.as_ref()) {
+            Ok(true) => {}
+            Ok(false) => return old_value.unwrap_or(replies.aborted),
+            Err(e) => return e,
+        }
+    }
     let kept_ttl = if flags & (NX | XX | KEEPTTL) != 0 {
         let found = ctx.lookup(key).map(|e| e.expire_at_ms);
         if (flags & NX != 0 && found.is_some()) || (flags & XX != 0 && found.is_none()) {
@@ -208,15 +281,10 @@ fn set_generic(
             Bytes::from_static(b"PXAT"),
             Bytes::from(at.to_string()),
         ]);
-    } else if flags & GET != 0 {
-        // The GET option only shapes the reply; replicas get the plain SET.
-        let without_get = argv
-            .iter()
-            .enumerate()
-            .filter(|(i, a)| *i < 3 || !a.eq_ignore_ascii_case(b"get"))
-            .map(|(_, a)| a.clone())
-            .collect();
-        ctx.rewrite(without_get);
+    } else if flags & GET != 0 || condition.is_some() {
+        // GET only shapes the reply and the condition held here: replicas get the plain
+        // SET, which Redis 7.0 replicas understand too.
+        ctx.rewrite(without_reply_options(argv));
     }
     old_value.unwrap_or(replies.ok)
 }
