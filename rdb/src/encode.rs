@@ -12,7 +12,10 @@
 //! - sorted sets: listpack (17) up to 128 members of at most 64 bytes, sorted the way Redis
 //!   keeps them, else zset2 (5) with binary doubles;
 //! - hashes with field expiry: hash with metadata (24), the one layout Redis 7.4 and later
-//!   load at any size (it rebuilds a listpack itself when the hash is small).
+//!   load at any size (it rebuilds a listpack itself when the hash is small);
+//! - streams: listpacks 2 (19) at RDB 10, as Redis 7.0 writes them, and listpacks 3 (21) at
+//!   RDB 11 and up, as Redis 7.2 and later do, with nodes cut the way XADD cuts them (see
+//!   the `stream` submodule).
 //!
 //! Output goes into chunks of a fixed size that are handed out as they fill, so a snapshot
 //! can be streamed to files, sockets or a compressor while it is produced.
@@ -33,6 +36,8 @@ use crate::lzf;
 use crate::model::{
     FIELD_EXPIRE_AT_MS_MAX, RDB_VERSION_READ_MAX, RDB_VERSION_WRITTEN, RdbValue, opcode, rdb_type,
 };
+
+mod stream;
 
 /// Redis's default `list-max-listpack-size -2`: 8 KiB per quicklist node.
 const LIST_NODE_BYTES_MAX: usize = 8 << 10;
@@ -69,9 +74,10 @@ pub struct EncoderOptions {
     /// links, and the transfer layer can compress whole chunks better.
     pub compress_lzf: bool,
     /// The version written in the `REDIS00NN` header, 10 to 13; 10 by default. The encodings
-    /// written are the same for every version, but a reader refuses a version newer than its
-    /// own: 10 loads into Redis 7.0 and later and Valkey 8 and later, 12 into Redis 7.4 and
-    /// later only (Valkey refuses 12 to 79). Hashes with field expiry need 12 or more.
+    /// written are the same for every version but streams (type 19 at 10, 21 from 11, as
+    /// Redis writes them), and a reader refuses a version newer than its own: 10 loads into
+    /// Redis 7.0 and later and Valkey 8 and later, 12 into Redis 7.4 and later only (Valkey
+    /// refuses 12 to 79). Hashes with field expiry need 12 or more.
     pub rdb_version: u32,
 }
 
@@ -547,8 +553,9 @@ impl Encoder {
         check_count("sorted set", count, written)
     }
 
-    /// Writes a decoded value (streams are not supported by the encoder yet; hashes with field
-    /// expiry need [`EncoderOptions::rdb_version`] 12 or more).
+    /// Writes a decoded value with the writer of its type (hashes with field expiry need
+    /// [`EncoderOptions::rdb_version`] 12 or more; streams go through
+    /// [`Encoder::write_stream`]).
     pub fn write_value(
         &mut self,
         key: &[u8],
@@ -571,7 +578,7 @@ impl Encoder {
             RdbValue::SortedSet(v) => {
                 self.write_zset(key, v.iter().map(|(m, s)| (m, *s)), expire_at_ms)
             }
-            RdbValue::Stream(_) => Err(EncodeError::Unsupported { what: "stream" }),
+            RdbValue::Stream(s) => self.write_stream(key, s, expire_at_ms),
         }
     }
 
@@ -819,7 +826,8 @@ fn lp_begin(lp: &mut Vec<u8>) {
 
 fn lp_end(lp: &mut Vec<u8>, count: usize) {
     lp.push(0xFF);
-    // Elements of 1 GiB and more go into plain nodes, so a listpack stays far below 4 GiB.
+    // Lists put elements of 1 GiB and more into plain nodes, and streams check the size of
+    // each node before writing it, so a listpack stays below 4 GiB.
     let total = u32::try_from(lp.len()).unwrap_or(u32::MAX);
     lp[0..4].copy_from_slice(&total.to_le_bytes());
     let count = u16::try_from(count).unwrap_or(u16::MAX);
@@ -848,7 +856,7 @@ fn lp_push(lp: &mut Vec<u8>, item: &[u8]) {
 
 #[expect(
     clippy::cast_possible_truncation,
-    reason = "each arm narrows only a length its range test has bounded; elements of 1 GiB and more never reach a listpack"
+    reason = "each arm narrows only a length its range test has bounded; no element of 4 GiB reaches a listpack (list elements of 1 GiB go to plain nodes, stream entries over 1 GiB are refused)"
 )]
 pub(crate) fn lp_push_str(lp: &mut Vec<u8>, s: &[u8]) {
     let len = s.len();

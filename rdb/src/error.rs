@@ -1,6 +1,8 @@
 //! Typed errors. Every decoding error carries the absolute byte offset in the input where the
 //! problem was found, so a corrupted file or a broken transfer can be located exactly.
 
+use crate::model::StreamId;
+
 /// Why decoding stopped. Errors are sticky: once returned, the decoder keeps returning the same
 /// error, because the position of the next item can no longer be trusted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -164,6 +166,66 @@ pub enum EncodeError {
     /// larger times.
     #[error("hash field expiry time {expire_at_ms} cannot be stored (1 to 2^48-1 ms can)")]
     FieldExpiry { expire_at_ms: u64 },
+
+    /// A stream that Redis would refuse to load, or would load into a state its commands
+    /// trip over ([`crate::Encoder::write_stream`]). `id` names the entry or pending entry at
+    /// fault, when there is one.
+    #[error("stream cannot be written: {defect}{}", id_suffix(.id))]
+    InvalidStream {
+        defect: StreamDefect,
+        id: Option<StreamId>,
+    },
+}
+
+fn id_suffix(id: &Option<StreamId>) -> String {
+    id.map(|id| format!(" (ID {id})")).unwrap_or_default()
+}
+
+/// What is wrong with a stream the encoder refused ([`EncodeError::InvalidStream`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StreamDefect {
+    /// Entry IDs must be strictly increasing: nodes are delta-encoded from their first entry,
+    /// and Redis seeks an ID through the node keys and reads each node in order.
+    #[error("entry IDs are not strictly increasing")]
+    EntriesOutOfOrder,
+    /// Redis generates IDs above `last_id`: an entry above it would be generated again.
+    #[error("an entry ID is above the stream's last ID")]
+    EntryAboveLastId,
+    /// `length` is what XLEN reports and Redis trusts it; it must count the entries.
+    #[error("the length differs from the number of entries")]
+    LengthMismatch,
+    /// Every live entry was added once, so `entries_added` is at least `length`; Redis
+    /// estimates groups' read counters from the difference.
+    #[error("entries_added is below the length")]
+    EntriesAddedBelowLength,
+    /// XADD refuses an entry whose fields and values exceed 1 GiB, and a listpack node cannot
+    /// exceed 4 GiB.
+    #[error("an entry is too large for a stream listpack")]
+    EntryTooLarge,
+    /// Redis keeps `entries_read` as a signed 64-bit counter, -1 meaning unknown.
+    #[error("a group's entries_read is above 2^63 - 1")]
+    EntriesReadOutOfRange,
+    /// Redis refuses a stream with two groups of the same name.
+    #[error("two consumer groups have the same name")]
+    DuplicateGroup,
+    /// Redis refuses a group with two consumers of the same name.
+    #[error("two consumers of a group have the same name")]
+    DuplicateConsumer,
+    /// Redis refuses a group PEL that lists an ID twice.
+    #[error("a group's PEL lists an entry twice")]
+    DuplicatePending,
+    /// Redis refuses a consumer PEL ID that is not in its group's PEL.
+    #[error("a consumer's pending entry is not in its group's PEL")]
+    ConsumerPendingNotInGroup,
+    /// A pending entry has exactly one owner: Redis shares one record between the group and
+    /// the consumer, and a second owner would leave the first with a dangling reference (a
+    /// consumer listing an ID twice is refused on load).
+    #[error("a pending entry is owned twice")]
+    PendingOwnedTwice,
+    /// Redis's commands expect every pending entry to have an owner, and its deep
+    /// sanitization refuses one without.
+    #[error("a pending entry is owned by no consumer")]
+    PendingUnowned,
 }
 
 /// Errors of the full-sync payload header parser ([`crate::framing::parse_payload_header`]).

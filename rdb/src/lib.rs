@@ -7,7 +7,8 @@
 //! the types of RDB 11: Valkey's own types, such as its hash with field expiry, are refused
 //! by name). Module data is refused too. Writes RDB version 10 by default, which Redis 7.0 to
 //! 8.x and Valkey 8 and 9 load, or 11 to 13 on request; hashes with field expiry (type 24)
-//! need 12 or more, which Redis 7.4 and later load.
+//! need 12 or more, which Redis 7.4 and later load. Streams are written as Redis writes them
+//! at each version: type 19 at RDB 10, type 21 from 11.
 //!
 //! Loading: [`Decoder`] takes input chunks of any size via [`Decoder::push`] and yields
 //! [`Item`]s from [`Decoder::next_item`]; [`Decoder::finish`] tells a complete RDB from a cut
@@ -30,7 +31,7 @@ mod stream;
 
 pub use decode::{DecodeLimits, Decoder, decode_all};
 pub use encode::{Encoder, EncoderOptions, SnapshotAux};
-pub use error::{DecodeError, EncodeError, FramingError};
+pub use error::{DecodeError, EncodeError, FramingError, StreamDefect};
 pub use model::{
     CrcStatus, FIELD_EXPIRE_AT_MS_MAX, HashFieldEntry, Item, KeyEntry, RDB_VERSION_READ_MAX,
     RDB_VERSION_WRITTEN, RdbSignature, RdbValue, StreamConsumer, StreamEntry, StreamGroup,

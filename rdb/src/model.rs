@@ -235,6 +235,16 @@ impl StreamId {
             seq: u64::from_be_bytes(seq),
         }
     }
+
+    /// The 16-byte big-endian form (ms, then seq): radix-tree keys of stream nodes and PEL IDs
+    /// are stored this way, so that byte order is ID order.
+    pub fn to_be_bytes(&self) -> [u8; 16] {
+        let mut raw = [0u8; 16];
+        let (ms, seq) = raw.split_at_mut(8);
+        ms.copy_from_slice(&self.ms.to_be_bytes());
+        seq.copy_from_slice(&self.seq.to_be_bytes());
+        raw
+    }
 }
 
 impl std::fmt::Display for StreamId {

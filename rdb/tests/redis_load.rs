@@ -11,184 +11,19 @@
     reason = "test and benchmark code fails by panicking"
 )]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use sluice_rdb::{Encoder, EncoderOptions, FIELD_EXPIRE_AT_MS_MAX, SnapshotAux};
 
-const REDIS_SERVER: &str = "/usr/bin/redis-server";
+use common::redis::{Conn, REDIS_SERVER, Reply, Server, start_binary};
+
 const FAR_FUTURE_MS: u64 = 4_102_444_800_123;
 const LIB: &str = "#!lua name=sluicelib\nredis.register_function('sluice_echo', function(keys, args) return args[1] end)";
 
-#[derive(Debug, Clone, PartialEq)]
-enum Reply {
-    Simple(String),
-    Error(String),
-    Int(i64),
-    Bulk(Option<Vec<u8>>),
-    Array(Option<Vec<Reply>>),
-}
-
-struct Conn {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
-}
-
-impl Conn {
-    fn connect(port: u16) -> std::io::Result<Self> {
-        let s = TcpStream::connect(("127.0.0.1", port))?;
-        s.set_read_timeout(Some(Duration::from_secs(20)))?;
-        Ok(Self {
-            r: BufReader::new(s.try_clone()?),
-            w: s,
-        })
-    }
-
-    fn call(&mut self, args: &[&[u8]]) -> Reply {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
-        self.w.write_all(&out).expect("write");
-        self.read()
-    }
-
-    fn line(&mut self) -> String {
-        let mut l = String::new();
-        self.r.read_line(&mut l).expect("read");
-        l.trim_end_matches("\r\n").to_owned()
-    }
-
-    fn read(&mut self) -> Reply {
-        let l = self.line();
-        let (kind, rest) = l.split_at(1);
-        match kind {
-            "+" => Reply::Simple(rest.into()),
-            "-" => Reply::Error(rest.into()),
-            ":" => Reply::Int(rest.parse().expect("int")),
-            "$" => {
-                let n: i64 = rest.parse().expect("len");
-                if n < 0 {
-                    return Reply::Bulk(None);
-                }
-                let mut buf = vec![0u8; usize::try_from(n).unwrap() + 2];
-                std::io::Read::read_exact(&mut self.r, &mut buf).expect("bulk");
-                buf.truncate(usize::try_from(n).unwrap());
-                Reply::Bulk(Some(buf))
-            }
-            "*" => {
-                let n: i64 = rest.parse().expect("len");
-                if n < 0 {
-                    return Reply::Array(None);
-                }
-                Reply::Array(Some((0..n).map(|_| self.read()).collect()))
-            }
-            _ => panic!("bad reply line {l:?}"),
-        }
-    }
-
-    fn bulks(&mut self, args: &[&[u8]]) -> Vec<Vec<u8>> {
-        match self.call(args) {
-            Reply::Array(Some(v)) => v
-                .into_iter()
-                .map(|r| match r {
-                    Reply::Bulk(Some(b)) => b,
-                    other => panic!("{other:?}"),
-                })
-                .collect(),
-            other => panic!("{args:?}: {other:?}"),
-        }
-    }
-
-    fn int(&mut self, args: &[&[u8]]) -> i64 {
-        match self.call(args) {
-            Reply::Int(v) => v,
-            other => panic!("{args:?}: {other:?}"),
-        }
-    }
-
-    fn ok(&mut self, args: &[&[u8]]) {
-        match self.call(args) {
-            Reply::Simple(_) => {}
-            other => panic!("{args:?}: {other:?}"),
-        }
-    }
-}
-
-/// Kills the server when the test ends, however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 fn start(dir: &Path) -> (Server, Conn) {
-    start_binary(REDIS_SERVER, dir)
-}
-
-fn start_binary(binary: &str, dir: &Path) -> (Server, Conn) {
-    let port = free_port();
-    let log = dir.join("redis.log");
-    let child = Command::new(binary)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .arg("--dir")
-        .arg(dir)
-        .args([
-            "--dbfilename",
-            "dump.rdb",
-            "--daemonize",
-            "no",
-            "--databases",
-            "16",
-        ])
-        .arg("--logfile")
-        .arg(&log)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn redis-server");
-    let mut server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(Some(status)) = server.0.try_wait() {
-            panic!(
-                "redis-server exited ({status}) while loading:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        if let Ok(mut c) = Conn::connect(port) {
-            // -LOADING until the dataset is in.
-            if c.call(&[b"PING"]) == Reply::Simple("PONG".into()) {
-                return (server, c);
-            }
-        }
-        assert!(Instant::now() < deadline, "redis-server did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    start_binary(REDIS_SERVER, dir, &[])
 }
 
 enum Val {
@@ -648,7 +483,7 @@ fn redis8_loads_hashes_with_field_expiry() {
                 }
             },
         );
-        let (_server, mut conn) = start_binary(&binary, dir.path());
+        let (_server, mut conn) = start_binary(&binary, dir.path(), &[]);
         check(&mut conn, &keys);
         conn.ok(&[b"SELECT", b"5"]);
         assert_eq!(conn.int(&[b"DBSIZE"]), hashes.len() as i64);

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod build;
+pub mod redis;
 
 use std::path::PathBuf;
 
