@@ -34,6 +34,22 @@ fn more_writes(master: &mut Client) {
     master.cmd(&["DEL", "key:1", "key:2"]);
     master.cmd(&["ZINCRBY", "zset", "2.25", "a"]);
     master.cmd(&["HINCRBYFLOAT", "hash", "f3", "1.1"]);
+    // Streams: the ID sluice chose and its exact trim reach the replica.
+    for i in 0..20 {
+        master.cmd(&[
+            "XADD",
+            "events",
+            "MAXLEN",
+            "~",
+            "12",
+            "*",
+            "n",
+            &i.to_string(),
+        ]);
+    }
+    master.cmd(&["XDEL", "events", "0-1"]);
+    master.cmd(&["XTRIM", "events", "MAXLEN", "10"]);
+    master.cmd(&["XSETID", "events", "99999999999999-0", "ENTRIESADDED", "50"]);
     // A key that expires on the master reaches the replica as a DEL.
     master.cmd(&["SET", "short", "v", "PX", "30"]);
     std::thread::sleep(Duration::from_millis(60));

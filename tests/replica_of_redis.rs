@@ -66,6 +66,12 @@ fn more_writes(client: &mut Client, round: usize) {
         cmd(&["SELECT", "0"]),
         cmd(&["GETEX", "s:12", "PX", "123456"]),
         cmd(&["PERSIST", "ttl:0"]),
+        // Streams: the master's chosen ID and its exact trim reach the replica.
+        cmd(&["XADD", "stream:big", "MAXLEN", "~", "150", "*", "round", &r]),
+        cmd(&["XADD", "stream:small", "*", "round", &r]),
+        cmd(&["XDEL", "stream:big", "1030-0"]),
+        cmd(&["XTRIM", "stream:big", "MINID", "~", "1040"]),
+        cmd(&["XADD", "stream:new", "NOMKSTREAM", "*", "a", "1"]),
         cmd(&[
             "RENAME",
             &format!("s:{}", 20 + round),
@@ -92,6 +98,17 @@ fn dump(client: &mut Client) -> BTreeMap<(usize, Vec<u8>), String> {
                 "hash" => sorted(client.cmd(&[&b"HGETALL"[..], &key]), 2),
                 "set" => sorted(client.cmd(&[&b"SMEMBERS"[..], &key]), 1),
                 "zset" => client.cmd(&[&b"ZRANGE"[..], &key, b"0", b"-1", b"WITHSCORES"]),
+                // Everything but the node counts, which are the implementation's layout.
+                "stream" => Resp::Array(
+                    client
+                        .cmd(&[&b"XINFO"[..], b"STREAM", &key, b"FULL"])
+                        .items()
+                        .unwrap_or_default()
+                        .chunks(2)
+                        .filter(|p| !matches!(&p[0], Resp::Bulk(n) if n.starts_with(b"radix-tree")))
+                        .flat_map(|p| p.to_vec())
+                        .collect(),
+                ),
                 other => panic!("unexpected type {other}"),
             };
             let expiry = client.cmd(&[&b"PEXPIRETIME"[..], &key]);

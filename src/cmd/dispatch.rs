@@ -326,6 +326,7 @@ pub fn resumer(resume: Resume) -> Option<TryServe> {
         Resume::Bzpopmin => zset::serve_bzpopmin,
         Resume::Bzpopmax => zset::serve_bzpopmax,
         Resume::Bzmpop => zset::serve_bzmpop,
+        Resume::Xread => super::stream::serve_xread,
         Resume::Never => return None,
     })
 }

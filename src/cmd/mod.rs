@@ -21,6 +21,7 @@ pub mod server;
 #[cfg(test)]
 mod durability_tests;
 pub mod set;
+pub mod stream;
 pub mod string;
 pub mod transaction;
 pub mod zset;

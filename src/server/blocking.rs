@@ -21,6 +21,7 @@ pub enum Resume {
     Bzpopmin,
     Bzpopmax,
     Bzmpop,
+    Xread,
     /// Not served by keys: WAIT is answered by ACKs, SAVE by the save thread, SHUTDOWN by
     /// the exit (or its abort).
     Never,

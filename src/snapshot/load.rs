@@ -43,6 +43,12 @@ pub enum LoadError {
         key: String,
         type_name: &'static str,
     },
+    #[error("stream '{key}' in db {db} is inconsistent: {source}")]
+    Stream {
+        db: u32,
+        key: String,
+        source: super::stream_model::StreamModelError,
+    },
     #[error("RDB stream ended before its EOF opcode after {bytes} bytes")]
     Truncated { bytes: u64 },
 }
@@ -371,13 +377,16 @@ pub fn convert_value(
             };
             Value::ZSet(Arc::new(zset))
         }
-        RdbValue::Stream(_) => {
-            return Err(LoadError::UnsupportedType {
-                db,
-                key: printable(key),
-                type_name: "stream",
-            });
-        }
+        RdbValue::Stream(stream) => match super::stream_model::from_rdb(*stream) {
+            Ok(stream) => Value::Stream(Arc::new(stream)),
+            Err(source) => {
+                return Err(LoadError::Stream {
+                    db,
+                    key: printable(key),
+                    source,
+                });
+            }
+        },
     };
     Ok(Some(value))
 }
@@ -587,13 +596,10 @@ mod tests {
 
     #[test]
     fn streams_duplicates_and_empty_collections() {
+        // An empty stream is kept (Redis keeps them: they hold a last ID and groups).
         let stream = RdbValue::Stream(Box::default());
-        let refused = convert_value(2, b"events", stream, CompactLimits::default());
-        let message = refused.unwrap_err().to_string();
-        assert!(
-            message.contains("'events' in db 2 holds a stream"),
-            "{message}"
-        );
+        let loaded = convert_value(2, b"events", stream, CompactLimits::default());
+        assert!(matches!(loaded, Ok(Some(Value::Stream(s))) if s.is_empty()));
         let dup = RdbValue::Set(vec![Bytes::from_static(b"x"), Bytes::from_static(b"x")]);
         assert!(matches!(
             convert_value(0, b"s", dup, CompactLimits::default()),

@@ -3,6 +3,7 @@
 
 pub mod load;
 pub mod save;
+pub mod stream_model;
 pub mod view;
 
 pub use save::Persistence;

@@ -130,6 +130,9 @@ fn write_entry(
             )?,
         Value::Hash(h) => encoder.write_hash(key, h.iter(), expire)?,
         Value::ZSet(z) => encoder.write_zset(key, z.iter(), expire)?,
+        Value::Stream(s) => {
+            encoder.write_stream(key, &super::stream_model::to_rdb(s), expire)?;
+        }
     }
     Ok(())
 }

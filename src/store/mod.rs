@@ -5,6 +5,7 @@ pub mod field_expiry;
 pub mod hash;
 pub mod key;
 pub mod str_value;
+pub mod stream;
 pub mod value;
 pub mod zset;
 

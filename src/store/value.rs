@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 pub use super::hash::Hash;
 use super::str_value::StrValue;
+use super::stream::Stream;
 use super::zset::ZSet;
 
 pub type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
@@ -30,6 +31,7 @@ pub enum Value {
     Hash(Arc<Hash>),
     Set(Arc<Set>),
     ZSet(Arc<ZSet>),
+    Stream(Arc<Stream>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +41,7 @@ pub enum ValueType {
     Hash,
     Set,
     ZSet,
+    Stream,
 }
 
 impl ValueType {
@@ -50,6 +53,7 @@ impl ValueType {
             ValueType::Hash => "hash",
             ValueType::Set => "set",
             ValueType::ZSet => "zset",
+            ValueType::Stream => "stream",
         }
     }
 
@@ -62,6 +66,7 @@ impl ValueType {
             b"hash" => ValueType::Hash,
             b"set" => ValueType::Set,
             b"zset" => ValueType::ZSet,
+            b"stream" => ValueType::Stream,
             _ => return None,
         })
     }
@@ -75,6 +80,7 @@ impl Value {
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
             Value::ZSet(_) => ValueType::ZSet,
+            Value::Stream(_) => ValueType::Stream,
         }
     }
 
@@ -94,7 +100,12 @@ impl Value {
         Value::ZSet(Arc::new(ZSet::default()))
     }
 
-    /// True for a collection with no elements; Redis deletes such keys.
+    pub fn new_stream() -> Value {
+        Value::Stream(Arc::new(Stream::default()))
+    }
+
+    /// True for a collection with no elements; Redis deletes such keys (never a stream,
+    /// which keeps its last ID and groups when empty).
     pub fn is_empty_collection(&self) -> bool {
         match self {
             Value::Str(_) => false,
@@ -102,6 +113,7 @@ impl Value {
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
             Value::ZSet(z) => z.is_empty(),
+            Value::Stream(_) => false,
         }
     }
 
@@ -113,6 +125,7 @@ impl Value {
             Value::Hash(h) => h.approx_bytes(),
             Value::Set(s) => s.iter().map(|e| e.len() + 40).sum(),
             Value::ZSet(z) => z.len() * 96,
+            Value::Stream(s) => s.approx_bytes(),
         }
     }
 }

@@ -56,6 +56,34 @@ fn describe_key(client: &mut Client, key: &[u8]) -> Vec<u8> {
                 out.push(b',');
             }
         }
+        "stream" => {
+            out.extend(client.cmd(&[&b"XRANGE"[..], key, b"-", b"+"]).encode());
+            // Redis 7.0's metadata, without the node counts (an implementation's layout) and
+            // without fields newer releases add (Redis 8.6's idmp-*).
+            const FIELDS: [&[u8]; 8] = [
+                b"length",
+                b"last-generated-id",
+                b"max-deleted-entry-id",
+                b"entries-added",
+                b"recorded-first-entry-id",
+                b"groups",
+                b"first-entry",
+                b"last-entry",
+            ];
+            let info = client
+                .cmd(&[&b"XINFO"[..], b"STREAM", key])
+                .items()
+                .unwrap_or_default();
+            for pair in info.chunks(2) {
+                if let [Resp::Bulk(name), value] = pair
+                    && FIELDS.contains(&name.as_slice())
+                {
+                    out.extend(name);
+                    out.extend(value.encode());
+                }
+            }
+            out.extend(client.cmd(&[&b"XINFO"[..], b"GROUPS", key]).encode());
+        }
         other => out.extend(format!("unsupported type {other}").into_bytes()),
     }
     out.extend(b" expire=");

@@ -102,6 +102,44 @@ pub fn populate_mixed(client: &mut Client) {
     }
     commands.push(cmd(&["RPUSH", "ttl:list", "x"]));
     commands.push(cmd(&["PEXPIRE", "ttl:list", "5000000"]));
+    // Streams: several listpack nodes' worth, differing field sets, deletions, a trim, an
+    // explicit last ID, and one with a TTL.
+    for i in 1..=250 {
+        let fields: Vec<String> = if i % 7 == 0 {
+            vec![
+                "other".into(),
+                format!("{i}"),
+                "extra".into(),
+                "x".repeat(i % 50),
+            ]
+        } else {
+            vec![
+                "sensor".into(),
+                format!("{}", i % 5),
+                "value".into(),
+                format!("{}", i * 3),
+            ]
+        };
+        let mut xadd = cmd(&["XADD", "stream:big", &format!("{}-{}", 1000 + i / 3, i % 3)]);
+        xadd.extend(fields.into_iter().map(String::into_bytes));
+        commands.push(xadd);
+    }
+    commands.push(cmd(&["XDEL", "stream:big", "1010-0", "1020-1"]));
+    commands.push(cmd(&["XTRIM", "stream:big", "MAXLEN", "200"]));
+    commands.push(cmd(&["XADD", "stream:small", "1-1", "a", "1"]));
+    commands.push(cmd(&[
+        "XSETID",
+        "stream:small",
+        "5-5",
+        "ENTRIESADDED",
+        "9",
+        "MAXDELETEDID",
+        "2-0",
+    ]));
+    commands.push(cmd(&["XADD", "stream:empty", "1-0", "a", "1"]));
+    commands.push(cmd(&["XDEL", "stream:empty", "1-0"]));
+    commands.push(cmd(&["XADD", "stream:ttl", "1-0", "a", "1"]));
+    commands.push(cmd(&["PEXPIRE", "stream:ttl", "5000000"]));
     for db in [3, 9, 15] {
         commands.push(cmd(&["SELECT", &db.to_string()]));
         for i in 0..20 {

@@ -172,5 +172,6 @@ fn encoding(value: &Value, limits: &Limits) -> &'static str {
                 "skiplist"
             }
         }
+        Value::Stream(_) => "stream",
     }
 }

@@ -1,0 +1,157 @@
+//! XREAD, blocking included: a blocked XREAD waits for an XADD to any of its streams, in
+//! arrival order with the other blocked clients, as BLPOP does.
+
+use bytes::Bytes;
+
+use super::id::parse_id;
+use super::{entries_reply, parse_count, read_stream};
+use crate::cmd::{Ctx, errors};
+use crate::resp::{Protocol, Reply};
+use crate::server::blocking::Resume;
+use crate::store::stream::StreamId;
+use crate::util::num::parse_i64;
+
+struct XRead<'a> {
+    count: usize,
+    /// Milliseconds; `Some(0)` blocks forever.
+    block_ms: Option<u64>,
+    keys: &'a [Bytes],
+    ids: &'a [Bytes],
+}
+
+fn parse(argv: &[Bytes]) -> Result<XRead<'_>, Reply> {
+    let mut count = usize::MAX;
+    let mut block_ms = None;
+    let mut i = 1;
+    while i < argv.len() {
+        let option = &argv[i];
+        if option.eq_ignore_ascii_case(b"STREAMS") {
+            let rest = &argv[i + 1..];
+            if rest.is_empty() || !rest.len().is_multiple_of(2) {
+                return Err(Reply::error(
+                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
+                ));
+            }
+            let (keys, ids) = rest.split_at(rest.len() / 2);
+            return Ok(XRead {
+                count,
+                block_ms,
+                keys,
+                ids,
+            });
+        }
+        let Some(value) = argv.get(i + 1) else {
+            return Err(Reply::error(errors::SYNTAX));
+        };
+        if option.eq_ignore_ascii_case(b"COUNT") {
+            count = parse_count(value)?;
+        } else if option.eq_ignore_ascii_case(b"BLOCK") {
+            match parse_i64(value) {
+                Some(ms) if ms < 0 => return Err(Reply::error(errors::TIMEOUT_NEGATIVE)),
+                Some(ms) => block_ms = u64::try_from(ms).ok(),
+                None => {
+                    return Err(Reply::error(
+                        "ERR timeout is not an integer or out of range",
+                    ));
+                }
+            }
+        } else {
+            return Err(Reply::error(errors::SYNTAX));
+        }
+        i += 2;
+    }
+    Err(Reply::error(errors::SYNTAX))
+}
+
+/// Reads every stream after its ID; `None` if none has entries there.
+fn read_after(
+    ctx: &mut Ctx<'_>,
+    keys: &[Bytes],
+    after: &[StreamId],
+    count: usize,
+) -> Result<Option<Reply>, Reply> {
+    let mut found = Vec::new();
+    for (key, id) in keys.iter().zip(after) {
+        let Some(stream) = read_stream(ctx, key)? else {
+            continue;
+        };
+        let entries = stream.after(*id, count);
+        if !entries.is_empty() {
+            found.push((Reply::Bulk(key.clone()), entries_reply(entries)));
+        }
+    }
+    if found.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(if ctx.session.protocol == Protocol::Resp3 {
+        Reply::Map(found)
+    } else {
+        Reply::Array(
+            found
+                .into_iter()
+                .map(|(k, v)| Reply::Array(vec![k, v]))
+                .collect(),
+        )
+    }))
+}
+
+/// The IDs to read after: `$` is the stream's last ID now.
+fn resolve_ids(ctx: &mut Ctx<'_>, keys: &[Bytes], ids: &[Bytes]) -> Result<Vec<StreamId>, Reply> {
+    let mut out = Vec::with_capacity(ids.len());
+    for (key, arg) in keys.iter().zip(ids) {
+        if arg.as_ref() == b"$" {
+            let stream = super::peek_stream(ctx, key)?;
+            out.push(stream.map_or(StreamId::MIN, |s| s.last_id));
+        } else {
+            out.push(parse_id(arg)?);
+        }
+    }
+    Ok(out)
+}
+
+pub fn xread(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let request = match parse(argv) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let after = match resolve_ids(ctx, request.keys, request.ids) {
+        Ok(ids) => ids,
+        Err(e) => return e,
+    };
+    match read_after(ctx, request.keys, &after, request.count) {
+        Ok(Some(reply)) => return reply,
+        Ok(None) => {}
+        Err(e) => return e,
+    }
+    let Some(block_ms) = request.block_ms else {
+        return Reply::NilArray;
+    };
+    let deadline = (block_ms > 0).then(|| ctx.now_ms.saturating_add(block_ms));
+    // The blocked request keeps the IDs resolved now: `$` means "after what is there now",
+    // not after whatever is there when it is served.
+    let mut resolved = argv[..argv.len() - request.ids.len()].to_vec();
+    resolved.extend(after.iter().map(|id| id.to_bytes()));
+    ctx.block(
+        request.keys.to_vec(),
+        deadline,
+        &resolved,
+        Resume::Xread,
+        Reply::NilArray,
+    )
+}
+
+/// Serves a blocked XREAD once one of its streams got an entry.
+pub(crate) fn serve_xread(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<Reply> {
+    let request = parse(argv).ok()?;
+    let after: Vec<StreamId> = request
+        .ids
+        .iter()
+        .map(|a| parse_id(a))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    match read_after(ctx, request.keys, &after, request.count) {
+        Ok(found) => found,
+        // The key became another type: the client gets the error, as in Redis.
+        Err(e) => Some(e),
+    }
+}
