@@ -50,6 +50,44 @@ fn more_writes(master: &mut Client) {
     master.cmd(&["XDEL", "events", "0-1"]);
     master.cmd(&["XTRIM", "events", "MAXLEN", "10"]);
     master.cmd(&["XSETID", "events", "99999999999999-0", "ENTRIESADDED", "50"]);
+    // Consumer groups: deliveries go out as XCLAIM, NOACK reads as XGROUP SETID.
+    master.cmd(&["XGROUP", "CREATE", "events", "workers", "0"]);
+    master.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "workers",
+        "w1",
+        "COUNT",
+        "3",
+        "STREAMS",
+        "events",
+        ">",
+    ]);
+    master.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "workers",
+        "w2",
+        "NOACK",
+        "COUNT",
+        "2",
+        "STREAMS",
+        "events",
+        ">",
+    ]);
+    master.cmd(&["XACK", "events", "workers", "0-1"]);
+    master.cmd(&[
+        "XAUTOCLAIM",
+        "events",
+        "workers",
+        "w3",
+        "0",
+        "0",
+        "COUNT",
+        "1",
+    ]);
+    master.cmd(&["XGROUP", "CREATE", "fresh", "g", "$", "MKSTREAM"]);
+    master.cmd(&["XGROUP", "CREATECONSUMER", "fresh", "g", "idle-one"]);
     // A key that expires on the master reaches the replica as a DEL.
     master.cmd(&["SET", "short", "v", "PX", "30"]);
     std::thread::sleep(Duration::from_millis(60));

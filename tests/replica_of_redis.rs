@@ -72,6 +72,70 @@ fn more_writes(client: &mut Client, round: usize) {
         cmd(&["XDEL", "stream:big", "1030-0"]),
         cmd(&["XTRIM", "stream:big", "MINID", "~", "1040"]),
         cmd(&["XADD", "stream:new", "NOMKSTREAM", "*", "a", "1"]),
+        // Consumer groups: deliveries reach the replica as XCLAIM, NOACK reads as SETID.
+        cmd(&[
+            "XGROUP",
+            "CREATE",
+            "stream:small",
+            &format!("g{r}"),
+            "0",
+            "MKSTREAM",
+        ]),
+        cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            &format!("g{r}"),
+            "alice",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "stream:small",
+            ">",
+        ]),
+        cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            &format!("g{r}"),
+            "bob",
+            "NOACK",
+            "STREAMS",
+            "stream:small",
+            ">",
+        ]),
+        cmd(&["XGROUP", "CREATE", "stream:big", &format!("g{r}"), "$"]),
+        cmd(&["XADD", "stream:big", "*", "for", "group"]),
+        cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            &format!("g{r}"),
+            "carol",
+            "STREAMS",
+            "stream:big",
+            ">",
+        ]),
+        cmd(&["XCLAIM", "stream:big", &format!("g{r}"), "dave", "0", "0-1"]),
+        cmd(&[
+            "XAUTOCLAIM",
+            "stream:big",
+            &format!("g{r}"),
+            "erin",
+            "0",
+            "0",
+        ]),
+        cmd(&[
+            "XGROUP",
+            "CREATECONSUMER",
+            "stream:big",
+            &format!("g{r}"),
+            "frank",
+        ]),
+        cmd(&[
+            "XGROUP",
+            "DELCONSUMER",
+            "stream:big",
+            &format!("g{r}"),
+            "carol",
+        ]),
         cmd(&[
             "RENAME",
             &format!("s:{}", 20 + round),
@@ -98,17 +162,7 @@ fn dump(client: &mut Client) -> BTreeMap<(usize, Vec<u8>), String> {
                 "hash" => sorted(client.cmd(&[&b"HGETALL"[..], &key]), 2),
                 "set" => sorted(client.cmd(&[&b"SMEMBERS"[..], &key]), 1),
                 "zset" => client.cmd(&[&b"ZRANGE"[..], &key, b"0", b"-1", b"WITHSCORES"]),
-                // Everything but the node counts, which are the implementation's layout.
-                "stream" => Resp::Array(
-                    client
-                        .cmd(&[&b"XINFO"[..], b"STREAM", &key, b"FULL"])
-                        .items()
-                        .unwrap_or_default()
-                        .chunks(2)
-                        .filter(|p| !matches!(&p[0], Resp::Bulk(n) if n.starts_with(b"radix-tree")))
-                        .flat_map(|p| p.to_vec())
-                        .collect(),
-                ),
+                "stream" => Resp::Bulk(common::compare::describe_stream(client, &key)),
                 other => panic!("unexpected type {other}"),
             };
             let expiry = client.cmd(&[&b"PEXPIRETIME"[..], &key]);

@@ -327,6 +327,7 @@ pub fn resumer(resume: Resume) -> Option<TryServe> {
         Resume::Bzpopmax => zset::serve_bzpopmax,
         Resume::Bzmpop => zset::serve_bzmpop,
         Resume::Xread => super::stream::serve_xread,
+        Resume::Xreadgroup => super::stream::serve_xreadgroup,
         Resume::Never => return None,
     })
 }

@@ -22,6 +22,7 @@ pub enum Resume {
     Bzpopmax,
     Bzmpop,
     Xread,
+    Xreadgroup,
     /// Not served by keys: WAIT is answered by ACKs, SAVE by the save thread, SHUTDOWN by
     /// the exit (or its abort).
     Never,

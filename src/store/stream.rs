@@ -90,6 +90,69 @@ pub struct ConsumerGroup {
     pub consumers: BTreeMap<Bytes, Consumer>,
 }
 
+impl ConsumerGroup {
+    /// The consumer named `name`, created if new (`true` in the pair when it was).
+    pub fn consumer_mut(&mut self, name: &Bytes, now_ms: u64) -> (&mut Consumer, bool) {
+        let created = !self.consumers.contains_key(name);
+        let consumer = self
+            .consumers
+            .entry(name.clone())
+            .or_insert_with(|| Consumer {
+                seen_time_ms: now_ms,
+                active_time_ms: None,
+                pending: BTreeSet::new(),
+            });
+        (consumer, created)
+    }
+
+    /// Gives pending entry `id` to `consumer` (which must exist), creating it if absent, with
+    /// this delivery time and count. Returns the entry's state afterwards.
+    pub fn assign(
+        &mut self,
+        id: StreamId,
+        consumer: &Bytes,
+        delivery_time_ms: u64,
+        delivery_count: u64,
+    ) -> PendingEntry {
+        if let Some(previous) = self.pel.get(&id)
+            && previous.consumer != *consumer
+            && let Some(owner) = self.consumers.get_mut(&previous.consumer)
+        {
+            owner.pending.remove(&id);
+        }
+        let entry = PendingEntry {
+            delivery_time_ms,
+            delivery_count,
+            consumer: consumer.clone(),
+        };
+        self.pel.insert(id, entry.clone());
+        if let Some(owner) = self.consumers.get_mut(consumer) {
+            owner.pending.insert(id);
+        }
+        entry
+    }
+
+    /// Removes pending entry `id` from the group and its owner; true if it was pending.
+    pub fn acknowledge(&mut self, id: StreamId) -> bool {
+        let Some(entry) = self.pel.remove(&id) else {
+            return false;
+        };
+        if let Some(owner) = self.consumers.get_mut(&entry.consumer) {
+            owner.pending.remove(&id);
+        }
+        true
+    }
+
+    /// Deletes a consumer and its pending entries; how many it had, `None` if unknown.
+    pub fn delete_consumer(&mut self, name: &[u8]) -> Option<usize> {
+        let consumer = self.consumers.remove(name)?;
+        for id in &consumer.pending {
+            self.pel.remove(id);
+        }
+        Some(consumer.pending.len())
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Stream {
     entries: BTreeMap<StreamId, Fields>,
@@ -222,6 +285,65 @@ impl Stream {
         self.entries
             .range((Bound::Included(start), Bound::Included(end)))
             .count()
+    }
+
+    /// Whether entries were deleted at or after `start` (Redis's tombstones ahead of a group).
+    pub fn has_tombstones_after(&self, start: StreamId) -> bool {
+        if self.is_empty()
+            || self.max_deleted_entry_id == StreamId::MIN
+            || self.first_id() > self.max_deleted_entry_id
+        {
+            return false;
+        }
+        self.max_deleted_entry_id >= start
+    }
+
+    /// How many entries were added up to and including `id`, when that can be told (Redis
+    /// 7.0's `streamEstimateDistanceFromFirstEverEntry`).
+    pub fn entries_before_or_at(&self, id: StreamId) -> Option<u64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if self.is_empty() && id <= self.last_id {
+            return Some(self.entries_added);
+        }
+        if id == self.last_id {
+            return Some(self.entries_added);
+        }
+        if id > self.last_id {
+            return None;
+        }
+        let first = self.first_id();
+        if self.max_deleted_entry_id == StreamId::MIN || self.max_deleted_entry_id < first {
+            let before_first = self.entries_added - self.len() as u64;
+            if id < first {
+                return Some(before_first);
+            }
+            if id == first {
+                return Some(before_first + 1);
+            }
+        }
+        None
+    }
+
+    /// Moves group `name`'s last delivered ID to `id` (greater than it) and keeps its
+    /// read counter, as Redis 7.0 does when it delivers `id`.
+    pub fn advance_group(&mut self, name: &[u8], id: StreamId) {
+        let tombstones = self.has_tombstones_after(id);
+        let estimate = self.entries_before_or_at(id);
+        let entries_added = self.entries_added;
+        let Some(group) = self.groups.get_mut(name) else {
+            return;
+        };
+        if id <= group.last_delivered_id {
+            return;
+        }
+        match group.entries_read {
+            Some(read) if !tombstones => group.entries_read = Some(read + 1),
+            _ if entries_added > 0 => group.entries_read = estimate,
+            _ => {}
+        }
+        group.last_delivered_id = id;
     }
 
     /// Heap bytes held, approximately.

@@ -56,39 +56,69 @@ fn describe_key(client: &mut Client, key: &[u8]) -> Vec<u8> {
                 out.push(b',');
             }
         }
-        "stream" => {
-            out.extend(client.cmd(&[&b"XRANGE"[..], key, b"-", b"+"]).encode());
-            // Redis 7.0's metadata, without the node counts (an implementation's layout) and
-            // without fields newer releases add (Redis 8.6's idmp-*).
-            const FIELDS: [&[u8]; 8] = [
-                b"length",
-                b"last-generated-id",
-                b"max-deleted-entry-id",
-                b"entries-added",
-                b"recorded-first-entry-id",
-                b"groups",
-                b"first-entry",
-                b"last-entry",
-            ];
-            let info = client
-                .cmd(&[&b"XINFO"[..], b"STREAM", key])
-                .items()
-                .unwrap_or_default();
-            for pair in info.chunks(2) {
-                if let [Resp::Bulk(name), value] = pair
-                    && FIELDS.contains(&name.as_slice())
-                {
-                    out.extend(name);
-                    out.extend(value.encode());
-                }
-            }
-            out.extend(client.cmd(&[&b"XINFO"[..], b"GROUPS", key]).encode());
-        }
+        "stream" => out.extend(describe_stream(client, key)),
         other => out.extend(format!("unsupported type {other}").into_bytes()),
     }
     out.extend(b" expire=");
     out.extend(client.cmd(&[&b"PEXPIRETIME"[..], key]).encode());
     out
+}
+
+/// XINFO fields that differ between equal streams: node counts (the implementation's
+/// layout), times a consumer was last seen (set where each server ran the command), fields
+/// of releases newer than 7.0, and a group's read counter with the lag derived from it:
+/// Redis 7.0 propagates deliveries as XCLAIM, which does not carry the counter, so even a
+/// redis-server replica of a redis-server master shows it unknown where the master knows
+/// it (checked side by side).
+const STREAM_FIELDS_IGNORED: &[&[u8]] = &[
+    b"radix-tree-keys",
+    b"radix-tree-nodes",
+    b"seen-time",
+    b"active-time",
+    b"inactive",
+    b"idle",
+    b"entries-read",
+    b"lag",
+    b"idmp-duration",
+    b"idmp-maxsize",
+    b"pids-tracked",
+    b"iids-tracked",
+    b"iids-added",
+    b"iids-duplicates",
+];
+
+/// Drops the ignored fields from a reply shaped as RESP2 maps (name, value, ...), at any
+/// depth.
+fn without_ignored_fields(reply: Resp) -> Resp {
+    let Resp::Array(items) = reply else {
+        return reply;
+    };
+    let is_map = items.len() % 2 == 0
+        && !items.is_empty()
+        && items
+            .iter()
+            .step_by(2)
+            .all(|k| matches!(k, Resp::Bulk(name) if name.iter().all(|b| b.is_ascii_lowercase() || *b == b'-')));
+    if !is_map {
+        return Resp::Array(items.into_iter().map(without_ignored_fields).collect());
+    }
+    let mut out = Vec::new();
+    let mut pairs = items.into_iter();
+    while let (Some(name), Some(value)) = (pairs.next(), pairs.next()) {
+        if matches!(&name, Resp::Bulk(n) if STREAM_FIELDS_IGNORED.contains(&n.as_slice())) {
+            continue;
+        }
+        out.push(name);
+        out.push(without_ignored_fields(value));
+    }
+    Resp::Array(out)
+}
+
+/// A stream's entries, metadata, groups, pending entries and consumers, as XINFO STREAM FULL
+/// reports them without the fields that differ between equal streams.
+pub fn describe_stream(client: &mut Client, key: &[u8]) -> Vec<u8> {
+    let full = client.cmd(&[&b"XINFO"[..], b"STREAM", key, b"FULL", b"COUNT", b"0"]);
+    without_ignored_fields(full).encode()
 }
 
 /// Every key of every db of `client`, described, sorted.

@@ -44,53 +44,17 @@ fn existing(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<std::sync::Arc<Stream>, Rep
     read_stream(ctx, key)?.ok_or_else(|| Reply::error(errors::NO_SUCH_KEY))
 }
 
-/// Entries a group has read, as Redis 7.0 estimates it when its counter is not valid; `None`
-/// where it cannot tell.
-fn estimate_entries_read(stream: &Stream, id: StreamId) -> Option<u64> {
-    if stream.entries_added == 0 {
-        return Some(0);
-    }
-    if stream.is_empty() && id <= stream.last_id {
-        return Some(stream.entries_added);
-    }
-    if id == stream.last_id {
-        return Some(stream.entries_added);
-    }
-    if id > stream.last_id {
-        return None;
-    }
-    let first = stream.first_id();
-    if stream.max_deleted_entry_id == StreamId::MIN || stream.max_deleted_entry_id < first {
-        let before_first = stream.entries_added - stream.len() as u64;
-        if id < first {
-            return Some(before_first);
-        }
-        if id == first {
-            return Some(before_first + 1);
-        }
-    }
-    None
-}
-
-/// Whether entries were deleted at or after `start` (Redis's "tombstones" in the range).
-fn has_tombstones_after(stream: &Stream, start: StreamId) -> bool {
-    if stream.is_empty() || stream.max_deleted_entry_id == StreamId::MIN {
-        return false;
-    }
-    stream.max_deleted_entry_id >= start
-}
-
 /// A group's lag as XINFO reports it (null when unknown).
 fn lag(stream: &Stream, group: &ConsumerGroup) -> Reply {
     if stream.entries_added == 0 {
         return Reply::Integer(0);
     }
     if let Some(read) = group.entries_read
-        && !has_tombstones_after(stream, group.last_delivered_id)
+        && !stream.has_tombstones_after(group.last_delivered_id)
     {
         return Reply::integer(stream.entries_added.saturating_sub(read));
     }
-    match estimate_entries_read(stream, group.last_delivered_id) {
+    match stream.entries_before_or_at(group.last_delivered_id) {
         Some(read) => Reply::integer(stream.entries_added.saturating_sub(read)),
         None => Reply::Nil,
     }

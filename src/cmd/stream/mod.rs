@@ -1,12 +1,15 @@
-//! Stream commands (Redis 7.0): XADD XLEN XRANGE XREVRANGE XDEL XTRIM XSETID XREAD (with
-//! BLOCK) and XINFO STREAM. Consumer-group commands are not served yet; the groups a dump
-//! or a master brings are kept, saved and sent to replicas whole.
+//! Stream commands (Redis 7.0): XADD XLEN XRANGE XREVRANGE XDEL XTRIM XSETID XREAD, the
+//! consumer groups' XGROUP XREADGROUP XACK XPENDING XCLAIM XAUTOCLAIM (both reads block),
+//! and XINFO.
 
 mod add;
+mod group;
 mod id;
 mod info;
+mod pel;
 mod range;
 mod read;
+mod readgroup;
 mod remove;
 #[cfg(test)]
 mod tests;
@@ -22,6 +25,7 @@ use crate::store::Value;
 use crate::store::stream::{Fields, Stream, StreamId};
 
 pub(crate) use read::serve_xread;
+pub(crate) use readgroup::serve_xreadgroup;
 
 pub const COMMANDS: &[CommandSpec] = &[
     command!(
@@ -54,6 +58,26 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
     command!("xread", -4, READONLY, (0, 0, 0), "stream", read::xread),
     command!("xinfo", -2, READONLY, (2, 2, 1), "stream", info::xinfo),
+    command!("xgroup", -2, WRITE, (2, 2, 1), "stream", group::xgroup),
+    command!(
+        "xreadgroup",
+        -7,
+        WRITE,
+        (0, 0, 0),
+        "stream",
+        readgroup::xreadgroup
+    ),
+    command!("xack", -4, WRITE | FAST, (1, 1, 1), "stream", pel::xack),
+    command!("xpending", -3, READONLY, (1, 1, 1), "stream", pel::xpending),
+    command!("xclaim", -6, WRITE | FAST, (1, 1, 1), "stream", pel::xclaim),
+    command!(
+        "xautoclaim",
+        -6,
+        WRITE | FAST,
+        (1, 1, 1),
+        "stream",
+        pel::xautoclaim
+    ),
 ];
 
 /// The stream at `key` for reading (hit/miss counted).
