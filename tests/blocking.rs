@@ -305,3 +305,45 @@ fn blocking_commands_inside_multi_answer_at_once() {
     conn.expect(&["EXEC"], "*2\r\n*-1\r\n$-1\r\n");
     conn.expect(&["PING"], "+PONG\r\n");
 }
+
+#[test]
+fn stream_readers_wait_on_their_own_ids_and_learn_of_a_vanished_group() {
+    let server = Server::start();
+    let mut ahead = server.connect();
+    let mut behind = server.connect();
+    let mut writer = server.connect();
+    writer.expect(&["XADD", "s", "5-0", "f", "v"], "$3\r\n5-0\r\n");
+    // The first waiter reads after an ID the next entry does not pass; the second is served
+    // although it blocked later.
+    ahead.send(&["XREAD", "BLOCK", "0", "STREAMS", "s", "100-0"]);
+    std::thread::sleep(SETTLE);
+    behind.send(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+    std::thread::sleep(SETTLE);
+    writer.expect(&["XADD", "s", "6-0", "g", "w"], "$3\r\n6-0\r\n");
+    behind.expect_reply(
+        "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n6-0\r\n*2\r\n$1\r\ng\r\n$1\r\nw\r\n",
+    );
+    ahead.expect_silence();
+    writer.expect(&["XADD", "s", "101-0", "h", "x"], "$5\r\n101-0\r\n");
+    ahead.expect_reply(
+        "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$5\r\n101-0\r\n*2\r\n$1\r\nh\r\n$1\r\nx\r\n",
+    );
+    // A group reader learns that its key (and group) went away.
+    writer.expect(&["XGROUP", "CREATE", "s", "g", "$"], "+OK\r\n");
+    ahead.send(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
+    std::thread::sleep(SETTLE);
+    writer.expect(&["DEL", "s"], ":1\r\n");
+    ahead.expect_reply(
+        "-NOGROUP the consumer group this client was blocked on no longer exists\r\n",
+    );
+}

@@ -307,6 +307,7 @@ impl<'a> Ctx<'a> {
     pub fn set_value(&mut self, key: &[u8], value: Value) {
         self.db().insert(key, Entry::new(value));
         self.modified(key);
+        self.key_ready(key);
     }
 
     /// Stores a value with an expiry.
@@ -319,6 +320,7 @@ impl<'a> Ctx<'a> {
             },
         );
         self.modified(key);
+        self.key_ready(key);
     }
 
     /// Deletes a live key; false if it did not exist (or had expired).
@@ -328,6 +330,9 @@ impl<'a> Ctx<'a> {
         }
         self.db().remove(key);
         self.modified(key);
+        // Clients blocked on the key hear of it: a blocked XREADGROUP answers that its group
+        // is gone, as in Redis; the others find nothing and wait on.
+        self.key_ready(key);
         true
     }
 

@@ -339,7 +339,8 @@ pub fn serve_blocked(server: &Server, state: &mut State) {
             let Some(blocked) = state.blocking.clients.get(&id) else {
                 continue;
             };
-            let Some(serve) = resumer(blocked.request.resume) else {
+            let blocked_resume = blocked.request.resume;
+            let Some(serve) = resumer(blocked_resume) else {
                 continue;
             };
             let args = blocked.request.args.clone();
@@ -361,11 +362,31 @@ pub fn serve_blocked(server: &Server, state: &mut State) {
             match served {
                 Some(reply) => {
                     state.blocking.unblock(id);
+                    // A blocked command that ends in an error counts as a failed call, as
+                    // in Redis (its call was counted when it blocked).
+                    if let Reply::Error(text) = &reply {
+                        state.stats.record_error(text);
+                        if let Some(spec) = args.first().and_then(|name| super::lookup(name)) {
+                            state
+                                .stats
+                                .commands
+                                .entry(spec as *const CommandSpec as usize)
+                                .or_insert_with(|| CommandStat {
+                                    name: spec.name,
+                                    ..CommandStat::default()
+                                })
+                                .failed_calls += 1;
+                        }
+                    }
                     if let Some(client) = state.clients.get(id) {
                         let size = reply.encoded_len_hint();
                         client.send(Outbound::Unblocked(reply), size);
                     }
                 }
+                // A list or sorted set that cannot serve this client cannot serve the ones
+                // after it either; a stream read waits on its own IDs, so the others are
+                // still tried.
+                None if matches!(blocked_resume, Resume::Xread | Resume::Xreadgroup) => {}
                 None => break,
             }
         }

@@ -32,6 +32,8 @@ fn flush_db(ctx: &mut Ctx<'_>, index: usize, background: bool) -> usize {
         .watches
         .touch_db(Some(index), |db, key| dbs[db].get(key).is_some());
     let old = std::mem::take(&mut ctx.state.dbs[index]);
+    // Blocked clients hear of it: a blocked XREADGROUP answers that its group is gone.
+    ctx.state.blocking.signal_db(index);
     if background && removed >= ASYNC_FREE_MIN_KEYS {
         std::thread::spawn(move || drop(old));
     }

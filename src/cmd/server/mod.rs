@@ -3,6 +3,7 @@
 mod command;
 mod config;
 mod debug;
+mod function;
 pub mod info;
 mod misc;
 mod replicaof;
@@ -14,6 +15,14 @@ use crate::cmd::flags::*;
 use crate::command;
 
 pub const COMMANDS: &[CommandSpec] = &[
+    command!(
+        "function",
+        -2,
+        NOSCRIPT,
+        (0, 0, 0),
+        "scripting",
+        function::function
+    ),
     command!("info", -1, LOADING | STALE, (0, 0, 0), "server", info::info),
     command!(
         "config",

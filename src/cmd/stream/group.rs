@@ -149,13 +149,15 @@ pub fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             if argv.len() != 5 && argv.len() != 7 {
                 return syntax();
             }
-            let id = if argv[4].as_ref() == b"$" {
-                last_id
-            } else {
-                match parse_id(&argv[4]) {
+            // SETID takes `-` and `+` too (Redis parses it leniently, unlike CREATE).
+            let id = match argv[4].as_ref() {
+                b"$" => last_id,
+                b"-" => StreamId::MIN,
+                b"+" => StreamId::MAX,
+                other => match parse_id(other) {
                     Ok(id) => id,
                     Err(e) => return e,
-                }
+                },
             };
             if let Some(g) = write_stream(ctx, key, false).and_then(|s| s.groups.get_mut(group)) {
                 g.last_delivered_id = id;

@@ -20,6 +20,18 @@ fn id_reply(id: StreamId) -> Reply {
     Reply::Bulk(id.to_bytes())
 }
 
+const HELP: &[&str] = &[
+    "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CONSUMERS <key> <groupname>",
+    "    Show consumers of <groupname>.",
+    "GROUPS <key>",
+    "    Show the stream consumer groups.",
+    "STREAM <key> [FULL [COUNT <count>]",
+    "    Show information about the stream.",
+    "HELP",
+    "    Print this help.",
+];
+
 pub fn xinfo(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let sub = argv[1].to_ascii_uppercase();
     let arity_error = || {
@@ -28,7 +40,26 @@ pub fn xinfo(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             String::from_utf8_lossy(&argv[1])
         ))
     };
+    // Subcommand arities, as Redis's command table checks them.
+    let arity_ok = match sub.as_slice() {
+        b"STREAM" => argv.len() >= 3,
+        b"GROUPS" => argv.len() == 3,
+        b"CONSUMERS" => argv.len() == 4,
+        b"HELP" => argv.len() == 2,
+        _ => true,
+    };
+    if !arity_ok {
+        return Reply::error(format!(
+            "ERR wrong number of arguments for 'xinfo|{}' command",
+            String::from_utf8_lossy(&sub.to_ascii_lowercase())
+        ));
+    }
     match sub.as_slice() {
+        b"HELP" => Reply::Array(
+            HELP.iter()
+                .map(|l| Reply::Simple(std::borrow::Cow::Borrowed(l)))
+                .collect(),
+        ),
         b"STREAM" if argv.len() >= 3 => stream_info(ctx, argv).unwrap_or_else(arity_error),
         b"GROUPS" if argv.len() == 3 => groups_info(ctx, &argv[2]),
         b"CONSUMERS" if argv.len() == 4 => consumers_info(ctx, &argv[2], &argv[3]),

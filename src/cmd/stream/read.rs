@@ -149,9 +149,8 @@ pub(crate) fn serve_xread(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Option<Reply> {
         .map(|a| parse_id(a))
         .collect::<Result<_, _>>()
         .ok()?;
-    match read_after(ctx, request.keys, &after, request.count) {
-        Ok(found) => found,
-        // The key became another type: the client gets the error, as in Redis.
-        Err(e) => Some(e),
-    }
+    // A key that became another type does not serve the client: it waits on, as in Redis.
+    read_after(ctx, request.keys, &after, request.count)
+        .ok()
+        .flatten()
 }

@@ -273,6 +273,7 @@ fn set_generic(
         },
     );
     ctx.modified(key);
+    ctx.key_ready(key);
     if let Some(at) = expire_at {
         ctx.rewrite(vec![
             Bytes::from_static(b"SET"),
