@@ -126,6 +126,57 @@ fn populate_new_string_commands(master: &mut Client, round: usize, which: Anchor
     assert_eq!(master.cmd_text(&["GET", &key("c")]), "new");
 }
 
+/// Stream and consumer-group traffic: deliveries, NOACK reads, acknowledgements, claims.
+fn populate_stream_groups(master: &mut Client, round: usize) {
+    let key = format!("grp:{round}");
+    let mut commands = Vec::new();
+    for i in 1..=6 {
+        commands.push(cmd(&["XADD", &key, &format!("{i}-0"), "n", &i.to_string()]));
+    }
+    commands.extend([
+        cmd(&["XGROUP", "CREATE", &key, "g", "0"]),
+        cmd(&["XGROUP", "CREATE", &key, "quiet", "0"]),
+        cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "COUNT",
+            "3",
+            "STREAMS",
+            &key,
+            ">",
+        ]),
+        cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "bob",
+            "COUNT",
+            "2",
+            "STREAMS",
+            &key,
+            ">",
+        ]),
+        cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "quiet",
+            "carol",
+            "NOACK",
+            "STREAMS",
+            &key,
+            ">",
+        ]),
+        cmd(&["XACK", &key, "g", "1-0"]),
+        cmd(&["XCLAIM", &key, "g", "dave", "0", "2-0"]),
+        cmd(&["XAUTOCLAIM", &key, "g", "erin", "0", "0", "COUNT", "1"]),
+        cmd(&["XDEL", &key, "5-0"]),
+        cmd(&["XGROUP", "CREATECONSUMER", &key, "g", "frank"]),
+    ]);
+    pipeline(master, &commands);
+}
+
 /// Every hash's fields with their absolute expiry times, from HPEXPIRETIME.
 fn field_times(client: &mut Client) -> Vec<String> {
     let mut out = Vec::new();
@@ -195,12 +246,14 @@ fn follow_anchor(which: Anchor, program: &std::path::Path, diskless: bool, field
     // Long enough to outlive the full sync, short enough to expire within the test.
     populate_field_expiry(&mut master, 0, 8000, field_times);
     populate_new_string_commands(&mut master, 0, which);
+    populate_stream_groups(&mut master, 0);
     let port = master_server.port.to_string();
     let replica_server = ServerProcess::sluice(&["--replicaof", "127.0.0.1", &port]);
     let mut replica = replica_server.client();
     // Writes while the sync runs.
     populate_field_expiry(&mut master, 1, 60_000, field_times);
     populate_new_string_commands(&mut master, 1, which);
+    populate_stream_groups(&mut master, 1);
     wait_for(
         SYNC_LIMIT,
         "the full sync",
@@ -236,6 +289,7 @@ fn follow_anchor(which: Anchor, program: &std::path::Path, diskless: bool, field
     );
     populate_field_expiry(&mut master, 2, 60_000, field_times);
     populate_new_string_commands(&mut master, 2, which);
+    populate_stream_groups(&mut master, 2);
     wait_for(
         SYNC_LIMIT,
         "a partial resync after CLIENT KILL TYPE replica",
@@ -325,11 +379,13 @@ fn anchor_follows_sluice(
     populate_mixed(&mut master);
     populate_field_expiry(&mut master, 0, 8000, field_times);
     populate_new_string_commands(&mut master, 0, which);
+    populate_stream_groups(&mut master, 0);
     let port = master_server.port.to_string();
     let replica_server = ServerProcess::anchor(program, &["--replicaof", "127.0.0.1", &port]);
     let mut replica = replica_server.client();
     populate_field_expiry(&mut master, 1, 60_000, field_times);
     populate_new_string_commands(&mut master, 1, which);
+    populate_stream_groups(&mut master, 1);
     wait_for(
         SYNC_LIMIT,
         "the full sync",
@@ -361,6 +417,7 @@ fn anchor_follows_sluice(
     );
     populate_field_expiry(&mut master, 2, 60_000, field_times);
     populate_new_string_commands(&mut master, 2, which);
+    populate_stream_groups(&mut master, 2);
     wait_for(
         SYNC_LIMIT,
         "a partial resync after CLIENT KILL TYPE replica",

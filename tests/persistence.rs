@@ -474,17 +474,22 @@ fn a_bad_file_stops_startup_with_a_clear_error() {
     assert_refused_at_startup(b"not an rdb file at all", "Fatal error loading the DB file");
 
     if redis_available("a_bad_file_stops_startup_with_a_clear_error") {
-        // A type sluice does not serve: refused, never dropped.
-        let redis_dir = TempDir::new("persist-stream");
+        // Something sluice does not serve (a function library): refused, never dropped.
+        let redis_dir = TempDir::new("persist-function");
         let mut redis = ServerProcess::redis(&["--dir", &path_arg(redis_dir.path())]);
         let mut client = redis.client();
         ok(&mut client, &["SET", "k", "v"]);
-        client.cmd(&["XADD", "events", "*", "field", "value"]);
+        let library =
+            "#!lua name=sluicetest\nredis.register_function('one', function() return 1 end)";
+        assert_eq!(
+            client.cmd_text(&["FUNCTION", "LOAD", library]),
+            "sluicetest"
+        );
         ok(&mut client, &["SAVE"]);
         drop(client);
         shutdown(&mut redis, &["NOSAVE"]);
         let file = std::fs::read(redis_dir.path().join("dump.rdb")).expect("reading dump.rdb");
-        assert_refused_at_startup(&file, "stream");
+        assert_refused_at_startup(&file, "function libraries");
     }
 }
 
@@ -726,6 +731,7 @@ fn field_expiry_times_survive_reload_and_restart() {
     };
     assert_eq!(header(&file), b"REDIS0012");
     server.restart();
+    common::compare::wait_loaded(&server);
     let mut client = server.client();
     assert_eq!(times(&mut client), expected, "after a restart");
     client.cmd(&["HPERSIST", "h", "FIELDS", "1", "a"]);

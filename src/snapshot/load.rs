@@ -1,7 +1,7 @@
 //! Loading an RDB byte stream into a fresh keyspace: the decoder's items become sluice
 //! values in new databases that the caller swaps in only once the whole stream loaded.
 //!
-//! A dataset holding something sluice does not serve (streams, modules, function libraries)
+//! A dataset holding something sluice does not serve (modules, function libraries)
 //! is refused as a whole with a message naming what and where: silently dropping keys would
 //! leave a replica that looks in sync but is not.
 
