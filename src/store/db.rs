@@ -11,9 +11,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::fast::FastMap;
 use super::field_expiry::FieldExpiryIndex;
 use super::key::Key;
-use super::value::{FastMap, Value};
+use super::value::Value;
 
 /// Segments per database. 1M keys gives ~1000 keys per segment, a copy of a few tens of
 /// microseconds when a snapshot forces one.

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::value::{FastMap, FastSet};
+use super::fast::{FastMap, FastSet};
 
 /// Largest field expiry time Redis accepts, in Unix ms (`EB_EXPIRE_TIME_MAX`, 2^48 - 1).
 /// Larger times are refused by the commands and are corruption in a dump.

@@ -10,8 +10,8 @@
 
 use bytes::Bytes;
 
+use super::fast::FastMap;
 use super::field_expiry::FieldTimes;
-use super::value::FastMap;
 
 /// Most pairs a packed hash holds (Redis's `hash-max-listpack-entries` default).
 pub const PACKED_PAIRS_MAX: usize = 128;

@@ -1,6 +1,7 @@
 //! The keyspace: databases of segments holding reference-counted values.
 
 pub mod db;
+pub mod fast;
 pub mod field_expiry;
 pub mod hash;
 pub mod key;

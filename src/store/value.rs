@@ -14,8 +14,7 @@ use super::str_value::StrValue;
 use super::stream::Stream;
 use super::zset::ZSet;
 
-pub type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
-pub type FastSet<K> = hashbrown::HashSet<K, foldhash::fast::RandomState>;
+pub use super::fast::{FastMap, FastSet};
 
 pub type List = VecDeque<Bytes>;
 pub type Set = FastSet<Bytes>;

@@ -18,7 +18,7 @@ use std::ops::Bound;
 
 use bytes::Bytes;
 
-use super::value::FastMap;
+use super::fast::FastMap;
 
 /// A score with a total order (scores are never NaN inside a set).
 #[derive(Debug, Clone, Copy, PartialEq)]

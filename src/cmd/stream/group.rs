@@ -3,8 +3,9 @@
 use bytes::Bytes;
 
 use super::id::parse_id;
-use super::{peek_stream, write_stream};
-use crate::cmd::{Ctx, errors};
+use super::shared::{peek_stream, write_stream};
+use crate::cmd::ctx::Ctx;
+use crate::cmd::errors;
 use crate::resp::Reply;
 use crate::store::Value;
 use crate::store::stream::{ConsumerGroup, StreamId};

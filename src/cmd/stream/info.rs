@@ -2,8 +2,9 @@
 
 use bytes::Bytes;
 
-use super::{entry_reply, parse_count, read_stream};
-use crate::cmd::{Ctx, errors};
+use super::shared::{entry_reply, parse_count, read_stream};
+use crate::cmd::ctx::Ctx;
+use crate::cmd::errors;
 use crate::resp::Reply;
 use crate::store::stream::{ConsumerGroup, Stream, StreamId};
 

@@ -11,18 +11,14 @@ mod range;
 mod read;
 mod readgroup;
 mod remove;
+mod shared;
 #[cfg(test)]
 mod tests;
 mod trim;
 
-use std::sync::Arc;
-
+use crate::cmd::CommandSpec;
 use crate::cmd::flags::*;
-use crate::cmd::{CommandSpec, Ctx, errors};
 use crate::command;
-use crate::resp::Reply;
-use crate::store::Value;
-use crate::store::stream::{Fields, Stream, StreamId};
 
 pub(crate) use read::serve_xread;
 pub(crate) use readgroup::serve_xreadgroup;
@@ -79,61 +75,3 @@ pub const COMMANDS: &[CommandSpec] = &[
         pel::xautoclaim
     ),
 ];
-
-/// The stream at `key` for reading (hit/miss counted).
-fn read_stream(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Arc<Stream>>, Reply> {
-    match ctx.lookup_read(key).map(|e| &e.value) {
-        None => Ok(None),
-        Some(Value::Stream(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(Reply::error(errors::WRONGTYPE)),
-    }
-}
-
-/// The stream at `key` for a write's checks. Drop the `Arc` before changing the stream, or
-/// the change copies it.
-fn peek_stream(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Arc<Stream>>, Reply> {
-    match ctx.lookup(key).map(|e| &e.value) {
-        None => Ok(None),
-        Some(Value::Stream(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(Reply::error(errors::WRONGTYPE)),
-    }
-}
-
-/// The stream at `key` to change, created if `create`; `None` if absent (or not a stream,
-/// which callers have ruled out with [`peek_stream`]).
-fn write_stream<'c>(ctx: &'c mut Ctx<'_>, key: &[u8], create: bool) -> Option<&'c mut Stream> {
-    if create && ctx.lookup(key).is_none() {
-        ctx.db()
-            .insert(key, crate::store::Entry::new(Value::new_stream()));
-    }
-    match ctx.lookup_write(key).map(|e| &mut e.value) {
-        Some(Value::Stream(s)) => Some(Arc::make_mut(s)),
-        _ => None,
-    }
-}
-
-/// One entry as Redis replies it: `[id, [field, value, ...]]`.
-fn entry_reply(id: StreamId, fields: &Fields) -> Reply {
-    Reply::Array(vec![
-        Reply::Bulk(id.to_bytes()),
-        Reply::Array(fields.iter().cloned().map(Reply::Bulk).collect()),
-    ])
-}
-
-fn entries_reply(entries: Vec<(StreamId, &Fields)>) -> Reply {
-    Reply::Array(
-        entries
-            .into_iter()
-            .map(|(id, fields)| entry_reply(id, fields))
-            .collect(),
-    )
-}
-
-/// `COUNT n` where a negative count means none (Redis clamps it to 0) and 0 means no limit.
-fn parse_count(arg: &[u8]) -> Result<usize, Reply> {
-    match crate::util::num::parse_i64(arg) {
-        Some(n) if n <= 0 => Ok(usize::MAX),
-        Some(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
-        None => Err(Reply::error(errors::NOT_INTEGER)),
-    }
-}

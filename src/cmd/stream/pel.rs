@@ -6,8 +6,9 @@
 use bytes::Bytes;
 
 use super::id::{Bound, parse_id, parse_range_bound};
-use super::{entry_reply, peek_stream, write_stream};
-use crate::cmd::{Ctx, errors};
+use super::shared::{entry_reply, peek_stream, write_stream};
+use crate::cmd::ctx::Ctx;
+use crate::cmd::errors;
 use crate::resp::Reply;
 use crate::store::stream::{PendingEntry, Stream, StreamId};
 use crate::util::num::parse_i64;
@@ -144,7 +145,7 @@ pub fn xpending(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         range = Some((start, end, count));
         consumer_name = argv.get(start_at + 3).cloned();
     }
-    let stream = match super::read_stream(ctx, key) {
+    let stream = match super::shared::read_stream(ctx, key) {
         Ok(Some(s)) => s,
         Ok(None) => return no_key_or_group(key, group_name),
         Err(e) => return e,

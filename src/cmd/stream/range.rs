@@ -3,8 +3,9 @@
 use bytes::Bytes;
 
 use super::id::{Bound, parse_range_bound};
-use super::{entries_reply, read_stream};
-use crate::cmd::{Ctx, errors};
+use super::shared::{entries_reply, read_stream};
+use crate::cmd::ctx::Ctx;
+use crate::cmd::errors;
 use crate::resp::Reply;
 use crate::util::num::parse_i64;
 

@@ -4,8 +4,9 @@
 use bytes::Bytes;
 
 use super::id::parse_id;
-use super::{entries_reply, parse_count, read_stream};
-use crate::cmd::{Ctx, errors};
+use super::shared::{entries_reply, parse_count, read_stream};
+use crate::cmd::ctx::Ctx;
+use crate::cmd::errors;
 use crate::resp::{Protocol, Reply};
 use crate::server::blocking::Resume;
 use crate::store::stream::StreamId;
@@ -100,7 +101,7 @@ fn resolve_ids(ctx: &mut Ctx<'_>, keys: &[Bytes], ids: &[Bytes]) -> Result<Vec<S
     let mut out = Vec::with_capacity(ids.len());
     for (key, arg) in keys.iter().zip(ids) {
         if arg.as_ref() == b"$" {
-            let stream = super::peek_stream(ctx, key)?;
+            let stream = super::shared::peek_stream(ctx, key)?;
             out.push(stream.map_or(StreamId::MIN, |s| s.last_id));
         } else {
             out.push(parse_id(arg)?);

@@ -9,8 +9,9 @@ use bytes::Bytes;
 
 use super::id::parse_id;
 use super::pel::{propagate_all, setid_effect, xclaim_effect};
-use super::{entry_reply, parse_count, peek_stream, write_stream};
-use crate::cmd::{Ctx, errors};
+use super::shared::{entry_reply, parse_count, peek_stream, write_stream};
+use crate::cmd::ctx::Ctx;
+use crate::cmd::errors;
 use crate::resp::{Protocol, Reply};
 use crate::server::blocking::Resume;
 use crate::store::stream::StreamId;

@@ -3,9 +3,10 @@
 use bytes::Bytes;
 
 use super::id::parse_id;
+use super::shared::{peek_stream, write_stream};
 use super::trim::parse_add_or_trim;
-use super::{peek_stream, write_stream};
-use crate::cmd::{Ctx, errors};
+use crate::cmd::ctx::Ctx;
+use crate::cmd::errors;
 use crate::resp::Reply;
 use crate::util::num::parse_i64;
 
