@@ -30,9 +30,6 @@ pub fn function(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         b"load" | b"restore" => {
             Reply::error("ERR sluice does not serve Redis functions (scripting is not implemented)")
         }
-        _ => Reply::error(format!(
-            "ERR unknown subcommand '{}'. Try FUNCTION HELP.",
-            String::from_utf8_lossy(&argv[1])
-        )),
+        _ => Reply::error(errors::unknown_subcommand(&argv[1], "function")),
     }
 }

@@ -7,7 +7,6 @@ use super::shared::{peek_stream, write_stream};
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors;
 use crate::resp::Reply;
-use crate::store::Value;
 use crate::store::stream::{ConsumerGroup, StreamId};
 use crate::util::num::parse_i64;
 
@@ -47,18 +46,13 @@ pub fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         b"destroy" => argv.len() == 4,
         b"createconsumer" | b"delconsumer" => argv.len() == 5,
         b"help" => argv.len() == 2,
-        _ => {
-            return Reply::error(format!(
-                "ERR unknown subcommand '{}'. Try XGROUP HELP.",
-                String::from_utf8_lossy(&argv[1])
-            ));
-        }
+        _ => return Reply::error(errors::unknown_subcommand(&argv[1], "xgroup")),
     };
     if !arity_ok {
-        return Reply::error(format!(
-            "ERR wrong number of arguments for 'xgroup|{}' command",
+        return Reply::error(errors::wrong_arity(&format!(
+            "xgroup|{}",
             String::from_utf8_lossy(&sub)
-        ));
+        )));
     }
     if sub == b"help" {
         return Reply::Array(
@@ -112,9 +106,12 @@ pub fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         }
     }
     let last_id = stream.as_ref().map_or(StreamId::MIN, |s| s.last_id);
-    let exists = stream
-        .as_ref()
-        .is_some_and(|s| s.groups.contains_key(group));
+    let found = stream.as_ref().and_then(|s| s.groups.get(group));
+    let exists = found.is_some();
+    // CREATECONSUMER and DELCONSUMER name a consumer in argv[4].
+    let consumer_known = argv
+        .get(4)
+        .is_some_and(|c| found.is_some_and(|g| g.consumers.contains_key(c)));
     drop(stream);
     match sub.as_slice() {
         b"create" => {
@@ -181,14 +178,7 @@ pub fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         }
         b"createconsumer" => {
             let consumer = &argv[4];
-            let known = match ctx.lookup(key).map(|e| &e.value) {
-                Some(Value::Stream(s)) => s
-                    .groups
-                    .get(group)
-                    .is_some_and(|g| g.consumers.contains_key(consumer)),
-                _ => false,
-            };
-            if known {
+            if consumer_known {
                 return Reply::Integer(0);
             }
             let now_ms = ctx.now_ms;
@@ -200,14 +190,7 @@ pub fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         }
         b"delconsumer" => {
             let consumer = &argv[4];
-            let known = match ctx.lookup(key).map(|e| &e.value) {
-                Some(Value::Stream(s)) => s
-                    .groups
-                    .get(group)
-                    .is_some_and(|g| g.consumers.contains_key(consumer)),
-                _ => false,
-            };
-            if !known {
+            if !consumer_known {
                 return Reply::Integer(0);
             }
             let pending = write_stream(ctx, key, false)

@@ -50,10 +50,10 @@ pub fn xinfo(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         _ => true,
     };
     if !arity_ok {
-        return Reply::error(format!(
-            "ERR wrong number of arguments for 'xinfo|{}' command",
-            String::from_utf8_lossy(&sub.to_ascii_lowercase())
-        ));
+        return Reply::error(errors::wrong_arity(&format!(
+            "xinfo|{}",
+            String::from_utf8_lossy(&sub)
+        )));
     }
     match sub.as_slice() {
         b"HELP" => Reply::Array(
@@ -65,10 +65,7 @@ pub fn xinfo(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         b"GROUPS" if argv.len() == 3 => groups_info(ctx, &argv[2]),
         b"CONSUMERS" if argv.len() == 4 => consumers_info(ctx, &argv[2], &argv[3]),
         b"STREAM" | b"GROUPS" | b"CONSUMERS" => arity_error(),
-        _ => Reply::error(format!(
-            "ERR unknown subcommand '{}'. Try XINFO HELP.",
-            String::from_utf8_lossy(&argv[1])
-        )),
+        _ => Reply::error(errors::unknown_subcommand(&argv[1], "xinfo")),
     }
 }
 

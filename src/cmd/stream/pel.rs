@@ -295,8 +295,8 @@ pub fn xclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let mut replies = Vec::new();
     let mut changed = 0u64;
     for id in ids {
-        let exists = stream.get(id).is_some();
         let fields = stream.get(id).cloned();
+        let exists = fields.is_some();
         let Some(group) = stream.groups.get_mut(group_name) else {
             break;
         };

@@ -4,10 +4,10 @@
 use bytes::Bytes;
 
 use super::id::parse_id;
-use super::shared::{entries_reply, parse_count, read_stream};
+use super::shared::{entries_reply, parse_count, read_stream, streams_reply};
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors;
-use crate::resp::{Protocol, Reply};
+use crate::resp::Reply;
 use crate::server::blocking::Resume;
 use crate::store::stream::StreamId;
 use crate::util::num::parse_i64;
@@ -78,22 +78,13 @@ fn read_after(
         };
         let entries = stream.after(*id, count);
         if !entries.is_empty() {
-            found.push((Reply::Bulk(key.clone()), entries_reply(entries)));
+            found.push((key.clone(), entries_reply(entries)));
         }
     }
     if found.is_empty() {
         return Ok(None);
     }
-    Ok(Some(if ctx.session.protocol == Protocol::Resp3 {
-        Reply::Map(found)
-    } else {
-        Reply::Array(
-            found
-                .into_iter()
-                .map(|(k, v)| Reply::Array(vec![k, v]))
-                .collect(),
-        )
-    }))
+    Ok(Some(streams_reply(ctx.session.protocol, found)))
 }
 
 /// The IDs to read after: `$` is the stream's last ID now.

@@ -9,10 +9,10 @@ use bytes::Bytes;
 
 use super::id::parse_id;
 use super::pel::{propagate_all, setid_effect, xclaim_effect};
-use super::shared::{entry_reply, parse_count, peek_stream, write_stream};
+use super::shared::{entry_reply, parse_count, peek_stream, streams_reply, write_stream};
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors;
-use crate::resp::{Protocol, Reply};
+use crate::resp::Reply;
 use crate::server::blocking::Resume;
 use crate::store::stream::StreamId;
 use crate::util::num::parse_i64;
@@ -235,21 +235,7 @@ fn run(ctx: &mut Ctx<'_>, request: &Request<'_>) -> Result<Option<Reply>, Reply>
     if found.is_empty() {
         return Ok(None);
     }
-    Ok(Some(if ctx.session.protocol == Protocol::Resp3 {
-        Reply::Map(
-            found
-                .into_iter()
-                .map(|(k, v)| (Reply::Bulk(k), v))
-                .collect(),
-        )
-    } else {
-        Reply::Array(
-            found
-                .into_iter()
-                .map(|(k, v)| Reply::Array(vec![Reply::Bulk(k), v]))
-                .collect(),
-        )
-    }))
+    Ok(Some(streams_reply(ctx.session.protocol, found)))
 }
 
 /// `XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS key ... id ...`

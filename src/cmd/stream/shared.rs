@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors;
-use crate::resp::Reply;
+use crate::resp::{Protocol, Reply};
 use crate::store::Value;
 use crate::store::stream::{Fields, Stream, StreamId};
 
@@ -63,5 +65,25 @@ pub fn parse_count(arg: &[u8]) -> Result<usize, Reply> {
         Some(n) if n <= 0 => Ok(usize::MAX),
         Some(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
         None => Err(Reply::error(errors::NOT_INTEGER)),
+    }
+}
+
+/// XREAD's and XREADGROUP's reply: for each stream read, its name and its entries; a map in
+/// RESP3, an array of pairs in RESP2.
+pub fn streams_reply(protocol: Protocol, found: Vec<(Bytes, Reply)>) -> Reply {
+    if protocol == Protocol::Resp3 {
+        Reply::Map(
+            found
+                .into_iter()
+                .map(|(k, v)| (Reply::Bulk(k), v))
+                .collect(),
+        )
+    } else {
+        Reply::Array(
+            found
+                .into_iter()
+                .map(|(k, v)| Reply::Array(vec![Reply::Bulk(k), v]))
+                .collect(),
+        )
     }
 }
