@@ -56,3 +56,62 @@ fn kill9_under_pipelined_writers_loses_no_acknowledged_write() {
         );
     }
 }
+
+/// Field expiry times, stream entries and consumer-group state acknowledged before a kill -9
+/// come back from the log: their commands replay as they ran (absolute times, chosen IDs).
+#[test]
+fn kill9_keeps_field_times_streams_and_groups() {
+    let mut server = ServerProcess::sluice(&["--repl-log-fsync", "always"]);
+    let mut client = server.client();
+    let far = "4102444800123";
+    client.cmd(&["HSET", "h", "a", "1", "b", "2"]);
+    client.cmd(&["HPEXPIREAT", "h", far, "FIELDS", "1", "a"]);
+    client.cmd(&["HSETEX", "h", "EX", "100000", "FIELDS", "1", "c", "3"]);
+    for i in 1..=5 {
+        client.cmd(&["XADD", "s", "*", "n", &i.to_string()]);
+    }
+    client.cmd(&["XGROUP", "CREATE", "s", "g", "0"]);
+    client.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "alice",
+        "COUNT",
+        "3",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
+    let first = client
+        .cmd(&["XRANGE", "s", "-", "+", "COUNT", "1"])
+        .items()
+        .unwrap_or_default();
+    let first_id = first
+        .first()
+        .and_then(|e| e.items())
+        .and_then(|e| e.first().cloned());
+    let Some(common::Resp::Bulk(first_id)) = first_id else {
+        panic!("XRANGE gave no entry: {first:?}");
+    };
+    assert_eq!(
+        client.cmd(&[&b"XACK"[..], b"s", b"g", &first_id]).int(),
+        Some(1)
+    );
+    let state = |client: &mut common::Client| {
+        vec![
+            client.cmd(&["HGETALL", "h"]).encode(),
+            client
+                .cmd(&["HPEXPIRETIME", "h", "FIELDS", "3", "a", "b", "c"])
+                .encode(),
+            common::compare::describe_stream(client, b"s"),
+            client.cmd(&["XPENDING", "s", "g"]).encode(),
+        ]
+    };
+    let before = state(&mut client);
+    drop(client);
+    server.kill9();
+    server.restart();
+    wait_loaded(&server);
+    let after = state(&mut server.client());
+    assert_eq!(after, before, "after kill -9 and restart");
+}
