@@ -197,13 +197,14 @@ fn assert_same_data(master: &mut Client, replica: &mut Client, when: &str) {
     for (key, value) in &expected {
         match actual.get(key) {
             Some(v) if v == value => {}
-            Some(v) => report.push_str(&format!(
-                "db {} key {:?}: master {} / replica {}\n",
-                key.0,
-                common::escape(&key.1),
-                trim(value),
-                trim(v)
-            )),
+            Some(v) => {
+                let (m, r) = around_first_difference(value, v);
+                report.push_str(&format!(
+                    "db {} key {:?}: master …{m}… / replica …{r}…\n",
+                    key.0,
+                    common::escape(&key.1),
+                ))
+            }
             None => report.push_str(&format!(
                 "db {} key {:?}: missing on the replica\n",
                 key.0,
@@ -225,8 +226,12 @@ fn assert_same_data(master: &mut Client, replica: &mut Client, when: &str) {
     );
 }
 
-fn trim(text: &str) -> String {
-    text.chars().take(200).collect()
+/// Both texts from a little before their first difference, shortened.
+fn around_first_difference(a: &str, b: &str) -> (String, String) {
+    let same = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    let from = same.saturating_sub(60);
+    let cut = |t: &str| t.chars().skip(from).take(200).collect();
+    (cut(a), cut(b))
 }
 
 /// The replica's processed offset: `slave_repl_offset` where INFO has it.

@@ -791,6 +791,68 @@ impl NodeSplit {
 /// Listpack header (6) plus end marker (1).
 const LP_OVERHEAD_BYTES: usize = 7;
 
+/// What elements cost in a listpack, for code that decides what Redis decides by size (when
+/// a stream node is full) without building one.
+pub mod listpack_size {
+    /// Bytes of an empty listpack: header and end marker.
+    pub const EMPTY_BYTES: usize = super::LP_OVERHEAD_BYTES;
+
+    /// Bytes a string element takes, backlen included; one that reads as a canonical integer
+    /// is stored as that integer, as Redis stores it.
+    pub fn str_bytes(item: &[u8]) -> usize {
+        super::lp_entry_bytes(item)
+    }
+
+    /// Bytes an integer element takes, backlen included.
+    pub fn int_bytes(v: i64) -> usize {
+        let body = super::lp_int_bytes(v);
+        body + crate::blob::lp_backlen_bytes(body)
+    }
+
+    /// A count as a listpack integer; counts of things held in memory are far below 2^63.
+    fn count(n: usize) -> i64 {
+        i64::try_from(n).unwrap_or(i64::MAX)
+    }
+
+    /// Bytes of a new stream node's listpack holding only its master entry: live count (1),
+    /// deleted count (0), field count, the field names, and the closing 0.
+    pub fn stream_master_bytes<'a>(field_names: impl ExactSizeIterator<Item = &'a [u8]>) -> usize {
+        EMPTY_BYTES
+            + int_bytes(1)
+            + int_bytes(0)
+            + int_bytes(count(field_names.len()))
+            + field_names.map(str_bytes).sum::<usize>()
+            + int_bytes(0)
+    }
+
+    /// Bytes one stream entry adds to its node's listpack: flags, the ID as differences from
+    /// the master ID (Redis stores the unsigned differences as signed integers), the field
+    /// count and names unless they are the master's (`same_fields`), the values, and the
+    /// lp-count that lets a reverse walk find the entry's start.
+    pub fn stream_entry_bytes<'a>(
+        ms_diff: i64,
+        seq_diff: i64,
+        same_fields: bool,
+        pairs: impl ExactSizeIterator<Item = (&'a [u8], &'a [u8])>,
+    ) -> usize {
+        let n = pairs.len();
+        // Flags are 0 or 2 when an entry is added: one byte either way.
+        let mut bytes = int_bytes(0) + int_bytes(ms_diff) + int_bytes(seq_diff);
+        let elements = if same_fields { 3 + n } else { 4 + 2 * n };
+        bytes += int_bytes(count(elements));
+        if !same_fields {
+            bytes += int_bytes(count(n));
+        }
+        for (field, value) in pairs {
+            if !same_fields {
+                bytes = bytes.saturating_add(str_bytes(field));
+            }
+            bytes = bytes.saturating_add(str_bytes(value));
+        }
+        bytes
+    }
+}
+
 fn lp_int_bytes(v: i64) -> usize {
     match v {
         0..=127 => 1,

@@ -30,7 +30,7 @@ mod reader;
 mod stream;
 
 pub use decode::{DecodeLimits, Decoder, decode_all};
-pub use encode::{Encoder, EncoderOptions, SnapshotAux};
+pub use encode::{Encoder, EncoderOptions, SnapshotAux, listpack_size};
 pub use error::{DecodeError, EncodeError, FramingError, StreamDefect};
 pub use model::{
     CrcStatus, FIELD_EXPIRE_AT_MS_MAX, HashFieldEntry, Item, KeyEntry, RDB_VERSION_READ_MAX,

@@ -149,6 +149,8 @@ pub struct EncodingLimits {
     pub zset_max_listpack_entries: usize,
     pub zset_max_listpack_value: usize,
     pub set_max_intset_entries: usize,
+    /// When a stream node takes no more entries (`stream-node-max-entries`, `-bytes`).
+    pub stream_node: crate::store::stream::NodeLimits,
 }
 
 impl Default for Config {
@@ -219,6 +221,7 @@ impl Default for Config {
                 zset_max_listpack_entries: 128,
                 zset_max_listpack_value: 64,
                 set_max_intset_entries: 512,
+                stream_node: crate::store::stream::NodeLimits::default(),
             },
         };
         let names: Vec<&'static str> = config.values.keys().copied().collect();
@@ -541,6 +544,14 @@ impl Config {
             }
             "set-max-intset-entries" => {
                 self.encoding_limits.set_max_intset_entries = value.parse().unwrap_or(512)
+            }
+            "stream-node-max-entries" => {
+                self.encoding_limits.stream_node.entries_max = value.parse().unwrap_or(100)
+            }
+            "stream-node-max-bytes" => {
+                self.encoding_limits.stream_node.bytes_max = parse_memory(&value)
+                    .and_then(|b| usize::try_from(b).ok())
+                    .unwrap_or(4096)
             }
             _ => {}
         }

@@ -10,8 +10,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
 static START: OnceLock<Instant> = OnceLock::new();
-/// Unix ms minus ms since START.
-static OFFSET_MS: AtomicI64 = AtomicI64::new(i64::MIN);
+/// Unix µs minus µs since START. Kept in µs: with two readings truncated to ms, the derived
+/// time could trail the system clock by a millisecond, and times a master sends (XCLAIM's
+/// TIME) would then look like the future.
+static OFFSET_US: AtomicI64 = AtomicI64::new(i64::MIN);
 
 fn start() -> Instant {
     *START.get_or_init(Instant::now)
@@ -20,21 +22,21 @@ fn start() -> Instant {
 /// Re-reads the system clock; called by the cron.
 pub fn refresh() {
     let now = Instant::now();
-    let unix_ms = super::unix_time_ms() as i64;
-    let since_start_ms = i64::try_from(now.duration_since(start()).as_millis()).unwrap_or(i64::MAX);
-    OFFSET_MS.store(unix_ms - since_start_ms, Ordering::Relaxed);
+    let unix_us = super::unix_time_us() as i64;
+    let since_start_us = i64::try_from(now.duration_since(start()).as_micros()).unwrap_or(i64::MAX);
+    OFFSET_US.store(unix_us - since_start_us, Ordering::Relaxed);
 }
 
 /// Unix ms at the moment `at` was read.
 pub fn unix_ms_at(at: Instant) -> u64 {
-    let mut offset = OFFSET_MS.load(Ordering::Relaxed);
+    let mut offset = OFFSET_US.load(Ordering::Relaxed);
     if offset == i64::MIN {
         refresh();
-        offset = OFFSET_MS.load(Ordering::Relaxed);
+        offset = OFFSET_US.load(Ordering::Relaxed);
     }
-    let since_start_ms =
-        i64::try_from(at.saturating_duration_since(start()).as_millis()).unwrap_or(i64::MAX);
-    (since_start_ms + offset).max(0) as u64
+    let since_start_us =
+        i64::try_from(at.saturating_duration_since(start()).as_micros()).unwrap_or(i64::MAX);
+    (since_start_us.saturating_add(offset).max(0) / 1000) as u64
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ fn id_to(id: StreamId) -> sluice_rdb::StreamId {
 /// What makes a loaded stream unusable, for the load error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StreamModelError {
-    #[error("entry {0} repeats")]
+    #[error("entry {0} repeats or is out of order")]
     DuplicateEntry(String),
     #[error("entry {0} is above the last ID")]
     EntryAboveLastId(String),
@@ -48,7 +48,7 @@ pub fn from_rdb(value: StreamValue) -> Result<Stream, StreamModelError> {
             return Err(StreamModelError::EntryAboveLastId(id.to_string()));
         }
         let flat: Vec<Bytes> = fields.into_iter().flat_map(|(f, v)| [f, v]).collect();
-        if !stream.insert_loaded(id, flat.into_boxed_slice()) {
+        if !stream.insert_loaded(id, &flat) {
             return Err(StreamModelError::DuplicateEntry(id.to_string()));
         }
     }
@@ -173,7 +173,8 @@ mod tests {
         for i in 1..=3 {
             s.append(
                 StreamId::new(i, 0),
-                vec![Bytes::from_static(b"f"), Bytes::from(i.to_string())].into_boxed_slice(),
+                &[Bytes::from_static(b"f"), Bytes::from(i.to_string())],
+                Default::default(),
             );
         }
         s.remove(StreamId::new(2, 0));

@@ -31,11 +31,7 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
-use super::{
-    Encoder, LP_OVERHEAD_BYTES, lp_begin, lp_end, lp_entry_bytes, lp_int_bytes, lp_push,
-    lp_push_int,
-};
-use crate::blob::lp_backlen_bytes;
+use super::{Encoder, listpack_size, lp_begin, lp_end, lp_push, lp_push_int};
 use crate::error::{EncodeError, StreamDefect};
 use crate::model::{StreamEntry, StreamId, StreamValue, rdb_type};
 
@@ -254,26 +250,10 @@ fn int(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// Size of an integer's listpack entry, backlen included.
-fn int_bytes(v: i64) -> u64 {
-    let body = lp_int_bytes(v);
-    (body + lp_backlen_bytes(body)) as u64
-}
-
-fn str_bytes(s: &[u8]) -> u64 {
-    lp_entry_bytes(s) as u64
-}
-
-/// Size of a new node's listpack with just its master entry: live count, deleted count,
-/// field count, field names, 0. The live count is at most `NODE_ENTRIES_MAX`, which takes the
-/// same one byte as the 1 Redis starts with.
+/// Size of a new node's listpack with just its master entry. Redis starts the live count at
+/// 1; it stays one byte up to 127, above `NODE_ENTRIES_MAX`.
 fn master_entry_bytes(first: &StreamEntry) -> u64 {
-    LP_OVERHEAD_BYTES as u64
-        + int_bytes(int(NODE_ENTRIES_MAX))
-        + int_bytes(0)
-        + int_bytes(int(first.fields.len()))
-        + first.fields.iter().map(|(f, _)| str_bytes(f)).sum::<u64>()
-        + int_bytes(0)
+    listpack_size::stream_master_bytes(first.fields.iter().map(|(f, _)| f.as_ref())) as u64
 }
 
 /// How an entry is stored relative to its node's master entry.
@@ -316,20 +296,12 @@ impl Layout {
 
     /// Size of the entry in the listpack, lp-count included.
     fn bytes(&self, e: &StreamEntry) -> u64 {
-        let mut b = int_bytes(self.flags())
-            + int_bytes(self.ms_diff)
-            + int_bytes(self.seq_diff)
-            + int_bytes(int(self.elements));
-        if !self.same {
-            b += int_bytes(int(e.fields.len()));
-        }
-        for (f, v) in &e.fields {
-            if !self.same {
-                b = b.saturating_add(str_bytes(f));
-            }
-            b = b.saturating_add(str_bytes(v));
-        }
-        b
+        listpack_size::stream_entry_bytes(
+            self.ms_diff,
+            self.seq_diff,
+            self.same,
+            e.fields.iter().map(|(f, v)| (f.as_ref(), v.as_ref())),
+        ) as u64
     }
 }
 

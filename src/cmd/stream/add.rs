@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::id::{AddId, parse_add_id};
-use super::shared::{peek_stream, write_stream};
+use super::shared::{node_limits, peek_stream, write_stream};
 use super::trim::parse_add_or_trim;
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors;
@@ -59,7 +59,13 @@ fn exhausted() -> Reply {
 /// `XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] *|id field value ...`
 pub fn xadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let key = &argv[1];
-    let parsed = match parse_add_or_trim(argv, 2, true, ctx.session.source.from_master()) {
+    let parsed = match parse_add_or_trim(
+        argv,
+        2,
+        true,
+        ctx.session.source.from_master(),
+        node_limits(ctx).entries_max,
+    ) {
         Ok(p) => p,
         Err(e) => return e,
     };
@@ -98,10 +104,11 @@ pub fn xadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         }
     };
     drop(existing);
+    let limits = node_limits(ctx);
     let Some(stream) = write_stream(ctx, key, true) else {
         return Reply::error(errors::WRONGTYPE);
     };
-    stream.append(id, fields.to_vec().into_boxed_slice());
+    stream.append(id, fields, limits);
     let trimmed = trim.map(|t| (t, t.apply(stream)));
     let exact_trim = trimmed.map(|(t, _)| t.exact_args(stream));
     ctx.modified(key);
@@ -135,7 +142,7 @@ mod tests {
             next_id(&s, AddId::AutoSeq(0), 100).ok(),
             Some(StreamId::new(0, 1))
         );
-        s.append(StreamId::new(100, 5), Box::new([]));
+        s.append(StreamId::new(100, 5), &[], Default::default());
         assert_eq!(
             next_id(&s, AddId::Auto, 50).ok(),
             Some(StreamId::new(100, 6))

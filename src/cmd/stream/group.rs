@@ -133,7 +133,7 @@ pub fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
                 return Reply::error(errors::WRONGTYPE);
             };
             stream.groups.insert(
-                group.clone(),
+                Bytes::copy_from_slice(group),
                 ConsumerGroup {
                     last_delivered_id: id,
                     entries_read,

@@ -277,9 +277,13 @@ pub fn xclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         }
         j += 1;
     }
+    // A time in the future becomes now, as in Redis, except from our master: its XCLAIM
+    // carries the time it delivered at, read from its clock, which may be a millisecond
+    // ahead of ours; taking it as sent keeps the PEL identical to the master's.
+    let from_master = ctx.session.source.from_master();
     let delivery_time_ms = delivery_time
         .and_then(|t| u64::try_from(t).ok())
-        .filter(|t| *t <= now_ms)
+        .filter(|t| *t <= now_ms || from_master)
         .unwrap_or(now_ms);
     let Some(stream) = write_stream(ctx, key, false) else {
         return no_key_or_group(key, group_name);
@@ -295,7 +299,7 @@ pub fn xclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let mut replies = Vec::new();
     let mut changed = 0u64;
     for id in ids {
-        let fields = stream.get(id).cloned();
+        let fields = stream.get(id);
         let exists = fields.is_some();
         let Some(group) = stream.groups.get_mut(group_name) else {
             break;
@@ -342,7 +346,7 @@ pub fn xclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         replies.push(if justid {
             Reply::Bulk(id.to_bytes())
         } else {
-            match &fields {
+            match fields {
                 Some(f) => entry_reply(id, f),
                 None => Reply::Nil,
             }
@@ -417,7 +421,7 @@ pub fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             break;
         };
         attempts -= 1;
-        let fields = stream.get(id).cloned();
+        let fields = stream.get(id);
         let Some(group) = stream.groups.get_mut(group_name) else {
             break;
         };
@@ -446,7 +450,7 @@ pub fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         claimed.push(if justid {
             Reply::Bulk(id.to_bytes())
         } else {
-            entry_reply(id, &fields)
+            entry_reply(id, fields)
         });
         count -= 1;
     }

@@ -176,7 +176,7 @@ fn run(ctx: &mut Ctx<'_>, request: &Request<'_>) -> Result<Option<Reply>, Reply>
                     })
                     .unwrap_or_default();
                 for id in ids {
-                    match stream.get(id).cloned() {
+                    match stream.get(id) {
                         Some(fields) => {
                             if let Some(p) = stream
                                 .groups
@@ -186,7 +186,7 @@ fn run(ctx: &mut Ctx<'_>, request: &Request<'_>) -> Result<Option<Reply>, Reply>
                                 p.delivery_time_ms = now_ms;
                                 p.delivery_count += 1;
                             }
-                            replies.push(entry_reply(id, &fields));
+                            replies.push(entry_reply(id, fields));
                         }
                         // Deleted since it was delivered: its ID with no fields.
                         None => replies.push(Reply::Array(vec![
@@ -198,14 +198,10 @@ fn run(ctx: &mut Ctx<'_>, request: &Request<'_>) -> Result<Option<Reply>, Reply>
             }
             Wanted::New => {
                 let last = group.last_delivered_id;
-                let entries: Vec<(StreamId, crate::store::stream::Fields)> = stream
-                    .after(last, request.count)
-                    .into_iter()
-                    .map(|(id, f)| (id, f.clone()))
-                    .collect();
+                let entries = stream.after(last, request.count);
                 for (id, fields) in entries {
                     stream.advance_group(request.group, id);
-                    replies.push(entry_reply(id, &fields));
+                    replies.push(entry_reply(id, fields));
                     if request.noack {
                         continue;
                     }

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::id::parse_id;
-use super::shared::{peek_stream, write_stream};
+use super::shared::{node_limits, peek_stream, write_stream};
 use super::trim::parse_add_or_trim;
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors;
@@ -37,7 +37,13 @@ pub fn xdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 /// `XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]`: how many entries went.
 pub fn xtrim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let key = &argv[1];
-    let trim = match parse_add_or_trim(argv, 2, false, ctx.session.source.from_master()) {
+    let trim = match parse_add_or_trim(
+        argv,
+        2,
+        false,
+        ctx.session.source.from_master(),
+        node_limits(ctx).entries_max,
+    ) {
         Ok(super::trim::Parsed {
             trim: Some(trim), ..
         }) => trim,

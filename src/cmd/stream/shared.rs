@@ -8,7 +8,7 @@ use crate::cmd::ctx::Ctx;
 use crate::cmd::errors;
 use crate::resp::{Protocol, Reply};
 use crate::store::Value;
-use crate::store::stream::{Fields, Stream, StreamId};
+use crate::store::stream::{Fields, NodeLimits, Stream, StreamId};
 
 /// The stream at `key` for reading (hit/miss counted).
 pub fn read_stream(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Arc<Stream>>, Reply> {
@@ -42,15 +42,20 @@ pub fn write_stream<'c>(ctx: &'c mut Ctx<'_>, key: &[u8], create: bool) -> Optio
     }
 }
 
+/// When a stream node is full, as configured.
+pub fn node_limits(ctx: &Ctx<'_>) -> NodeLimits {
+    ctx.state.config.encoding_limits.stream_node
+}
+
 /// One entry as Redis replies it: `[id, [field, value, ...]]`.
-pub fn entry_reply(id: StreamId, fields: &Fields) -> Reply {
+pub fn entry_reply(id: StreamId, fields: Fields) -> Reply {
     Reply::Array(vec![
         Reply::Bulk(id.to_bytes()),
-        Reply::Array(fields.iter().cloned().map(Reply::Bulk).collect()),
+        Reply::Array(fields.into_vec().into_iter().map(Reply::Bulk).collect()),
     ])
 }
 
-pub fn entries_reply(entries: Vec<(StreamId, &Fields)>) -> Reply {
+pub fn entries_reply(entries: Vec<(StreamId, Fields)>) -> Reply {
     Reply::Array(
         entries
             .into_iter()

@@ -97,9 +97,14 @@ fn ranges_lengths_and_deletes() {
         h.run("XRANGE s - +"),
         Reply::Array(vec![entry("4-0", &["f", "v4"]), entry("5-0", &["f", "v5"])])
     );
+    // The three entries share one node: an approximate trim removes nothing, and says so.
     assert_eq!(
         h.effects_of("XADD s MAXLEN ~ 1 LIMIT 10 6-0 f v6"),
-        vec!["0 XADD s MAXLEN = 1 6-0 f v6"]
+        vec!["0 XADD s MAXLEN = 3 6-0 f v6"]
+    );
+    assert_eq!(
+        h.effects_of("XTRIM s MAXLEN 1"),
+        vec!["0 XTRIM s MAXLEN = 1"]
     );
     assert_eq!(
         h.run("XTRIM s MAXLEN 1 LIMIT 10"),

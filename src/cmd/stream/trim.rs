@@ -1,27 +1,20 @@
 //! Trimming: XADD's and XTRIM's `MAXLEN|MINID [=|~] threshold [LIMIT count]`, and the exact
 //! form replicas receive.
 //!
-//! Redis trims approximately (`~`) by whole listpack nodes; here entries are not grouped in
-//! nodes, so `~` trims exactly to the threshold, which the option allows (it promises at
-//! least the threshold's entries stay, never exactly them). Either way a replica gets the
-//! exact effect: `=` with the resulting length or first ID, as Redis 7.0 rewrites it.
+//! Approximate trims (`~`) remove whole nodes only, as Redis's remove whole listpacks, so
+//! they keep what Redis keeps. Either way a replica gets the exact effect: `=` with the
+//! resulting length or first ID, as Redis 7.0 rewrites it.
 
 use bytes::Bytes;
 
 use super::id::parse_strict;
 use crate::resp::Reply;
-use crate::store::stream::{Stream, StreamId};
+use crate::store::stream::{Stream, TrimTo};
 use crate::util::num::parse_i64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Threshold {
-    MaxLen(usize),
-    MinId(StreamId),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Trim {
-    pub threshold: Threshold,
+    pub threshold: TrimTo,
     pub approx: bool,
     /// Most entries one trim deletes (LIMIT, only with `~`).
     pub limit: usize,
@@ -30,21 +23,18 @@ pub struct Trim {
 impl Trim {
     /// Trims `stream`; returns how many entries went.
     pub fn apply(&self, stream: &mut Stream) -> usize {
-        match self.threshold {
-            Threshold::MaxLen(max) => stream.trim_to_len(max, self.limit),
-            Threshold::MinId(min) => stream.trim_below(min, self.limit),
-        }
+        stream.trim(self.threshold, self.approx, self.limit)
     }
 
     /// The exact trim replicas get after this one ran on `stream`.
     pub fn exact_args(&self, stream: &Stream) -> [Bytes; 3] {
         match self.threshold {
-            Threshold::MaxLen(max) => [
+            TrimTo::MaxLen(max) => [
                 Bytes::from_static(b"MAXLEN"),
                 Bytes::from_static(b"="),
                 Bytes::from(if self.approx { stream.len() } else { max }.to_string()),
             ],
-            Threshold::MinId(min) => [
+            TrimTo::MinId(min) => [
                 Bytes::from_static(b"MINID"),
                 Bytes::from_static(b"="),
                 if self.approx {
@@ -57,8 +47,13 @@ impl Trim {
     }
 }
 
-/// Default LIMIT of an approximate trim: 100 nodes of `stream-node-max-entries` (100).
-const APPROX_LIMIT_DEFAULT: usize = 100 * 100;
+/// Default LIMIT of an approximate trim: 100 nodes' worth of entries, within Redis's bounds.
+fn approx_limit_default(node_entries_max: usize) -> usize {
+    match node_entries_max.saturating_mul(100) {
+        0 => 10_000,
+        n => n.min(1_000_000),
+    }
+}
 
 /// What XADD's or XTRIM's options say.
 #[derive(Debug, Clone, Copy)]
@@ -78,6 +73,7 @@ pub fn parse_add_or_trim(
     start: usize,
     xadd: bool,
     from_master: bool,
+    node_entries_max: usize,
 ) -> Result<Parsed, Reply> {
     let mut threshold = None;
     let mut approx = false;
@@ -113,9 +109,9 @@ pub fn parse_add_or_trim(
                 let Ok(n) = usize::try_from(n) else {
                     return Err(Reply::error("ERR The MAXLEN argument must be >= 0."));
                 };
-                Threshold::MaxLen(n)
+                TrimTo::MaxLen(n)
             } else {
-                Threshold::MinId(parse_strict(arg)?)
+                TrimTo::MinId(parse_strict(arg)?)
             });
             i += 2;
         } else if opt.eq_ignore_ascii_case(b"LIMIT") && more > 0 {
@@ -164,7 +160,7 @@ pub fn parse_add_or_trim(
             }
             Some(0) => usize::MAX,
             Some(n) => n,
-            None if approx => APPROX_LIMIT_DEFAULT,
+            None if approx => approx_limit_default(node_entries_max),
             None => usize::MAX,
         }
     };
