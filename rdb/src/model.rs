@@ -282,7 +282,8 @@ pub struct StreamGroup {
     pub name: Bytes,
     pub last_delivered_id: StreamId,
     /// Logical read counter (stream formats 2 and 3); `None` when the writer did not know it
-    /// (stored as -1) or the format has none.
+    /// (stored as -1). Format 1 has none: it is derived from the stream's metadata as Redis
+    /// 7.0 derives it on load, `None` where that cannot tell.
     pub entries_read: Option<u64>,
     /// The group's pending entries list.
     pub pending: Vec<StreamPending>,

@@ -86,6 +86,28 @@ impl StreamBuild {
     }
 }
 
+/// A format-1 group's read counter, which that format does not store: derived as Redis 7.0
+/// derives it on load (`streamEstimateDistanceFromFirstEverEntry`), for a stream whose
+/// metadata came from format 1 (nothing deleted ahead, entries added = length). `None` where
+/// Redis cannot tell either.
+fn format1_entries_read(v: &StreamValue, id: StreamId) -> Option<u64> {
+    if v.entries_added == 0 {
+        return Some(0);
+    }
+    if id == v.last_id || (v.length == 0 && id < v.last_id) {
+        return Some(v.entries_added);
+    }
+    if id > v.last_id {
+        return None;
+    }
+    let before_first = v.entries_added.saturating_sub(v.length);
+    match id.cmp(&v.first_id) {
+        std::cmp::Ordering::Less => Some(before_first),
+        std::cmp::Ordering::Equal => Some(before_first + 1),
+        std::cmp::Ordering::Greater => None,
+    }
+}
+
 fn corrupt(offset: u64, reason: &'static str) -> DecodeError {
     DecodeError::Stream { offset, reason }
 }
@@ -179,7 +201,7 @@ pub(crate) fn unit(
                 let entries_read = if s.rdb_type >= rdb_type::STREAM_LISTPACKS_2 {
                     Some(cur.len()?).filter(|&n| n != u64::MAX)
                 } else {
-                    None
+                    format1_entries_read(&s.value, last_delivered_id)
                 };
                 let pel = capped(cur, limits)?;
                 budget.charge(limits, 1, name.len() as u64, at)?;

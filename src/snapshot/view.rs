@@ -117,8 +117,19 @@ fn write_entry(
     entry: &Entry,
     field_times: bool,
 ) -> Result<(), EncodeError> {
-    let expire = entry.expire_at_ms;
-    match &entry.value {
+    write_value(encoder, key, &entry.value, entry.expire_at_ms, field_times)
+}
+
+/// Writes one key: its expiry, type byte, name and value. Hashes keep their field times
+/// only with `field_times` (the encoder's version must then be 12 or more).
+pub(super) fn write_value(
+    encoder: &mut Encoder,
+    key: &[u8],
+    value: &Value,
+    expire: Option<u64>,
+    field_times: bool,
+) -> Result<(), EncodeError> {
+    match value {
         Value::Str(s) => encoder.write_string(key, s, expire),
         Value::List(l) => encoder.write_list(key, l.iter(), expire)?,
         Value::Set(s) => encoder.write_set(key, s.iter(), expire)?,

@@ -2,6 +2,7 @@
 //! iteration, whole-database operations, OBJECT.
 
 mod del;
+mod dump;
 mod expire;
 mod flush;
 mod keyspace;
@@ -109,6 +110,15 @@ pub const COMMANDS: &[CommandSpec] = &[
         "generic",
         rename::copy
     ),
+    command!("dump", 2, READONLY, (1, 1, 1), "generic", dump::dump),
+    command!(
+        "restore",
+        -4,
+        WRITE | DENYOOM,
+        (1, 1, 1),
+        "generic",
+        dump::restore
+    ),
     command!("keys", 2, READONLY, (0, 0, 0), "generic", keyspace::keys),
     command!("scan", -2, READONLY, (0, 0, 0), "generic", keyspace::scan),
     command!(
@@ -140,6 +150,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     command!("object", -2, READONLY, (0, 0, 0), "generic", object::object),
 ];
 
+#[cfg(test)]
+mod dump_tests;
 #[cfg(test)]
 pub(crate) mod test_support;
 #[cfg(test)]

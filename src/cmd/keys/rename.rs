@@ -19,7 +19,7 @@ pub fn renamenx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 
 /// Clients blocked on a list, sorted set or stream may be served by a key that appears
 /// under their name (Redis's `dbAdd` signals them).
-fn signal_if_poppable(ctx: &mut Ctx<'_>, db: usize, key: &[u8], entry: &Entry) {
+pub(super) fn signal_if_poppable(ctx: &mut Ctx<'_>, db: usize, key: &[u8], entry: &Entry) {
     if matches!(
         entry.value.value_type(),
         ValueType::List | ValueType::ZSet | ValueType::Stream

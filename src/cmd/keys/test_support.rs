@@ -16,6 +16,12 @@ pub struct Harness {
     pub session: Session,
 }
 
+fn words(line: &str) -> Vec<Bytes> {
+    line.split(' ')
+        .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+        .collect()
+}
+
 impl Harness {
     pub fn new() -> Harness {
         Harness {
@@ -27,10 +33,11 @@ impl Harness {
 
     /// Runs one command line (words split on spaces) and returns its reply.
     pub fn run(&mut self, line: &str) -> Reply {
-        let argv: Vec<Bytes> = line
-            .split(' ')
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
+        self.run_argv(words(line))
+    }
+
+    /// Runs one command given as its arguments (for binary ones).
+    pub fn run_argv(&mut self, argv: Vec<Bytes>) -> Reply {
         let spec = lookup(&argv[0]).expect("known command");
         dispatch::call(
             &self.server,
@@ -45,9 +52,14 @@ impl Harness {
     /// Runs a command and returns the effects it propagated, each as a space-joined line
     /// prefixed with its db index.
     pub fn effects_of(&mut self, line: &str) -> Vec<String> {
+        self.effects_of_argv(words(line))
+    }
+
+    /// [`Harness::effects_of`] for a command given as its arguments.
+    pub fn effects_of_argv(&mut self, argv: Vec<Bytes>) -> Vec<String> {
         self.state.log_effects();
         let start = self.state.repl.log.mark();
-        self.run(line);
+        self.run_argv(argv);
         self.state.log_effects();
         self.state
             .repl
