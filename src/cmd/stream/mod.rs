@@ -9,6 +9,7 @@ mod info;
 mod pel;
 mod range;
 mod read;
+mod read_args;
 mod readgroup;
 mod remove;
 mod shared;

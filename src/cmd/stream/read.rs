@@ -4,64 +4,15 @@
 use bytes::Bytes;
 
 use super::id::parse_id;
-use super::shared::{entries_reply, parse_count, read_stream, streams_reply};
+use super::read_args::{self, ReadArgs};
+use super::shared::{entries_reply, read_stream, streams_reply};
 use crate::cmd::ctx::Ctx;
-use crate::cmd::errors;
 use crate::resp::Reply;
 use crate::server::blocking::Resume;
 use crate::store::stream::StreamId;
-use crate::util::num::parse_i64;
 
-struct XRead<'a> {
-    count: usize,
-    /// Milliseconds; `Some(0)` blocks forever.
-    block_ms: Option<u64>,
-    keys: &'a [Bytes],
-    ids: &'a [Bytes],
-}
-
-fn parse(argv: &[Bytes]) -> Result<XRead<'_>, Reply> {
-    let mut count = usize::MAX;
-    let mut block_ms = None;
-    let mut i = 1;
-    while i < argv.len() {
-        let option = &argv[i];
-        if option.eq_ignore_ascii_case(b"STREAMS") {
-            let rest = &argv[i + 1..];
-            if rest.is_empty() || !rest.len().is_multiple_of(2) {
-                return Err(Reply::error(
-                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
-                ));
-            }
-            let (keys, ids) = rest.split_at(rest.len() / 2);
-            return Ok(XRead {
-                count,
-                block_ms,
-                keys,
-                ids,
-            });
-        }
-        let Some(value) = argv.get(i + 1) else {
-            return Err(Reply::error(errors::SYNTAX));
-        };
-        if option.eq_ignore_ascii_case(b"COUNT") {
-            count = parse_count(value)?;
-        } else if option.eq_ignore_ascii_case(b"BLOCK") {
-            match parse_i64(value) {
-                Some(ms) if ms < 0 => return Err(Reply::error(errors::TIMEOUT_NEGATIVE)),
-                Some(ms) => block_ms = u64::try_from(ms).ok(),
-                None => {
-                    return Err(Reply::error(
-                        "ERR timeout is not an integer or out of range",
-                    ));
-                }
-            }
-        } else {
-            return Err(Reply::error(errors::SYNTAX));
-        }
-        i += 2;
-    }
-    Err(Reply::error(errors::SYNTAX))
+fn parse(argv: &[Bytes]) -> Result<ReadArgs<'_>, Reply> {
+    read_args::parse(argv, false)
 }
 
 /// Reads every stream after its ID; `None` if none has entries there.

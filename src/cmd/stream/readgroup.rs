@@ -9,13 +9,12 @@ use bytes::Bytes;
 
 use super::id::parse_id;
 use super::pel::{propagate_all, setid_effect, xclaim_effect};
-use super::shared::{entry_reply, parse_count, peek_stream, streams_reply, write_stream};
+use super::read_args;
+use super::shared::{entry_reply, peek_stream, streams_reply, write_stream};
 use crate::cmd::ctx::Ctx;
-use crate::cmd::errors;
 use crate::resp::Reply;
 use crate::server::blocking::Resume;
 use crate::store::stream::StreamId;
-use crate::util::num::parse_i64;
 
 struct Request<'a> {
     group: &'a Bytes,
@@ -28,64 +27,18 @@ struct Request<'a> {
 }
 
 fn parse(argv: &[Bytes]) -> Result<Request<'_>, Reply> {
-    let mut group = None;
-    let mut count = usize::MAX;
-    let mut block_ms = None;
-    let mut noack = false;
-    let mut streams_at = None;
-    let mut i = 1;
-    while i < argv.len() {
-        let more = argv.len() - i - 1;
-        let opt = &argv[i];
-        if opt.eq_ignore_ascii_case(b"BLOCK") && more > 0 {
-            match parse_i64(&argv[i + 1]) {
-                Some(ms) if ms < 0 => return Err(Reply::error(errors::TIMEOUT_NEGATIVE)),
-                Some(ms) => block_ms = u64::try_from(ms).ok(),
-                None => {
-                    return Err(Reply::error(
-                        "ERR timeout is not an integer or out of range",
-                    ));
-                }
-            }
-            i += 2;
-        } else if opt.eq_ignore_ascii_case(b"COUNT") && more > 0 {
-            count = parse_count(&argv[i + 1])?;
-            i += 2;
-        } else if opt.eq_ignore_ascii_case(b"STREAMS") && more > 0 {
-            let rest = argv.len() - i - 1;
-            if !rest.is_multiple_of(2) {
-                return Err(Reply::error(
-                    "ERR Unbalanced XREADGROUP list of streams: for each stream key an ID or '>' must be specified.",
-                ));
-            }
-            streams_at = Some(i + 1);
-            break;
-        } else if opt.eq_ignore_ascii_case(b"GROUP") && more >= 2 {
-            group = Some((&argv[i + 1], &argv[i + 2]));
-            i += 3;
-        } else if opt.eq_ignore_ascii_case(b"NOACK") {
-            noack = true;
-            i += 1;
-        } else {
-            return Err(Reply::error(errors::SYNTAX));
-        }
-    }
-    let Some(streams_at) = streams_at else {
-        return Err(Reply::error(errors::SYNTAX));
-    };
-    let Some((group, consumer)) = group else {
+    let args = read_args::parse(argv, true)?;
+    let Some((group, consumer)) = args.group else {
         return Err(Reply::error("ERR Missing GROUP option for XREADGROUP"));
     };
-    let rest = &argv[streams_at..];
-    let (keys, ids) = rest.split_at(rest.len() / 2);
     Ok(Request {
         group,
         consumer,
-        count,
-        block_ms,
-        noack,
-        keys,
-        ids,
+        count: args.count,
+        block_ms: args.block_ms,
+        noack: args.noack,
+        keys: args.keys,
+        ids: args.ids,
     })
 }
 
