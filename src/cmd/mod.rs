@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod errors;
 pub mod table;
 
+pub mod bitmap;
 pub mod connection;
 pub mod hash;
 pub mod keys;

@@ -60,6 +60,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::connection::COMMANDS,
         super::server::COMMANDS,
         super::string::COMMANDS,
+        super::bitmap::COMMANDS,
         super::keys::COMMANDS,
         super::list::COMMANDS,
         super::hash::COMMANDS,
