@@ -227,9 +227,9 @@ fn assert_same(master: &mut Client, replica: &mut Client, when: &str, with_times
     assert_eq!(a, b, "{when}: field expiry times differ");
 }
 
-/// `field_times`: whether the master's hashes get field expiry times. Valkey 9.1 has them
-/// but sends a replica that does not announce a Valkey version RDB 11, which cannot hold
-/// them: it refuses such a sync ("Can't store key in RDB version 11").
+/// `field_times`: whether the master's hashes get field expiry times. Valkey 9.1 sends them
+/// in its own format (`VALKEY080`, type 22) to a replica that announces Valkey 9 with
+/// `REPLCONF version`, as sluice does; to others it sends RDB 11, which cannot hold them.
 fn follow_anchor(which: Anchor, program: &std::path::Path, diskless: bool, field_times: bool) {
     let mode = if diskless { "yes" } else { "no" };
     let master_server = ServerProcess::anchor(
@@ -350,7 +350,7 @@ fn follows_valkey_9_1_diskless() {
     let Some(program) = anchor(Anchor::Valkey91, "follows_valkey_9_1_diskless") else {
         return;
     };
-    follow_anchor(Anchor::Valkey91, &program, true, false);
+    follow_anchor(Anchor::Valkey91, &program, true, true);
 }
 
 #[test]
@@ -358,7 +358,7 @@ fn follows_valkey_9_1_with_disk_sync() {
     let Some(program) = anchor(Anchor::Valkey91, "follows_valkey_9_1_with_disk_sync") else {
         return;
     };
-    follow_anchor(Anchor::Valkey91, &program, false, false);
+    follow_anchor(Anchor::Valkey91, &program, false, true);
 }
 
 /// An anchor server as the replica of a sluice master.
@@ -456,7 +456,7 @@ fn valkey_9_1_follows_sluice_diskless() {
     let Some(program) = anchor(Anchor::Valkey91, "valkey_9_1_follows_sluice_diskless") else {
         return;
     };
-    anchor_follows_sluice(Anchor::Valkey91, &program, true, false);
+    anchor_follows_sluice(Anchor::Valkey91, &program, true, true);
 }
 
 #[test]
@@ -464,5 +464,5 @@ fn valkey_9_1_follows_sluice_with_disk_sync() {
     let Some(program) = anchor(Anchor::Valkey91, "valkey_9_1_follows_sluice_with_disk_sync") else {
         return;
     };
-    anchor_follows_sluice(Anchor::Valkey91, &program, false, false);
+    anchor_follows_sluice(Anchor::Valkey91, &program, false, true);
 }

@@ -125,51 +125,63 @@ fn payloads_move_both_ways_with_the_anchors() {
     }
 }
 
-/// Hashes whose fields expire: a Redis 8.6 payload (RDB 12 and up) restores with its times,
-/// and sluice's payload of such a hash restores on Redis 8.6 with them.
+/// Hashes whose fields expire: a Redis 8.6 payload (RDB 12 and up) and a Valkey 9.1 one
+/// (its format 80, type 22) restore with their times, and sluice's payload of such a hash
+/// (RDB 12) restores on Redis 8.6 with them. Valkey refuses RDB 12 payloads, as it refuses
+/// Redis 8.6's.
 #[test]
-fn field_times_move_both_ways_with_redis_8_6() {
-    let Some(program) = anchor(Anchor::Redis86, "field_times_move_both_ways_with_redis_8_6") else {
-        return;
-    };
-    for sluice_is_source in [false, true] {
-        let sluice = ServerProcess::sluice(&[]);
-        let redis = ServerProcess::anchor(&program, &[]);
-        let (mut src, mut dst) = if sluice_is_source {
-            (sluice.client(), redis.client())
-        } else {
-            (redis.client(), sluice.client())
+fn field_times_move_with_the_anchors() {
+    for which in [Anchor::Redis86, Anchor::Valkey91] {
+        let Some(program) = anchor(which, "field_times_move_with_the_anchors") else {
+            continue;
         };
-        let mut commands = vec![cmd(&["HSET", "hfe:small", "a", "1", "b", "2", "c", "3"])];
-        commands.push(cmd(&[
-            "HPEXPIREAT",
-            "hfe:small",
-            "4102444800000",
-            "FIELDS",
-            "1",
-            "a",
-        ]));
-        let mut big = cmd(&["HSET", "hfe:big"]);
-        for i in 0..600 {
-            big.push(format!("f{i}").into_bytes());
-            big.push(i.to_string().into_bytes());
+        let directions: &[bool] = match which {
+            Anchor::Redis86 => &[false, true],
+            Anchor::Valkey91 => &[false],
+        };
+        for &sluice_is_source in directions {
+            let sluice = ServerProcess::sluice(&[]);
+            let other = ServerProcess::anchor(&program, &[]);
+            let (mut src, mut dst) = if sluice_is_source {
+                (sluice.client(), other.client())
+            } else {
+                (other.client(), sluice.client())
+            };
+            populate_field_times(&mut src);
+            copy_all(&mut src, &mut dst);
+            for (key, field) in [("hfe:small", "a"), ("hfe:small", "b"), ("hfe:big", "f599")] {
+                let times = |c: &mut Client| c.cmd(&["HPEXPIRETIME", key, "FIELDS", "1", field]);
+                assert_eq!(times(&mut src), times(&mut dst), "{which:?} {key} {field}");
+            }
+            assert_same_data(&mut src, &mut dst, 1);
         }
-        commands.push(big);
-        commands.push(cmd(&[
-            "HPEXPIREAT",
-            "hfe:big",
-            "4102444800123",
-            "FIELDS",
-            "2",
-            "f1",
-            "f599",
-        ]));
-        pipeline(&mut src, &commands);
-        copy_all(&mut src, &mut dst);
-        for (key, field) in [("hfe:small", "a"), ("hfe:small", "b"), ("hfe:big", "f599")] {
-            let times = |c: &mut Client| c.cmd(&["HPEXPIRETIME", key, "FIELDS", "1", field]);
-            assert_eq!(times(&mut src), times(&mut dst), "{key} {field}");
-        }
-        assert_same_data(&mut src, &mut dst, 1);
     }
+}
+
+fn populate_field_times(client: &mut Client) {
+    let mut commands = vec![cmd(&["HSET", "hfe:small", "a", "1", "b", "2", "c", "3"])];
+    commands.push(cmd(&[
+        "HPEXPIREAT",
+        "hfe:small",
+        "4102444800000",
+        "FIELDS",
+        "1",
+        "a",
+    ]));
+    let mut big = cmd(&["HSET", "hfe:big"]);
+    for i in 0..600 {
+        big.push(format!("f{i}").into_bytes());
+        big.push(i.to_string().into_bytes());
+    }
+    commands.push(big);
+    commands.push(cmd(&[
+        "HPEXPIREAT",
+        "hfe:big",
+        "4102444800123",
+        "FIELDS",
+        "2",
+        "f1",
+        "f599",
+    ]));
+    pipeline(client, &commands);
 }

@@ -92,6 +92,9 @@ enum Acc {
         min_expire: Option<u64>,
     },
     Stream(Box<StreamBuild>),
+    /// Valkey 9's type 22 (`RDB_TYPE_HASH_2`): field, value, then the field's absolute expiry
+    /// as 8 bytes little-endian, -1 for none.
+    ValkeyHashEx(Vec<HashFieldEntry>),
 }
 
 /// Running totals of one value, checked against the limits as elements arrive.
@@ -511,6 +514,25 @@ impl Decoder {
         let max = limits.string_bytes_max;
         // Valkey gives the bytes from 22 up meanings of its own (its hash with field expiry is
         // 22, and 242 and 243 are opcodes there): none of them may be read as Redis's.
+        if self.signature == Some(RdbSignature::Valkey) && t == rdb_type::VALKEY_HASH_2 {
+            let key = cur.string(max)?;
+            let n = cur.len_capped("element count", limits.elements_max)?;
+            let building = Building {
+                key,
+                rdb_type: t,
+                db: self.db,
+                meta: self.meta,
+                remaining: n,
+                budget: Budget::default(),
+                acc: Acc::ValkeyHashEx(Vec::with_capacity(n.min(PREALLOC_ELEMENTS_MAX) as usize)),
+            };
+            self.meta = Meta::default();
+            if n == 0 {
+                return Ok(Some(finish_building(building)));
+            }
+            self.phase = Phase::Value(Box::new(building));
+            return Ok(None);
+        }
         if self.signature == Some(RdbSignature::Valkey)
             && let Some(name) = rdb_type::valkey_name(t)
         {
@@ -757,6 +779,32 @@ fn element_unit(b: &mut Building, cur: &mut Cur<'_>, limits: &DecodeLimits) -> R
                 expire_at_ms,
             });
         }
+        (Acc::ValkeyHashEx(fields), _) => {
+            let field = cur.string(max)?;
+            let value = cur.string(max)?;
+            let expiry_at = cur.offset();
+            let expiry = i64::from_le_bytes(cur.array()?);
+            let expire_at_ms = match expiry {
+                -1 => None,
+                ms => match u64::try_from(ms) {
+                    Ok(ms) if ms <= FIELD_EXPIRE_AT_MS_MAX => Some(ms),
+                    _ => {
+                        return Err(DecodeError::FieldExpiry {
+                            expire_at_ms: expiry as u64,
+                            offset: expiry_at,
+                        }
+                        .into());
+                    }
+                },
+            };
+            b.budget
+                .charge(limits, 1, (field.len() + value.len()) as u64 + 8, at)?;
+            fields.push(HashFieldEntry {
+                field,
+                value,
+                expire_at_ms,
+            });
+        }
         (Acc::List(v), LIST_QUICKLIST) => {
             let (blob, blob_at) = string_located(cur, max)?;
             walk_list(v, &blob, blob_at, Packing::Ziplist, limits, &mut b.budget)?;
@@ -798,7 +846,9 @@ fn finish_building(b: Building) -> Item {
         Acc::Set(v) => RdbValue::Set(v),
         Acc::ZSet(v) => RdbValue::SortedSet(v),
         Acc::Hash(v) => RdbValue::Hash(v),
-        Acc::HashEx { fields, .. } => RdbValue::HashWithFieldExpiry(fields),
+        Acc::HashEx { fields, .. } | Acc::ValkeyHashEx(fields) => {
+            RdbValue::HashWithFieldExpiry(fields)
+        }
         Acc::Stream(s) => RdbValue::Stream(Box::new(s.into_value())),
     };
     Item::Entry(KeyEntry {

@@ -34,7 +34,8 @@ use crate::blob::lp_backlen_bytes;
 use crate::crc::Crc64;
 use crate::lzf;
 use crate::model::{
-    FIELD_EXPIRE_AT_MS_MAX, RDB_VERSION_READ_MAX, RDB_VERSION_WRITTEN, RdbValue, opcode, rdb_type,
+    FIELD_EXPIRE_AT_MS_MAX, RDB_VERSION_READ_MAX, RDB_VERSION_WRITTEN, RdbValue,
+    VALKEY_RDB_VERSION_READ, opcode, rdb_type,
 };
 
 mod stream;
@@ -77,7 +78,9 @@ pub struct EncoderOptions {
     /// written are the same for every version but streams (type 19 at 10, 21 from 11, as
     /// Redis writes them), and a reader refuses a version newer than its own: 10 loads into
     /// Redis 7.0 and later and Valkey 8 and later, 12 into Redis 7.4 and later only (Valkey
-    /// refuses 12 to 79). Hashes with field expiry need 12 or more.
+    /// refuses 12 to 79). Hashes with field expiry need 12 or more. 80 writes Valkey 9's
+    /// format instead (`VALKEY080`, read by Valkey 9 only): the same encodings with streams as
+    /// type 21, and hashes with field expiry as Valkey's type 22.
     pub rdb_version: u32,
 }
 
@@ -135,9 +138,13 @@ impl Encoder {
     /// version whose encodings this encoder writes and a reader knows); [`Encoder::try_new`]
     /// refuses it instead.
     pub fn new(options: EncoderOptions) -> Self {
-        let rdb_version = options
-            .rdb_version
-            .clamp(RDB_VERSION_WRITE_MIN, RDB_VERSION_READ_MAX);
+        let rdb_version = if options.rdb_version == VALKEY_RDB_VERSION_READ {
+            options.rdb_version
+        } else {
+            options
+                .rdb_version
+                .clamp(RDB_VERSION_WRITE_MIN, RDB_VERSION_READ_MAX)
+        };
         let chunk_size = options.chunk_size_bytes.max(1);
         let mut enc = Self {
             chunk_size,
@@ -151,14 +158,20 @@ impl Encoder {
             scratch: Vec::new(),
             lzf_out: Vec::new(),
         };
-        let header = format!("REDIS{rdb_version:04}");
+        let header = if rdb_version == VALKEY_RDB_VERSION_READ {
+            format!("VALKEY{rdb_version:03}")
+        } else {
+            format!("REDIS{rdb_version:04}")
+        };
         enc.put(header.as_bytes());
         enc
     }
 
     /// Like [`Encoder::new`], but a version outside 10 to 13 is an error.
     pub fn try_new(options: EncoderOptions) -> Result<Self, EncodeError> {
-        if !(RDB_VERSION_WRITE_MIN..=RDB_VERSION_READ_MAX).contains(&options.rdb_version) {
+        if !(RDB_VERSION_WRITE_MIN..=RDB_VERSION_READ_MAX).contains(&options.rdb_version)
+            && options.rdb_version != VALKEY_RDB_VERSION_READ
+        {
             return Err(EncodeError::UnsupportedVersion {
                 version: options.rdb_version,
             });
@@ -451,6 +464,9 @@ impl Encoder {
         F: AsRef<[u8]>,
         V: AsRef<[u8]>,
     {
+        if self.rdb_version == VALKEY_RDB_VERSION_READ {
+            return self.write_valkey_hash_with_field_expiry(key, fields, expire_at_ms);
+        }
         if self.rdb_version < HASH_FIELD_EXPIRY_RDB_VERSION_MIN {
             return Err(EncodeError::VersionTooOld {
                 what: "hash with field expiry",
@@ -490,6 +506,45 @@ impl Encoder {
             self.put_len(ttl);
             self.put_string(f.as_ref());
             self.put_string(v.as_ref());
+            written += 1;
+        }
+        check_count("hash", count, written)
+    }
+
+    /// Valkey 9's hash with field expiry (type 22 under `VALKEY080`): the field count, then
+    /// per field its name, value and absolute expiry (8 bytes little-endian, -1 for none).
+    fn write_valkey_hash_with_field_expiry<I, F, V>(
+        &mut self,
+        key: &[u8],
+        fields: I,
+        expire_at_ms: Option<u64>,
+    ) -> Result<(), EncodeError>
+    where
+        I: IntoIterator<Item = (F, V, Option<u64>)>,
+        I::IntoIter: Clone,
+        F: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        let iter = fields.into_iter();
+        let count = iter.clone().count() as u64;
+        if count == 0 {
+            return Err(EncodeError::EmptyCollection { what: "hash" });
+        }
+        self.entry_head(rdb_type::VALKEY_HASH_2, key, expire_at_ms);
+        self.put_len(count);
+        let mut written = 0u64;
+        for (f, v, expiry) in iter {
+            let stored = match expiry {
+                None => -1i64,
+                Some(ms) => {
+                    check_field_expiry(ms)?;
+                    // Within 2^48 (checked), hence within i64.
+                    i64::try_from(ms).map_err(|_| EncodeError::FieldExpiry { expire_at_ms: ms })?
+                }
+            };
+            self.put_string(f.as_ref());
+            self.put_string(v.as_ref());
+            self.put(&stored.to_le_bytes());
             written += 1;
         }
         check_count("hash", count, written)

@@ -64,6 +64,9 @@ pub mod rdb_type {
     pub const SET_LISTPACK: u8 = 20;
     pub const STREAM_LISTPACKS_3: u8 = 21;
     pub const HASH_METADATA_PRE_GA: u8 = 22;
+    /// Valkey 9's hash with field expiry (`RDB_TYPE_HASH_2`), only under the `VALKEY`
+    /// signature: the same byte as Redis's pre-GA type above.
+    pub const VALKEY_HASH_2: u8 = 22;
     pub const HASH_LISTPACK_EX_PRE_GA: u8 = 23;
     pub const HASH_METADATA: u8 = 24;
     pub const HASH_LISTPACK_EX: u8 = 25;
@@ -111,7 +114,7 @@ pub mod rdb_type {
     pub fn valkey_name(t: u8) -> Option<&'static str> {
         Some(match t {
             0..=21 | 244..=255 => return None,
-            22 => "Valkey hash with field expiry",
+            VALKEY_HASH_2 => "Valkey hash with field expiry",
             23 => "Valkey path hash",
             242 => "Valkey UPDATE opcode",
             243 => "Valkey SLOT_IMPORT opcode",

@@ -595,7 +595,16 @@ fn encoder_versions() {
         );
     }
     assert_eq!(Encoder::default().rdb_version(), 10);
-    for (asked, got) in [(0, 10), (9, 10), (14, 13), (80, 13)] {
+    // 80 is Valkey 9's format, written under its own signature.
+    let valkey = EncoderOptions {
+        rdb_version: 80,
+        ..EncoderOptions::default()
+    };
+    assert_eq!(
+        Encoder::try_new(valkey).unwrap().finish().concat()[..9],
+        b"VALKEY080"[..]
+    );
+    for (asked, got) in [(0, 10), (9, 10), (14, 13), (79, 13), (81, 13)] {
         let opts = EncoderOptions {
             rdb_version: asked,
             ..EncoderOptions::default()
@@ -606,4 +615,68 @@ fn encoder_versions() {
         );
         assert_eq!(Encoder::new(opts).rdb_version(), got);
     }
+}
+
+// --- Valkey 9 (VALKEY080, type 22) -------------------------------------------------------
+
+/// The key `HSET h a 1 b 2; HPEXPIREAT h 4102444800000 FIELDS 1 a` as valkey-server 9.1.2
+/// saves it (its bytes, after the key name, from a `dump.rdb` it wrote), in a file with no
+/// checksum.
+const VALKEY_HASH: &[u8] = b"\x16\x01h\x02\x01a\xc0\x01\x00\xd8\xc3\x2c\xbb\x03\x00\x00\x01b\xc0\x02\xff\xff\xff\xff\xff\xff\xff\xff";
+
+fn valkey_file(body: &[u8]) -> Vec<u8> {
+    let mut file = b"VALKEY080".to_vec();
+    file.extend_from_slice(body);
+    file.push(0xFF);
+    file.extend_from_slice(&[0; 8]);
+    file
+}
+
+#[test]
+fn valkey_type_22_as_valkey_9_writes_it() {
+    let e = single(&valkey_file(VALKEY_HASH));
+    assert_eq!(e.rdb_type, rdb_type::VALKEY_HASH_2);
+    assert_eq!(
+        hfe_fields(&e),
+        [fe("a", "1", Some(4_102_444_800_000)), fe("b", "2", None)]
+    );
+    // Under the REDIS signature the same byte is Redis's pre-GA layout, not Valkey's.
+    let mut redis = b"REDIS0011".to_vec();
+    redis.extend_from_slice(VALKEY_HASH);
+    redis.push(0xFF);
+    redis.extend_from_slice(&[0; 8]);
+    assert!(decode_all(&redis, DecodeLimits::default()).is_err());
+}
+
+#[test]
+fn valkey_type_22_refuses_times_below_minus_one() {
+    let mut body = VALKEY_HASH.to_vec();
+    let last = body.len() - 8;
+    body[last..].copy_from_slice(&(-2i64).to_le_bytes());
+    assert!(matches!(
+        expect_err(&valkey_file(&body), DecodeLimits::default()),
+        DecodeError::FieldExpiry { .. }
+    ));
+}
+
+#[test]
+fn version_80_writes_valkey_9_files() {
+    let mut enc = encoder(80);
+    enc.write_hash_with_field_expiry(
+        b"h",
+        [
+            (&b"a"[..], &b"1"[..], Some(4_102_444_800_000)),
+            (b"b", b"2", None),
+        ],
+        None,
+    )
+    .unwrap();
+    let file = enc.finish().concat();
+    assert!(file.starts_with(b"VALKEY080"));
+    assert!(file.windows(VALKEY_HASH.len()).any(|w| w == VALKEY_HASH));
+    let e = single(&file);
+    assert_eq!(
+        hfe_fields(&e),
+        [fe("a", "1", Some(4_102_444_800_000)), fe("b", "2", None)]
+    );
 }

@@ -28,6 +28,10 @@ use crate::server::replication::{LinkStatus, MasterLink};
 use crate::server::{Server, unix_time_ms};
 use crate::snapshot::load::{LoadError, LoadOptions, Loaded, Loader};
 
+/// The version announced with `REPLCONF version`: the first Valkey release whose format
+/// (80) a Valkey master sends, which sluice loads. Not sluice's own version (INFO's
+/// `redis_version`), which Redis and Valkey do not compare.
+const VALKEY_FORMAT_VERSION: &str = "9.0.0";
 /// Longest wait for a TCP connection to the master (shorter if `repl-timeout` is).
 const CONNECT_TIMEOUT_MAX: Duration = Duration::from_secs(10);
 /// Pause between attempts while the master is unreachable or not ready.
@@ -493,6 +497,17 @@ impl Link {
             .await?;
         if reply.starts_with('-') {
             tracing::info!("(non critical) master does not understand REPLCONF capa: {reply}");
+        }
+        // Valkey masters choose the payload's format by the version a replica announces:
+        // from 9.0 they send their own format 80, which keeps hash field expiry times (a
+        // Redis-format payload cannot, and a Valkey master holding such hashes then fails
+        // the sync). sluice reads it, so it announces the first version that gets it. Redis
+        // masters answer with an error, as Valkey replicas meet it, and go on.
+        let reply = self
+            .command(&[b"REPLCONF", b"version", VALKEY_FORMAT_VERSION.as_bytes()])
+            .await?;
+        if reply.starts_with('-') {
+            tracing::debug!("(non critical) master does not understand REPLCONF version: {reply}");
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! tasks that own sockets are in `link/`; the log itself is `log/`.
 
 pub mod failover;
+pub mod payload_format;
 pub mod role;
 pub mod wait;
 

@@ -118,8 +118,9 @@ pub struct ReplState {
     pub getack_requested: bool,
     /// Unix ms of the last PING appended for replicas.
     pub last_ping_unix_ms: u64,
-    /// Full syncs gathering replicas (diskless delay) before their snapshot is taken.
-    pub waiting_sync: Option<WaitingSync>,
+    /// Full syncs gathering replicas (diskless delay) before their snapshot is taken: at
+    /// most one per payload format, as one payload serves replicas that load the same one.
+    pub waiting_syncs: Vec<WaitingSync>,
     /// The disk-mode snapshot being written, which arriving replicas join.
     pub disk_job: Option<std::sync::Arc<DiskJob>>,
     /// The log on disk; None when it could not be opened (then the log lives in memory only)
@@ -149,7 +150,7 @@ impl ReplState {
             sync_snapshots: 0,
             getack_requested: false,
             last_ping_unix_ms: 0,
-            waiting_sync: None,
+            waiting_syncs: Vec::new(),
             disk_job: None,
             durable: None,
             hot_bytes_max: 64 << 20,
@@ -318,6 +319,7 @@ impl DiskJob {
 pub struct WaitingSync {
     pub(crate) members: Vec<(u64, mpsc::Sender<SyncFeed>)>,
     pub(crate) created: Instant,
+    pub(crate) format: crate::repl::payload_format::PayloadFormat,
 }
 
 /// INFO `master_failover_state`.

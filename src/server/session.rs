@@ -67,6 +67,8 @@ pub struct ReplicaHandshake {
     /// The replica reads a payload size estimate after `+FULLRESYNC <replid> <offset>`.
     pub capa_size_hint: bool,
     pub rdb_only: bool,
+    /// `REPLCONF version` (Valkey 8 and later announce theirs).
+    pub announced_version: Option<crate::repl::payload_format::AnnouncedVersion>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

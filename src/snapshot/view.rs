@@ -101,7 +101,8 @@ fn has_field_times(snapshot: &Snapshot) -> bool {
 }
 
 fn with_version(options: EncoderOptions, field_times: bool) -> EncoderOptions {
-    if field_times {
+    // Valkey 9's format (80) has field times of its own (type 22).
+    if field_times && options.rdb_version != sluice_rdb::VALKEY_RDB_VERSION_READ {
         EncoderOptions {
             rdb_version: options.rdb_version.max(RDB_VERSION_WITH_FIELD_TIMES),
             ..options

@@ -39,6 +39,15 @@ pub fn replconf(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             b"ack" | b"fack" => return Reply::Raw(b""),
             b"getack" => return Reply::Raw(b""),
             b"rdb-filter-only" => {}
+            b"version" => match crate::repl::payload_format::AnnouncedVersion::parse(value) {
+                Some(v) => handshake.announced_version = Some(v),
+                None => {
+                    return Reply::error(format!(
+                        "ERR Unrecognized version format: {}",
+                        String::from_utf8_lossy(value)
+                    ));
+                }
+            },
             _ => {
                 return Reply::error(format!(
                     "ERR Unrecognized REPLCONF option: {}",

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use super::{Payload, ReplicaConn, ReplicaEnd};
 use crate::config::ReplCompression;
 use crate::fanout;
+use crate::repl::payload_format::PayloadFormat;
 use crate::server::Server;
 use crate::server::replication::{ReplicaPhase, SyncFeed, WaitingSync};
 use crate::snapshot::view as snapshot;
@@ -24,9 +25,12 @@ pub(super) const RDB_CHUNK_BYTES: usize = 1 << 20;
 impl ReplicaConn<'_> {
     /// Joins (or starts) the diskless job, keeps the link alive until its snapshot is
     /// taken, then lets the sender write the payload.
-    pub(super) async fn diskless_payload(&mut self) -> Result<Payload, ReplicaEnd> {
+    pub(super) async fn diskless_payload(
+        &mut self,
+        format: PayloadFormat,
+    ) -> Result<Payload, ReplicaEnd> {
         let (tx, mut rx) = mpsc::channel(FEED_CHUNKS);
-        join_sync(self.server, self.id, tx);
+        join_sync(self.server, self.id, tx, format);
         let mut keepalive = tokio::time::interval(Duration::from_secs(1));
         keepalive.tick().await;
         // Until the snapshot is taken, newlines keep the link alive (replicas skip them).
@@ -143,16 +147,28 @@ fn framing_around(framing: fanout::Framing, fullresync: String) -> (Bytes, Bytes
     (header.freeze(), trailer)
 }
 
-/// Adds the replica to a diskless full-sync job: the one gathering members, or a new one.
-fn join_sync(server: &Arc<Server>, client_id: u64, tx: mpsc::Sender<SyncFeed>) {
+/// Adds the replica to a diskless full-sync job: the one gathering members for its payload
+/// format, or a new one.
+fn join_sync(
+    server: &Arc<Server>,
+    client_id: u64,
+    tx: mpsc::Sender<SyncFeed>,
+    format: PayloadFormat,
+) {
     let mut state = server.state.lock();
-    if let Some(waiting) = state.repl.waiting_sync.as_mut() {
+    if let Some(waiting) = state
+        .repl
+        .waiting_syncs
+        .iter_mut()
+        .find(|w| w.format == format)
+    {
         waiting.members.push((client_id, tx));
         return;
     }
-    state.repl.waiting_sync = Some(WaitingSync {
+    state.repl.waiting_syncs.push(WaitingSync {
         members: vec![(client_id, tx)],
         created: Instant::now(),
+        format,
     });
     let delay = Duration::from_secs(state.config.repl_diskless_sync_delay_seconds);
     drop(state);
@@ -164,7 +180,7 @@ fn join_sync(server: &Arc<Server>, client_id: u64, tx: mpsc::Sender<SyncFeed>) {
                 let state = server.state.lock();
                 let max =
                     crate::util::num::usize_from(state.config.repl_diskless_sync_max_replicas);
-                match &state.repl.waiting_sync {
+                match state.repl.waiting_syncs.iter().find(|w| w.format == format) {
                     Some(w) => w.created.elapsed() >= delay || (max > 0 && w.members.len() >= max),
                     None => return,
                 }
@@ -174,15 +190,15 @@ fn join_sync(server: &Arc<Server>, client_id: u64, tx: mpsc::Sender<SyncFeed>) {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let members = server
-            .state
-            .lock()
-            .repl
-            .waiting_sync
-            .take()
-            .map(|w| w.members)
-            .unwrap_or_default();
-        start_job(server, members);
+        let members = {
+            let mut state = server.state.lock();
+            let waiting = &mut state.repl.waiting_syncs;
+            match waiting.iter().position(|w| w.format == format) {
+                Some(at) => waiting.swap_remove(at).members,
+                None => Vec::new(),
+            }
+        };
+        start_job(server, members, format);
     });
 }
 
@@ -201,7 +217,11 @@ pub(super) fn estimate(snap: &snapshot::Snapshot) -> u64 {
 
 /// Takes the snapshot for the members and encodes it on its own thread, fanned out to
 /// every member by the sender.
-fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>) {
+fn start_job(
+    server: Arc<Server>,
+    members: Vec<(u64, mpsc::Sender<SyncFeed>)>,
+    format: PayloadFormat,
+) {
     let (snap, engine, level) = {
         let mut state = server.state.lock();
         let snap = snapshot::take(&mut state);
@@ -219,6 +239,7 @@ fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>) {
     let size_hint = estimate(&snap);
     tracing::info!(
         replicas = members.len(),
+        ?format,
         keys = snap.keys,
         offset = snap.offset,
         engine = engine.name(),
@@ -250,6 +271,7 @@ fn start_job(server: Arc<Server>, members: Vec<(u64, mpsc::Sender<SyncFeed>)>) {
     std::thread::spawn(move || {
         let options = EncoderOptions {
             chunk_size_bytes: RDB_CHUNK_BYTES,
+            rdb_version: format.rdb_version(),
             ..EncoderOptions::default()
         };
         // Encoded once; the sender fans each chunk out and paces us by the fastest

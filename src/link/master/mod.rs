@@ -21,6 +21,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::log::ReplId;
 use crate::log::psync::{self, FullResyncReason, PsyncDecision};
+use crate::repl::payload_format::PayloadFormat;
 use crate::server::clients::KillSwitch;
 use crate::server::replication::{ReplicaInfo, ReplicaPhase};
 use crate::server::session::{PsyncRequest, ReplicaHandshake};
@@ -198,10 +199,17 @@ impl ReplicaConn<'_> {
     /// The payload (diskless or from the disk snapshot), then the stream from the
     /// snapshot's offset.
     async fn full_sync(&mut self) -> ReplicaEnd {
-        let diskless =
-            self.server.state.lock().config.repl_diskless_sync && self.handshake.capa_eof;
+        let format = PayloadFormat::for_replica(
+            self.handshake.announced_version,
+            self.handshake.capa_size_hint,
+        );
+        // A replica of another format than the disk snapshot's (the RDB file, Redis's
+        // format) gets a diskless payload of its own, as it can take one.
+        let diskless = (self.server.state.lock().config.repl_diskless_sync
+            || format != PayloadFormat::Redis)
+            && self.handshake.capa_eof;
         let sent = if diskless {
-            self.diskless_payload().await
+            self.diskless_payload(format).await
         } else {
             self.disk_payload().await
         };
