@@ -126,8 +126,10 @@ fn populate_new_string_commands(master: &mut Client, round: usize, which: Anchor
     assert_eq!(master.cmd_text(&["GET", &key("c")]), "new");
 }
 
-/// Stream and consumer-group traffic: deliveries, NOACK reads, acknowledgements, claims.
-fn populate_stream_groups(master: &mut Client, round: usize) {
+/// Stream and consumer-group traffic: deliveries, NOACK reads, acknowledgements, claims;
+/// with Redis 8.6, also Redis 8.2's reference policies (XDELEX, XACKDEL, XTRIM ACKED and
+/// DELREF), which its masters stream as they came and Valkey does not have.
+fn populate_stream_groups(master: &mut Client, round: usize, which: Anchor) {
     let key = format!("grp:{round}");
     let mut commands = Vec::new();
     for i in 1..=6 {
@@ -174,6 +176,53 @@ fn populate_stream_groups(master: &mut Client, round: usize) {
         cmd(&["XDEL", &key, "5-0"]),
         cmd(&["XGROUP", "CREATECONSUMER", &key, "g", "frank"]),
     ]);
+    if which == Anchor::Redis86 {
+        let refs = format!("refs:{round}");
+        for i in 1..=8 {
+            commands.push(cmd(&[
+                "XADD",
+                &refs,
+                &format!("{i}-0"),
+                "n",
+                &i.to_string(),
+            ]));
+        }
+        commands.extend([
+            cmd(&["XGROUP", "CREATE", &refs, "g1", "0"]),
+            cmd(&["XGROUP", "CREATE", &refs, "g2", "0"]),
+            cmd(&[
+                "XREADGROUP",
+                "GROUP",
+                "g1",
+                "a",
+                "COUNT",
+                "6",
+                "STREAMS",
+                &refs,
+                ">",
+            ]),
+            cmd(&[
+                "XREADGROUP",
+                "GROUP",
+                "g2",
+                "b",
+                "COUNT",
+                "4",
+                "STREAMS",
+                &refs,
+                ">",
+            ]),
+            cmd(&["XACK", &refs, "g2", "1-0", "3-0"]),
+            cmd(&["XACKDEL", &refs, "g1", "ACKED", "IDS", "2", "1-0", "2-0"]),
+            cmd(&["XDELEX", &refs, "DELREF", "IDS", "1", "4-0"]),
+            cmd(&["XACK", &refs, "g1", "3-0"]),
+            cmd(&["XTRIM", &refs, "MAXLEN", "0", "ACKED"]),
+            cmd(&["XTRIM", &refs, "MINID", "6-0", "DELREF"]),
+            cmd(&[
+                "XADD", &refs, "MAXLEN", "~", "1", "KEEPREF", "9-0", "n", "9",
+            ]),
+        ]);
+    }
     pipeline(master, &commands);
 }
 
@@ -246,14 +295,14 @@ fn follow_anchor(which: Anchor, program: &std::path::Path, diskless: bool, field
     // Long enough to outlive the full sync, short enough to expire within the test.
     populate_field_expiry(&mut master, 0, 8000, field_times);
     populate_new_string_commands(&mut master, 0, which);
-    populate_stream_groups(&mut master, 0);
+    populate_stream_groups(&mut master, 0, which);
     let port = master_server.port.to_string();
     let replica_server = ServerProcess::sluice(&["--replicaof", "127.0.0.1", &port]);
     let mut replica = replica_server.client();
     // Writes while the sync runs.
     populate_field_expiry(&mut master, 1, 60_000, field_times);
     populate_new_string_commands(&mut master, 1, which);
-    populate_stream_groups(&mut master, 1);
+    populate_stream_groups(&mut master, 1, which);
     wait_for(
         SYNC_LIMIT,
         "the full sync",
@@ -289,7 +338,7 @@ fn follow_anchor(which: Anchor, program: &std::path::Path, diskless: bool, field
     );
     populate_field_expiry(&mut master, 2, 60_000, field_times);
     populate_new_string_commands(&mut master, 2, which);
-    populate_stream_groups(&mut master, 2);
+    populate_stream_groups(&mut master, 2, which);
     wait_for(
         SYNC_LIMIT,
         "a partial resync after CLIENT KILL TYPE replica",
@@ -379,13 +428,13 @@ fn anchor_follows_sluice(
     populate_mixed(&mut master);
     populate_field_expiry(&mut master, 0, 8000, field_times);
     populate_new_string_commands(&mut master, 0, which);
-    populate_stream_groups(&mut master, 0);
+    populate_stream_groups(&mut master, 0, which);
     let port = master_server.port.to_string();
     let replica_server = ServerProcess::anchor(program, &["--replicaof", "127.0.0.1", &port]);
     let mut replica = replica_server.client();
     populate_field_expiry(&mut master, 1, 60_000, field_times);
     populate_new_string_commands(&mut master, 1, which);
-    populate_stream_groups(&mut master, 1);
+    populate_stream_groups(&mut master, 1, which);
     wait_for(
         SYNC_LIMIT,
         "the full sync",
@@ -417,7 +466,7 @@ fn anchor_follows_sluice(
     );
     populate_field_expiry(&mut master, 2, 60_000, field_times);
     populate_new_string_commands(&mut master, 2, which);
-    populate_stream_groups(&mut master, 2);
+    populate_stream_groups(&mut master, 2, which);
     wait_for(
         SYNC_LIMIT,
         "a partial resync after CLIENT KILL TYPE replica",

@@ -391,7 +391,16 @@ struct ScriptReport {
     failures: Vec<String>,
 }
 
-fn run_script(path: &Path) -> ScriptReport {
+/// The server a script's replies are compared with.
+#[derive(Clone, Copy)]
+enum Reference<'a> {
+    /// Debian's redis-server 7.0.15.
+    Redis70,
+    /// An anchor binary (Redis 8.6.3), for the commands newer releases added.
+    Anchor(&'a Path),
+}
+
+fn run_script(path: &Path, reference: Reference<'_>) -> ScriptReport {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -410,7 +419,12 @@ fn run_script(path: &Path) -> ScriptReport {
     };
     let sluice = ServerProcess::sluice(&[]);
     // sluice always has DEBUG; the reference server needs it enabled.
-    let redis = ServerProcess::redis(&["--enable-debug-command", "yes"]);
+    let redis = match reference {
+        Reference::Redis70 => ServerProcess::redis(&["--enable-debug-command", "yes"]),
+        Reference::Anchor(program) => {
+            ServerProcess::anchor(program, &["--enable-debug-command", "yes"])
+        }
+    };
     let mut sides = [
         Side::new("sluice", sluice.client()),
         Side::new("redis", redis.client()),
@@ -523,10 +537,12 @@ fn run_script(path: &Path) -> ScriptReport {
     report
 }
 
-fn script_paths() -> Vec<PathBuf> {
+/// The scripts in `tests/scripts/<sub>` (`""` for the top directory).
+fn script_paths(sub: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
-        .join("scripts");
+        .join("scripts")
+        .join(sub);
     let wanted: Option<Vec<String>> = std::env::var("SLUICE_SCRIPTS").ok().map(|v| {
         v.split(',')
             .map(|s| s.trim().trim_end_matches(".redis").to_string())
@@ -554,13 +570,27 @@ fn scripts_match_redis() {
     if !redis_available("differential scripts") {
         return;
     }
-    let paths = script_paths();
+    run_scripts(&script_paths(""), Reference::Redis70);
+}
+
+/// `tests/scripts/redis86/*.redis`: commands of Redis 8.2 to 8.6, against the Redis 8.6.3
+/// anchor (skipped, with a notice, where it is absent).
+#[test]
+fn newer_scripts_match_redis_8_6() {
+    let Some(program) = common::anchor(common::Anchor::Redis86, "newer_scripts_match_redis_8_6")
+    else {
+        return;
+    };
+    run_scripts(&script_paths("redis86"), Reference::Anchor(&program));
+}
+
+fn run_scripts(paths: &[PathBuf], reference: Reference<'_>) {
     assert!(
         !paths.is_empty(),
         "no tests/scripts/*.redis file found (SLUICE_SCRIPTS={:?})",
         std::env::var("SLUICE_SCRIPTS").ok()
     );
-    let queue = Mutex::new(paths.clone());
+    let queue = Mutex::new(paths.to_vec());
     let reports = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..PARALLEL_SCRIPTS.min(paths.len()) {
@@ -570,22 +600,23 @@ fn scripts_match_redis() {
                     let Some(path) = next else {
                         break;
                     };
-                    let report = std::panic::catch_unwind(AssertUnwindSafe(|| run_script(&path)))
-                        .unwrap_or_else(|panic| {
-                            let message = panic
-                                .downcast_ref::<String>()
-                                .cloned()
-                                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                                .unwrap_or_else(|| "panic".to_string());
-                            ScriptReport {
-                                name: path.display().to_string(),
-                                commands: 0,
-                                failures: vec![format!(
-                                    "{}: harness panicked: {message}",
-                                    path.display()
-                                )],
-                            }
-                        });
+                    let report =
+                        std::panic::catch_unwind(AssertUnwindSafe(|| run_script(&path, reference)))
+                            .unwrap_or_else(|panic| {
+                                let message = panic
+                                    .downcast_ref::<String>()
+                                    .cloned()
+                                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                                    .unwrap_or_else(|| "panic".to_string());
+                                ScriptReport {
+                                    name: path.display().to_string(),
+                                    commands: 0,
+                                    failures: vec![format!(
+                                        "{}: harness panicked: {message}",
+                                        path.display()
+                                    )],
+                                }
+                            });
                     if let Ok(mut reports) = reports.lock() {
                         reports.push(report);
                     }

@@ -1,6 +1,7 @@
 //! Stream commands (Redis 7.0): XADD XLEN XRANGE XREVRANGE XDEL XTRIM XSETID XREAD, the
 //! consumer groups' XGROUP XREADGROUP XACK XPENDING XCLAIM XAUTOCLAIM (both reads block),
-//! and XINFO.
+//! and XINFO; Redis 8.2's XDELEX and XACKDEL, and the KEEPREF/DELREF/ACKED of XADD and
+//! XTRIM.
 
 mod add;
 mod group;
@@ -11,6 +12,7 @@ mod range;
 mod read;
 mod read_args;
 mod readgroup;
+mod refs;
 mod remove;
 mod shared;
 #[cfg(test)]
@@ -44,6 +46,22 @@ pub const COMMANDS: &[CommandSpec] = &[
         range::xrevrange
     ),
     command!("xdel", -3, WRITE | FAST, (1, 1, 1), "stream", remove::xdel),
+    command!(
+        "xdelex",
+        -5,
+        WRITE | FAST,
+        (1, 1, 1),
+        "stream",
+        refs::xdelex
+    ),
+    command!(
+        "xackdel",
+        -6,
+        WRITE | FAST,
+        (1, 1, 1),
+        "stream",
+        refs::xackdel
+    ),
     command!("xtrim", -4, WRITE, (1, 1, 1), "stream", remove::xtrim),
     command!(
         "xsetid",

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::id::parse_strict;
 use crate::resp::Reply;
-use crate::store::stream::{Stream, TrimTo};
+use crate::store::stream::{RefPolicy, Stream, TrimTo};
 use crate::util::num::parse_i64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,16 +18,27 @@ pub struct Trim {
     pub approx: bool,
     /// Most entries one trim deletes (LIMIT, only with `~`).
     pub limit: usize,
+    /// What happens to the groups' references (Redis 8.2's KEEPREF, DELREF, ACKED).
+    pub refs: RefPolicy,
 }
 
 impl Trim {
     /// Trims `stream`; returns how many entries went.
     pub fn apply(&self, stream: &mut Stream) -> usize {
-        stream.trim(self.threshold, self.approx, self.limit)
+        stream.trim(self.threshold, self.approx, self.limit, self.refs)
     }
 
-    /// The exact trim replicas get after this one ran on `stream`.
-    pub fn exact_args(&self, stream: &Stream) -> [Bytes; 3] {
+    /// The exact trim replicas get after this one ran on `stream`, with its reference
+    /// policy when one was given.
+    pub fn exact_args(&self, stream: &Stream) -> Vec<Bytes> {
+        let mut args = self.threshold_args(stream).to_vec();
+        if let Some(name) = ref_policy_name(self.refs) {
+            args.push(Bytes::from_static(name));
+        }
+        args
+    }
+
+    fn threshold_args(&self, stream: &Stream) -> [Bytes; 3] {
         match self.threshold {
             TrimTo::MaxLen(max) => [
                 Bytes::from_static(b"MAXLEN"),
@@ -55,6 +66,29 @@ fn approx_limit_default(node_entries_max: usize) -> usize {
     }
 }
 
+/// KEEPREF, DELREF or ACKED (any case), Redis 8.2's reference policies.
+pub fn parse_ref_policy(arg: &[u8]) -> Option<RefPolicy> {
+    if arg.eq_ignore_ascii_case(b"KEEPREF") {
+        Some(RefPolicy::KeepRef)
+    } else if arg.eq_ignore_ascii_case(b"DELREF") {
+        Some(RefPolicy::DelRef)
+    } else if arg.eq_ignore_ascii_case(b"ACKED") {
+        Some(RefPolicy::Acked)
+    } else {
+        None
+    }
+}
+
+/// The policy's name as replicas get it; none for the default, which Redis 7.0 replicas
+/// also apply.
+fn ref_policy_name(refs: RefPolicy) -> Option<&'static [u8]> {
+    match refs {
+        RefPolicy::KeepRef => None,
+        RefPolicy::DelRef => Some(b"DELREF"),
+        RefPolicy::Acked => Some(b"ACKED"),
+    }
+}
+
 /// What XADD's or XTRIM's options say.
 #[derive(Debug, Clone, Copy)]
 pub struct Parsed {
@@ -79,6 +113,7 @@ pub fn parse_add_or_trim(
     let mut approx = false;
     let mut limit: Option<usize> = None;
     let mut no_mkstream = false;
+    let mut refs: Option<RefPolicy> = None;
     let mut i = start;
     let mut id_at = argv.len();
     while i < argv.len() {
@@ -123,6 +158,9 @@ pub fn parse_add_or_trim(
             };
             limit = Some(n);
             i += 2;
+        } else if let Some(policy) = parse_ref_policy(opt).filter(|_| refs.is_none()) {
+            refs = Some(policy);
+            i += 1;
         } else if xadd && opt.eq_ignore_ascii_case(b"NOMKSTREAM") {
             no_mkstream = true;
             i += 1;
@@ -169,6 +207,7 @@ pub fn parse_add_or_trim(
             threshold,
             approx,
             limit,
+            refs: refs.unwrap_or_default(),
         }),
         no_mkstream,
         id_at,

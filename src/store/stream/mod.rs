@@ -36,6 +36,28 @@ pub struct Stream {
     pub groups: BTreeMap<Bytes, ConsumerGroup>,
 }
 
+/// What deleting an entry does to the groups' references to it (Redis 8.2's KEEPREF,
+/// DELREF, ACKED).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RefPolicy {
+    /// Delete; pending entries lists keep their references (Redis 7.0's behaviour).
+    #[default]
+    KeepRef,
+    /// Delete and drop the entry from every group's pending entries list.
+    DelRef,
+    /// Delete only what every group has read and acknowledged.
+    Acked,
+}
+
+/// What [`Stream::delete_with`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    Missing,
+    Deleted,
+    /// Kept: some group has not read or acknowledged it (ACKED).
+    Referenced,
+}
+
 /// What a trim keeps: the last entries up to a count, or the entries from an ID on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrimTo {
@@ -205,7 +227,16 @@ impl Stream {
     /// trim stops at the first node it cannot remove whole, an exact one deletes entries from
     /// within that node. Like Redis, `limit` is checked per whole node (a node whose live
     /// entries would take the count past it stays).
-    pub fn trim(&mut self, to: TrimTo, approx: bool, limit: usize) -> usize {
+    ///
+    /// `refs` is Redis 8.2's choice for the groups' references: [`RefPolicy::DelRef`] also
+    /// drops the deleted entries from every pending entries list, and
+    /// [`RefPolicy::Acked`] deletes only entries every group has read and acknowledged,
+    /// entry by entry (skipping the others, approximate or not), as Redis 8.2 does.
+    pub fn trim(&mut self, to: TrimTo, approx: bool, limit: usize, refs: RefPolicy) -> usize {
+        if refs == RefPolicy::Acked {
+            return self.trim_acked(to, limit);
+        }
+        let mut deleted_ids = Vec::new();
         let mut removed = 0usize;
         while let Some(mut first) = self.nodes.first_entry() {
             if let TrimTo::MaxLen(max) = to
@@ -222,6 +253,9 @@ impl Stream {
                 TrimTo::MinId(min) => node.last < min,
             };
             if whole {
+                if refs == RefPolicy::DelRef {
+                    deleted_ids.extend(node.live_heads().map(|h| h.id));
+                }
                 let live = node.live;
                 first.remove();
                 self.length -= live;
@@ -243,6 +277,7 @@ impl Stream {
                     break;
                 }
                 node.mark_deleted(&head);
+                deleted_ids.push(head.id);
                 self.length -= 1;
                 removed += 1;
             }
@@ -253,7 +288,88 @@ impl Stream {
             }
             break;
         }
+        if refs == RefPolicy::DelRef {
+            self.drop_references(&deleted_ids);
+        }
         removed
+    }
+
+    /// [`Stream::trim`] with [`RefPolicy::Acked`]: entries in ID order up to the threshold,
+    /// each deleted if every group is done with it; `limit` checked per node.
+    fn trim_acked(&mut self, to: TrimTo, limit: usize) -> usize {
+        let mut removed = 0usize;
+        let keys: Vec<StreamId> = self.nodes.keys().copied().collect();
+        'nodes: for key in keys {
+            if let TrimTo::MaxLen(max) = to
+                && self.length <= max
+            {
+                break;
+            }
+            let heads: Vec<_> = match self.nodes.get(&key) {
+                Some(node) if removed.saturating_add(node.live) <= limit => {
+                    node.live_heads().collect()
+                }
+                _ => break,
+            };
+            for head in heads {
+                let done = match to {
+                    TrimTo::MaxLen(max) => self.length <= max,
+                    TrimTo::MinId(min) => head.id >= min,
+                };
+                if done {
+                    break 'nodes;
+                }
+                if !self.acknowledged_by_all(head.id) {
+                    continue;
+                }
+                let Some(node) = self.nodes.get_mut(&key) else {
+                    break 'nodes;
+                };
+                node.mark_deleted(&head);
+                let empty = node.live == 0;
+                if empty {
+                    self.nodes.remove(&key);
+                }
+                self.length -= 1;
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Whether every group has read `id` and none still has it pending (Redis 8.2's
+    /// ACKED). True without groups.
+    pub fn acknowledged_by_all(&self, id: StreamId) -> bool {
+        self.groups
+            .values()
+            .all(|g| id <= g.last_delivered_id && !g.pel.contains_key(&id))
+    }
+
+    /// Removes `ids` from every group's pending entries list (Redis 8.2's DELREF).
+    pub fn drop_references(&mut self, ids: &[StreamId]) {
+        if ids.is_empty() {
+            return;
+        }
+        for group in self.groups.values_mut() {
+            for id in ids {
+                group.acknowledge(*id);
+            }
+        }
+    }
+
+    /// XDELEX's and XACKDEL's deletion of one entry under `refs`.
+    pub fn delete_with(&mut self, id: StreamId, refs: RefPolicy) -> Deletion {
+        if !self.contains(id) {
+            return Deletion::Missing;
+        }
+        if refs == RefPolicy::Acked && !self.acknowledged_by_all(id) {
+            return Deletion::Referenced;
+        }
+        self.remove(id);
+        if refs == RefPolicy::DelRef {
+            self.drop_references(&[id]);
+        }
+        Deletion::Deleted
     }
 
     /// Entries between two IDs (inclusive) that still exist: for a group's lag.
@@ -363,6 +479,12 @@ mod tests {
         v.into_iter().map(|(id, _)| id.ms).collect()
     }
 
+    impl Stream {
+        fn trim_keep(&mut self, to: TrimTo, approx: bool, limit: usize) -> usize {
+            self.trim(to, approx, limit, RefPolicy::KeepRef)
+        }
+    }
+
     fn filled(n: u64, limits: NodeLimits) -> Stream {
         let mut s = Stream::default();
         for i in 1..=n {
@@ -408,11 +530,11 @@ mod tests {
         assert!(!s.contains(StreamId::new(10, 0)));
         assert_eq!(s.max_deleted_entry_id, StreamId::new(10, 0));
         assert_eq!(s.last_id, StreamId::new(10, 0));
-        assert_eq!(s.trim(TrimTo::MaxLen(5), false, usize::MAX), 4);
+        assert_eq!(s.trim_keep(TrimTo::MaxLen(5), false, usize::MAX), 4);
         assert_eq!(s.first_id(), StreamId::new(5, 0));
         assert_eq!(s.max_deleted_entry_id, StreamId::new(10, 0));
         assert_eq!(
-            s.trim(TrimTo::MinId(StreamId::new(6, 0)), false, usize::MAX),
+            s.trim_keep(TrimTo::MinId(StreamId::new(6, 0)), false, usize::MAX),
             1
         );
         assert_eq!(s.first_id(), StreamId::new(6, 0));
@@ -456,25 +578,80 @@ mod tests {
     fn approximate_trims_remove_whole_nodes_only() {
         let mut s = filled(1000, NodeLimits::default());
         assert_eq!(s.node_count(), 10);
-        assert_eq!(s.trim(TrimTo::MaxLen(555), true, usize::MAX), 400);
+        assert_eq!(s.trim_keep(TrimTo::MaxLen(555), true, usize::MAX), 400);
         assert_eq!(s.len(), 600);
         // Nodes 401-500 and 501-600 end below 650; 601-700 does not.
         assert_eq!(
-            s.trim(TrimTo::MinId(StreamId::new(650, 0)), true, usize::MAX),
+            s.trim_keep(TrimTo::MinId(StreamId::new(650, 0)), true, usize::MAX),
             200
         );
         assert_eq!(
-            s.trim(TrimTo::MinId(StreamId::new(650, 0)), true, usize::MAX),
+            s.trim_keep(TrimTo::MinId(StreamId::new(650, 0)), true, usize::MAX),
             0
         );
         // A limit below a node's entries stops the trim before that node.
-        assert_eq!(s.trim(TrimTo::MaxLen(0), true, 150), 100);
+        assert_eq!(s.trim_keep(TrimTo::MaxLen(0), true, 150), 100);
         assert_eq!(s.len(), 300);
-        assert_eq!(s.trim(TrimTo::MaxLen(0), true, 99), 0);
+        assert_eq!(s.trim_keep(TrimTo::MaxLen(0), true, 99), 0);
         // Exact trims delete inside a node.
-        assert_eq!(s.trim(TrimTo::MaxLen(155), false, usize::MAX), 145);
+        assert_eq!(s.trim_keep(TrimTo::MaxLen(155), false, usize::MAX), 145);
         assert_eq!(s.first_id(), StreamId::new(846, 0));
         assert_eq!(s.node_count(), 2);
+    }
+
+    #[test]
+    fn ref_policies_as_redis_8_2_applies_them() {
+        let limits = NodeLimits {
+            entries_max: 3,
+            bytes_max: 4096,
+        };
+        // Redis 8.6.3: 12 entries in 3-entry nodes, a group that read 1..=11 and acknowledged
+        // 1 3 5 7 8 9 10. ACKED deletes just those, approximate or not; then MINID 9-0 with
+        // DELREF deletes 2 4 6 and drops them from the PEL.
+        for approx in [false, true] {
+            let mut s = filled(12, limits);
+            let mut group = ConsumerGroup {
+                last_delivered_id: StreamId::new(11, 0),
+                ..ConsumerGroup::default()
+            };
+            let consumer = Bytes::from_static(b"c");
+            group.consumer_mut(&consumer, 0);
+            for i in 1..=11 {
+                group.assign(StreamId::new(i, 0), &consumer, 0, 1);
+            }
+            for i in [1, 3, 5, 7, 8, 9, 10] {
+                group.acknowledge(StreamId::new(i, 0));
+            }
+            s.groups.insert(Bytes::from_static(b"g"), group);
+            let max = if approx { 5 } else { 2 };
+            assert_eq!(
+                s.trim(TrimTo::MaxLen(max), approx, usize::MAX, RefPolicy::Acked),
+                7
+            );
+            assert_eq!(ids(s.iter().collect()), [2, 4, 6, 11, 12]);
+            let min = TrimTo::MinId(StreamId::new(9, 0));
+            assert_eq!(s.trim(min, false, usize::MAX, RefPolicy::Acked), 0);
+            assert_eq!(s.trim(min, false, usize::MAX, RefPolicy::DelRef), 3);
+            let pel: Vec<u64> = s.groups[&b"g"[..]].pel.keys().map(|id| id.ms).collect();
+            assert_eq!(pel, [11]);
+            assert_eq!(
+                s.delete_with(StreamId::new(11, 0), RefPolicy::Acked),
+                Deletion::Referenced
+            );
+            assert_eq!(
+                s.delete_with(StreamId::new(12, 0), RefPolicy::Acked),
+                Deletion::Referenced
+            );
+            assert_eq!(
+                s.delete_with(StreamId::new(11, 0), RefPolicy::DelRef),
+                Deletion::Deleted
+            );
+            assert!(s.groups[&b"g"[..]].pel.is_empty());
+            assert_eq!(
+                s.delete_with(StreamId::new(11, 0), RefPolicy::KeepRef),
+                Deletion::Missing
+            );
+        }
     }
 
     #[test]
