@@ -8,6 +8,7 @@ mod flush;
 mod keyspace;
 mod object;
 mod rename;
+mod sort;
 mod ttl;
 
 use crate::cmd::CommandSpec;
@@ -119,6 +120,15 @@ pub const COMMANDS: &[CommandSpec] = &[
         "generic",
         dump::restore
     ),
+    command!(
+        "sort",
+        -2,
+        WRITE | DENYOOM,
+        (1, 1, 1),
+        "generic",
+        sort::sort
+    ),
+    command!("sort_ro", -2, READONLY, (1, 1, 1), "generic", sort::sort_ro),
     command!("keys", 2, READONLY, (0, 0, 0), "generic", keyspace::keys),
     command!("scan", -2, READONLY, (0, 0, 0), "generic", keyspace::scan),
     command!(
@@ -152,6 +162,8 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 #[cfg(test)]
 mod dump_tests;
+#[cfg(test)]
+mod sort_tests;
 #[cfg(test)]
 pub(crate) mod test_support;
 #[cfg(test)]

@@ -130,8 +130,11 @@ pub fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             if !spec.arity_ok(args.len()) {
                 return Reply::error("ERR Invalid number of arguments specified for command");
             }
-            let keys: Vec<Reply> = spec
-                .key_positions(args.len())
+            let mut positions = spec.key_positions(args.len());
+            if spec.name == "sort" {
+                positions.extend(sort_store_position(args));
+            }
+            let keys: Vec<Reply> = positions
                 .into_iter()
                 .map(|i| Reply::Bulk(args[i].clone()))
                 .collect();
@@ -172,4 +175,28 @@ pub fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         ))),
         _ => Reply::error(errors::unknown_subcommand(&argv[1], "command")),
     }
+}
+
+/// SORT's destination key, which its key specification cannot express: the argument after
+/// the last STORE (LIMIT takes two arguments, BY and GET one), as Redis's `sortGetKeys`.
+fn sort_store_position(args: &[Bytes]) -> Option<usize> {
+    let mut found = None;
+    let mut i = 2;
+    while i < args.len() {
+        let arg = &args[i];
+        let skip = if arg.eq_ignore_ascii_case(b"LIMIT") {
+            2
+        } else if arg.eq_ignore_ascii_case(b"GET") || arg.eq_ignore_ascii_case(b"BY") {
+            1
+        } else if arg.eq_ignore_ascii_case(b"STORE") {
+            if i + 1 < args.len() {
+                found = Some(i + 1);
+            }
+            1
+        } else {
+            0
+        };
+        i += 1 + skip;
+    }
+    found
 }

@@ -211,6 +211,15 @@ fn scale_by_power_of_two(mut value: f64, mut exponent: i64) -> f64 {
     value * 2f64.powi(i32::try_from(exponent).unwrap_or(0))
 }
 
+/// A SORT weight, as Redis 7.0's SORT reads one with `strtod`: leading space allowed, the
+/// rest must be consumed up to the end or a NUL byte (an empty value is 0); no overflow, no
+/// NaN.
+pub fn parse_sort_weight(arg: &[u8]) -> Option<f64> {
+    let parsed = strtod(arg);
+    let rest_ok = parsed.consumed == arg.len() || arg.get(parsed.consumed) == Some(&0);
+    (rest_ok && !parsed.out_of_range && !parsed.value.is_nan()).then_some(parsed.value)
+}
+
 /// A score or weight argument (Redis's `string2d`); None means "not a valid float".
 pub fn parse_score(arg: &[u8]) -> Option<f64> {
     if arg.is_empty() || is_c_space(arg[0]) {
