@@ -134,6 +134,10 @@ pub fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             if spec.name == "sort" {
                 positions.extend(sort_store_position(args));
             }
+            // MEMORY USAGE's key (Redis gives the subcommand its own key specification).
+            if spec.name == "memory" && args[1].eq_ignore_ascii_case(b"USAGE") && args.len() > 2 {
+                positions.push(2);
+            }
             let keys: Vec<Reply> = positions
                 .into_iter()
                 .map(|i| Reply::Bulk(args[i].clone()))

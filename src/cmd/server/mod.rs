@@ -5,6 +5,7 @@ mod config;
 mod debug;
 mod function;
 pub mod info;
+mod memory;
 mod misc;
 mod replicaof;
 mod save;
@@ -24,6 +25,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         function::function
     ),
     command!("info", -1, LOADING | STALE, (0, 0, 0), "server", info::info),
+    command!("memory", -2, READONLY, (0, 0, 0), "server", memory::memory),
     command!(
         "config",
         -2,
