@@ -108,6 +108,10 @@ fn replication_cron(state: &mut crate::server::State, now_ms: u64) {
     // FAILOVER nothing may move the offset the target has to reach.
     if state.repl.replicas.is_empty() || state.repl.is_replica() || state.repl.writes_paused() {
         state.repl.getack_requested = false;
+        // The period runs from when there is someone to ping: a replica that attaches gets
+        // its first PING a period later, not at once (Redis counts cron loops the same way;
+        // its tests attach a raw SYNC client expecting the first command, not a PING).
+        state.repl.last_ping_unix_ms = now_ms;
         return;
     }
     let period_ms = state.config.repl_ping_replica_period_seconds.max(1) * 1000;
