@@ -12,6 +12,7 @@ pub mod table;
 
 pub mod bitmap;
 pub mod connection;
+pub mod geo;
 pub mod hash;
 pub mod keys;
 pub mod list;

@@ -66,6 +66,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::hash::COMMANDS,
         super::set::COMMANDS,
         super::zset::COMMANDS,
+        super::geo::COMMANDS,
         super::stream::COMMANDS,
         super::transaction::COMMANDS,
         super::pubsub::COMMANDS,

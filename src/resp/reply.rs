@@ -39,6 +39,9 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// `,<%.17g>` in RESP3, a bulk string in RESP2.
     Double(f64),
+    /// A double already formatted (GEOPOS prints `%.17Lf` trimmed): `,<text>` in RESP3, a
+    /// bulk string in RESP2.
+    DoubleText(Bytes),
     /// `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
     Bool(bool),
     /// Out-of-band data (pub/sub messages): `>` in RESP3, an array in RESP2.
@@ -171,6 +174,13 @@ impl Reply {
                     bulk(out, text.as_bytes());
                 }
             }
+            Reply::DoubleText(text) => {
+                if resp3 {
+                    line(out, b',', text);
+                } else {
+                    bulk(out, text);
+                }
+            }
             Reply::Bool(v) => {
                 if resp3 {
                     out.put_slice(if *v { b"#t\r\n" } else { b"#f\r\n" });
@@ -257,6 +267,7 @@ impl PartialEq for Reply {
             | (Sequence(a), Sequence(b)) => a == b,
             (Map(a), Map(b)) => a == b,
             (Double(a), Double(b)) => a == b,
+            (DoubleText(a), DoubleText(b)) => a == b,
             (Bool(a), Bool(b)) => a == b,
             (Verbatim(a), Verbatim(b)) => a == b,
             (Raw(a), Raw(b)) => a == b,

@@ -3,7 +3,7 @@
 //! their STORE forms, ZINTERCARD), ZPOPMIN ZPOPMAX ZMPOP and their blocking forms,
 //! ZRANDMEMBER, ZSCAN.
 
-mod add;
+pub(crate) mod add;
 mod algebra;
 pub(crate) mod pop;
 mod query;
