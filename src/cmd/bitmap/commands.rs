@@ -1,10 +1,11 @@
 //! SETBIT GETBIT BITCOUNT BITPOS BITOP.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::bits::{self, span};
 use crate::cmd::ctx::Ctx;
 use crate::cmd::errors;
+use crate::cmd::string::range::edit_in_place;
 use crate::resp::Reply;
 use crate::store::{Entry, StrValue, Value};
 use crate::util::num::parse_i64;
@@ -49,40 +50,26 @@ pub(super) fn edit_bits<T>(
 ) -> Result<(T, bool), Reply> {
     // Within proto-max-bulk-len (checked with the offset), hence within usize.
     let needed = crate::util::num::usize_from((max_bit >> 3) + 1);
-    let existing = match ctx.lookup_write(key) {
-        None => None,
+    let created = match ctx.lookup_write(key) {
+        None => true,
         Some(Entry {
             value: Value::Str(_),
             ..
-        }) => Some(()),
+        }) => false,
         Some(_) => return Err(Reply::error(errors::WRONGTYPE)),
     };
-    if existing.is_none() {
+    if created {
         ctx.db()
             .insert(key, Entry::new(Value::Str(StrValue::default())));
     }
-    let Some(Entry {
-        value: Value::Str(stored),
-        ..
-    }) = ctx.db().get_mut(key)
-    else {
-        return Err(Reply::error(errors::WRONGTYPE));
-    };
-    // Edited in place when nothing else (a snapshot, a reply in flight) shares the bytes.
-    let mut buf = match std::mem::take(stored) {
-        StrValue::Shared(shared) => match shared.try_into_mut() {
-            Ok(buf) => buf,
-            Err(shared) => BytesMut::from(shared.as_ref()),
-        },
-        inline => BytesMut::from(inline.as_bytes()),
-    };
-    let grew = existing.is_none() || buf.len() < needed;
-    if buf.len() < needed {
-        buf.resize(needed, 0);
-    }
-    let out = edit(&mut buf);
-    *stored = StrValue::from(buf.freeze());
-    Ok((out, grew))
+    edit_in_place(ctx, key, |buf| {
+        let grew = created || buf.len() < needed;
+        if buf.len() < needed {
+            buf.resize(needed, 0);
+        }
+        (edit(buf), grew)
+    })
+    .ok_or_else(|| Reply::error(errors::WRONGTYPE))
 }
 
 pub fn setbit(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {

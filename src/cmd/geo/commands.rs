@@ -61,15 +61,29 @@ fn coordinate(value: f64) -> Reply {
     Reply::DoubleText(Bytes::from(text))
 }
 
+/// The scores of `members` in the sorted set at `key` (`None` for a missing one, or all when
+/// the key is missing); `Err` is WRONGTYPE.
+fn member_scores(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    members: &[Bytes],
+) -> Result<Vec<Option<f64>>, Reply> {
+    let zset = ctx.read_zset(key)?;
+    Ok(members
+        .iter()
+        .map(|member| zset.as_ref().and_then(|z| z.score(member)))
+        .collect())
+}
+
 pub fn geopos(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    let zset = match ctx.read_zset(&argv[1]) {
-        Ok(z) => z,
+    let scores = match member_scores(ctx, &argv[1], &argv[2..]) {
+        Ok(s) => s,
         Err(e) => return e,
     };
     Reply::Array(
-        argv[2..]
-            .iter()
-            .map(|member| match zset.as_ref().and_then(|z| z.score(member)) {
+        scores
+            .into_iter()
+            .map(|score| match score {
                 Some(score) => {
                     let (longitude, latitude) = hash::decode(score);
                     Reply::Array(vec![coordinate(longitude), coordinate(latitude)])
@@ -122,16 +136,17 @@ pub fn geodist(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 }
 
 pub fn geohash(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    let zset = match ctx.read_zset(&argv[1]) {
-        Ok(z) => z,
+    let scores = match member_scores(ctx, &argv[1], &argv[2..]) {
+        Ok(s) => s,
         Err(e) => return e,
     };
     Reply::Array(
-        argv[2..]
-            .iter()
-            .map(|member| match zset.as_ref().and_then(|z| z.score(member)) {
-                Some(score) => Reply::Bulk(Bytes::from(hash::geohash_string(score))),
-                None => Reply::Nil,
+        scores
+            .into_iter()
+            .map(|score| {
+                score.map_or(Reply::Nil, |s| {
+                    Reply::Bulk(Bytes::from(hash::geohash_string(s)))
+                })
             })
             .collect(),
     )

@@ -7,7 +7,7 @@ mod get;
 mod incr;
 mod lcs;
 mod multi;
-mod range;
+pub(crate) mod range;
 mod set;
 
 use bytes::Bytes;

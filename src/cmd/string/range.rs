@@ -23,14 +23,18 @@ fn check_length(ctx: &Ctx<'_>, size: u64, append: u64) -> Result<(), Reply> {
 }
 
 /// Runs `edit` on the string at `key` as a growable buffer, without copying it when nothing
-/// else (a snapshot, a reply in flight) shares it.
-fn edit_in_place(ctx: &mut Ctx<'_>, key: &[u8], edit: impl FnOnce(&mut BytesMut)) -> usize {
+/// else (a snapshot, a reply in flight) shares it; `None` if `key` holds no string.
+pub(crate) fn edit_in_place<T>(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    edit: impl FnOnce(&mut BytesMut) -> T,
+) -> Option<T> {
     let Some(Entry {
         value: Value::Str(stored),
         ..
     }) = ctx.db().get_mut(key)
     else {
-        return 0;
+        return None;
     };
     let mut buf = match std::mem::take(stored) {
         StrValue::Shared(shared) => match shared.try_into_mut() {
@@ -39,10 +43,9 @@ fn edit_in_place(ctx: &mut Ctx<'_>, key: &[u8], edit: impl FnOnce(&mut BytesMut)
         },
         inline => BytesMut::from(inline.as_bytes()),
     };
-    edit(&mut buf);
-    let len = buf.len();
+    let out = edit(&mut buf);
     *stored = StrValue::from(buf.freeze());
-    len
+    Some(out)
 }
 
 pub fn append(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
@@ -61,7 +64,11 @@ pub fn append(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             if let Err(e) = check_length(ctx, len as u64, suffix.len() as u64) {
                 return e;
             }
-            edit_in_place(ctx, key, |buf| buf.extend_from_slice(suffix))
+            edit_in_place(ctx, key, |buf| {
+                buf.extend_from_slice(suffix);
+                buf.len()
+            })
+            .unwrap_or(0)
         }
     };
     ctx.modified(key);
@@ -146,7 +153,9 @@ pub fn setrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             buf.resize(end, 0);
         }
         buf[offset..end].copy_from_slice(patch);
-    });
+        buf.len()
+    })
+    .unwrap_or(0);
     ctx.modified(key);
     Reply::integer(total)
 }

@@ -97,7 +97,7 @@ impl Stream {
 
     pub fn last_entry(&self) -> Option<(StreamId, Fields)> {
         let node = self.nodes.values().next_back()?;
-        let head = node.live_heads().next_back()?;
+        let head = node.live_heads_rev().next()?;
         Some((head.id, node.fields(&head)))
     }
 
@@ -194,7 +194,7 @@ impl Stream {
         let wanted = |id: StreamId| start <= id && id <= end;
         if reverse {
             for node in nodes.rev() {
-                for head in node.live_heads().rev().filter(|h| wanted(h.id)) {
+                for head in node.live_heads_rev().filter(|h| wanted(h.id)) {
                     out.push((head.id, node.fields(&head)));
                     if out.len() == count {
                         return out;

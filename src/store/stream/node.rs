@@ -79,6 +79,30 @@ pub(super) struct EntryHead {
     end: usize,
 }
 
+/// The entries of a node in order, parsed one at a time.
+pub(super) struct Heads<'a> {
+    node: &'a Node,
+    at: usize,
+}
+
+impl Iterator for Heads<'_> {
+    type Item = EntryHead;
+
+    fn next(&mut self) -> Option<EntryHead> {
+        if self.at >= self.node.buf.len() {
+            return None;
+        }
+        let Some(head) = self.node.head_at(self.at) else {
+            // The buffer is written only by `write_entry`: this cannot happen.
+            debug_assert!(false, "stream node buffer does not parse at {}", self.at);
+            self.at = self.node.buf.len();
+            return None;
+        };
+        self.at = head.end;
+        Some(head)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct Node {
     /// The first entry's ID, the node's key in the stream's tree.
@@ -246,25 +270,21 @@ impl Node {
         })
     }
 
-    /// Every entry of the node in ID order, deleted ones included.
-    pub fn heads(&self) -> impl DoubleEndedIterator<Item = EntryHead> + '_ {
-        let mut at = 0;
-        let mut heads = Vec::with_capacity(self.live + self.deleted);
-        while at < self.buf.len() {
-            let Some(head) = self.head_at(at) else {
-                // The buffer is written only by `write_entry`: this cannot happen.
-                debug_assert!(false, "stream node buffer does not parse at {at}");
-                break;
-            };
-            at = head.end;
-            heads.push(head);
-        }
-        heads.into_iter()
+    /// Every entry of the node in ID order, deleted ones included, parsed as it goes (the
+    /// usual reader stops early: the first live entry, the one sought).
+    pub fn heads(&self) -> Heads<'_> {
+        Heads { node: self, at: 0 }
     }
 
     /// Live entries in ID order.
-    pub fn live_heads(&self) -> impl DoubleEndedIterator<Item = EntryHead> + '_ {
+    pub fn live_heads(&self) -> impl Iterator<Item = EntryHead> + '_ {
         self.heads().filter(|h| !h.deleted)
+    }
+
+    /// Live entries from the last: entries parse only forwards, so they are collected first.
+    pub fn live_heads_rev(&self) -> impl Iterator<Item = EntryHead> {
+        let heads: Vec<EntryHead> = self.live_heads().collect();
+        heads.into_iter().rev()
     }
 
     /// The live entry `id`, if the node has it.
