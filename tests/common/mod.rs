@@ -1013,13 +1013,33 @@ pub fn pipeline<A: AsRef<[u8]>>(client: &mut Client, commands: &[Vec<A>]) {
     }
 }
 
-/// Sends a signal (`-STOP`, `-CONT`, `-9`) to a process.
+/// Sends a signal (`-STOP`, `-CONT`, `-9`) to a process. For `-STOP`, returns once the
+/// process is stopped: the signal is only queued when `kill` returns, and a test that acts
+/// next (kills the process's connections) must not race a process still running.
 pub fn signal(pid: u32, sig: &str) {
     let status = Command::new("kill")
         .args([sig, &pid.to_string()])
         .status()
         .expect("running kill");
     assert!(status.success(), "kill {sig} {pid}");
+    if sig == "-STOP" {
+        let stat = format!("/proc/{pid}/stat");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // The state follows the command name, which is in parentheses.
+        let stopped = || {
+            std::fs::read_to_string(&stat).is_ok_and(|text| {
+                text.rsplit_once(") ")
+                    .is_some_and(|(_, rest)| rest.starts_with('T') || rest.starts_with('t'))
+            })
+        };
+        while !stopped() {
+            assert!(
+                Instant::now() < deadline,
+                "process {pid} did not stop within 10 s of SIGSTOP"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
 }
 
 /// Sends SIGCONT on drop, so that a failing test never leaves a stopped process behind.
