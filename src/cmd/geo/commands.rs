@@ -52,7 +52,7 @@ pub fn geoadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 
 /// A coordinate as Redis prints one (`%.17Lf`, trailing zeros and dot dropped), a bulk
 /// string in RESP2 and a RESP3 double with that same text.
-fn coordinate(value: f64) -> Reply {
+pub(super) fn coordinate(value: f64) -> Reply {
     let mut text = format!("{value:.17}");
     if text.contains('.') {
         let trimmed = text.trim_end_matches('0').trim_end_matches('.').len();
@@ -94,8 +94,26 @@ pub fn geopos(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     )
 }
 
+/// A distance with four decimals as Redis writes one (`fixedpoint_d2string`): scaled by
+/// 10^4 and rounded half to even as an integer, which differs from formatting the double
+/// with four decimals at some halfway points.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "llrint's conversion; distances are far below 2^63 / 10^4"
+)]
+pub(super) fn fixed4(value: f64) -> Bytes {
+    let scaled = (value * 10000.0).round_ties_even() as i64;
+    let sign = if scaled < 0 { "-" } else { "" };
+    let magnitude = scaled.unsigned_abs();
+    Bytes::from(format!(
+        "{sign}{}.{:04}",
+        magnitude / 10000,
+        magnitude % 10000
+    ))
+}
+
 /// Meters per unit, from GEODIST's and the searches' unit argument.
-fn unit_meters(arg: &[u8]) -> Option<f64> {
+pub(super) fn unit_meters(arg: &[u8]) -> Option<f64> {
     if arg.eq_ignore_ascii_case(b"m") {
         Some(1.0)
     } else if arg.eq_ignore_ascii_case(b"km") {
@@ -131,8 +149,7 @@ pub fn geodist(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     };
     let (lon1, lat1) = hash::decode(a);
     let (lon2, lat2) = hash::decode(b);
-    let meters = hash::distance(lon1, lat1, lon2, lat2) / to_meters;
-    Reply::Bulk(Bytes::from(format!("{meters:.4}")))
+    Reply::Bulk(fixed4(hash::distance(lon1, lat1, lon2, lat2) / to_meters))
 }
 
 pub fn geohash(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {

@@ -9,8 +9,8 @@ pub const LONGITUDE_MAX: f64 = 180.0;
 pub const LATITUDE_MIN: f64 = -85.05112878;
 pub const LATITUDE_MAX: f64 = 85.05112878;
 /// 26 steps per coordinate: 52 bits, exact in a double score.
-const STEPS: u32 = 26;
-const EARTH_RADIUS_METERS: f64 = 6372797.560856;
+pub const STEPS: u8 = 26;
+pub const EARTH_RADIUS_METERS: f64 = 6372797.560856;
 
 fn spread(v: u32) -> u64 {
     let mut x = u64::from(v);
@@ -42,24 +42,111 @@ pub fn valid(longitude: f64, latitude: f64) -> bool {
         && (LATITUDE_MIN..=LATITUDE_MAX).contains(&latitude)
 }
 
-/// The interleaved bits over the given latitude range (`geohashEncode`); the caller has
-/// checked the position is within it.
+/// The interleaved bits of `steps` steps per coordinate over the given latitude range
+/// (`geohashEncode`); the caller has checked the position is within it.
 #[allow(
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,
-    reason = "Redis converts the offsets (0 to 2^26) to uint32_t, truncating: so must we"
+    reason = "Redis converts the offsets (0 to 2^steps) to uint32_t, truncating: so must we"
 )]
-fn encode_in(longitude: f64, latitude: f64, lat_min: f64, lat_max: f64) -> u64 {
-    let scale = (1u64 << STEPS) as f64;
-    let lat_offset = (latitude - lat_min) / (lat_max - lat_min) * scale;
-    let long_offset = (longitude - LONGITUDE_MIN) / (LONGITUDE_MAX - LONGITUDE_MIN) * scale;
+fn encode_in(longitude: f64, latitude: f64, lat_min: f64, lat_max: f64, steps: u8) -> u64 {
+    let lat_offset = (latitude - lat_min) / (lat_max - lat_min);
+    let long_offset = (longitude - LONGITUDE_MIN) / (LONGITUDE_MAX - LONGITUDE_MIN);
+    let scale = (1u64 << steps) as f64;
     // C converts the doubles to uint32_t, truncating.
-    spread(lat_offset as u32) | (spread(long_offset as u32) << 1)
+    spread((lat_offset * scale) as u32) | (spread((long_offset * scale) as u32) << 1)
 }
 
 /// The score of a valid position.
 pub fn encode(longitude: f64, latitude: f64) -> u64 {
-    encode_in(longitude, latitude, LATITUDE_MIN, LATITUDE_MAX)
+    encode_in(longitude, latitude, LATITUDE_MIN, LATITUDE_MAX, STEPS)
+}
+
+/// A geohash cell: `steps` steps per coordinate, its bits interleaved in the low
+/// `2 * steps` bits (Redis's `GeoHashBits`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cell {
+    pub bits: u64,
+    pub steps: u8,
+}
+
+/// A cell's extent in degrees.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Area {
+    pub longitude_min: f64,
+    pub longitude_max: f64,
+    pub latitude_min: f64,
+    pub latitude_max: f64,
+}
+
+impl Cell {
+    /// The cell of `steps` steps (1 to 26) holding a valid position.
+    pub fn containing(longitude: f64, latitude: f64, steps: u8) -> Cell {
+        debug_assert!((1..=STEPS).contains(&steps) && valid(longitude, latitude));
+        Cell {
+            bits: encode_in(longitude, latitude, LATITUDE_MIN, LATITUDE_MAX, steps),
+            steps,
+        }
+    }
+
+    /// The extent of the cell (`geohashDecode`).
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "each coordinate's cell number has at most 26 bits"
+    )]
+    pub fn area(self) -> Area {
+        let lat_cell = squash(self.bits);
+        let long_cell = squash(self.bits >> 1);
+        let cells = (1u64 << self.steps) as f64;
+        let lat_scale = LATITUDE_MAX - LATITUDE_MIN;
+        let long_scale = LONGITUDE_MAX - LONGITUDE_MIN;
+        Area {
+            latitude_min: LATITUDE_MIN + (f64::from(lat_cell) * 1.0 / cells) * lat_scale,
+            latitude_max: LATITUDE_MIN + ((f64::from(lat_cell) + 1.0) * 1.0 / cells) * lat_scale,
+            longitude_min: LONGITUDE_MIN + (f64::from(long_cell) * 1.0 / cells) * long_scale,
+            longitude_max: LONGITUDE_MIN
+                + ((f64::from(long_cell) + 1.0) * 1.0 / cells) * long_scale,
+        }
+    }
+
+    /// The cell `dx` cells east (negative: west) and `dy` north (negative: south), wrapping
+    /// around at the edges as Redis's `geohash_move_x`/`geohash_move_y` do.
+    pub fn moved(self, dx: i8, dy: i8) -> Cell {
+        let width = 64 - u32::from(self.steps) * 2;
+        let mut longitude_bits = self.bits & 0xAAAA_AAAA_AAAA_AAAA;
+        let mut latitude_bits = self.bits & 0x5555_5555_5555_5555;
+        let step = |bits: u64, d: i8, filler: u64, mask: u64| -> u64 {
+            let moved = match d.signum() {
+                1 => bits.wrapping_add(filler + 1),
+                -1 => (bits | filler).wrapping_sub(filler + 1),
+                _ => return bits,
+            };
+            moved & mask
+        };
+        longitude_bits = step(
+            longitude_bits,
+            dx,
+            0x5555_5555_5555_5555 >> width,
+            0xAAAA_AAAA_AAAA_AAAA >> width,
+        );
+        latitude_bits = step(
+            latitude_bits,
+            dy,
+            0xAAAA_AAAA_AAAA_AAAA >> width,
+            0x5555_5555_5555_5555 >> width,
+        );
+        Cell {
+            bits: longitude_bits | latitude_bits,
+            steps: self.steps,
+        }
+    }
+
+    /// The scores of the members inside the cell: from the first (inclusive) to the last
+    /// (exclusive), its bits aligned to 52.
+    pub fn score_range(self) -> (u64, u64) {
+        let shift = 52 - u32::from(self.steps) * 2;
+        (self.bits << shift, (self.bits + 1) << shift)
+    }
 }
 
 /// The centre of a score's cell as (longitude, latitude), clamped to the valid ranges.
@@ -70,18 +157,15 @@ pub fn encode(longitude: f64, latitude: f64) -> u64 {
 )]
 pub fn decode(score: f64) -> (f64, f64) {
     // C converts the double score to uint64_t, truncating.
-    let bits = score as u64;
-    let lat_cell = squash(bits);
-    let long_cell = squash(bits >> 1);
-    let cells = (1u64 << STEPS) as f64;
-    let lat_scale = LATITUDE_MAX - LATITUDE_MIN;
-    let long_scale = LONGITUDE_MAX - LONGITUDE_MIN;
-    let lat_min = LATITUDE_MIN + (f64::from(lat_cell) * 1.0 / cells) * lat_scale;
-    let lat_max = LATITUDE_MIN + ((f64::from(lat_cell) + 1.0) * 1.0 / cells) * lat_scale;
-    let long_min = LONGITUDE_MIN + (f64::from(long_cell) * 1.0 / cells) * long_scale;
-    let long_max = LONGITUDE_MIN + ((f64::from(long_cell) + 1.0) * 1.0 / cells) * long_scale;
-    let longitude = ((long_min + long_max) / 2.0).clamp(LONGITUDE_MIN, LONGITUDE_MAX);
-    let latitude = ((lat_min + lat_max) / 2.0).clamp(LATITUDE_MIN, LATITUDE_MAX);
+    let area = Cell {
+        bits: score as u64,
+        steps: STEPS,
+    }
+    .area();
+    let longitude =
+        ((area.longitude_min + area.longitude_max) / 2.0).clamp(LONGITUDE_MIN, LONGITUDE_MAX);
+    let latitude =
+        ((area.latitude_min + area.latitude_max) / 2.0).clamp(LATITUDE_MIN, LATITUDE_MAX);
     (longitude, latitude)
 }
 
@@ -90,7 +174,7 @@ pub fn decode(score: f64) -> (f64, f64) {
 pub fn geohash_string(score: f64) -> String {
     const ALPHABET: &[u8; 32] = b"0123456789bcdefghjkmnpqrstuvwxyz";
     let (longitude, latitude) = decode(score);
-    let bits = encode_in(longitude, latitude, -90.0, 90.0);
+    let bits = encode_in(longitude, latitude, -90.0, 90.0, STEPS);
     (0..11)
         .map(|i| {
             let index = if i == 10 {
@@ -103,8 +187,13 @@ pub fn geohash_string(score: f64) -> String {
         .collect()
 }
 
-fn radians(degrees: f64) -> f64 {
+pub fn radians(degrees: f64) -> f64 {
     degrees * (std::f64::consts::PI / 180.0)
+}
+
+/// The north-south distance in meters between two latitudes (`geohashGetLatDistance`).
+pub fn latitude_distance(lat1: f64, lat2: f64) -> f64 {
+    EARTH_RADIUS_METERS * (radians(lat2) - radians(lat1)).abs()
 }
 
 /// Haversine distance in meters (`geohashGetDistance`).
@@ -114,7 +203,7 @@ pub fn distance(lon1: f64, lat1: f64, lon2: f64, lat2: f64) -> f64 {
     let v = ((lon2r - lon1r) / 2.0).sin();
     if v == 0.0 {
         // Same longitude: the latitude distance alone.
-        return EARTH_RADIUS_METERS * (radians(lat2) - radians(lat1)).abs();
+        return latitude_distance(lat1, lat2);
     }
     let lat1r = radians(lat1);
     let lat2r = radians(lat2);

@@ -134,6 +134,13 @@ pub fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             if spec.name == "sort" {
                 positions.extend(sort_store_position(args));
             }
+            if let Some(first_option) = match spec.name {
+                "georadius" => Some(6),
+                "georadiusbymember" => Some(5),
+                _ => None,
+            } {
+                positions.extend(georadius_store_positions(args, first_option));
+            }
             // MEMORY USAGE's key (Redis gives the subcommand its own key specification).
             if spec.name == "memory" && args[1].eq_ignore_ascii_case(b"USAGE") && args.len() > 2 {
                 positions.push(2);
@@ -179,6 +186,20 @@ pub fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         ))),
         _ => Reply::error(errors::unknown_subcommand(&argv[1], "command")),
     }
+}
+
+/// GEORADIUS's destination keys, as its key specifications find them: the argument after
+/// the first STORE, then after the first STOREDIST, searched from the first option on.
+fn georadius_store_positions(args: &[Bytes], first_option: usize) -> Vec<usize> {
+    let after = |keyword: &[u8]| {
+        (first_option..args.len().saturating_sub(1))
+            .find(|&i| args[i].eq_ignore_ascii_case(keyword))
+            .map(|i| i + 1)
+    };
+    after(b"STORE")
+        .into_iter()
+        .chain(after(b"STOREDIST"))
+        .collect()
 }
 
 /// SORT's destination key, which its key specification cannot express: the argument after

@@ -285,7 +285,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 /// The compact-encoding limits currently configured.
-fn compact_limits(ctx: &Ctx<'_>) -> CompactLimits {
+pub(crate) fn compact_limits(ctx: &Ctx<'_>) -> CompactLimits {
     CompactLimits {
         max_entries: config_usize(ctx, "zset-max-listpack-entries", 128),
         max_value_bytes: config_usize(ctx, "zset-max-listpack-value", 64),
