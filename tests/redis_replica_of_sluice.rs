@@ -18,6 +18,9 @@ use common::{Client, ServerProcess};
 const SYNC_LIMIT: Duration = Duration::from_secs(30);
 
 fn more_writes(master: &mut Client) {
+    for round in 0..3 {
+        common::pipeline(master, &common::writes::family_writes(round));
+    }
     master.cmd(&["SET", "after", "sync"]);
     master.cmd(&["INCR", "counter"]);
     master.cmd(&["INCRBYFLOAT", "float", "0.1"]);

@@ -24,6 +24,9 @@ const CANDIDATES: &[&[&str]] = &[
     &["SETBIT", "bits", "7", "1"],
     &["PFADD", "hll", "a", "b"],
     &["GEOADD", "geo", "13.361389", "38.115556", "palermo"],
+    &["SPUBLISH", "shard-channel", "message"],
+    // With no library loaded the RDB stays one sluice loads.
+    &["FUNCTION", "FLUSH"],
 ];
 
 #[test]

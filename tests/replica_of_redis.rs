@@ -143,6 +143,7 @@ fn more_writes(client: &mut Client, round: usize) {
         ]),
     ];
     pipeline(client, &commands);
+    pipeline(client, &common::writes::family_writes(round));
 }
 
 /// One line per key: db, key, type, value, absolute expiry.

@@ -14,6 +14,7 @@ pub mod bitmap;
 pub mod connection;
 pub mod geo;
 pub mod hash;
+pub mod hll;
 pub mod keys;
 pub mod list;
 pub mod pubsub;

@@ -67,6 +67,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::set::COMMANDS,
         super::zset::COMMANDS,
         super::geo::COMMANDS,
+        super::hll::COMMANDS,
         super::stream::COMMANDS,
         super::transaction::COMMANDS,
         super::pubsub::COMMANDS,

@@ -151,6 +151,9 @@ pub struct EncodingLimits {
     pub set_max_intset_entries: usize,
     /// When a stream node takes no more entries (`stream-node-max-entries`, `-bytes`).
     pub stream_node: crate::store::stream::NodeLimits,
+    /// The largest sparse HyperLogLog, header included, before it turns dense
+    /// (`hll-sparse-max-bytes`).
+    pub hll_sparse_max_bytes: usize,
 }
 
 impl Default for Config {
@@ -222,6 +225,7 @@ impl Default for Config {
                 zset_max_listpack_value: 64,
                 set_max_intset_entries: 512,
                 stream_node: crate::store::stream::NodeLimits::default(),
+                hll_sparse_max_bytes: 3000,
             },
         };
         let names: Vec<&'static str> = config.values.keys().copied().collect();
@@ -552,6 +556,11 @@ impl Config {
                 self.encoding_limits.stream_node.bytes_max = parse_memory(&value)
                     .and_then(|b| usize::try_from(b).ok())
                     .unwrap_or(4096)
+            }
+            "hll-sparse-max-bytes" => {
+                self.encoding_limits.hll_sparse_max_bytes = parse_memory(&value)
+                    .and_then(|b| usize::try_from(b).ok())
+                    .unwrap_or(3000)
             }
             _ => {}
         }

@@ -122,3 +122,65 @@ pub fn commands(seq: u64) -> Vec<Vec<String>> {
         ],
     }
 }
+
+/// Writes of the families added after the core types (bitmaps, HyperLogLog, geo, SORT …
+/// STORE), each propagated as Redis 7.0 propagates it: round `round` of them. HLL strings
+/// and geo scores must come out byte for byte the same on the replica.
+pub fn family_writes(round: usize) -> Vec<Vec<String>> {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let r = round.to_string();
+    let elements: Vec<String> = (0..40).map(|i| format!("e{round}-{i}")).collect();
+    let mut pfadd = vec!["PFADD".to_string(), "hll:small".to_string()];
+    pfadd.extend(elements.iter().cloned());
+    let mut pfadd_many = vec!["PFADD".to_string(), format!("hll:big{}", round % 2)];
+    pfadd_many.extend((0..600).map(|i| format!("m{round}-{i}")));
+    vec![
+        s(&["SETBIT", "bits:a", &(round * 7 % 200).to_string(), "1"]),
+        s(&["SETBIT", "bits:b", &(round * 3 % 100).to_string(), "1"]),
+        s(&["BITOP", "XOR", "bits:x", "bits:a", "bits:b"]),
+        s(&[
+            "BITFIELD", "bits:f", "OVERFLOW", "WRAP", "INCRBY", "u5", "3", "9", "SET", "i8", "#2",
+            &r,
+        ]),
+        pfadd,
+        pfadd_many,
+        // A refreshed cached count changes the string: it goes to replicas too.
+        s(&["PFCOUNT", "hll:small"]),
+        s(&["PFMERGE", "hll:merged", "hll:small", "hll:big0", "hll:big1"]),
+        s(&["PFCOUNT", "hll:merged"]),
+        s(&[
+            "GEOADD",
+            "geo",
+            &format!("{}", 13.0 + round as f64 * 0.01),
+            "38.1",
+            &format!("place{round}"),
+        ]),
+        s(&[
+            "GEORADIUS",
+            "geo",
+            "13",
+            "38",
+            "200",
+            "km",
+            "STORE",
+            "geo:near",
+        ]),
+        s(&[
+            "GEOSEARCHSTORE",
+            "geo:dist",
+            "geo",
+            "FROMLONLAT",
+            "13",
+            "38",
+            "BYBOX",
+            "300",
+            "300",
+            "km",
+            "STOREDIST",
+        ]),
+        s(&["RPUSH", "sort:src", &(round * 37 % 101).to_string()]),
+        s(&[
+            "SORT", "sort:src", "DESC", "LIMIT", "0", "5", "STORE", "sort:dst",
+        ]),
+    ]
+}
