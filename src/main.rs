@@ -96,11 +96,13 @@ async fn serve(config: Config) -> Result<()> {
     {
         tracing::warn!("could not write pidfile {pidfile}: {e}");
     }
+    // "PID: N" as Redis's banner prints it: tools that start servers (Redis's own test
+    // suite among them) wait for that text.
     tracing::info!(
         port,
-        pid = std::process::id(),
         version = env!("CARGO_PKG_VERSION"),
-        "Ready to accept connections"
+        "Ready to accept connections, PID: {}",
+        std::process::id()
     );
     spawn_signal_handler(server.clone());
     // Connections are served while the RDB loads (with -LOADING); replication starts after.

@@ -116,6 +116,9 @@ impl Side {
             "punsubscribe" => self.patterns.len().max(1),
             "sunsubscribe" => self.shard_channels.len().max(1),
             "publish" if self.resp3 && args.len() == 3 => 1 + self.own_deliveries(&args[1]),
+            "spublish" if self.resp3 && args.len() == 3 => {
+                1 + usize::from(self.shard_channels.contains(&args[1]))
+            }
             _ => 1,
         }
     }

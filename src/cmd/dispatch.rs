@@ -109,16 +109,32 @@ fn apply_reply_mode(session: &mut Session, reply: Reply) -> Option<Reply> {
     }
     match session.reply_mode {
         ReplyMode::On => Some(reply),
-        ReplyMode::Off => None,
+        ReplyMode::Off => pushes_of(reply),
         // CLIENT REPLY SKIP itself is not answered either, nor the command after it.
         ReplyMode::SkipNext => {
             session.reply_mode = ReplyMode::Skipping;
-            None
+            pushes_of(reply)
         }
         ReplyMode::Skipping => {
             session.reply_mode = ReplyMode::On;
-            None
+            pushes_of(reply)
         }
+    }
+}
+
+/// What a client that turned replies off still gets: pushes (pub/sub confirmations and
+/// messages), which Redis sends whatever the reply mode.
+fn pushes_of(reply: Reply) -> Option<Reply> {
+    match reply {
+        Reply::Push(_) => Some(reply),
+        Reply::Sequence(items) => {
+            let pushes: Vec<Reply> = items
+                .into_iter()
+                .filter(|r| matches!(r, Reply::Push(_)))
+                .collect();
+            (!pushes.is_empty()).then_some(Reply::Sequence(pushes))
+        }
+        _ => None,
     }
 }
 

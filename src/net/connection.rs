@@ -493,7 +493,7 @@ impl Connection {
         // connection a lock per wait.
         let idle_timeout = {
             let seconds = self.input_limits.idle_timeout_seconds;
-            let exempt = self.session.subscription_count() > 0
+            let exempt = self.session.total_subscription_count() > 0
                 || self.session.is_monitor
                 || self.session.source.from_master();
             if seconds == 0 || exempt {
@@ -642,12 +642,7 @@ impl Connection {
         state.blocking.unblock(id);
         let watched = std::mem::take(&mut self.session.watched);
         state.watches.unwatch_all(id, &watched);
-        for channel in std::mem::take(&mut self.session.channels) {
-            state.pubsub.unsubscribe(id, &channel);
-        }
-        for pattern in std::mem::take(&mut self.session.patterns) {
-            state.pubsub.punsubscribe(id, &pattern);
-        }
+        crate::cmd::pubsub::forget_subscriptions(&mut state.pubsub, &mut self.session);
         state.clients.monitors.retain(|&m| m != id);
         state.clients.by_id.remove(&id);
     }

@@ -36,6 +36,7 @@ pub struct ClientHandle {
     pub flags: String,
     pub subscriptions: usize,
     pub patterns: usize,
+    pub shard_subscriptions: usize,
     pub multi_len: i64,
     pub authenticated: bool,
     pub tx: mpsc::UnboundedSender<Outbound>,
@@ -105,6 +106,7 @@ impl ClientHandle {
             flags: String::new(),
             subscriptions: 0,
             patterns: 0,
+            shard_subscriptions: 0,
             multi_len: -1,
             authenticated: false,
             tx,
@@ -193,6 +195,7 @@ pub fn sync_session(
     }
     handle.subscriptions = session.channels.len();
     handle.patterns = session.patterns.len();
+    handle.shard_subscriptions = session.shard_channels.len();
     handle.multi_len = session.multi.as_ref().map_or(-1, |m| m.queued.len() as i64);
     handle.last_cmd = last_cmd;
     handle.last_active_ms = now_ms;

@@ -35,6 +35,7 @@ pub struct Session {
     pub watched: Vec<(usize, Bytes)>,
     pub channels: HashSet<Bytes>,
     pub patterns: HashSet<Bytes>,
+    pub shard_channels: HashSet<Bytes>,
     pub reply_mode: ReplyMode,
     /// Set by a blocking command that found nothing to serve.
     pub pending_block: Option<BlockRequest>,
@@ -91,10 +92,25 @@ impl Session {
 
     /// In RESP2, a client with subscriptions may only run pub/sub commands.
     pub fn in_pubsub_mode(&self) -> bool {
-        self.protocol == Protocol::Resp2 && (!self.channels.is_empty() || !self.patterns.is_empty())
+        self.protocol == Protocol::Resp2 && self.total_subscription_count() > 0
     }
 
+    /// Channels and patterns: the count SUBSCRIBE and PSUBSCRIBE replies carry.
     pub fn subscription_count(&self) -> usize {
         self.channels.len() + self.patterns.len()
+    }
+
+    /// Every subscription, shard channels included.
+    pub fn total_subscription_count(&self) -> usize {
+        self.subscription_count() + self.shard_channels.len()
+    }
+
+    /// The session's names of one kind.
+    pub fn subscriptions_mut(&mut self, kind: crate::server::pubsub::Kind) -> &mut HashSet<Bytes> {
+        match kind {
+            crate::server::pubsub::Kind::Channel => &mut self.channels,
+            crate::server::pubsub::Kind::Pattern => &mut self.patterns,
+            crate::server::pubsub::Kind::Shard => &mut self.shard_channels,
+        }
     }
 }

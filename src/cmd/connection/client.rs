@@ -198,7 +198,7 @@ pub fn describe(c: &ClientHandle, now_ms: u64) -> String {
         .map(|n| String::from_utf8_lossy(n).into_owned())
         .unwrap_or_default();
     format!(
-        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} \
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
          qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r \
          cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
@@ -211,6 +211,7 @@ pub fn describe(c: &ClientHandle, now_ms: u64) -> String {
         c.db,
         c.subscriptions,
         c.patterns,
+        c.shard_subscriptions,
         c.multi_len,
         c.queued(),
         c.last_cmd,

@@ -1,4 +1,6 @@
-//! SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE PUBLISH PUBSUB.
+//! SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE PUBLISH, the sharded SSUBSCRIBE
+//! SUNSUBSCRIBE SPUBLISH (outside a cluster one shard: their own namespace, messages and
+//! count, as in Redis 7.0), and PUBSUB.
 
 use bytes::Bytes;
 
@@ -8,6 +10,8 @@ use crate::command;
 use crate::resp::Reply;
 use crate::server::State;
 use crate::server::clients::Outbound;
+use crate::server::pubsub::{Kind, PubSub};
+use crate::server::session::Session;
 use crate::util::glob;
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -52,6 +56,30 @@ pub const COMMANDS: &[CommandSpec] = &[
         publish
     ),
     command!(
+        "ssubscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        (1, -1, 1),
+        "pubsub",
+        ssubscribe
+    ),
+    command!(
+        "sunsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        (1, -1, 1),
+        "pubsub",
+        sunsubscribe
+    ),
+    command!(
+        "spublish",
+        3,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+        (1, 1, 1),
+        "pubsub",
+        spublish
+    ),
+    command!(
         "pubsub",
         -2,
         PUBSUB | LOADING | STALE,
@@ -77,111 +105,112 @@ fn emit_all(_ctx: &mut Ctx<'_>, mut messages: Vec<Reply>) -> Reply {
     Reply::Sequence(messages)
 }
 
-/// Channels and patterns follow the same rules; only their sets and reply names differ.
-#[derive(Clone, Copy)]
-enum Target {
-    Channel,
-    Pattern,
-}
-
-impl Target {
-    fn names(self) -> (&'static str, &'static str) {
-        match self {
-            Target::Channel => ("subscribe", "unsubscribe"),
-            Target::Pattern => ("psubscribe", "punsubscribe"),
-        }
-    }
-
-    fn session_set<'a>(self, ctx: &'a mut Ctx<'_>) -> &'a mut std::collections::HashSet<Bytes> {
-        match self {
-            Target::Channel => &mut ctx.session.channels,
-            Target::Pattern => &mut ctx.session.patterns,
-        }
-    }
-
-    fn register(self, ctx: &mut Ctx<'_>, name: Bytes) {
-        let id = ctx.session.id;
-        match self {
-            Target::Channel => ctx.state.pubsub.subscribe(id, name),
-            Target::Pattern => ctx.state.pubsub.psubscribe(id, name),
-        };
-    }
-
-    fn unregister(self, ctx: &mut Ctx<'_>, name: &[u8]) {
-        let id = ctx.session.id;
-        match self {
-            Target::Channel => ctx.state.pubsub.unsubscribe(id, name),
-            Target::Pattern => ctx.state.pubsub.punsubscribe(id, name),
-        };
+/// The reply names of a kind's (un)subscriptions, and the count they carry.
+fn names(kind: Kind) -> (&'static str, &'static str) {
+    match kind {
+        Kind::Channel => ("subscribe", "unsubscribe"),
+        Kind::Pattern => ("psubscribe", "punsubscribe"),
+        Kind::Shard => ("ssubscribe", "sunsubscribe"),
     }
 }
 
-fn subscribe_to(ctx: &mut Ctx<'_>, argv: &[Bytes], target: Target) -> Reply {
-    let (kind, _) = target.names();
+/// Shard subscriptions are counted apart from channels and patterns.
+fn count(session: &Session, kind: Kind) -> usize {
+    match kind {
+        Kind::Shard => session.shard_channels.len(),
+        Kind::Channel | Kind::Pattern => session.subscription_count(),
+    }
+}
+
+fn subscribe_to(ctx: &mut Ctx<'_>, argv: &[Bytes], kind: Kind) -> Reply {
+    let (reply_name, _) = names(kind);
     let mut messages = Vec::new();
     for name in &argv[1..] {
-        if target.session_set(ctx).insert(name.clone()) {
-            target.register(ctx, name.clone());
+        if ctx.session.subscriptions_mut(kind).insert(name.clone()) {
+            ctx.state
+                .pubsub
+                .subscribe(kind, ctx.session.id, name.clone());
         }
         messages.push(push(
-            kind,
+            reply_name,
             Some(name.clone()),
-            ctx.session.subscription_count(),
+            count(ctx.session, kind),
         ));
     }
     emit_all(ctx, messages)
 }
 
 /// Without arguments, leaves every subscription of that kind (one reply each).
-fn unsubscribe_from(ctx: &mut Ctx<'_>, argv: &[Bytes], target: Target) -> Reply {
-    let (_, kind) = target.names();
+fn unsubscribe_from(ctx: &mut Ctx<'_>, argv: &[Bytes], kind: Kind) -> Reply {
+    let (_, reply_name) = names(kind);
     let names: Vec<Bytes> = if argv.len() > 1 {
         argv[1..].to_vec()
     } else {
-        target.session_set(ctx).iter().cloned().collect()
+        ctx.session
+            .subscriptions_mut(kind)
+            .iter()
+            .cloned()
+            .collect()
     };
     if names.is_empty() {
-        return push(kind, None, ctx.session.subscription_count());
+        return push(reply_name, None, count(ctx.session, kind));
     }
     let mut messages = Vec::new();
     for name in names {
-        if target.session_set(ctx).remove(&name) {
-            target.unregister(ctx, &name);
+        if ctx.session.subscriptions_mut(kind).remove(&name) {
+            ctx.state.pubsub.unsubscribe(kind, ctx.session.id, &name);
         }
-        messages.push(push(kind, Some(name), ctx.session.subscription_count()));
+        messages.push(push(reply_name, Some(name), count(ctx.session, kind)));
     }
     emit_all(ctx, messages)
 }
 
 fn subscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    subscribe_to(ctx, argv, Target::Channel)
+    subscribe_to(ctx, argv, Kind::Channel)
 }
 
 fn psubscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    subscribe_to(ctx, argv, Target::Pattern)
+    subscribe_to(ctx, argv, Kind::Pattern)
+}
+
+/// SSUBSCRIBE is refused inside a transaction, as Redis refuses it to clients that may not
+/// block (SUBSCRIBE is let through there).
+fn ssubscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    if ctx.nested {
+        return Reply::error("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client");
+    }
+    subscribe_to(ctx, argv, Kind::Shard)
 }
 
 fn unsubscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    unsubscribe_from(ctx, argv, Target::Channel)
+    unsubscribe_from(ctx, argv, Kind::Channel)
 }
 
 fn punsubscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    unsubscribe_from(ctx, argv, Target::Pattern)
+    unsubscribe_from(ctx, argv, Kind::Pattern)
+}
+
+fn sunsubscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    unsubscribe_from(ctx, argv, Kind::Shard)
 }
 
 /// Drops every subscription of the session (RESET, disconnect) without replying.
 pub fn unsubscribe_everything(ctx: &mut Ctx<'_>) {
-    for channel in std::mem::take(&mut ctx.session.channels) {
-        ctx.state.pubsub.unsubscribe(ctx.session.id, &channel);
-    }
-    for pattern in std::mem::take(&mut ctx.session.patterns) {
-        ctx.state.pubsub.punsubscribe(ctx.session.id, &pattern);
+    forget_subscriptions(&mut ctx.state.pubsub, ctx.session);
+}
+
+/// Drops every subscription of `session` from the server's tables and the session's.
+pub fn forget_subscriptions(pubsub: &mut PubSub, session: &mut Session) {
+    for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+        for name in std::mem::take(session.subscriptions_mut(kind)) {
+            pubsub.unsubscribe(kind, session.id, &name);
+        }
     }
 }
 
 /// Delivers a message to channel and pattern subscribers; returns how many received it.
 pub fn publish_message(state: &mut State, channel: &Bytes, message: &Bytes) -> usize {
-    publish_message_from(state, channel, message, None).0
+    publish_message_from(state, Kind::Channel, channel, message, None).0
 }
 
 /// Outcome of delivering one message to the subscribers of a channel and its patterns.
@@ -221,12 +250,16 @@ impl Delivery {
 /// Like [`publish_message`], but the messages for `publisher` itself (a RESP3 client may
 /// publish to its own channels) are returned instead of queued, so that they go out before
 /// PUBLISH's own reply, as in Redis.
+/// `kind` is `Channel` (PUBLISH: channel and pattern subscribers get `message` and
+/// `pmessage`) or `Shard` (SPUBLISH: shard subscribers get `smessage`).
 pub fn publish_message_from(
     state: &mut State,
+    kind: Kind,
     channel: &Bytes,
     message: &Bytes,
     publisher: Option<u64>,
 ) -> (usize, Vec<Reply>) {
+    debug_assert!(kind != Kind::Pattern, "messages go to channels");
     let mut delivery = Delivery {
         own: Vec::new(),
         receivers: 0,
@@ -234,15 +267,24 @@ pub fn publish_message_from(
         publisher,
     };
     let hard = crate::util::num::usize_from(state.config.output_limit_pubsub.hard_bytes);
-    if let Some(ids) = state.pubsub.channels.get(channel) {
+    let message_name: &'static [u8] = if kind == Kind::Shard {
+        b"smessage"
+    } else {
+        b"message"
+    };
+    if let Some(ids) = state.pubsub.of(kind).get(channel) {
         let reply = Reply::Push(vec![
-            Reply::bulk(Bytes::from_static(b"message")),
+            Reply::bulk(Bytes::from_static(message_name)),
             Reply::Bulk(channel.clone()),
             Reply::Bulk(message.clone()),
         ]);
         delivery.deliver(&state.clients, ids, &reply, hard);
     }
-    for (pattern, ids) in &state.pubsub.patterns {
+    let patterns = match kind {
+        Kind::Channel => &state.pubsub.patterns,
+        _ => &std::collections::BTreeMap::new(),
+    };
+    for (pattern, ids) in patterns {
         if !glob::matches(pattern, channel, false) {
             continue;
         }
@@ -272,8 +314,16 @@ pub fn publish_message_from(
 }
 
 fn publish(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    publish_as(ctx, argv, Kind::Channel)
+}
+
+fn spublish(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    publish_as(ctx, argv, Kind::Shard)
+}
+
+fn publish_as(ctx: &mut Ctx<'_>, argv: &[Bytes], kind: Kind) -> Reply {
     let (receivers, mut own) =
-        publish_message_from(ctx.state, &argv[1], &argv[2], Some(ctx.session.id));
+        publish_message_from(ctx.state, kind, &argv[1], &argv[2], Some(ctx.session.id));
     // PUBLISH reaches replicas so their subscribers get the message too. A master with
     // none attached whose history since its last ID shift is still empty (just restarted,
     // or just promoted) does not start that history with a message nobody can receive:
@@ -296,36 +346,12 @@ fn publish(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 fn pubsub(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let sub = argv[1].to_ascii_lowercase();
     match sub.as_slice() {
-        b"channels" if argv.len() <= 3 => {
-            let pattern = argv.get(2);
-            let names: Vec<Reply> = ctx
-                .state
-                .pubsub
-                .channels
-                .keys()
-                .filter(|c| pattern.is_none_or(|p| glob::matches(p, c, false)))
-                .map(|c| Reply::Bulk(c.clone()))
-                .collect();
-            Reply::Array(names)
-        }
+        b"channels" if argv.len() <= 3 => channel_names(ctx, Kind::Channel, argv.get(2)),
+        b"shardchannels" if argv.len() <= 3 => channel_names(ctx, Kind::Shard, argv.get(2)),
         // A flat array even in RESP3, as Redis 7.0 sends it.
-        b"numsub" => {
-            let mut items = Vec::new();
-            for channel in &argv[2..] {
-                let n = ctx.state.pubsub.channels.get(channel).map_or(0, |s| s.len());
-                items.push(Reply::Bulk(channel.clone()));
-                items.push(Reply::integer(n));
-            }
-            Reply::Array(items)
-        }
+        b"numsub" => subscriber_counts(ctx, Kind::Channel, &argv[2..]),
+        b"shardnumsub" => subscriber_counts(ctx, Kind::Shard, &argv[2..]),
         b"numpat" if argv.len() == 2 => Reply::integer(ctx.state.pubsub.patterns.len()),
-        b"shardchannels" if argv.len() <= 3 => Reply::Array(Vec::new()),
-        b"shardnumsub" => Reply::Array(
-            argv[2..]
-                .iter()
-                .flat_map(|c| [Reply::Bulk(c.clone()), Reply::Integer(0)])
-                .collect(),
-        ),
         // These take an optional pattern; Redis checks the count itself, with this text.
         b"channels" | b"shardchannels" if argv.len() > 3 => Reply::error(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
@@ -358,4 +384,31 @@ fn pubsub(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         ))),
         _ => Reply::error(errors::unknown_subcommand(&argv[1], "pubsub")),
     }
+}
+
+/// PUBSUB CHANNELS and SHARDCHANNELS: the names with subscribers, matching `pattern`.
+fn channel_names(ctx: &Ctx<'_>, kind: Kind, pattern: Option<&Bytes>) -> Reply {
+    Reply::Array(
+        ctx.state
+            .pubsub
+            .of(kind)
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| glob::matches(p, c, false)))
+            .map(|c| Reply::Bulk(c.clone()))
+            .collect(),
+    )
+}
+
+/// PUBSUB NUMSUB and SHARDNUMSUB: each name and its number of subscribers.
+fn subscriber_counts(ctx: &Ctx<'_>, kind: Kind, channels: &[Bytes]) -> Reply {
+    let subscribers = ctx.state.pubsub.of(kind);
+    Reply::Array(
+        channels
+            .iter()
+            .flat_map(|c| {
+                let n = subscribers.get(c).map_or(0, |s| s.len());
+                [Reply::Bulk(c.clone()), Reply::integer(n)]
+            })
+            .collect(),
+    )
 }

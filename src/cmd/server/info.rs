@@ -245,7 +245,7 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
                  expired_keys:{}\r\nexpired_subkeys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\n\
                  expire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\n\
                  current_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\n\
-                 pubsub_patterns:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n\
+                 pubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n\
                  slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n\
                  active_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\n\
                  current_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\n\
@@ -273,6 +273,7 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
                 s.keyspace_misses,
                 state.pubsub.channels.len(),
                 state.pubsub.patterns.len(),
+                state.pubsub.shard_channels.len(),
                 s.unexpected_error_replies,
                 s.total_error_replies,
                 s.client_query_buffer_kills,
