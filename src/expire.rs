@@ -2,6 +2,7 @@
 //! Runs from the server cron under the lock, with a time budget per run and a cursor over
 //! (db, segment) so that successive runs cover the whole keyspace.
 
+use crate::config::keyspace_events;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -125,6 +126,7 @@ pub fn active_expire_cycle(state: &mut State, now_ms: u64, budget: Duration) -> 
                 db,
                 argv: vec![Bytes::from_static(b"DEL"), key.clone()],
             });
+            state.notify_keyspace_event(db, keyspace_events::EXPIRED, "expired", key, None);
         }
         state.stats.expired_keys += expired.len() as u64;
         deleted += expired.len();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::errors;
+use crate::config::keyspace_events;
 use crate::resp::Reply;
 use crate::server::blocking::{BlockRequest, Resume};
 use crate::server::{Effect, Server, Session, State};
@@ -30,6 +31,8 @@ pub struct Ctx<'a> {
     pub also: Vec<Effect>,
     /// Do not propagate the command itself even if it changed data.
     pub suppress_own: bool,
+    /// Keyspace-event messages for the calling client itself, sent before its reply.
+    pub pushes: Vec<Reply>,
 }
 
 /// Result of a typed lookup: `Err` carries the WRONGTYPE reply.
@@ -52,6 +55,7 @@ impl<'a> Ctx<'a> {
             rewritten: None,
             also: Vec::new(),
             suppress_own: false,
+            pushes: Vec::new(),
         }
     }
 
@@ -95,6 +99,7 @@ impl<'a> Ctx<'a> {
                 db,
                 argv: vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
             });
+            self.notify_in(db, keyspace_events::EXPIRED, "expired", key);
         }
         !self.session.source.from_master()
     }
@@ -114,6 +119,18 @@ impl<'a> Ctx<'a> {
         let db = self.session.db;
         if self.expire_if_needed(db, key) {
             self.state.stats.keyspace_misses += 1;
+            self.notify(keyspace_events::KEY_MISS, "keymiss", key);
+            return None;
+        }
+        if self
+            .state
+            .config
+            .keyspace_events
+            .publishes(keyspace_events::KEY_MISS)
+            && self.state.dbs[db].get(key).is_none()
+        {
+            self.state.stats.keyspace_misses += 1;
+            self.notify(keyspace_events::KEY_MISS, "keymiss", key);
             return None;
         }
         match self.state.dbs[db].get(key) {
@@ -284,7 +301,7 @@ impl<'a> Ctx<'a> {
             Some(t) if t != expected => return Err(Reply::error(errors::WRONGTYPE)),
             Some(_) => {}
             None if create => {
-                self.db().insert(key, Entry::new(make()));
+                self.insert_entry(key, Entry::new(make()));
             }
             None => return Ok(None),
         }
@@ -305,14 +322,14 @@ impl<'a> Ctx<'a> {
 
     /// Stores a value, replacing any previous one and its expiry (Redis's `setKey`).
     pub fn set_value(&mut self, key: &[u8], value: Value) {
-        self.db().insert(key, Entry::new(value));
+        self.insert_entry(key, Entry::new(value));
         self.modified(key);
         self.key_ready(key);
     }
 
     /// Stores a value with an expiry.
     pub fn set_value_with_expiry(&mut self, key: &[u8], value: Value, expire_at_ms: Option<u64>) {
-        self.db().insert(
+        self.insert_entry(
             key,
             Entry {
                 value,
@@ -334,6 +351,39 @@ impl<'a> Ctx<'a> {
         // is gone, as in Redis; the others find nothing and wait on.
         self.key_ready(key);
         true
+    }
+
+    // ----- keyspace notifications ---------------------------------------------------------
+
+    /// Raises keyspace event `event` of `class` (`config::keyspace_events`) on `key` of the
+    /// current db; nothing when the class is off, which is the common case and costs one
+    /// test.
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        self.notify_in(self.session.db, class, event, key);
+    }
+
+    pub fn notify_in(&mut self, db: usize, class: u32, event: &str, key: &[u8]) {
+        if !self.state.config.keyspace_events.publishes(class) {
+            return;
+        }
+        let own = self
+            .state
+            .notify_keyspace_event(db, class, event, key, Some(self.session.id));
+        self.pushes.extend(own);
+    }
+
+    /// Stores an entry, raising `new` when the key did not exist (Redis's `dbAdd`).
+    pub fn insert_entry(&mut self, key: &[u8], entry: Entry) {
+        let db = self.session.db;
+        self.insert_entry_in(db, key, entry);
+    }
+
+    pub fn insert_entry_in(&mut self, db: usize, key: &[u8], entry: Entry) {
+        let previous = self.state.dbs[db].insert(key, entry);
+        if previous.is_none() {
+            self.notify_in(db, keyspace_events::NEW, "new", key);
+        }
     }
 
     // ----- bookkeeping after writes -------------------------------------------------------

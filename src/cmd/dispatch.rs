@@ -279,8 +279,10 @@ pub fn call(
         rewritten,
         also,
         suppress_own,
+        pushes,
         ..
     } = ctx;
+    let reply = with_own_pushes(state, session.id, nested, pushes, reply);
     let db = session.db;
     let propagate_own = changes > 0 && !suppress_own && spec.has(flags::WRITE);
     // Only a frame with minimal headers is Redis's own encoding of argv.
@@ -348,6 +350,35 @@ pub fn resumer(resume: Resume) -> Option<TryServe> {
     })
 }
 
+/// Keyspace events the command raised for its own client: before its reply, as Redis
+/// writes them; inside EXEC (whose reply is one array) they are queued beside it.
+fn with_own_pushes(
+    state: &State,
+    id: u64,
+    nested: bool,
+    pushes: Vec<Reply>,
+    reply: Reply,
+) -> Reply {
+    if pushes.is_empty() {
+        return reply;
+    }
+    if nested {
+        if let Some(client) = state.clients.get(id) {
+            for push in pushes {
+                let size = push.encoded_len_hint();
+                client.send(Outbound::Push(push), size);
+            }
+        }
+        return reply;
+    }
+    let mut sequence = pushes;
+    match reply {
+        Reply::Sequence(items) => sequence.extend(items),
+        other => sequence.push(other),
+    }
+    Reply::Sequence(sequence)
+}
+
 /// Serves clients blocked on keys that writes made ready, oldest first.
 pub fn serve_blocked(server: &Server, state: &mut State) {
     while let Some((db, key)) = state.blocking.next_ready() {
@@ -371,9 +402,20 @@ pub fn serve_blocked(server: &Server, state: &mut State) {
             let mut ctx = Ctx::new(state, &mut session, server, unix_time_ms());
             ctx.nested = true;
             let served = serve(&mut ctx, &args);
-            let Ctx { changes, also, .. } = ctx;
+            let Ctx {
+                changes,
+                also,
+                pushes,
+                ..
+            } = ctx;
             also.into_iter()
                 .for_each(|effect| state.queue_effect(effect));
+            if let Some(client) = state.clients.get(id) {
+                for push in pushes {
+                    let size = push.encoded_len_hint();
+                    client.send(Outbound::Push(push), size);
+                }
+            }
             state.dirty += changes;
             match served {
                 Some(reply) => {

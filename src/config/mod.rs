@@ -4,6 +4,7 @@
 //! directives the server reads on hot paths are mirrored into typed fields by [`Config::apply`].
 
 mod fsync;
+pub mod keyspace_events;
 mod redis_directives;
 mod spec;
 mod units;
@@ -120,6 +121,8 @@ pub struct Config {
     pub min_replicas_to_write: u64,
     pub min_replicas_max_lag_seconds: u64,
     pub encoding_limits: EncodingLimits,
+    /// `notify-keyspace-events`, read by every write: typed, not looked up by name.
+    pub keyspace_events: keyspace_events::KeyspaceEvents,
 }
 
 /// `repl-compression`: zstd-compressed full syncs for replicas that announce `capa zstd`.
@@ -155,6 +158,18 @@ pub struct EncodingLimits {
     /// (`hll-sparse-max-bytes`).
     pub hll_sparse_max_bytes: usize,
 }
+
+/// Redis directives sluice honours though it keeps them in the table of Redis's defaults
+/// (their values are checked and shown as Redis shows them).
+const HONOURED_REDIS_DIRECTIVES: &[&str] = &[
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+    "set-max-intset-entries",
+    "stream-node-max-entries",
+    "stream-node-max-bytes",
+    "hll-sparse-max-bytes",
+    "notify-keyspace-events",
+];
 
 impl Default for Config {
     fn default() -> Self {
@@ -227,6 +242,7 @@ impl Default for Config {
                 stream_node: crate::store::stream::NodeLimits::default(),
                 hll_sparse_max_bytes: 3000,
             },
+            keyspace_events: keyspace_events::KeyspaceEvents::default(),
         };
         let names: Vec<&'static str> = config.values.keys().copied().collect();
         for name in names {
@@ -362,10 +378,8 @@ impl Config {
             self.values.insert(known, words.join(" "));
             // Encoding thresholds are honoured where they change what clients see.
             self.apply(known)?;
-            if !matches!(
-                *known,
-                "zset-max-listpack-entries" | "zset-max-listpack-value" | "set-max-intset-entries"
-            ) && !self.ignored.iter().any(|n| n == known)
+            if !HONOURED_REDIS_DIRECTIVES.contains(known)
+                && !self.ignored.iter().any(|n| n == known)
             {
                 self.ignored.push(known.to_string());
             }
@@ -556,6 +570,13 @@ impl Config {
                 self.encoding_limits.stream_node.bytes_max = parse_memory(&value)
                     .and_then(|b| usize::try_from(b).ok())
                     .unwrap_or(4096)
+            }
+            "notify-keyspace-events" => {
+                let events = keyspace_events::KeyspaceEvents::parse(&value)
+                    .ok_or_else(|| bad("Invalid event class character. Use 'Ag$lshzxeKEtmdn'."))?;
+                self.keyspace_events = events;
+                // Shown as Redis shows it: `KEA` reads back as `AKE`.
+                self.values.insert(name, events.to_string());
             }
             "hll-sparse-max-bytes" => {
                 self.encoding_limits.hll_sparse_max_bytes = parse_memory(&value)

@@ -5,6 +5,7 @@
 pub mod blocking;
 pub mod clients;
 pub mod clock;
+pub mod notify;
 pub mod persistence;
 pub mod propagate;
 pub mod pubsub;

@@ -1,5 +1,6 @@
 //! SETBIT GETBIT BITCOUNT BITPOS BITOP.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use super::bits::{self, span};
@@ -59,8 +60,7 @@ pub(super) fn edit_bits<T>(
         Some(_) => return Err(Reply::error(errors::WRONGTYPE)),
     };
     if created {
-        ctx.db()
-            .insert(key, Entry::new(Value::Str(StrValue::default())));
+        ctx.insert_entry(key, Entry::new(Value::Str(StrValue::default())));
     }
     edit_in_place(ctx, key, |buf| {
         let grew = created || buf.len() < needed;
@@ -94,6 +94,7 @@ pub fn setbit(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     };
     if grew || was != on {
         ctx.modified(key);
+        ctx.notify(events::STRING, "setbit", key);
     }
     Reply::Integer(i64::from(was))
 }
@@ -246,14 +247,16 @@ pub fn bitop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let dest = &argv[2];
     if len > 0 {
         // Like SET: the destination loses any expiry.
-        ctx.db().insert(
+        ctx.insert_entry(
             dest,
             Entry::new(Value::Str(StrValue::from(Bytes::from(result)))),
         );
         ctx.modified(dest);
+        ctx.notify(events::STRING, "set", dest);
     } else if ctx.lookup_write(dest).is_some() {
         ctx.db().remove(dest);
         ctx.modified(dest);
+        ctx.notify(events::GENERIC, "del", dest);
     }
     Reply::integer(len)
 }

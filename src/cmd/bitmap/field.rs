@@ -2,6 +2,7 @@
 //! offset, read, written and incremented in order, each write under the OVERFLOW behaviour
 //! then in force.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use super::bits::{self, Overflow};
@@ -190,6 +191,7 @@ fn run(ctx: &mut Ctx<'_>, argv: &[Bytes], read_only_command: bool) -> Reply {
     if changes > 0 {
         ctx.modified(key);
         ctx.add_changes(changes as u64 - 1);
+        ctx.notify(events::STRING, "setbit", key);
     }
     Reply::Array(replies)
 }

@@ -4,6 +4,7 @@
 //! error a bad command gets. STORE forms are propagated as they came: replicas search the
 //! same data the same way.
 
+use crate::config::keyspace_events as events;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -272,7 +273,9 @@ fn run(ctx: &mut Ctx<'_>, argv: &[Bytes], variant: Variant) -> Result<Reply, Rep
     let Some(zset) = zset else {
         return Ok(match &options.store {
             Some(store) => {
-                ctx.delete(&store.key);
+                if ctx.delete(&store.key) {
+                    ctx.notify(events::GENERIC, "del", &store.key);
+                }
                 Reply::Integer(0)
             }
             None => Reply::Array(Vec::new()),
@@ -307,7 +310,7 @@ fn run(ctx: &mut Ctx<'_>, argv: &[Bytes], variant: Variant) -> Result<Reply, Rep
         found.truncate(options.count);
     }
     match options.store {
-        Some(store) => Ok(store_found(ctx, &store, found, to_meters)),
+        Some(store) => Ok(store_found(ctx, &store, found, to_meters, searches)),
         None => Ok(reply_found(&options, found, to_meters)),
     }
 }
@@ -392,10 +395,18 @@ fn reply_found(options: &Options, found: Vec<Found>, to_meters: f64) -> Reply {
 
 /// Replaces the destination with the found members (scored by geohash or by distance),
 /// or deletes it when none were found.
-fn store_found(ctx: &mut Ctx<'_>, store: &Store, found: Vec<Found>, to_meters: f64) -> Reply {
+fn store_found(
+    ctx: &mut Ctx<'_>,
+    store: &Store,
+    found: Vec<Found>,
+    to_meters: f64,
+    searches_store: bool,
+) -> Reply {
     let stored = found.len();
     if stored == 0 {
-        ctx.delete(&store.key);
+        if ctx.delete(&store.key) {
+            ctx.notify(events::GENERIC, "del", &store.key);
+        }
         return Reply::Integer(0);
     }
     let mut zset = ZSet::with_encoding(false);
@@ -410,5 +421,11 @@ fn store_found(ctx: &mut Ctx<'_>, store: &Store, found: Vec<Found>, to_meters: f
     zset.fit_compact(crate::cmd::zset::compact_limits(ctx));
     ctx.set_value(&store.key, Value::ZSet(Arc::new(zset)));
     ctx.add_changes(stored as u64 - 1);
+    let event = if searches_store {
+        "geosearchstore"
+    } else {
+        "georadiusstore"
+    };
+    ctx.notify(events::ZSET, event, &store.key);
     Reply::integer(stored)
 }

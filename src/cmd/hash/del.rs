@@ -1,5 +1,6 @@
 //! HDEL.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use super::shared::{peek_hash, record_changes};
@@ -23,6 +24,11 @@ pub fn hdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         _ => 0,
     };
     record_changes(ctx, key, deleted);
-    ctx.remove_if_empty(key);
+    if deleted > 0 {
+        ctx.notify(events::HASH, "hdel", key);
+    }
+    if ctx.remove_if_empty(key) {
+        ctx.notify(events::GENERIC, "del", key);
+    }
     Reply::integer(deleted)
 }

@@ -1,5 +1,6 @@
 //! HINCRBY HINCRBYFLOAT.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use super::shared::peek_hash;
@@ -45,7 +46,10 @@ pub fn hincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let mut digits = itoa::Buffer::new();
     let text = Bytes::copy_from_slice(digits.format(new).as_bytes());
     match store(ctx, key, field, text) {
-        Ok(_) => Reply::Integer(new),
+        Ok(_) => {
+            ctx.notify(events::HASH, "hincrby", key);
+            Reply::Integer(new)
+        }
         Err(e) => e,
     }
 }
@@ -76,7 +80,10 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         }
     };
     let timed = match store(ctx, key, field, new.clone()) {
-        Ok(timed) => timed,
+        Ok(timed) => {
+            ctx.notify(events::HASH, "hincrbyfloat", key);
+            timed
+        }
         Err(e) => return e,
     };
     // Replicas get the result, not the arithmetic, so that they cannot round differently.

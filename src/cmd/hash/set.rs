@@ -1,5 +1,6 @@
 //! HSET HMSET HSETNX.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use super::shared::{peek_hash, record_changes};
@@ -25,6 +26,7 @@ fn set_pairs(ctx: &mut Ctx<'_>, argv: &[Bytes], name: &str) -> Result<usize, Rep
         created
     };
     record_changes(ctx, key, (argv.len() - 2) / 2);
+    ctx.notify(events::HASH, "hset", key);
     Ok(created)
 }
 
@@ -57,5 +59,6 @@ pub fn hsetnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         Err(e) => return e,
     }
     ctx.modified(key);
+    ctx.notify(events::HASH, "hset", key);
     Reply::Integer(1)
 }

@@ -2,6 +2,7 @@
 //! format. Writes propagate as they came; so does a PFCOUNT that refreshed the cached
 //! cardinality, because that changes the string's bytes and replicas must hold the same.
 
+use crate::config::keyspace_events as events;
 use bytes::{Bytes, BytesMut};
 
 use super::sketch::{self, Corrupt, Encoding, REGISTERS};
@@ -43,7 +44,7 @@ fn sketch_at(ctx: &mut Ctx<'_>, key: &[u8], write: bool) -> Result<Option<Encodi
 
 /// Creates an empty sketch at `key`, which holds nothing.
 fn create(ctx: &mut Ctx<'_>, key: &[u8]) {
-    ctx.db().insert(
+    ctx.insert_entry(
         key,
         Entry::new(Value::Str(StrValue::copy_from(&sketch::new_sparse()))),
     );
@@ -94,6 +95,7 @@ fn pfadd_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Result<Reply, Reply> {
     }
     ctx.modified(key);
     ctx.add_changes(updated - 1);
+    ctx.notify(events::STRING, "pfadd", key);
     Ok(Reply::Integer(1))
 }
 
@@ -182,6 +184,8 @@ fn pfmerge_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Result<Reply, Reply> {
         Ok(())
     })?;
     ctx.modified(dest);
+    // A merge is a mass add, and Redis names it so.
+    ctx.notify(events::STRING, "pfadd", dest);
     Ok(Reply::ok())
 }
 

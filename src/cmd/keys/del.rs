@@ -1,5 +1,6 @@
 //! DEL, UNLINK, EXISTS, TOUCH, TYPE.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use crate::cmd::Ctx;
@@ -7,7 +8,13 @@ use crate::resp::Reply;
 
 /// DEL and UNLINK: memory is freed when the last reference drops, so both are the same.
 pub fn del(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    let deleted = argv[1..].iter().filter(|key| ctx.delete(key)).count();
+    let mut deleted = 0;
+    for key in &argv[1..] {
+        if ctx.delete(key) {
+            ctx.notify(events::GENERIC, "del", key);
+            deleted += 1;
+        }
+    }
     Reply::integer(deleted)
 }
 

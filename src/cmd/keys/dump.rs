@@ -4,6 +4,7 @@
 //! IDLETIME and FREQ are checked as Redis checks them; keys carry no access clock here
 //! (OBJECT IDLETIME answers 0), so they set nothing.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use super::rename::signal_if_poppable;
@@ -104,6 +105,7 @@ pub fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     {
         if deleted {
             ctx.modified(key);
+            ctx.notify(events::GENERIC, "del", key);
             ctx.rewrite(vec![Bytes::from_static(b"DEL"), key.clone()]);
         }
         return Reply::ok();
@@ -114,8 +116,9 @@ pub fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     };
     let db = ctx.db_index();
     signal_if_poppable(ctx, db, key, &entry);
-    ctx.db().insert(key, entry);
+    ctx.insert_entry(key, entry);
     ctx.modified(key);
+    ctx.notify(events::GENERIC, "restore", key);
     if let Some(at) = expire_at
         && !absttl
     {

@@ -3,6 +3,7 @@
 //! Every accepted expiry is propagated as PEXPIREAT with the absolute time, and an expiry
 //! already in the past deletes the key and propagates DEL, as Redis 7.0 does.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use crate::cmd::{Ctx, errors};
@@ -109,6 +110,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], base_ms: u64, unit: Unit) -
     if when <= now && ctx.state.expire_deletes {
         ctx.db().remove(key);
         ctx.modified(key);
+        ctx.notify(events::GENERIC, "del", key);
         ctx.rewrite(vec![Bytes::from_static(b"DEL"), key.clone()]);
         return Reply::Integer(1);
     }
@@ -116,6 +118,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], base_ms: u64, unit: Unit) -
     let at = u64::try_from(when).unwrap_or(0);
     ctx.db().set_expire(key, Some(at));
     ctx.modified(key);
+    ctx.notify(events::GENERIC, "expire", key);
     let mut effect = argv.to_vec();
     if !argv[0].eq_ignore_ascii_case(b"pexpireat") {
         effect[0] = Bytes::from_static(b"PEXPIREAT");
@@ -133,6 +136,7 @@ pub fn persist(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         Some(entry) if entry.expire_at_ms.is_some() => {
             ctx.db().set_expire(key, None);
             ctx.modified(key);
+            ctx.notify(events::GENERIC, "persist", key);
             Reply::Integer(1)
         }
         _ => Reply::Integer(0),

@@ -1,5 +1,6 @@
 //! RENAME, RENAMENX, MOVE, COPY: a value (and its expiry) changes name or database.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use crate::cmd::{Ctx, errors};
@@ -44,11 +45,15 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], nx: bool) -> Reply {
     }
     let db = ctx.db_index();
     signal_if_poppable(ctx, db, dst, &entry);
-    ctx.db().insert(dst, entry);
+    // Redis deletes the destination and adds it anew: `new` comes even for a replaced one.
+    ctx.db().remove(dst);
+    ctx.insert_entry(dst, entry);
     ctx.db().remove(src);
     // One change for the dirty counter (as in Redis), both names for WATCH.
     ctx.modified(src);
     ctx.state.watches.touch(db, dst);
+    ctx.notify(events::GENERIC, "rename_from", src);
+    ctx.notify(events::GENERIC, "rename_to", dst);
     if nx { Reply::Integer(1) } else { Reply::ok() }
 }
 
@@ -92,10 +97,12 @@ pub fn move_(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         return Reply::Integer(0);
     }
     signal_if_poppable(ctx, dst, key, &entry);
-    ctx.state.dbs[dst].insert(key, entry);
+    ctx.insert_entry_in(dst, key, entry);
     ctx.db().remove(key);
     ctx.modified(key);
     ctx.state.watches.touch(dst, key);
+    ctx.notify_in(src, events::GENERIC, "move_from", key);
+    ctx.notify_in(dst, events::GENERIC, "move_to", key);
     Reply::Integer(1)
 }
 
@@ -134,7 +141,8 @@ pub fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         ctx.state.dbs[dst].remove(new_key);
     }
     signal_if_poppable(ctx, dst, new_key, &entry);
-    ctx.state.dbs[dst].insert(new_key, entry);
+    ctx.insert_entry_in(dst, new_key, entry);
     ctx.modified_in(dst, new_key);
+    ctx.notify_in(dst, events::GENERIC, "copy_to", new_key);
     Reply::Integer(1)
 }

@@ -7,6 +7,7 @@
 //! packages start in. STORE is propagated as it came (replicas sort the same data the same
 //! way; a set's native order, which could differ, is sorted ALPHA when storing, as in Redis).
 
+use crate::config::keyspace_events as events;
 use std::cmp::Ordering;
 
 use bytes::Bytes;
@@ -238,14 +239,15 @@ fn run(ctx: &mut Ctx<'_>, argv: &[Bytes], read_only: bool) -> Reply {
         let list: crate::store::value::List =
             out.into_iter().map(Option::unwrap_or_default).collect();
         // Like SET: the destination is replaced whatever it held, without its expiry.
-        ctx.db()
-            .insert(dest, Entry::new(Value::List(std::sync::Arc::new(list))));
+        ctx.insert_entry(dest, Entry::new(Value::List(std::sync::Arc::new(list))));
         ctx.modified(dest);
         ctx.add_changes(stored as u64 - 1);
         ctx.key_ready(dest);
+        ctx.notify(events::LIST, "sortstore", dest);
     } else if ctx.lookup_write(dest).is_some() {
         ctx.db().remove(dest);
         ctx.modified(dest);
+        ctx.notify(events::GENERIC, "del", dest);
     }
     Reply::integer(stored)
 }

@@ -1,8 +1,11 @@
 //! LSET LREM LTRIM LINSERT: in-place changes that never add a key.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
-use super::shared::{list_len, peek_list, record_changes, resolve_index, resolve_range};
+use super::shared::{
+    list_len, peek_list, record_changes, remove_if_emptied, resolve_index, resolve_range,
+};
 use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
 use crate::store::value::List;
@@ -27,6 +30,7 @@ pub fn lset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         *slot = Bytes::copy_from_slice(&argv[3]);
     }
     ctx.modified(key);
+    ctx.notify(events::LIST, "lset", key);
     Reply::ok()
 }
 
@@ -87,7 +91,10 @@ pub fn lrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         _ => 0,
     };
     record_changes(ctx, key, removed);
-    ctx.remove_if_empty(key);
+    if removed > 0 {
+        ctx.notify(events::LIST, "lrem", key);
+    }
+    remove_if_emptied(ctx, key);
     Reply::integer(removed)
 }
 
@@ -111,6 +118,7 @@ pub fn ltrim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         // so nothing is propagated.
         let db = ctx.db_index();
         ctx.state.watches.touch(db, key);
+        ctx.notify(events::LIST, "ltrim", key);
         return Reply::ok();
     }
     if let Ok(Some(list)) = ctx.write_list(key, false) {
@@ -118,7 +126,8 @@ pub fn ltrim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         list.drain(..keep_from);
     }
     record_changes(ctx, key, trimmed);
-    ctx.remove_if_empty(key);
+    ctx.notify(events::LIST, "ltrim", key);
+    remove_if_emptied(ctx, key);
     Reply::ok()
 }
 
@@ -149,6 +158,7 @@ pub fn linsert(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         _ => 0,
     };
     ctx.modified(key);
+    ctx.notify(events::LIST, "linsert", key);
     Reply::integer(len)
 }
 

@@ -1,8 +1,9 @@
 //! LMOVE and RPOPLPUSH, and the move step BLMOVE/BRPOPLPUSH share with them.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
-use super::shared::{End, list_len, record_changes};
+use super::shared::{End, list_len, record_changes, remove_if_emptied};
 use crate::cmd::Ctx;
 use crate::resp::Reply;
 
@@ -38,7 +39,9 @@ pub fn move_element(
     if src != dst {
         ctx.modified(dst);
     }
-    ctx.remove_if_empty(src);
+    ctx.notify(events::LIST, end_to.push_event(), dst);
+    ctx.notify(events::LIST, end_from.pop_event(), src);
+    remove_if_emptied(ctx, src);
     ctx.key_ready(dst);
     Ok(Some(value))
 }

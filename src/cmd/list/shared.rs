@@ -2,6 +2,7 @@
 //! steps (with the bookkeeping every change needs: dirty counter, WATCH, blocked clients,
 //! deletion of emptied keys).
 
+use crate::config::keyspace_events as events;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -39,6 +40,21 @@ impl End {
             End::Left => b"LPOP",
             End::Right => b"RPOP",
         })
+    }
+
+    /// The keyspace events of a pop and a push at this end.
+    pub fn pop_event(self) -> &'static str {
+        match self {
+            End::Left => "lpop",
+            End::Right => "rpop",
+        }
+    }
+
+    pub fn push_event(self) -> &'static str {
+        match self {
+            End::Left => "lpush",
+            End::Right => "rpush",
+        }
     }
 
     /// The spelling Redis uses when it builds an LMOVE for replicas itself.
@@ -93,7 +109,10 @@ pub fn pop_elements(ctx: &mut Ctx<'_>, key: &[u8], end: End, count: usize) -> Ve
         _ => Vec::new(),
     };
     record_changes(ctx, key, popped.len());
-    ctx.remove_if_empty(key);
+    if !popped.is_empty() {
+        ctx.notify(events::LIST, end.pop_event(), key);
+    }
+    remove_if_emptied(ctx, key);
     popped
 }
 
@@ -120,7 +139,15 @@ pub fn push_elements(
     };
     record_changes(ctx, key, elements.len());
     ctx.key_ready(key);
+    ctx.notify(events::LIST, end.push_event(), key);
     Ok(len)
+}
+
+/// Deletes the list at `key` if the command emptied it, with the `del` event Redis raises.
+pub fn remove_if_emptied(ctx: &mut Ctx<'_>, key: &[u8]) {
+    if ctx.remove_if_empty(key) {
+        ctx.notify(events::GENERIC, "del", key);
+    }
 }
 
 /// Redis's rule for turning a possibly negative index into a position: `None` when it

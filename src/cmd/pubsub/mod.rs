@@ -8,8 +8,6 @@ use crate::cmd::flags::*;
 use crate::cmd::{CommandSpec, Ctx, errors};
 use crate::command;
 use crate::resp::Reply;
-use crate::server::State;
-use crate::server::clients::Outbound;
 use crate::server::pubsub::{Kind, PubSub};
 use crate::server::session::Session;
 use crate::util::glob;
@@ -208,111 +206,6 @@ pub fn forget_subscriptions(pubsub: &mut PubSub, session: &mut Session) {
     }
 }
 
-/// Delivers a message to channel and pattern subscribers; returns how many received it.
-pub fn publish_message(state: &mut State, channel: &Bytes, message: &Bytes) -> usize {
-    publish_message_from(state, Kind::Channel, channel, message, None).0
-}
-
-/// Outcome of delivering one message to the subscribers of a channel and its patterns.
-struct Delivery {
-    own: Vec<Reply>,
-    receivers: usize,
-    over_limit: Vec<u64>,
-    publisher: Option<u64>,
-}
-
-impl Delivery {
-    fn deliver(
-        &mut self,
-        clients: &crate::server::clients::Clients,
-        ids: &std::collections::BTreeSet<u64>,
-        reply: &Reply,
-        hard_limit_bytes: usize,
-    ) {
-        let size = reply.encoded_len_hint();
-        for id in ids {
-            if Some(*id) == self.publisher {
-                self.own.push(reply.clone());
-                self.receivers += 1;
-                continue;
-            }
-            if let Some(client) = clients.get(*id) {
-                client.send(Outbound::Push(reply.clone()), size);
-                self.receivers += 1;
-                if hard_limit_bytes > 0 && client.queued() > hard_limit_bytes {
-                    self.over_limit.push(*id);
-                }
-            }
-        }
-    }
-}
-
-/// Like [`publish_message`], but the messages for `publisher` itself (a RESP3 client may
-/// publish to its own channels) are returned instead of queued, so that they go out before
-/// PUBLISH's own reply, as in Redis.
-/// `kind` is `Channel` (PUBLISH: channel and pattern subscribers get `message` and
-/// `pmessage`) or `Shard` (SPUBLISH: shard subscribers get `smessage`).
-pub fn publish_message_from(
-    state: &mut State,
-    kind: Kind,
-    channel: &Bytes,
-    message: &Bytes,
-    publisher: Option<u64>,
-) -> (usize, Vec<Reply>) {
-    debug_assert!(kind != Kind::Pattern, "messages go to channels");
-    let mut delivery = Delivery {
-        own: Vec::new(),
-        receivers: 0,
-        over_limit: Vec::new(),
-        publisher,
-    };
-    let hard = crate::util::num::usize_from(state.config.output_limit_pubsub.hard_bytes);
-    let message_name: &'static [u8] = if kind == Kind::Shard {
-        b"smessage"
-    } else {
-        b"message"
-    };
-    if let Some(ids) = state.pubsub.of(kind).get(channel) {
-        let reply = Reply::Push(vec![
-            Reply::bulk(Bytes::from_static(message_name)),
-            Reply::Bulk(channel.clone()),
-            Reply::Bulk(message.clone()),
-        ]);
-        delivery.deliver(&state.clients, ids, &reply, hard);
-    }
-    let patterns = match kind {
-        Kind::Channel => &state.pubsub.patterns,
-        _ => &std::collections::BTreeMap::new(),
-    };
-    for (pattern, ids) in patterns {
-        if !glob::matches(pattern, channel, false) {
-            continue;
-        }
-        let reply = Reply::Push(vec![
-            Reply::bulk(Bytes::from_static(b"pmessage")),
-            Reply::Bulk(pattern.clone()),
-            Reply::Bulk(channel.clone()),
-            Reply::Bulk(message.clone()),
-        ]);
-        delivery.deliver(&state.clients, ids, &reply, hard);
-    }
-    let Delivery {
-        own,
-        receivers,
-        over_limit,
-        ..
-    } = delivery;
-    for id in over_limit {
-        tracing::warn!(
-            client = id,
-            "closing pub/sub client: output buffer over client-output-buffer-limit pubsub"
-        );
-        state.stats.client_output_buffer_kills += 1;
-        state.clients.kill(id, "pubsub output buffer limit reached");
-    }
-    (receivers, own)
-}
-
 fn publish(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     publish_as(ctx, argv, Kind::Channel)
 }
@@ -322,8 +215,9 @@ fn spublish(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 }
 
 fn publish_as(ctx: &mut Ctx<'_>, argv: &[Bytes], kind: Kind) -> Reply {
-    let (receivers, mut own) =
-        publish_message_from(ctx.state, kind, &argv[1], &argv[2], Some(ctx.session.id));
+    let (receivers, mut own) = ctx
+        .state
+        .publish(kind, &argv[1], &argv[2], Some(ctx.session.id));
     // PUBLISH reaches replicas so their subscribers get the message too. A master with
     // none attached whose history since its last ID shift is still empty (just restarted,
     // or just promoted) does not start that history with a message nobody can receive:

@@ -1,5 +1,6 @@
 //! SINTER SINTERCARD SINTERSTORE SUNION SUNIONSTORE SDIFF SDIFFSTORE.
 
+use crate::config::keyspace_events as events;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -69,13 +70,17 @@ fn set_reply(ctx: &Ctx<'_>, members: Vec<Bytes>) -> Reply {
 }
 
 /// Stores a result set at `dst`, or deletes `dst` when the result is empty.
-fn store(ctx: &mut Ctx<'_>, dst: &Bytes, result: Set) -> Reply {
+/// `event` is the command's own (`sinterstore`, `sunionstore`, `sdiffstore`).
+fn store(ctx: &mut Ctx<'_>, dst: &Bytes, result: Set, event: &str) -> Reply {
     let len = result.len();
     if len == 0 {
-        ctx.delete(dst);
+        if ctx.delete(dst) {
+            ctx.notify(events::GENERIC, "del", dst);
+        }
         return Reply::Integer(0);
     }
     ctx.set_value(dst, Value::Set(Arc::new(result)));
+    ctx.notify(events::SET, event, dst);
     Reply::integer(len)
 }
 
@@ -93,7 +98,7 @@ pub fn sinterstore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     match load(ctx, &argv[2..]) {
         Ok(sets) => {
             let result: Set = intersection(&sets, 0).into_iter().collect();
-            store(ctx, &argv[1], result)
+            store(ctx, &argv[1], result, "sinterstore")
         }
         Err(e) => e,
     }
@@ -148,7 +153,7 @@ pub fn sunionstore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     match load(ctx, &argv[2..]) {
         Ok(sets) => {
             let result = union(&sets);
-            store(ctx, &argv[1], result)
+            store(ctx, &argv[1], result, "sunionstore")
         }
         Err(e) => e,
     }
@@ -168,7 +173,7 @@ pub fn sdiffstore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     match load(ctx, &argv[2..]) {
         Ok(sets) => {
             let result = difference(&sets);
-            store(ctx, &argv[1], result)
+            store(ctx, &argv[1], result, "sdiffstore")
         }
         Err(e) => e,
     }

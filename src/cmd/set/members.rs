@@ -1,5 +1,6 @@
 //! SADD SREM SMOVE SISMEMBER SMISMEMBER SCARD SMEMBERS.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use super::shared::{peek_set, touched};
@@ -22,6 +23,9 @@ pub fn sadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         }
     }
     touched(ctx, key, added);
+    if added > 0 {
+        ctx.notify(events::SET, "sadd", key);
+    }
     Reply::integer(added)
 }
 
@@ -41,8 +45,14 @@ pub fn srem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             }
         }
     }
-    ctx.remove_if_empty(key);
+    let emptied = ctx.remove_if_empty(key);
     touched(ctx, key, removed);
+    if removed > 0 {
+        ctx.notify(events::SET, "srem", key);
+    }
+    if emptied {
+        ctx.notify(events::GENERIC, "del", key);
+    }
     Reply::integer(removed)
 }
 
@@ -67,7 +77,10 @@ pub fn smove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     if !removed {
         return Reply::Integer(0);
     }
-    ctx.remove_if_empty(src);
+    ctx.notify(events::SET, "srem", src);
+    if ctx.remove_if_empty(src) {
+        ctx.notify(events::GENERIC, "del", src);
+    }
     ctx.modified(src);
     let added = match ctx.write_set(dst, true) {
         Ok(Some(set)) => set.insert(Bytes::copy_from_slice(member)),
@@ -76,6 +89,7 @@ pub fn smove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     };
     if added {
         ctx.modified(dst);
+        ctx.notify(events::SET, "sadd", dst);
     }
     Reply::Integer(1)
 }

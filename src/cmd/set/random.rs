@@ -1,5 +1,6 @@
 //! SPOP and SRANDMEMBER.
 
+use crate::config::keyspace_events as events;
 use std::collections::HashSet;
 
 use bytes::Bytes;
@@ -73,8 +74,12 @@ fn spop_one(ctx: &mut Ctx<'_>, key: &Bytes) -> Reply {
     if let Ok(Some(set)) = ctx.write_set(key, false) {
         set.remove(&member);
     }
-    ctx.remove_if_empty(key);
+    let emptied = ctx.remove_if_empty(key);
     ctx.modified(key);
+    ctx.notify(events::SET, "spop", key);
+    if emptied {
+        ctx.notify(events::GENERIC, "del", key);
+    }
     // The pick is random: replicas must remove the same member.
     ctx.rewrite(vec![
         Bytes::from_static(b"SREM"),
@@ -99,6 +104,8 @@ fn spop_count(ctx: &mut Ctx<'_>, key: &Bytes, count: usize) -> Reply {
         drop(set);
         ctx.db().remove(key);
         touched(ctx, key, size);
+        ctx.notify(events::SET, "spop", key);
+        ctx.notify(events::GENERIC, "del", key);
         ctx.rewrite(vec![Bytes::from_static(b"DEL"), key.clone()]);
         return Reply::Set(members.into_iter().map(Reply::Bulk).collect());
     }
@@ -116,6 +123,7 @@ fn spop_count(ctx: &mut Ctx<'_>, key: &Bytes, count: usize) -> Reply {
         }
     }
     touched(ctx, key, popped.len());
+    ctx.notify(events::SET, "spop", key);
     ctx.suppress_own = true;
     for member in &popped {
         ctx.also_propagate(vec![

@@ -1,5 +1,6 @@
 //! XADD.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use super::id::{AddId, parse_add_id};
@@ -113,6 +114,10 @@ pub fn xadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let exact_trim = trimmed.map(|(t, _)| t.exact_args(stream));
     ctx.modified(key);
     ctx.key_ready(key);
+    ctx.notify(events::STREAM, "xadd", key);
+    if trimmed.is_some_and(|(_, removed)| removed > 0) {
+        ctx.notify(events::STREAM, "xtrim", key);
+    }
     // Replicas get the ID this server chose and the exact trim.
     let mut effect = vec![Bytes::from_static(b"XADD"), key.clone()];
     if no_create {

@@ -1,5 +1,6 @@
 //! XGROUP CREATE SETID DESTROY CREATECONSUMER DELCONSUMER HELP (Redis 7.0).
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use super::id::parse_id;
@@ -141,6 +142,7 @@ pub fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
                 },
             );
             ctx.modified(key);
+            ctx.notify(events::STREAM, "xgroup-create", key);
             Reply::ok()
         }
         b"setid" => {
@@ -162,6 +164,7 @@ pub fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
                 g.entries_read = entries_read;
             }
             ctx.modified(key);
+            ctx.notify(events::STREAM, "xgroup-setid", key);
             Reply::ok()
         }
         b"destroy" => {
@@ -172,6 +175,7 @@ pub fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
                 s.groups.remove(group);
             }
             ctx.modified(key);
+            ctx.notify(events::STREAM, "xgroup-destroy", key);
             // Clients blocked in XREADGROUP on this group get their error.
             ctx.key_ready(key);
             Reply::Integer(1)
@@ -186,6 +190,7 @@ pub fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
                 g.consumer_mut(consumer, now_ms);
             }
             ctx.modified(key);
+            ctx.notify(events::STREAM, "xgroup-createconsumer", key);
             Reply::Integer(1)
         }
         b"delconsumer" => {
@@ -198,6 +203,7 @@ pub fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
                 .and_then(|g| g.delete_consumer(consumer))
                 .unwrap_or(0);
             ctx.modified(key);
+            ctx.notify(events::STREAM, "xgroup-delconsumer", key);
             Reply::integer(pending)
         }
         _ => syntax(),

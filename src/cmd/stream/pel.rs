@@ -3,6 +3,7 @@
 //! Replicas get every ownership change as Redis 7.0 sends it, an idempotent
 //! `XCLAIM key group consumer 0 id TIME ms RETRYCOUNT n FORCE JUSTID LASTID id`.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use super::id::{Bound, parse_id, parse_range_bound};
@@ -289,6 +290,8 @@ pub fn xclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         return no_key_or_group(key, group_name);
     };
     let mut effects = Vec::new();
+    // Redis creates the consumer at its first claim, and says so.
+    let mut consumer_created = false;
     let mut propagate_last_id = false;
     if let Some(g) = stream.groups.get_mut(group_name)
         && last_id > g.last_delivered_id
@@ -333,7 +336,7 @@ pub fn xclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         if owned && min_idle > 0 && now_ms.saturating_sub(current.delivery_time_ms) < min_idle {
             continue;
         }
-        group.consumer_mut(consumer, now_ms);
+        consumer_created |= group.consumer_mut(consumer, now_ms).1;
         let count = match retry_count {
             Some(n) => n,
             None if justid => current.delivery_count,
@@ -359,6 +362,9 @@ pub fn xclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     if changed > 0 {
         ctx.modified(key);
         ctx.add_changes(changed - 1);
+    }
+    if consumer_created {
+        ctx.notify(events::STREAM, "xgroup-createconsumer", key);
     }
     propagate_all(ctx, effects);
     Reply::Array(replies)
@@ -409,6 +415,8 @@ pub fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let mut claimed = Vec::new();
     let mut deleted = Vec::new();
     let mut effects = Vec::new();
+    // Redis creates the consumer at its first claim, and says so.
+    let mut consumer_created = false;
     let candidates: Vec<StreamId> = stream
         .groups
         .get(group_name)
@@ -439,7 +447,7 @@ pub fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         if min_idle > 0 && now_ms.saturating_sub(current.delivery_time_ms) < min_idle {
             continue;
         }
-        group.consumer_mut(consumer, now_ms);
+        consumer_created |= group.consumer_mut(consumer, now_ms).1;
         let delivery_count = if justid {
             current.delivery_count
         } else {
@@ -461,6 +469,9 @@ pub fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     if changed > 0 {
         ctx.modified(key);
         ctx.add_changes(changed - 1);
+    }
+    if consumer_created {
+        ctx.notify(events::STREAM, "xgroup-createconsumer", key);
     }
     propagate_all(ctx, effects);
     Reply::Array(vec![

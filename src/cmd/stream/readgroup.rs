@@ -5,6 +5,7 @@
 //! group's new last ID (XGROUP SETID) after an XGROUP CREATECONSUMER when the read created
 //! the consumer; several of them in MULTI/EXEC.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use super::id::parse_id;
@@ -80,6 +81,8 @@ fn run(ctx: &mut Ctx<'_>, request: &Request<'_>) -> Result<Option<Reply>, Reply>
     let now_ms = ctx.now_ms;
     let mut found = Vec::new();
     let mut effects = Vec::new();
+    // Whether the request created its consumer in the stream at hand (Redis raises an event).
+    let mut consumer_created = false;
     for (key, want) in request.keys.iter().zip(wanted) {
         let serve = match want {
             Wanted::History(_) => true,
@@ -101,6 +104,7 @@ fn run(ctx: &mut Ctx<'_>, request: &Request<'_>) -> Result<Option<Reply>, Reply>
         };
         let (consumer, created) = group.consumer_mut(request.consumer, now_ms);
         consumer.seen_time_ms = now_ms;
+        consumer_created |= created;
         if created && request.noack {
             effects.push(vec![
                 Bytes::from_static(b"XGROUP"),
@@ -178,6 +182,9 @@ fn run(ctx: &mut Ctx<'_>, request: &Request<'_>) -> Result<Option<Reply>, Reply>
             }
         }
         ctx.modified(key);
+        if std::mem::take(&mut consumer_created) {
+            ctx.notify(events::STREAM, "xgroup-createconsumer", key);
+        }
         found.push((key.clone(), Reply::Array(replies)));
     }
     propagate_all(ctx, effects);

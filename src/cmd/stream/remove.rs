@@ -1,5 +1,6 @@
 //! XDEL XTRIM XSETID.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use super::id::parse_id;
@@ -30,6 +31,9 @@ pub fn xdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     };
     let deleted = ids.iter().filter(|id| stream.remove(**id)).count();
     ctx.modified(key);
+    if deleted > 0 {
+        ctx.notify(events::STREAM, "xdel", key);
+    }
     ctx.add_changes((deleted as u64).saturating_sub(1));
     Reply::integer(deleted)
 }
@@ -63,6 +67,7 @@ pub fn xtrim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     if removed > 0 {
         ctx.modified(key);
         ctx.add_changes((removed as u64).saturating_sub(1));
+        ctx.notify(events::STREAM, "xtrim", key);
         let mut effect = vec![Bytes::from_static(b"XTRIM"), key.clone()];
         effect.extend(exact);
         ctx.rewrite(effect);
@@ -140,5 +145,6 @@ pub fn xsetid(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         stream.max_deleted_entry_id = max;
     }
     ctx.modified(key);
+    ctx.notify(events::STREAM, "xsetid", key);
     Reply::ok()
 }

@@ -33,8 +33,7 @@ pub fn peek_stream(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Arc<Stream>>,
 /// which callers have ruled out with [`peek_stream`]).
 pub fn write_stream<'c>(ctx: &'c mut Ctx<'_>, key: &[u8], create: bool) -> Option<&'c mut Stream> {
     if create && ctx.lookup(key).is_none() {
-        ctx.db()
-            .insert(key, crate::store::Entry::new(Value::new_stream()));
+        ctx.insert_entry(key, crate::store::Entry::new(Value::new_stream()));
     }
     match ctx.lookup_write(key).map(|e| &mut e.value) {
         Some(Value::Stream(s)) => Some(Arc::make_mut(s)),

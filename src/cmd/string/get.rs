@@ -1,5 +1,6 @@
 //! GET and the commands that read a value while changing the key: GETSET, GETDEL, GETEX.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use super::old_value_reply;
@@ -18,6 +19,7 @@ pub fn getset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     ctx.set_value(&argv[1], Value::Str(StrValue::copy_from(&argv[2])));
+    ctx.notify(events::STRING, "set", &argv[1]);
     let mut effect = argv.to_vec();
     effect[0] = Bytes::from_static(b"SET");
     ctx.rewrite(effect);
@@ -30,6 +32,7 @@ pub fn getdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     if ctx.delete(&argv[1]) {
+        ctx.notify(events::GENERIC, "del", &argv[1]);
         ctx.rewrite(vec![Bytes::from_static(b"DEL"), argv[1].clone()]);
     }
     reply
@@ -60,11 +63,13 @@ pub fn getex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         Some(at) if absolute && at <= ctx.now_ms && ctx.state.expire_deletes => {
             ctx.db().remove(key);
             ctx.modified(key);
+            ctx.notify(events::GENERIC, "del", key);
             ctx.rewrite(vec![Bytes::from_static(b"DEL"), key.clone()]);
         }
         Some(at) => {
             ctx.db().set_expire(key, Some(at));
             ctx.modified(key);
+            ctx.notify(events::GENERIC, "expire", key);
             ctx.rewrite(vec![
                 Bytes::from_static(b"PEXPIREAT"),
                 key.clone(),
@@ -74,6 +79,7 @@ pub fn getex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         None if options.flags & PERSIST != 0 && has_ttl => {
             ctx.db().set_expire(key, None);
             ctx.modified(key);
+            ctx.notify(events::GENERIC, "persist", key);
             ctx.rewrite(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
         }
         None => {}

@@ -1,5 +1,6 @@
 //! INCR, DECR, INCRBY, DECRBY, INCRBYFLOAT.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use super::{current_string, store_keep_ttl};
@@ -53,7 +54,7 @@ fn incr_decr(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> Reply {
         }
         None => {
             let mut buf = itoa::Buffer::new();
-            ctx.db().insert(
+            ctx.insert_entry(
                 key,
                 Entry::new(Value::Str(StrValue::copy_from(buf.format(by).as_bytes()))),
             );
@@ -61,6 +62,7 @@ fn incr_decr(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> Reply {
         }
     };
     ctx.modified(key);
+    ctx.notify(events::STRING, "incrby", key);
     Reply::Integer(new_value)
 }
 
@@ -81,6 +83,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         }
     };
     store_keep_ttl(ctx, key, new_value.clone());
+    ctx.notify(events::STRING, "incrbyfloat", key);
     // Replicas get the resulting value: float formatting must not be recomputed there.
     ctx.rewrite(vec![
         Bytes::from_static(b"SET"),

@@ -203,8 +203,7 @@ fn store_keep_ttl(ctx: &mut Ctx<'_>, key: &[u8], value: Bytes) {
     match ctx.db().get_mut(key) {
         Some(entry) => entry.value = Value::Str(StrValue::from(value)),
         None => {
-            ctx.db()
-                .insert(key, Entry::new(Value::Str(StrValue::from(value))));
+            ctx.insert_entry(key, Entry::new(Value::Str(StrValue::from(value))));
         }
     }
     ctx.modified(key);

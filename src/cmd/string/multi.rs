@@ -1,5 +1,6 @@
 //! MGET, MSET, MSETNX, MSETEX.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use super::set::{GET, KEEPTTL, NX, OptionsOf, XX, expire_at_ms, parse_options};
@@ -39,6 +40,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], nx: bool) -> Reply {
     }
     for pair in argv[1..].chunks_exact(2) {
         ctx.set_value(&pair[0], Value::Str(StrValue::copy_from(&pair[1])));
+        ctx.notify(events::STRING, "set", &pair[0]);
     }
     if nx { Reply::Integer(1) } else { Reply::ok() }
 }
@@ -96,6 +98,10 @@ pub fn msetex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             Value::Str(StrValue::copy_from(value)),
             expire_at.or(kept),
         );
+        ctx.notify(events::STRING, "set", key);
+        if expire_at.is_some() {
+            ctx.notify(events::GENERIC, "expire", key);
+        }
         let mut effect = vec![Bytes::from_static(b"SET"), key.clone(), value.clone()];
         if let Some(at) = expire_at {
             effect.push(Bytes::from_static(b"PXAT"));

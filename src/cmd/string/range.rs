@@ -1,5 +1,6 @@
 //! Byte-range commands: APPEND, STRLEN, GETRANGE (and its old name SUBSTR), SETRANGE.
 
+use crate::config::keyspace_events as events;
 use bytes::{Bytes, BytesMut};
 
 use super::current_string;
@@ -58,6 +59,7 @@ pub fn append(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let total = match current_len {
         None => {
             ctx.set_value(key, Value::Str(StrValue::copy_from(suffix)));
+            ctx.notify(events::STRING, "append", key);
             return Reply::integer(suffix.len());
         }
         Some(len) => {
@@ -72,6 +74,7 @@ pub fn append(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         }
     };
     ctx.modified(key);
+    ctx.notify(events::STRING, "append", key);
     Reply::integer(total)
 }
 
@@ -144,8 +147,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     // Within proto-max-bulk-len, hence within usize.
     let offset = crate::util::num::usize_from(offset);
     if current_len.is_none() {
-        ctx.db()
-            .insert(key, Entry::new(Value::Str(StrValue::default())));
+        ctx.insert_entry(key, Entry::new(Value::Str(StrValue::default())));
     }
     let total = edit_in_place(ctx, key, |buf| {
         let end = offset + patch.len();
@@ -157,6 +159,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     })
     .unwrap_or(0);
     ctx.modified(key);
+    ctx.notify(events::STRING, "setrange", key);
     Reply::integer(total)
 }
 

@@ -1,5 +1,6 @@
 //! SET and its older variants SETNX, SETEX, PSETEX, plus the option parser GETEX shares.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use super::conditional::ValueCondition;
@@ -265,15 +266,25 @@ fn set_generic(
         ctx.expire_if_needed(db, key);
         None
     };
-    ctx.db().upsert(
-        key,
-        Entry {
-            value: Value::Str(StrValue::copy_from(value)),
-            expire_at_ms: expire_at.or(kept_ttl),
-        },
-    );
+    let created = ctx
+        .db()
+        .upsert(
+            key,
+            Entry {
+                value: Value::Str(StrValue::copy_from(value)),
+                expire_at_ms: expire_at.or(kept_ttl),
+            },
+        )
+        .is_none();
     ctx.modified(key);
     ctx.key_ready(key);
+    if created {
+        ctx.notify(events::NEW, "new", key);
+    }
+    ctx.notify(events::STRING, "set", key);
+    if expire_at.is_some() {
+        ctx.notify(events::GENERIC, "expire", key);
+    }
     if let Some(at) = expire_at {
         ctx.rewrite(vec![
             Bytes::from_static(b"SET"),

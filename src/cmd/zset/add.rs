@@ -1,5 +1,6 @@
 //! ZADD and ZINCRBY (ZINCRBY is ZADD with the INCR option, as in Redis).
 
+use crate::config::keyspace_events as events;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -86,7 +87,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], mut opts: Options) -> Reply {
         }
         let limits = super::compact_limits(ctx);
         let compact = limits.max_entries > 0 && pairs[1].len() <= limits.max_value_bytes;
-        ctx.db().insert(
+        ctx.insert_entry(
             key,
             Entry::new(Value::ZSet(Arc::new(ZSet::with_encoding(compact)))),
         );
@@ -136,6 +137,9 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], mut opts: Options) -> Reply {
     }
     ctx.remove_if_empty(key);
     touched(ctx, key, added + updated);
+    if added + updated > 0 {
+        ctx.notify(events::ZSET, if opts.incr { "zincr" } else { "zadd" }, key);
+    }
     if added > 0 {
         ctx.key_ready(key);
     }

@@ -1,6 +1,7 @@
 //! ZUNION ZINTER ZDIFF, their STORE forms, and ZINTERCARD. Inputs may be sorted sets or
 //! plain sets (whose members score 1).
 
+use crate::config::keyspace_events as events;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -216,13 +217,21 @@ fn generic(
     match dst {
         Some(dst) => {
             if zset.is_empty() {
-                ctx.delete(dst);
+                if ctx.delete(dst) {
+                    ctx.notify(events::GENERIC, "del", dst);
+                }
                 return Reply::Integer(0);
             }
             zset.fit_compact(super::compact_limits(ctx));
             let len = zset.len();
             ctx.set_value(dst, Value::ZSet(Arc::new(zset)));
             ctx.key_ready(dst);
+            let event = match op {
+                Op::Inter => "zinterstore",
+                Op::Union => "zunionstore",
+                Op::Diff => "zdiffstore",
+            };
+            ctx.notify(events::ZSET, event, dst);
             Reply::integer(len)
         }
         None => {

@@ -3,6 +3,7 @@
 //! Effects are propagated as ZPOPMIN/ZPOPMAX (with the count actually popped where a
 //! count applies), as Redis 7.0 does, so that replicas never block or choose keys.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use crate::cmd::ctx::parse_timeout_seconds;
@@ -89,8 +90,18 @@ fn pop_generic(
             items.push((member, score));
         }
     }
-    ctx.remove_if_empty(key);
+    let emptied = ctx.remove_if_empty(key);
     touched(ctx, key, items.len());
+    if !items.is_empty() {
+        let event = match end {
+            End::Min => "zpopmin",
+            End::Max => "zpopmax",
+        };
+        ctx.notify(events::ZSET, event, key);
+        if emptied {
+            ctx.notify(events::GENERIC, "del", key);
+        }
+    }
     let popped = Popped {
         key: key.clone(),
         count: items.len(),

@@ -1,6 +1,7 @@
 //! ZRANGE (BYSCORE BYLEX REV LIMIT WITHSCORES), ZRANGESTORE and the older ZREVRANGE,
 //! Z[REV]RANGEBYSCORE and Z[REV]RANGEBYLEX, which are ZRANGE with fixed options.
 
+use crate::config::keyspace_events as events;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -272,7 +273,9 @@ fn store_result(
     length_unknown: bool,
 ) -> Reply {
     if items.is_empty() {
-        ctx.delete(dst);
+        if ctx.delete(dst) {
+            ctx.notify(events::GENERIC, "del", dst);
+        }
         return Reply::Integer(0);
     }
     let limits = super::compact_limits(ctx);
@@ -285,6 +288,7 @@ fn store_result(
     }
     ctx.set_value(dst, Value::ZSet(Arc::new(zset)));
     ctx.key_ready(dst);
+    ctx.notify(events::ZSET, "zrangestore", dst);
     Reply::integer(count)
 }
 

@@ -1,5 +1,6 @@
 //! ZREM ZREMRANGEBYRANK ZREMRANGEBYSCORE ZREMRANGEBYLEX.
 
+use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use super::score::{parse_lex_range, parse_score_range};
@@ -24,9 +25,20 @@ pub fn zrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             break;
         }
     }
-    ctx.remove_if_empty(key);
-    touched(ctx, key, removed);
+    notify_removed(ctx, key, removed, "zrem");
     Reply::integer(removed)
+}
+
+/// Deletes the emptied key, and raises the removal's event and then `del`, as Redis does.
+fn notify_removed(ctx: &mut Ctx<'_>, key: &[u8], removed: usize, event: &str) {
+    let emptied = ctx.remove_if_empty(key);
+    touched(ctx, key, removed);
+    if removed > 0 {
+        ctx.notify(events::ZSET, event, key);
+        if emptied {
+            ctx.notify(events::GENERIC, "del", key);
+        }
+    }
 }
 
 /// Clamps Redis-style inclusive rank indexes (negative from the end) to `start..end`, or
@@ -60,6 +72,7 @@ pub(crate) fn clamp_ranks(start: i64, end: i64, len: usize) -> Option<(usize, us
 fn remove_range(
     ctx: &mut Ctx<'_>,
     key: &Bytes,
+    event: &str,
     ranks: impl Fn(&ZSet) -> Option<(usize, usize)>,
 ) -> Reply {
     let zset = match peek_zset(ctx, key) {
@@ -79,8 +92,7 @@ fn remove_range(
         Ok(None) => 0,
         Err(e) => return e,
     };
-    ctx.remove_if_empty(key);
-    touched(ctx, key, removed);
+    notify_removed(ctx, key, removed, event);
     Reply::integer(removed)
 }
 
@@ -93,21 +105,25 @@ pub fn zremrangebyrank(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         Ok(v) => v,
         Err(e) => return e,
     };
-    remove_range(ctx, &argv[1], |z| clamp_ranks(start, end, z.len()))
+    remove_range(ctx, &argv[1], "zremrangebyrank", |z| {
+        clamp_ranks(start, end, z.len())
+    })
 }
 
 pub fn zremrangebyscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let Some(range) = parse_score_range(&argv[2], &argv[3]) else {
         return Reply::error(errors::MIN_MAX_NOT_FLOAT);
     };
-    remove_range(ctx, &argv[1], |z| Some(z.score_range_ranks(&range)))
+    remove_range(ctx, &argv[1], "zremrangebyscore", |z| {
+        Some(z.score_range_ranks(&range))
+    })
 }
 
 pub fn zremrangebylex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let Some((min, max)) = parse_lex_range(&argv[2], &argv[3]) else {
         return Reply::error(errors::MIN_MAX_NOT_STRING);
     };
-    remove_range(ctx, &argv[1], |z| {
+    remove_range(ctx, &argv[1], "zremrangebylex", |z| {
         z.lex_delete_start(&min, &max)
             .map(|start| (start, z.lex_run_up(start, &max)))
     })
