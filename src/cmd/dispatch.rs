@@ -204,6 +204,12 @@ fn check_and_run(
 ) -> Reply {
     let spec = lookup(&argv[0]);
     session.last_cmd = spec.map_or("NULL", |c| c.name);
+    session.last_subcommand = match (spec, argv.get(1)) {
+        (Some(spec), Some(sub)) if has_subcommands(spec.name) => {
+            Some(Bytes::from(sub.to_ascii_lowercase()))
+        }
+        _ => None,
+    };
     let Some(spec) = spec else {
         return reject(state, session, None, errors::unknown_command(argv));
     };

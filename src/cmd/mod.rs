@@ -15,6 +15,7 @@ pub mod connection;
 pub mod geo;
 pub mod hash;
 pub mod hll;
+pub mod key_positions;
 pub mod keys;
 pub mod list;
 pub mod pubsub;

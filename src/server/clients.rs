@@ -33,6 +33,7 @@ pub struct ClientHandle {
     pub created_ms: u64,
     pub last_active_ms: u64,
     pub last_cmd: &'static str,
+    pub last_subcommand: Option<Bytes>,
     pub flags: String,
     pub subscriptions: usize,
     pub patterns: usize,
@@ -103,6 +104,7 @@ impl ClientHandle {
             created_ms: now,
             last_active_ms: now,
             last_cmd: "NULL",
+            last_subcommand: None,
             flags: String::new(),
             subscriptions: 0,
             patterns: 0,
@@ -198,6 +200,9 @@ pub fn sync_session(
     handle.shard_subscriptions = session.shard_channels.len();
     handle.multi_len = session.multi.as_ref().map_or(-1, |m| m.queued.len() as i64);
     handle.last_cmd = last_cmd;
+    if handle.last_subcommand != session.last_subcommand {
+        handle.last_subcommand = session.last_subcommand.clone();
+    }
     handle.last_active_ms = now_ms;
     handle.no_evict = session.no_evict;
     let mut flags = String::new();

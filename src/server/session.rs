@@ -50,6 +50,8 @@ pub struct Session {
     pub no_evict: bool,
     /// Name of the last command run, for CLIENT LIST's `cmd=`.
     pub last_cmd: &'static str,
+    /// The subcommand of the last command, for containers (CLIENT LIST shows `client|list`).
+    pub last_subcommand: Option<Bytes>,
     /// What a replica told us with REPLCONF before PSYNC.
     pub replica_handshake: ReplicaHandshake,
     /// Set by PSYNC/SYNC: the connection becomes a replica stream after this batch.

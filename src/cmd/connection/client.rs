@@ -39,6 +39,7 @@ pub fn client(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             Reply::ok()
         }
         (b"info", 2) => {
+            refresh_own_entry(ctx);
             let line = ctx
                 .state
                 .clients
@@ -47,7 +48,10 @@ pub fn client(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
                 .unwrap_or_default();
             Reply::Verbatim(Bytes::from(format!("{line}\n")))
         }
-        (b"list", _) => list(ctx, &argv[2..]),
+        (b"list", _) => {
+            refresh_own_entry(ctx);
+            list(ctx, &argv[2..])
+        }
         (b"kill", n) if n >= 3 => kill(ctx, &argv[2..]),
         (b"reply", 3) => match argv[2].to_ascii_lowercase().as_slice() {
             b"on" => {
@@ -180,6 +184,13 @@ fn parse_type(name: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// Brings the caller's own CLIENT LIST entry up to date (it is otherwise refreshed after
+/// each batch): Redis shows the command running now, `client|list` itself.
+fn refresh_own_entry(ctx: &mut Ctx<'_>) {
+    let last_cmd = ctx.session.last_cmd;
+    crate::server::clients::sync_session(ctx.state, ctx.session, last_cmd);
+}
+
 /// One CLIENT LIST line, with Redis 7.0's fields.
 pub fn describe(c: &ClientHandle, now_ms: u64) -> String {
     let name = c
@@ -214,7 +225,10 @@ pub fn describe(c: &ClientHandle, now_ms: u64) -> String {
         c.shard_subscriptions,
         c.multi_len,
         c.queued(),
-        c.last_cmd,
+        match &c.last_subcommand {
+            Some(sub) => format!("{}|{}", c.last_cmd, String::from_utf8_lossy(sub)),
+            None => c.last_cmd.to_string(),
+        },
         if c.protocol == Protocol::Resp3 { 3 } else { 2 },
         lib_name,
         lib_ver,

@@ -25,32 +25,15 @@ const FLAG_NAMES: &[(u32, &str)] = &[
 ];
 
 fn info_of(c: &CommandSpec) -> Reply {
-    let flag_names: Vec<Reply> = FLAG_NAMES
+    let mut flag_names: Vec<Reply> = FLAG_NAMES
         .iter()
         .filter(|(f, _)| c.has(*f))
         .map(|(_, n)| Reply::simple(*n))
         .collect();
-    let mut categories: Vec<Reply> = Vec::new();
-    for (flag, name) in [
-        (flags::WRITE, "@write"),
-        (flags::READONLY, "@read"),
-        (flags::ADMIN, "@admin"),
-    ] {
-        if c.has(flag) {
-            categories.push(Reply::simple(name));
-        }
+    if crate::cmd::key_positions::is_movable(c.name) {
+        flag_names.push(Reply::simple("movablekeys"));
     }
-    if let Some(group) = acl_category(c.group) {
-        categories.push(Reply::simple(group));
-    }
-    categories.push(Reply::simple(if c.has(flags::FAST) {
-        "@fast"
-    } else {
-        "@slow"
-    }));
-    if c.has(flags::BLOCKING) {
-        categories.push(Reply::simple("@blocking"));
-    }
+    let categories: Vec<Reply> = categories_of(c).into_iter().map(Reply::simple).collect();
     Reply::Array(vec![
         Reply::bulk_str(c.name),
         Reply::Integer(i64::from(c.arity)),
@@ -63,6 +46,56 @@ fn info_of(c: &CommandSpec) -> Reply {
         Reply::Array(Vec::new()),
         Reply::Array(Vec::new()),
     ])
+}
+
+/// The ACL categories COMMAND INFO lists for a command.
+fn categories_of(c: &CommandSpec) -> Vec<&'static str> {
+    let mut categories = Vec::new();
+    for (flag, name) in [
+        (flags::WRITE, "@write"),
+        (flags::READONLY, "@read"),
+        (flags::ADMIN, "@admin"),
+    ] {
+        if c.has(flag) {
+            categories.push(name);
+        }
+    }
+    categories.extend(acl_category(c.group));
+    categories.push(if c.has(flags::FAST) { "@fast" } else { "@slow" });
+    if c.has(flags::BLOCKING) {
+        categories.push("@blocking");
+    }
+    categories
+}
+
+/// `COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]`: no module
+/// is loaded, so that filter lists nothing.
+fn list(argv: &[Bytes]) -> Reply {
+    let names = |keep: &dyn Fn(&CommandSpec) -> bool| {
+        Reply::Array(
+            all()
+                .into_iter()
+                .filter(|c| keep(c))
+                .map(|c| Reply::bulk_str(c.name))
+                .collect(),
+        )
+    };
+    match argv {
+        [_, _] => names(&|_| true),
+        [_, _, filterby, kind, value] if filterby.eq_ignore_ascii_case(b"FILTERBY") => {
+            if kind.eq_ignore_ascii_case(b"MODULE") {
+                Reply::Array(Vec::new())
+            } else if kind.eq_ignore_ascii_case(b"ACLCAT") {
+                let wanted = format!("@{}", String::from_utf8_lossy(value)).to_ascii_lowercase();
+                names(&|c| categories_of(c).contains(&wanted.as_str()))
+            } else if kind.eq_ignore_ascii_case(b"PATTERN") {
+                names(&|c| crate::util::glob::matches(value, c.name.as_bytes(), true))
+            } else {
+                Reply::error(errors::SYNTAX)
+            }
+        }
+        _ => Reply::error(errors::SYNTAX),
+    }
 }
 
 /// The ACL category of a command group (COMMAND DOCS groups and ACL categories differ in
@@ -97,7 +130,7 @@ pub fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let sub = argv[1].to_ascii_lowercase();
     match sub.as_slice() {
         b"count" if argv.len() == 2 => Reply::integer(all().len()),
-        b"list" => Reply::Array(all().into_iter().map(|c| Reply::bulk_str(c.name)).collect()),
+        b"list" => list(argv),
         b"info" => {
             if argv.len() == 2 {
                 return Reply::Array(all().into_iter().map(info_of).collect());
@@ -130,21 +163,9 @@ pub fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             if !spec.arity_ok(args.len()) {
                 return Reply::error("ERR Invalid number of arguments specified for command");
             }
-            let mut positions = spec.key_positions(args.len());
-            if spec.name == "sort" {
-                positions.extend(sort_store_position(args));
-            }
-            if let Some(first_option) = match spec.name {
-                "georadius" => Some(6),
-                "georadiusbymember" => Some(5),
-                _ => None,
-            } {
-                positions.extend(georadius_store_positions(args, first_option));
-            }
-            // MEMORY USAGE's key (Redis gives the subcommand its own key specification).
-            if spec.name == "memory" && args[1].eq_ignore_ascii_case(b"USAGE") && args.len() > 2 {
-                positions.push(2);
-            }
+            let Some(positions) = crate::cmd::key_positions::key_positions(spec, args) else {
+                return Reply::error("ERR Invalid arguments specified for command");
+            };
             let keys: Vec<Reply> = positions
                 .into_iter()
                 .map(|i| Reply::Bulk(args[i].clone()))
@@ -186,42 +207,4 @@ pub fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         ))),
         _ => Reply::error(errors::unknown_subcommand(&argv[1], "command")),
     }
-}
-
-/// GEORADIUS's destination keys, as its key specifications find them: the argument after
-/// the first STORE, then after the first STOREDIST, searched from the first option on.
-fn georadius_store_positions(args: &[Bytes], first_option: usize) -> Vec<usize> {
-    let after = |keyword: &[u8]| {
-        (first_option..args.len().saturating_sub(1))
-            .find(|&i| args[i].eq_ignore_ascii_case(keyword))
-            .map(|i| i + 1)
-    };
-    after(b"STORE")
-        .into_iter()
-        .chain(after(b"STOREDIST"))
-        .collect()
-}
-
-/// SORT's destination key, which its key specification cannot express: the argument after
-/// the last STORE (LIMIT takes two arguments, BY and GET one), as Redis's `sortGetKeys`.
-fn sort_store_position(args: &[Bytes]) -> Option<usize> {
-    let mut found = None;
-    let mut i = 2;
-    while i < args.len() {
-        let arg = &args[i];
-        let skip = if arg.eq_ignore_ascii_case(b"LIMIT") {
-            2
-        } else if arg.eq_ignore_ascii_case(b"GET") || arg.eq_ignore_ascii_case(b"BY") {
-            1
-        } else if arg.eq_ignore_ascii_case(b"STORE") {
-            if i + 1 < args.len() {
-                found = Some(i + 1);
-            }
-            1
-        } else {
-            0
-        };
-        i += 1 + skip;
-    }
-    found
 }
