@@ -127,6 +127,10 @@ pub fn active_expire_cycle(state: &mut State, now_ms: u64, budget: Duration) -> 
                 argv: vec![Bytes::from_static(b"DEL"), key.clone()],
             });
             state.notify_keyspace_event(db, keyspace_events::EXPIRED, "expired", key, None);
+            if state.tracking.active() {
+                let invalidations = state.tracking.invalidate(key, None);
+                state.deliver_invalidations(invalidations, None);
+            }
         }
         state.stats.expired_keys += expired.len() as u64;
         deleted += expired.len();

@@ -33,6 +33,8 @@ pub struct Ctx<'a> {
     pub suppress_own: bool,
     /// Keyspace-event messages for the calling client itself, sent before its reply.
     pub pushes: Vec<Reply>,
+    /// Invalidations (CLIENT TRACKING) for the calling client itself, sent after its reply.
+    pub after_pushes: Vec<Reply>,
 }
 
 /// Result of a typed lookup: `Err` carries the WRONGTYPE reply.
@@ -56,6 +58,7 @@ impl<'a> Ctx<'a> {
             also: Vec::new(),
             suppress_own: false,
             pushes: Vec::new(),
+            after_pushes: Vec::new(),
         }
     }
 
@@ -100,6 +103,7 @@ impl<'a> Ctx<'a> {
                 argv: vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
             });
             self.notify_in(db, keyspace_events::EXPIRED, "expired", key);
+            self.invalidate_tracked(key, None);
         }
         !self.session.source.from_master()
     }
@@ -396,6 +400,21 @@ impl<'a> Ctx<'a> {
     pub fn modified_in(&mut self, db: usize, key: &[u8]) {
         self.changes += 1;
         self.state.watches.touch(db, key);
+        self.invalidate_tracked(key, Some(self.session.id));
+    }
+
+    /// Tells the clients tracking `key` that it changed (by `by`, None for an expiry).
+    fn invalidate_tracked(&mut self, key: &[u8], by: Option<u64>) {
+        if !self.state.tracking.active() {
+            return;
+        }
+        let invalidations = self.state.tracking.invalidate(key, by);
+        if !invalidations.is_empty() {
+            let own = self
+                .state
+                .deliver_invalidations(invalidations, Some(self.session.id));
+            self.after_pushes.extend(own);
+        }
     }
 
     /// Adds to the dirty counter without a key (FLUSHALL and the like).

@@ -286,9 +286,11 @@ pub fn call(
         also,
         suppress_own,
         pushes,
+        after_pushes,
         ..
     } = ctx;
     let reply = with_own_pushes(state, session.id, nested, pushes, reply);
+    let reply = track_after(state, session.id, spec, argv, nested, after_pushes, reply);
     let db = session.db;
     let propagate_own = changes > 0 && !suppress_own && spec.has(flags::WRITE);
     // Only a frame with minimal headers is Redis's own encoding of argv.
@@ -382,6 +384,61 @@ fn with_own_pushes(
         Reply::Sequence(items) => sequence.extend(items),
         other => sequence.push(other),
     }
+    Reply::Sequence(sequence)
+}
+
+/// CLIENT TRACKING after a command: a read-only command's keys are remembered for its
+/// client, CLIENT CACHING's one-command effect ends, broadcasts go out, and the caller's
+/// own invalidations follow its reply.
+fn track_after(
+    state: &mut State,
+    id: u64,
+    spec: &'static CommandSpec,
+    argv: &[Bytes],
+    nested: bool,
+    mut after: Vec<Reply>,
+    reply: Reply,
+) -> Reply {
+    if !state.tracking.active() && after.is_empty() {
+        return reply;
+    }
+    if state.tracking.of(id).is_some() {
+        if spec.has(flags::READONLY)
+            && !spec.has(flags::PUBSUB)
+            && let Some(positions) = super::key_positions::key_positions(spec, argv)
+        {
+            state
+                .tracking
+                .remember(id, positions.into_iter().map(|i| argv[i].clone()));
+        }
+        // CLIENT CACHING covers the next command, or a whole transaction (commands run by
+        // EXEC do not end it; EXEC's own end does).
+        if spec.name != "client" && !nested {
+            state.tracking.command_done(id);
+        }
+    }
+    // Broadcasts gather a whole command's changes (EXEC's included), as Redis sends them
+    // once per event-loop turn.
+    if !nested {
+        after.extend(state.send_tracking_broadcasts(Some(id)));
+    }
+    if after.is_empty() {
+        return reply;
+    }
+    if nested {
+        if let Some(client) = state.clients.get(id) {
+            for push in after {
+                let size = push.encoded_len_hint();
+                client.send(Outbound::Push(push), size);
+            }
+        }
+        return reply;
+    }
+    let mut sequence = match reply {
+        Reply::Sequence(items) => items,
+        other => vec![other],
+    };
+    sequence.extend(after);
     Reply::Sequence(sequence)
 }
 

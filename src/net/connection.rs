@@ -643,6 +643,7 @@ impl Connection {
         let watched = std::mem::take(&mut self.session.watched);
         state.watches.unwatch_all(id, &watched);
         crate::cmd::pubsub::forget_subscriptions(&mut state.pubsub, &mut self.session);
+        state.tracking.disable(id);
         state.clients.monitors.retain(|&m| m != id);
         state.clients.by_id.remove(&id);
     }

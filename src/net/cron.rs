@@ -25,6 +25,8 @@ pub async fn run(server: Arc<Server>) {
         // A quarter of each period at most, as Redis's slow cycle does.
         crate::expire::active_expire_cycle(&mut state, now_ms, period / 4);
         crate::expire::active_expire_fields(&mut state, now_ms, crate::expire::FIELD_KEYS_PER_RUN);
+        // Keys the cycle expired under BCAST prefixes: no command will send them.
+        state.send_tracking_broadcasts(None);
         replication_cron(&mut state, now_ms);
         crate::repl::failover::tick(&server, &mut state, now_ms);
         crate::snapshot::save::cron(&server, &mut state, now_ms / 1000);

@@ -13,6 +13,7 @@ pub mod replication;
 pub mod session;
 pub mod shutdown;
 pub mod stats;
+pub mod tracking;
 pub mod watch;
 
 use std::sync::Arc;
@@ -35,6 +36,8 @@ pub struct State {
     pub stats: stats::Stats,
     pub clients: clients::Clients,
     pub pubsub: pubsub::PubSub,
+    /// CLIENT TRACKING: who may cache which keys.
+    pub tracking: tracking::Tracking,
     pub watches: watch::Watches,
     pub blocking: blocking::Blocking,
     /// Changes since the last save (Redis's `server.dirty`).
@@ -76,6 +79,7 @@ impl State {
             stats: stats::Stats::default(),
             clients: clients::Clients::default(),
             pubsub: pubsub::PubSub::default(),
+            tracking: tracking::Tracking::default(),
             watches: watch::Watches::default(),
             blocking: blocking::Blocking::default(),
             dirty: 0,

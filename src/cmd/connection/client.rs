@@ -39,7 +39,6 @@ pub fn client(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             Reply::ok()
         }
         (b"info", 2) => {
-            refresh_own_entry(ctx);
             let line = ctx
                 .state
                 .clients
@@ -48,10 +47,7 @@ pub fn client(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
                 .unwrap_or_default();
             Reply::Verbatim(Bytes::from(format!("{line}\n")))
         }
-        (b"list", _) => {
-            refresh_own_entry(ctx);
-            list(ctx, &argv[2..])
-        }
+        (b"list", _) => list(ctx, &argv[2..]),
         (b"kill", n) if n >= 3 => kill(ctx, &argv[2..]),
         (b"reply", 3) => match argv[2].to_ascii_lowercase().as_slice() {
             b"on" => {
@@ -102,10 +98,15 @@ pub fn client(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             Reply::ok()
         }
         (b"unblock", 3 | 4) => unblock(ctx, argv),
+        (b"tracking", n) if n >= 3 => super::tracking::tracking(ctx, argv),
+        (b"caching", n) if n >= 3 => super::tracking::caching(ctx, argv),
+        (b"getredir", 2) => super::tracking::getredir(ctx),
+        (b"trackinginfo", 2) => super::tracking::trackinginfo(ctx),
         (b"help", 2) => help(),
         (
             b"id" | b"getname" | b"setname" | b"info" | b"reply" | b"no-evict" | b"setinfo"
-            | b"unblock" | b"help" | b"kill",
+            | b"unblock" | b"help" | b"kill" | b"tracking" | b"caching" | b"getredir"
+            | b"trackinginfo",
             _,
         ) => arity_error(),
         _ => Reply::error(errors::unknown_subcommand(&argv[1], "client")),
@@ -182,13 +183,6 @@ fn parse_type(name: &[u8]) -> Option<&'static str> {
         b"pubsub" => Some("pubsub"),
         _ => None,
     }
-}
-
-/// Brings the caller's own CLIENT LIST entry up to date (it is otherwise refreshed after
-/// each batch): Redis shows the command running now, `client|list` itself.
-fn refresh_own_entry(ctx: &mut Ctx<'_>) {
-    let last_cmd = ctx.session.last_cmd;
-    crate::server::clients::sync_session(ctx.state, ctx.session, last_cmd);
 }
 
 /// One CLIENT LIST line, with Redis 7.0's fields.

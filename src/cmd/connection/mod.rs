@@ -6,6 +6,7 @@ mod hello;
 mod ping;
 mod reset;
 mod select;
+mod tracking;
 
 pub use auth::password_matches;
 pub use reset::reset_session;

@@ -19,6 +19,7 @@ pub fn reset_session(ctx: &mut Ctx<'_>) {
     let id = ctx.session.id;
     crate::cmd::transaction::discard_transaction(ctx);
     crate::cmd::pubsub::unsubscribe_everything(ctx);
+    ctx.state.tracking.disable(ctx.session.id);
     ctx.state.clients.monitors.retain(|&m| m != id);
     ctx.session.is_monitor = false;
     ctx.session.db = 0;

@@ -47,6 +47,18 @@ fn force_propagation(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     ctx.also_propagate(argv.to_vec());
 }
 
+/// Every tracking client hears that all keys changed (a null invalidation), whatever was
+/// flushed, as Redis signals every flush.
+fn invalidate_all_tracked(ctx: &mut Ctx<'_>) {
+    if ctx.state.tracking.active() {
+        let invalidations = ctx.state.tracking.flush();
+        let own = ctx
+            .state
+            .deliver_invalidations(invalidations, Some(ctx.session.id));
+        ctx.after_pushes.extend(own);
+    }
+}
+
 pub fn flushdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let Some(background) = parse_flush_mode(argv) else {
         return Reply::error(errors::SYNTAX);
@@ -54,6 +66,7 @@ pub fn flushdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let db = ctx.db_index();
     let removed = flush_db(ctx, db, background);
     ctx.add_changes(removed as u64);
+    invalidate_all_tracked(ctx);
     force_propagation(ctx, argv);
     Reply::ok()
 }
@@ -71,6 +84,7 @@ pub fn flushall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     if !crate::snapshot::save::after_flushall(ctx.server, ctx.state) {
         ctx.add_changes(removed as u64);
     }
+    invalidate_all_tracked(ctx);
     force_propagation(ctx, argv);
     Reply::ok()
 }

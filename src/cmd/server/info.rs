@@ -203,10 +203,11 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
             out,
             "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
              client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\n\
-             tracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
+             tracking_clients:{}\r\nclients_in_timeout_table:{}\r\n",
             state.clients.len(),
             state.config.maxclients,
             state.blocking.len(),
+            state.tracking.clients.len(),
             state
                 .blocking
                 .clients
@@ -236,6 +237,7 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
         }
         "persistence" => persistence_section(state, out),
         "stats" => {
+            let (tracking_keys, tracking_items, tracking_prefixes) = state.tracking.totals();
             let s = &state.stats;
             write!(
                 out,
@@ -248,8 +250,8 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
                  pubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n\
                  slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n\
                  active_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\n\
-                 current_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\n\
-                 tracking_total_prefixes:0\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\n\
+                 current_active_defrag_time:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\n\
+                 tracking_total_prefixes:{}\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\n\
                  dump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\n\
                  io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nclient_query_buffer_limit_disconnections:{}\r\n\
                  client_output_buffer_limit_disconnections:{}\r\nsync_snapshots:{}\r\n",
@@ -274,6 +276,9 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
                 state.pubsub.channels.len(),
                 state.pubsub.patterns.len(),
                 state.pubsub.shard_channels.len(),
+                tracking_keys,
+                tracking_items,
+                tracking_prefixes,
                 s.unexpected_error_replies,
                 s.total_error_replies,
                 s.client_query_buffer_kills,

@@ -1,0 +1,137 @@
+//! CLIENT TRACKING against redis-server 7.0.15: the same scenario runs on both servers and
+//! every byte the tracking clients receive (replies and invalidation pushes, in order) must
+//! be the same. Default mode, OPTIN/OPTOUT with CLIENT CACHING, NOLOOP, BCAST prefixes,
+//! redirection to a RESP2 subscriber, flushes, and TRACKINGINFO/GETREDIR.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test and benchmark code fails by panicking"
+)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Client, Resp, ServerProcess, redis_available};
+
+/// What a client saw, reply by reply.
+fn transcript(client: &mut Client, wait: Duration) -> Vec<u8> {
+    client.drain(wait)
+}
+
+/// Runs one scenario and returns, per observing client, all it received.
+fn scenario(server: &ServerProcess) -> Vec<Vec<u8>> {
+    let wait = Duration::from_millis(150);
+    let mut writer = server.client();
+    writer.cmd(&["FLUSHALL"]);
+    // A RESP3 tracker in default mode, with NOLOOP on a second one.
+    let mut tracker = server.client();
+    tracker.cmd(&["HELLO", "3"]);
+    let mut noloop = server.client();
+    noloop.cmd(&["HELLO", "3"]);
+    // A RESP2 subscriber receiving a third client's invalidations.
+    let mut sink = server.client();
+    let Resp::Integer(sink_id) = sink.cmd(&["CLIENT", "ID"]) else {
+        panic!("CLIENT ID");
+    };
+    sink.cmd(&["SUBSCRIBE", "__redis__:invalidate"]);
+    let mut redirected = server.client();
+    let mut bcast = server.client();
+    bcast.cmd(&["HELLO", "3"]);
+    let mut optin = server.client();
+    optin.cmd(&["HELLO", "3"]);
+
+    for (client, args) in [
+        (&mut tracker, vec!["CLIENT", "TRACKING", "on"]),
+        (&mut noloop, vec!["CLIENT", "TRACKING", "on", "NOLOOP"]),
+        (
+            &mut redirected,
+            vec!["CLIENT", "TRACKING", "on", "REDIRECT", &sink_id.to_string()],
+        ),
+        (
+            &mut bcast,
+            vec![
+                "CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "user:", "PREFIX", "cfg:",
+            ],
+        ),
+        (&mut optin, vec!["CLIENT", "TRACKING", "on", "OPTIN"]),
+    ] {
+        client.send(&args).expect("send");
+    }
+    // Each client's tracking is on before the writes start.
+    std::thread::sleep(wait);
+    for k in ["a", "b", "user:1"] {
+        writer.cmd(&["SET", k, "0"]);
+    }
+    tracker.send(&["MGET", "a", "b"]).expect("send");
+    noloop.send(&["GET", "a"]).expect("send");
+    redirected.send(&["GET", "b"]).expect("send");
+    optin.send(&["GET", "a"]).expect("send");
+    optin.send(&["CLIENT", "CACHING", "yes"]).expect("send");
+    optin.send(&["GET", "b"]).expect("send");
+    std::thread::sleep(wait);
+    writer.cmd(&["SET", "a", "1"]);
+    writer.cmd(&["INCR", "b"]);
+    writer.cmd(&["MSET", "user:1", "x", "user:2", "y", "other", "z"]);
+    // NOLOOP: its own change is not reported back to it.
+    noloop.send(&["SET", "a", "2"]).expect("send");
+    noloop.send(&["GET", "a"]).expect("send");
+    std::thread::sleep(wait);
+    writer.cmd(&["DEL", "a"]);
+    writer.cmd(&["FLUSHDB"]);
+    for client in [&mut tracker, &mut bcast, &mut optin] {
+        client.send(&["CLIENT", "TRACKINGINFO"]).expect("send");
+        client.send(&["CLIENT", "GETREDIR"]).expect("send");
+    }
+    // Option errors, in Redis's order.
+    optin
+        .send(&["CLIENT", "TRACKING", "on", "OPTOUT"])
+        .expect("send");
+    optin
+        .send(&["CLIENT", "TRACKING", "on", "PREFIX", "x"])
+        .expect("send");
+    optin.send(&["CLIENT", "CACHING", "no"]).expect("send");
+    bcast
+        .send(&["CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "us"])
+        .expect("send");
+    // The redirection is to the sink, whose id differs between the servers.
+    let seen_redirected = transcript(&mut redirected, wait);
+    let Resp::Integer(redirect) = redirected.cmd(&["CLIENT", "GETREDIR"]) else {
+        panic!("GETREDIR");
+    };
+    assert_eq!(redirect, sink_id);
+    vec![
+        transcript(&mut tracker, wait),
+        transcript(&mut noloop, wait),
+        transcript(&mut sink, wait),
+        seen_redirected,
+        transcript(&mut bcast, wait),
+        transcript(&mut optin, wait),
+    ]
+}
+
+#[test]
+fn invalidations_match_redis() {
+    if !redis_available("invalidations_match_redis") {
+        return;
+    }
+    let sluice = ServerProcess::sluice(&[]);
+    let redis = ServerProcess::redis(&[]);
+    let ours = scenario(&sluice);
+    let theirs = scenario(&redis);
+    // The scenario does produce invalidations of each kind.
+    let text = |i: usize| String::from_utf8_lossy(&theirs[i]).into_owned();
+    assert!(text(0).contains("invalidate"));
+    assert!(text(2).contains("__redis__:invalidate"));
+    assert!(text(4).contains("user:2") && !text(4).contains("other"));
+    let names = ["tracker", "noloop", "sink", "redirected", "bcast", "optin"];
+    for ((name, a), b) in names.iter().zip(&ours).zip(&theirs) {
+        assert_eq!(
+            String::from_utf8_lossy(a),
+            String::from_utf8_lossy(b),
+            "{name} saw something else"
+        );
+        assert!(!b.is_empty(), "{name} saw nothing on redis-server");
+    }
+}
