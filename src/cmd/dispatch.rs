@@ -371,12 +371,7 @@ fn with_own_pushes(
         return reply;
     }
     if nested {
-        if let Some(client) = state.clients.get(id) {
-            for push in pushes {
-                let size = push.encoded_len_hint();
-                client.send(Outbound::Push(push), size);
-            }
-        }
+        state.clients.push_all(id, pushes);
         return reply;
     }
     let mut sequence = pushes;
@@ -426,12 +421,7 @@ fn track_after(
         return reply;
     }
     if nested {
-        if let Some(client) = state.clients.get(id) {
-            for push in after {
-                let size = push.encoded_len_hint();
-                client.send(Outbound::Push(push), size);
-            }
-        }
+        state.clients.push_all(id, after);
         return reply;
     }
     let mut sequence = match reply {
@@ -469,16 +459,12 @@ pub fn serve_blocked(server: &Server, state: &mut State) {
                 changes,
                 also,
                 pushes,
+                after_pushes,
                 ..
             } = ctx;
             also.into_iter()
                 .for_each(|effect| state.queue_effect(effect));
-            if let Some(client) = state.clients.get(id) {
-                for push in pushes {
-                    let size = push.encoded_len_hint();
-                    client.send(Outbound::Push(push), size);
-                }
-            }
+            state.clients.push_all(id, pushes);
             state.dirty += changes;
             match served {
                 Some(reply) => {
@@ -503,6 +489,7 @@ pub fn serve_blocked(server: &Server, state: &mut State) {
                         let size = reply.encoded_len_hint();
                         client.send(Outbound::Unblocked(reply), size);
                     }
+                    state.clients.push_all(id, after_pushes);
                 }
                 // A list or sorted set that cannot serve this client cannot serve the ones
                 // after it either; a stream read waits on its own IDs, so the others are

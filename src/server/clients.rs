@@ -152,6 +152,16 @@ impl Clients {
         self.by_id.get(&id)
     }
 
+    /// Queues pushes (messages, invalidations) for a client, if it is still connected.
+    pub fn push_all(&self, id: u64, pushes: impl IntoIterator<Item = crate::resp::Reply>) {
+        if let Some(client) = self.get(id) {
+            for push in pushes {
+                let size = push.encoded_len_hint();
+                client.send(Outbound::Push(push), size);
+            }
+        }
+    }
+
     /// The client's peer address for logs and MONITOR (empty if it is gone).
     pub fn addr_of(&self, id: u64) -> String {
         self.get(id).map(|c| c.addr.clone()).unwrap_or_default()

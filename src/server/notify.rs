@@ -130,9 +130,8 @@ impl State {
     fn push_to(&self, client: u64, push: Reply, current: Option<u64>, own: &mut Vec<Reply>) {
         if Some(client) == current {
             own.push(push);
-        } else if let Some(handle) = self.clients.get(client) {
-            let size = push.encoded_len_hint();
-            handle.send(crate::server::clients::Outbound::Push(push), size);
+        } else {
+            self.clients.push_all(client, [push]);
         }
     }
 }
