@@ -324,6 +324,16 @@ impl<'a> Ctx<'a> {
         empty
     }
 
+    /// Deletes `key` if the command emptied it, with the `del` event Redis raises after the
+    /// command's own.
+    pub fn remove_if_emptied(&mut self, key: &[u8]) -> bool {
+        let emptied = self.remove_if_empty(key);
+        if emptied {
+            self.notify(keyspace_events::GENERIC, "del", key);
+        }
+        emptied
+    }
+
     /// Stores a value, replacing any previous one and its expiry (Redis's `setKey`).
     pub fn set_value(&mut self, key: &[u8], value: Value) {
         self.insert_entry(key, Entry::new(value));
@@ -344,7 +354,8 @@ impl<'a> Ctx<'a> {
         self.key_ready(key);
     }
 
-    /// Deletes a live key; false if it did not exist (or had expired).
+    /// Deletes a live key, raising the `del` keyspace event every command that deletes a
+    /// key raises; false if it did not exist (or had expired).
     pub fn delete(&mut self, key: &[u8]) -> bool {
         if !self.exists(key) {
             return false;
@@ -354,6 +365,7 @@ impl<'a> Ctx<'a> {
         // Clients blocked on the key hear of it: a blocked XREADGROUP answers that its group
         // is gone, as in Redis; the others find nothing and wait on.
         self.key_ready(key);
+        self.notify(keyspace_events::GENERIC, "del", key);
         true
     }
 

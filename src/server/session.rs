@@ -1,5 +1,6 @@
 //! Per-connection state that only the connection itself reads and writes.
 
+use crate::server::pubsub::Kind;
 use std::collections::HashSet;
 
 use bytes::Bytes;
@@ -108,11 +109,11 @@ impl Session {
     }
 
     /// The session's names of one kind.
-    pub fn subscriptions_mut(&mut self, kind: crate::server::pubsub::Kind) -> &mut HashSet<Bytes> {
+    pub fn subscriptions_mut(&mut self, kind: Kind) -> &mut HashSet<Bytes> {
         match kind {
-            crate::server::pubsub::Kind::Channel => &mut self.channels,
-            crate::server::pubsub::Kind::Pattern => &mut self.patterns,
-            crate::server::pubsub::Kind::Shard => &mut self.shard_channels,
+            Kind::Channel => &mut self.channels,
+            Kind::Pattern => &mut self.patterns,
+            Kind::Shard => &mut self.shard_channels,
         }
     }
 }

@@ -273,9 +273,7 @@ fn run(ctx: &mut Ctx<'_>, argv: &[Bytes], variant: Variant) -> Result<Reply, Rep
     let Some(zset) = zset else {
         return Ok(match &options.store {
             Some(store) => {
-                if ctx.delete(&store.key) {
-                    ctx.notify(events::GENERIC, "del", &store.key);
-                }
+                ctx.delete(&store.key);
                 Reply::Integer(0)
             }
             None => Reply::Array(Vec::new()),
@@ -404,9 +402,7 @@ fn store_found(
 ) -> Reply {
     let stored = found.len();
     if stored == 0 {
-        if ctx.delete(&store.key) {
-            ctx.notify(events::GENERIC, "del", &store.key);
-        }
+        ctx.delete(&store.key);
         return Reply::Integer(0);
     }
     let mut zset = ZSet::with_encoding(false);

@@ -27,8 +27,6 @@ pub fn hdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     if deleted > 0 {
         ctx.notify(events::HASH, "hdel", key);
     }
-    if ctx.remove_if_empty(key) {
-        ctx.notify(events::GENERIC, "del", key);
-    }
+    ctx.remove_if_emptied(key);
     Reply::integer(deleted)
 }

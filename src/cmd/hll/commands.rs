@@ -25,9 +25,15 @@ fn sparse_bytes_max(ctx: &Ctx<'_>) -> usize {
     ctx.state.config.encoding_limits.hll_sparse_max_bytes
 }
 
-/// The encoding of the sketch at `key`, `None` if there is no key; an error reply for a
-/// value that is not a sketch.
-fn sketch_at(ctx: &mut Ctx<'_>, key: &[u8], write: bool) -> Result<Option<Encoding>, Reply> {
+/// Runs `read` on the sketch at `key` (its encoding and bytes) in the one lookup the
+/// command makes of it; `None` if there is no key, an error reply for a value that is not
+/// a sketch.
+fn with_sketch<T>(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    write: bool,
+    read: impl FnOnce(Encoding, &[u8]) -> T,
+) -> Result<Option<T>, Reply> {
     let entry = if write {
         ctx.lookup_write(key).map(|e| &*e)
     } else {
@@ -36,10 +42,15 @@ fn sketch_at(ctx: &mut Ctx<'_>, key: &[u8], write: bool) -> Result<Option<Encodi
     match entry.map(|e| &e.value) {
         None => Ok(None),
         Some(Value::Str(value)) => sketch::encoding_of(value)
-            .map(Some)
+            .map(|encoding| Some(read(encoding, value)))
             .ok_or_else(|| Reply::error(NOT_A_SKETCH)),
         Some(_) => Err(Reply::error(errors::WRONGTYPE)),
     }
+}
+
+/// The encoding of the sketch at `key` (see [`with_sketch`]).
+fn sketch_at(ctx: &mut Ctx<'_>, key: &[u8], write: bool) -> Result<Option<Encoding>, Reply> {
+    with_sketch(ctx, key, write, |encoding, _| encoding)
 }
 
 /// Creates an empty sketch at `key`, which holds nothing.
@@ -143,13 +154,11 @@ fn merge_sources(
 ) -> Result<bool, Reply> {
     let mut any_dense = false;
     for key in keys {
-        let Some(encoding) = sketch_at(ctx, key, false)? else {
-            continue;
-        };
-        any_dense |= encoding == Encoding::Dense;
-        if let Some(Value::Str(value)) = ctx.lookup_read(key).map(|e| &e.value) {
-            sketch::merge_into(max, value)?;
-        }
+        let merged = with_sketch(ctx, key, false, |encoding, value| {
+            any_dense |= encoding == Encoding::Dense;
+            sketch::merge_into(max, value)
+        })?;
+        merged.transpose()?;
     }
     Ok(any_dense)
 }
@@ -199,10 +208,16 @@ pub fn pfdebug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 fn pfdebug_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Result<Reply, Reply> {
     let sub = &argv[1];
     let key = &argv[2];
-    let Some(encoding) = sketch_at(ctx, key, true)? else {
+    let is = |name: &[u8]| sub.eq_ignore_ascii_case(name);
+    // DECODE's text is read in the lookup every subcommand makes.
+    let looked_up = with_sketch(ctx, key, true, |encoding, value| {
+        let decoded =
+            (is(b"DECODE") && encoding == Encoding::Sparse).then(|| sketch::describe_sparse(value));
+        (encoding, decoded)
+    })?;
+    let Some((encoding, decoded)) = looked_up else {
         return Err(Reply::error("ERR The specified key does not exist"));
     };
-    let is = |name: &[u8]| sub.eq_ignore_ascii_case(name);
     if is(b"GETREG") || is(b"TODENSE") {
         let (converted, registers) = edit(ctx, key, |value| {
             let converted = sketch::make_dense(value)?;
@@ -224,13 +239,10 @@ fn pfdebug_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Result<Reply, Reply> {
         });
     }
     if is(b"DECODE") {
-        if encoding != Encoding::Sparse {
-            return Err(Reply::error("ERR HLL encoding is not sparse"));
-        }
-        let Some(Value::Str(value)) = ctx.lookup_read(key).map(|e| &e.value) else {
-            return Err(Reply::error(NOT_A_SKETCH));
+        return match decoded {
+            Some(text) => Ok(Reply::Bulk(Bytes::from(text))),
+            None => Err(Reply::error("ERR HLL encoding is not sparse")),
         };
-        return Ok(Reply::Bulk(Bytes::from(sketch::describe_sparse(value))));
     }
     if is(b"ENCODING") {
         return Ok(Reply::simple(match encoding {

@@ -241,13 +241,11 @@ fn push_zeros(seq: &mut Vec<u8>, run: usize) {
     }
 }
 
-/// The dense form of a sparse sketch, header (and cached cardinality) kept
-/// (`hllSparseToDense`).
-fn sparse_to_dense(value: &[u8]) -> Result<Vec<u8>, Corrupt> {
-    let mut dense = vec![0u8; DENSE_BYTES];
-    dense[..HEADER_BYTES].copy_from_slice(&value[..HEADER_BYTES]);
-    dense[ENCODING_OFFSET] = DENSE;
-    let registers = &mut dense[HEADER_BYTES..];
+/// Walks a sparse sketch's opcodes, calling `val` with the first register, the run and
+/// the value of each VAL, as Redis reads one to set registers (`hllSparseToDense`,
+/// `hllMerge`): a VAL reaching past the last register stops the walk, and the runs must
+/// cover exactly every register.
+fn for_each_val(value: &[u8], mut val: impl FnMut(usize, usize, u8)) -> Result<(), Corrupt> {
     let mut index = 0;
     let mut at = HEADER_BYTES;
     while at < value.len() {
@@ -256,18 +254,31 @@ fn sparse_to_dense(value: &[u8]) -> Result<Vec<u8>, Corrupt> {
             if index + run > REGISTERS {
                 break;
             }
-            for i in index..index + run {
-                dense_put(registers, i, v);
-            }
+            val(index, run, v);
         }
         index += op.registers();
         at += op.bytes();
     }
     if index == REGISTERS {
-        Ok(dense)
+        Ok(())
     } else {
         Err(Corrupt)
     }
+}
+
+/// The dense form of a sparse sketch, header (and cached cardinality) kept
+/// (`hllSparseToDense`).
+fn sparse_to_dense(value: &[u8]) -> Result<Vec<u8>, Corrupt> {
+    let mut dense = vec![0u8; DENSE_BYTES];
+    dense[..HEADER_BYTES].copy_from_slice(&value[..HEADER_BYTES]);
+    dense[ENCODING_OFFSET] = DENSE;
+    let registers = &mut dense[HEADER_BYTES..];
+    for_each_val(value, |first, run, v| {
+        for i in first..first + run {
+            dense_put(registers, i, v);
+        }
+    })?;
+    Ok(dense)
 }
 
 /// Turns a sparse sketch dense in place; whether it was sparse.
@@ -435,26 +446,11 @@ pub fn merge_into(max: &mut [u8; REGISTERS], value: &[u8]) -> Result<(), Corrupt
         }
         return Ok(());
     }
-    let mut index = 0;
-    let mut at = HEADER_BYTES;
-    while at < value.len() {
-        let op = Opcode::at(value, at);
-        if let Opcode::Val { value: v, run } = op {
-            if index + run > REGISTERS {
-                break;
-            }
-            for slot in &mut max[index..index + run] {
-                *slot = (*slot).max(v);
-            }
+    for_each_val(value, |first, run, v| {
+        for slot in &mut max[first..first + run] {
+            *slot = (*slot).max(v);
         }
-        index += op.registers();
-        at += op.bytes();
-    }
-    if index == REGISTERS {
-        Ok(())
-    } else {
-        Err(Corrupt)
-    }
+    })
 }
 
 /// How many registers hold each value. Redis sizes it for any six-bit value, so a damaged

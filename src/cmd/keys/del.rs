@@ -1,6 +1,5 @@
 //! DEL, UNLINK, EXISTS, TOUCH, TYPE.
 
-use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use crate::cmd::Ctx;
@@ -11,7 +10,6 @@ pub fn del(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let mut deleted = 0;
     for key in &argv[1..] {
         if ctx.delete(key) {
-            ctx.notify(events::GENERIC, "del", key);
             deleted += 1;
         }
     }

@@ -3,9 +3,7 @@
 use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
-use super::shared::{
-    list_len, peek_list, record_changes, remove_if_emptied, resolve_index, resolve_range,
-};
+use super::shared::{list_len, peek_list, record_changes, resolve_index, resolve_range};
 use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
 use crate::store::value::List;
@@ -94,7 +92,7 @@ pub fn lrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     if removed > 0 {
         ctx.notify(events::LIST, "lrem", key);
     }
-    remove_if_emptied(ctx, key);
+    ctx.remove_if_emptied(key);
     Reply::integer(removed)
 }
 
@@ -127,7 +125,7 @@ pub fn ltrim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     }
     record_changes(ctx, key, trimmed);
     ctx.notify(events::LIST, "ltrim", key);
-    remove_if_emptied(ctx, key);
+    ctx.remove_if_emptied(key);
     Reply::ok()
 }
 

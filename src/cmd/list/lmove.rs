@@ -3,7 +3,7 @@
 use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
-use super::shared::{End, list_len, record_changes, remove_if_emptied};
+use super::shared::{End, list_len, record_changes};
 use crate::cmd::Ctx;
 use crate::resp::Reply;
 
@@ -41,7 +41,7 @@ pub fn move_element(
     }
     ctx.notify(events::LIST, end_to.push_event(), dst);
     ctx.notify(events::LIST, end_from.pop_event(), src);
-    remove_if_emptied(ctx, src);
+    ctx.remove_if_emptied(src);
     ctx.key_ready(dst);
     Ok(Some(value))
 }

@@ -112,7 +112,7 @@ pub fn pop_elements(ctx: &mut Ctx<'_>, key: &[u8], end: End, count: usize) -> Ve
     if !popped.is_empty() {
         ctx.notify(events::LIST, end.pop_event(), key);
     }
-    remove_if_emptied(ctx, key);
+    ctx.remove_if_emptied(key);
     popped
 }
 
@@ -141,13 +141,6 @@ pub fn push_elements(
     ctx.key_ready(key);
     ctx.notify(events::LIST, end.push_event(), key);
     Ok(len)
-}
-
-/// Deletes the list at `key` if the command emptied it, with the `del` event Redis raises.
-pub fn remove_if_emptied(ctx: &mut Ctx<'_>, key: &[u8]) {
-    if ctx.remove_if_empty(key) {
-        ctx.notify(events::GENERIC, "del", key);
-    }
 }
 
 /// Redis's rule for turning a possibly negative index into a position: `None` when it

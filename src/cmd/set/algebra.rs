@@ -74,9 +74,7 @@ fn set_reply(ctx: &Ctx<'_>, members: Vec<Bytes>) -> Reply {
 fn store(ctx: &mut Ctx<'_>, dst: &Bytes, result: Set, event: &str) -> Reply {
     let len = result.len();
     if len == 0 {
-        if ctx.delete(dst) {
-            ctx.notify(events::GENERIC, "del", dst);
-        }
+        ctx.delete(dst);
         return Reply::Integer(0);
     }
     ctx.set_value(dst, Value::Set(Arc::new(result)));

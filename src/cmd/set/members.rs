@@ -45,14 +45,11 @@ pub fn srem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             }
         }
     }
-    let emptied = ctx.remove_if_empty(key);
     touched(ctx, key, removed);
     if removed > 0 {
         ctx.notify(events::SET, "srem", key);
     }
-    if emptied {
-        ctx.notify(events::GENERIC, "del", key);
-    }
+    ctx.remove_if_emptied(key);
     Reply::integer(removed)
 }
 
@@ -78,9 +75,7 @@ pub fn smove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         return Reply::Integer(0);
     }
     ctx.notify(events::SET, "srem", src);
-    if ctx.remove_if_empty(src) {
-        ctx.notify(events::GENERIC, "del", src);
-    }
+    ctx.remove_if_emptied(src);
     ctx.modified(src);
     let added = match ctx.write_set(dst, true) {
         Ok(Some(set)) => set.insert(Bytes::copy_from_slice(member)),

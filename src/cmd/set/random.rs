@@ -74,12 +74,9 @@ fn spop_one(ctx: &mut Ctx<'_>, key: &Bytes) -> Reply {
     if let Ok(Some(set)) = ctx.write_set(key, false) {
         set.remove(&member);
     }
-    let emptied = ctx.remove_if_empty(key);
     ctx.modified(key);
     ctx.notify(events::SET, "spop", key);
-    if emptied {
-        ctx.notify(events::GENERIC, "del", key);
-    }
+    ctx.remove_if_emptied(key);
     // The pick is random: replicas must remove the same member.
     ctx.rewrite(vec![
         Bytes::from_static(b"SREM"),

@@ -2,7 +2,6 @@
 //! DIGEST, and Valkey's DELIFEQ. A digest is the XXH3 64-bit hash of the value, written as
 //! 16 lowercase hex digits.
 
-use crate::config::keyspace_events as events;
 use bytes::Bytes;
 
 use crate::cmd::{Ctx, errors};
@@ -123,7 +122,6 @@ pub fn delex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     }
     drop(current);
     ctx.delete(key);
-    ctx.notify(events::GENERIC, "del", key);
     ctx.rewrite(vec![Bytes::from_static(b"DEL"), key.clone()]);
     Reply::Integer(1)
 }
@@ -137,7 +135,6 @@ pub fn delifeq(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         Err(e) => return e,
     }
     ctx.delete(key);
-    ctx.notify(events::GENERIC, "del", key);
     ctx.rewrite(vec![Bytes::from_static(b"DEL"), key.clone()]);
     Reply::Integer(1)
 }

@@ -32,7 +32,6 @@ pub fn getdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     if ctx.delete(&argv[1]) {
-        ctx.notify(events::GENERIC, "del", &argv[1]);
         ctx.rewrite(vec![Bytes::from_static(b"DEL"), argv[1].clone()]);
     }
     reply

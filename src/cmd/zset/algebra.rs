@@ -217,9 +217,7 @@ fn generic(
     match dst {
         Some(dst) => {
             if zset.is_empty() {
-                if ctx.delete(dst) {
-                    ctx.notify(events::GENERIC, "del", dst);
-                }
+                ctx.delete(dst);
                 return Reply::Integer(0);
             }
             zset.fit_compact(super::compact_limits(ctx));

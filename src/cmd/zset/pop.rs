@@ -90,7 +90,6 @@ fn pop_generic(
             items.push((member, score));
         }
     }
-    let emptied = ctx.remove_if_empty(key);
     touched(ctx, key, items.len());
     if !items.is_empty() {
         let event = match end {
@@ -98,10 +97,8 @@ fn pop_generic(
             End::Max => "zpopmax",
         };
         ctx.notify(events::ZSET, event, key);
-        if emptied {
-            ctx.notify(events::GENERIC, "del", key);
-        }
     }
+    ctx.remove_if_emptied(key);
     let popped = Popped {
         key: key.clone(),
         count: items.len(),

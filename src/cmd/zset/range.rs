@@ -273,9 +273,7 @@ fn store_result(
     length_unknown: bool,
 ) -> Reply {
     if items.is_empty() {
-        if ctx.delete(dst) {
-            ctx.notify(events::GENERIC, "del", dst);
-        }
+        ctx.delete(dst);
         return Reply::Integer(0);
     }
     let limits = super::compact_limits(ctx);

@@ -31,14 +31,11 @@ pub fn zrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 
 /// Deletes the emptied key, and raises the removal's event and then `del`, as Redis does.
 fn notify_removed(ctx: &mut Ctx<'_>, key: &[u8], removed: usize, event: &str) {
-    let emptied = ctx.remove_if_empty(key);
     touched(ctx, key, removed);
     if removed > 0 {
         ctx.notify(events::ZSET, event, key);
-        if emptied {
-            ctx.notify(events::GENERIC, "del", key);
-        }
     }
+    ctx.remove_if_emptied(key);
 }
 
 /// Clamps Redis-style inclusive rank indexes (negative from the end) to `start..end`, or
