@@ -15,14 +15,34 @@ use std::time::Duration;
 
 use common::{Client, Resp, ServerProcess, redis_available};
 
-/// What a client saw, reply by reply.
-fn transcript(client: &mut Client, wait: Duration) -> Vec<u8> {
-    client.drain(wait)
+/// How long a client may take to answer its final PING.
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// Everything a client received, up to the reply to a final `PING <marker>` (a bulk in
+/// RESP3 and plain RESP2, `[pong, marker]` for a RESP2 subscriber: the text ends the
+/// same way), so nothing depends on how fast the server answers.
+fn transcript(client: &mut Client, limit: Duration) -> Vec<u8> {
+    const MARKER: &str = "end-of-transcript";
+    client.send(&["PING", MARKER]).expect("send");
+    let deadline = std::time::Instant::now() + limit;
+    let mut seen = Vec::new();
+    while !seen.ends_with(format!("{MARKER}\r\n").as_bytes()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reply to the final PING: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend(client.drain(Duration::from_millis(20)));
+    }
+    seen
 }
 
 /// Runs one scenario and returns, per observing client, all it received.
 fn scenario(server: &ServerProcess) -> Vec<Vec<u8>> {
-    let wait = Duration::from_millis(150);
+    // What each observer received, in this order: tracker, noloop, sink, redirected,
+    // bcast, optin. A transcript taken mid-scenario is also the point after which that
+    // client's commands have all run.
+    let mut seen: [Vec<u8>; 6] = Default::default();
     let mut writer = server.client();
     writer.cmd(&["FLUSHALL"]);
     // A RESP3 tracker in default mode, with NOLOOP on a second one.
@@ -60,7 +80,11 @@ fn scenario(server: &ServerProcess) -> Vec<Vec<u8>> {
         client.send(&args).expect("send");
     }
     // Each client's tracking is on before the writes start.
-    std::thread::sleep(wait);
+    seen[0].extend(transcript(&mut tracker, LIMIT));
+    seen[1].extend(transcript(&mut noloop, LIMIT));
+    seen[3].extend(transcript(&mut redirected, LIMIT));
+    seen[4].extend(transcript(&mut bcast, LIMIT));
+    seen[5].extend(transcript(&mut optin, LIMIT));
     for k in ["a", "b", "user:1"] {
         writer.cmd(&["SET", k, "0"]);
     }
@@ -70,14 +94,17 @@ fn scenario(server: &ServerProcess) -> Vec<Vec<u8>> {
     optin.send(&["GET", "a"]).expect("send");
     optin.send(&["CLIENT", "CACHING", "yes"]).expect("send");
     optin.send(&["GET", "b"]).expect("send");
-    std::thread::sleep(wait);
+    seen[0].extend(transcript(&mut tracker, LIMIT));
+    seen[1].extend(transcript(&mut noloop, LIMIT));
+    seen[3].extend(transcript(&mut redirected, LIMIT));
+    seen[5].extend(transcript(&mut optin, LIMIT));
     writer.cmd(&["SET", "a", "1"]);
     writer.cmd(&["INCR", "b"]);
     writer.cmd(&["MSET", "user:1", "x", "user:2", "y", "other", "z"]);
     // NOLOOP: its own change is not reported back to it.
     noloop.send(&["SET", "a", "2"]).expect("send");
     noloop.send(&["GET", "a"]).expect("send");
-    std::thread::sleep(wait);
+    seen[1].extend(transcript(&mut noloop, LIMIT));
     writer.cmd(&["DEL", "a"]);
     writer.cmd(&["FLUSHDB"]);
     for client in [&mut tracker, &mut bcast, &mut optin] {
@@ -96,19 +123,17 @@ fn scenario(server: &ServerProcess) -> Vec<Vec<u8>> {
         .send(&["CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "us"])
         .expect("send");
     // The redirection is to the sink, whose id differs between the servers.
-    let seen_redirected = transcript(&mut redirected, wait);
+    seen[3].extend(transcript(&mut redirected, LIMIT));
     let Resp::Integer(redirect) = redirected.cmd(&["CLIENT", "GETREDIR"]) else {
         panic!("GETREDIR");
     };
     assert_eq!(redirect, sink_id);
-    vec![
-        transcript(&mut tracker, wait),
-        transcript(&mut noloop, wait),
-        transcript(&mut sink, wait),
-        seen_redirected,
-        transcript(&mut bcast, wait),
-        transcript(&mut optin, wait),
-    ]
+    seen[0].extend(transcript(&mut tracker, LIMIT));
+    seen[1].extend(transcript(&mut noloop, LIMIT));
+    seen[2].extend(transcript(&mut sink, LIMIT));
+    seen[4].extend(transcript(&mut bcast, LIMIT));
+    seen[5].extend(transcript(&mut optin, LIMIT));
+    seen.to_vec()
 }
 
 #[test]
