@@ -72,7 +72,7 @@ pub fn delete_due_fields(
 /// `keys_max` hashes were visited or each once; returns how many fields went. On a replica
 /// (`deletes` false) it only drops keys from the index whose hash has no times left.
 pub fn active_expire_fields(state: &mut State, now_ms: u64, keys_max: usize) -> usize {
-    let deletes = state.expire_deletes && state.active_expire;
+    let deletes = state.deletes_expired() && state.active_expire;
     let mut deleted = 0;
     for db in 0..state.dbs.len() {
         let mut visits = state.dbs[db].field_expiry_index().len().min(keys_max);
@@ -99,7 +99,7 @@ pub fn active_expire_fields(state: &mut State, now_ms: u64, keys_max: usize) -> 
 /// Deletes expired keys until the budget is spent or a full pass found nothing; returns how
 /// many keys were deleted. Does nothing on a replica (its master sends the DELs).
 pub fn active_expire_cycle(state: &mut State, now_ms: u64, budget: Duration) -> usize {
-    if !state.expire_deletes || !state.active_expire {
+    if !state.deletes_expired() || !state.active_expire {
         return 0;
     }
     let started = Instant::now();

@@ -92,7 +92,7 @@ impl<'a> Ctx<'a> {
         if !expired {
             return false;
         }
-        if self.state.expire_deletes && !self.session.source.from_master() {
+        if self.state.deletes_expired() && !self.session.source.from_master() {
             self.state.dbs[db].remove(key);
             self.state.stats.expired_keys += 1;
             self.state.watches.touch(db, key);
@@ -111,7 +111,7 @@ impl<'a> Ctx<'a> {
     /// On a master, deletes the due fields of the hash at `key` (propagated as HDEL) before
     /// a command sees it. A replica leaves them for its master's HDEL.
     fn expire_fields_if_needed(&mut self, db: usize, key: &[u8]) {
-        if self.state.expire_deletes && !self.session.source.from_master() {
+        if self.state.deletes_expired() && !self.session.source.from_master() {
             crate::expire::delete_due_fields(self.state, db, key, self.now_ms, usize::MAX);
         }
     }

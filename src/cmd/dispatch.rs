@@ -5,12 +5,15 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::key_positions::key_positions;
 use super::table::{CommandSpec, lookup};
 use super::{Ctx, errors, flags};
 use crate::resp::Reply;
 use crate::resp::parse::canonical_len;
 use crate::server::blocking::Resume;
 use crate::server::clients::Outbound;
+use crate::server::migrate::{MigrateJob, TransferOutcome};
+use crate::server::pause::PauseKind;
 use crate::server::propagate::CommandEffects;
 use crate::server::session::ReplyMode;
 use crate::server::stats::CommandStat;
@@ -40,25 +43,70 @@ fn allowed_in_pubsub(name: &str) -> bool {
     )
 }
 
-/// Whether this request must wait for a FAILOVER to end before it runs: writes (and
-/// PUBLISH, which replicates) of normal clients, and EXEC of a transaction holding one, as
-/// Redis 7.0's pause does. Queueing inside MULTI is not a write and goes on.
-pub fn waits_for_failover(state: &State, session: &Session, argv: &[Bytes]) -> bool {
-    if !state.repl.writes_paused() || session.source.from_master() {
+/// Whether this request must wait before it runs, as Redis 7.0 postpones a client:
+/// - under a pause of everything (CLIENT PAUSE ALL), every command of a normal client;
+/// - under a pause of writes (CLIENT PAUSE WRITE, FAILOVER), commands that write or may
+///   replicate (PUBLISH, PFCOUNT), queued ones included, and EXEC of a transaction holding
+///   one;
+/// - a write to a key a MIGRATE is moving, until the target has answered.
+///
+/// A request with a wrong arity is answered at once, as in Redis. The master's stream is
+/// never held here (it applies through `link::apply`).
+pub fn must_wait(state: &mut State, session: &Session, argv: &[Bytes], now_ms: u64) -> bool {
+    if session.source.from_master() {
         return false;
     }
-    let writes = |argv: &[Bytes]| {
-        argv.first()
-            .and_then(|name| lookup(name))
-            .is_some_and(|spec| spec.has(flags::WRITE | flags::MAY_REPLICATE))
-    };
+    state.pauses.refresh(now_ms);
     let Some(spec) = argv.first().and_then(|name| lookup(name)) else {
         return false;
     };
-    match &session.multi {
-        Some(multi) if spec.name == "exec" => multi.queued.iter().any(|q| writes(q)),
-        Some(_) => false,
-        None => writes(argv),
+    if !spec.arity_ok(argv.len()) {
+        return false;
+    }
+    let queued = match &session.multi {
+        Some(multi) if spec.name == "exec" => Some(multi.queued.as_slice()),
+        _ => None,
+    };
+    match state.pauses.active() {
+        Some(PauseKind::All) => return true,
+        Some(PauseKind::Write) => {
+            let replicates = |spec: &CommandSpec| spec.has(flags::WRITE | flags::MAY_REPLICATE);
+            let waits = match queued {
+                Some(queued) => queued
+                    .iter()
+                    .any(|q| q.first().and_then(|n| lookup(n)).is_some_and(replicates)),
+                None => replicates(spec),
+            };
+            if waits {
+                return true;
+            }
+        }
+        None => {}
+    }
+    if !state.pauses.holds_any_key() {
+        return false;
+    }
+    let db = session.db;
+    let touches_held = |argv: &[Bytes]| {
+        let Some(spec) = argv.first().and_then(|name| lookup(name)) else {
+            return false;
+        };
+        if !spec.has(flags::WRITE) {
+            return false;
+        }
+        // SWAPDB moves every key of two databases: it waits for every migration.
+        if spec.name == "swapdb" {
+            return true;
+        }
+        key_positions(spec, argv).is_some_and(|positions| {
+            positions
+                .iter()
+                .any(|&at| state.pauses.is_held(db, &argv[at]))
+        })
+    };
+    match queued {
+        Some(queued) => queued.iter().any(|q| touches_held(q)),
+        None => touches_held(argv),
     }
 }
 
@@ -86,6 +134,39 @@ pub fn execute_request(
     state.request_frame = frame;
     let reply = check_and_run(server, state, session, argv);
     state.request_frame = None;
+    after_request(server, state, session, log_end_before, reply)
+}
+
+/// Completes a MIGRATE whose transfer the connection ran outside the lock: its keys are
+/// released, the moved ones deleted and propagated, and the reply produced, as if the
+/// command had run in one piece.
+pub fn complete_migration(
+    server: &Server,
+    state: &mut State,
+    session: &mut Session,
+    job: Box<MigrateJob>,
+    outcome: TransferOutcome,
+) -> Option<Reply> {
+    let log_end_before = state.repl.log.end_offset();
+    state.pauses.release_keys(job.source_db, &job.keys);
+    let reply = match lookup(b"migrate") {
+        Some(spec) => run_in_ctx(server, state, session, spec, &job.argv, false, |ctx| {
+            super::keys::migrate::finish(ctx, &job, outcome)
+        }),
+        None => Reply::error("ERR MIGRATE is not in the command table"),
+    };
+    after_request(server, state, session, log_end_before, reply)
+}
+
+/// What follows every request: blocked clients served by its writes, the batch's
+/// bookkeeping, WAIT's offset, error counters, and the reply mode.
+fn after_request(
+    server: &Server,
+    state: &mut State,
+    session: &mut Session,
+    log_end_before: u64,
+    reply: Reply,
+) -> Option<Reply> {
     if state.blocking.has_ready() {
         serve_blocked(server, state);
     }
@@ -104,7 +185,7 @@ pub fn execute_request(
 }
 
 fn apply_reply_mode(session: &mut Session, reply: Reply) -> Option<Reply> {
-    if session.pending_block.is_some() {
+    if session.pending_block.is_some() || session.pending_migrate.is_some() {
         return None;
     }
     match session.reply_mode {
@@ -271,6 +352,22 @@ pub fn call(
     if !state.clients.monitors.is_empty() && !spec.has(flags::ADMIN | flags::SKIP_MONITOR) {
         feed_monitors(state, session, argv);
     }
+    run_in_ctx(server, state, session, spec, argv, nested, |ctx| {
+        (spec.handler)(ctx, argv)
+    })
+}
+
+/// Runs `body` as command `spec` with arguments `argv`, then does what follows every
+/// command: own pushes, tracking, propagation of its effects, the dirty counter, stats.
+fn run_in_ctx(
+    server: &Server,
+    state: &mut State,
+    session: &mut Session,
+    spec: &'static CommandSpec,
+    argv: &[Bytes],
+    nested: bool,
+    body: impl FnOnce(&mut Ctx<'_>) -> Reply,
+) -> Reply {
     let started = state.batch_clock.unwrap_or_else(Instant::now);
     let mut ctx = Ctx::new(
         state,
@@ -279,7 +376,7 @@ pub fn call(
         crate::server::clock::unix_ms_at(started),
     );
     ctx.nested = nested;
-    let reply = (spec.handler)(&mut ctx, argv);
+    let reply = body(&mut ctx);
     let Ctx {
         changes,
         rewritten,
@@ -315,6 +412,10 @@ pub fn call(
         },
     );
     state.dirty += changes;
+    if session.pending_migrate.is_some() {
+        // Counted once, when the transfer is done and the command completes.
+        return reply;
+    }
     let stat = state
         .stats
         .commands

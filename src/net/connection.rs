@@ -14,12 +14,13 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
-use crate::cmd::dispatch;
+use crate::cmd::{self, dispatch};
 use crate::durable::{DurableLog, FsyncPolicy};
 use crate::resp::Reply;
 use crate::resp::parse::{ParseLimits, ProtocolError, RequestParser};
 use crate::server::clients::{ClientHandle, KillSwitch, Outbound, sync_session};
-use crate::server::{Server, Session, unix_time_ms};
+use crate::server::migrate::MigrateJob;
+use crate::server::{Server, Session, State, unix_time_ms};
 
 /// Commands executed per lock acquisition at most, so one pipelining client cannot hold the
 /// server for long.
@@ -228,6 +229,10 @@ impl Connection {
             if self.session.psync_request.is_some() {
                 return "became a replica".into();
             }
+            if let Some(job) = self.session.pending_migrate.take() {
+                self.run_migration(job).await;
+                continue;
+            }
             if self.paused {
                 let step = self.wait_unpaused().await;
                 self.paused = false;
@@ -337,9 +342,10 @@ impl Connection {
         let mut close = None;
         while let Some(request) = self.pending.pop_front() {
             let argv = &self.args[request.args.clone()];
-            if dispatch::waits_for_failover(&state, &self.session, argv) {
+            if dispatch::must_wait(&mut state, &self.session, argv, unix_time_ms()) {
                 self.pending.push_front(request);
                 self.paused = true;
+                state.pauses.postponed += 1;
                 break;
             }
             let reply = dispatch::execute_request(
@@ -359,8 +365,8 @@ impl Connection {
                 self.blocked = true;
                 break;
             }
-            if self.session.psync_request.is_some() {
-                // What follows on this connection belongs to the replication stream.
+            if self.session.psync_request.is_some() || self.session.pending_migrate.is_some() {
+                // What follows belongs to the replication stream, or waits for the MIGRATE.
                 break;
             }
             if self.session.close_after_reply {
@@ -380,20 +386,26 @@ impl Connection {
                 self.args = Vec::new();
             }
         }
-        server.seal_log(&mut state);
+        self.end_batch(&server, &mut state, log_end_before);
+        match close {
+            Some(reason) => Step::Close(reason),
+            None => Step::Continue,
+        }
+    }
+
+    /// Seals the batch's effects into the log, gates the replies on their durability, and
+    /// refreshes what the connection keeps from the shared state.
+    fn end_batch(&mut self, server: &Server, state: &mut State, log_end_before: Option<u64>) {
+        server.seal_log(state);
         if let Some(durable) = &state.repl.durable {
             // Only this batch ran under the lock: if the log grew, it holds our effects.
             let wrote = log_end_before.is_some_and(|before| durable.appended_end() > before);
             self.gate_replies(durable, wrote);
         }
-        sync_session(&mut state, &self.session, self.session.last_cmd);
+        sync_session(state, &self.session, self.session.last_cmd);
         // Refreshed here, under the lock already held, so parsing never takes it.
         self.input_limits = InputLimits::from_config(&state.config);
         self.last_active_ms = unix_time_ms();
-        match close {
-            Some(reason) => Step::Close(reason),
-            None => Step::Continue,
-        }
     }
 
     /// With `always`, the replies buffered now may go out only once the log is durable up to
@@ -593,22 +605,80 @@ impl Connection {
         }
     }
 
-    /// Waits until a FAILOVER stops pausing writes. Input keeps being read (so a client
-    /// that leaves is noticed) and pushed messages keep flowing.
-    async fn wait_unpaused(&mut self) -> Step {
-        let mut pause = self.server.state.lock().repl.write_pause.subscribe();
-        loop {
-            if !*pause.borrow_and_update() {
-                return Step::Continue;
+    /// Carries out a MIGRATE's transfer off the runtime and without the lock, then completes
+    /// the command under it. The client's next requests wait meanwhile, as in Redis.
+    async fn run_migration(&mut self, job: Box<MigrateJob>) {
+        let server = self.server.clone();
+        let (source_db, keys) = (job.source_db, job.keys.clone());
+        let transfer = tokio::task::spawn_blocking(move || {
+            let outcome = cmd::keys::migrate::transfer::transfer(&server.migrate_sockets, &job);
+            (job, outcome)
+        })
+        .await;
+        let server = self.server.clone();
+        let mut state = server.state.lock();
+        let log_end_before = state.repl.durable.as_ref().map(|d| d.appended_end());
+        let reply = match transfer {
+            Ok((job, outcome)) => {
+                dispatch::complete_migration(&server, &mut state, &mut self.session, job, outcome)
             }
+            Err(e) => {
+                // The transfer thread panicked: the keys stay, and are let go.
+                tracing::error!(client = self.session.id, "MIGRATE transfer failed: {e}");
+                state.pauses.release_keys(source_db, &keys);
+                Some(Reply::error(
+                    "IOERR error or timeout reading to target instance",
+                ))
+            }
+        };
+        if let Some(reply) = reply {
+            reply.encode(self.session.protocol, &mut self.output);
+        }
+        self.end_batch(&server, &mut state, log_end_before);
+    }
+
+    /// Waits until the request at the head of the queue may run (see
+    /// `dispatch::must_wait`): a pause ended or a MIGRATE let its keys go. Input keeps
+    /// being read (so a client that leaves is noticed) and pushed messages keep flowing.
+    async fn wait_unpaused(&mut self) -> Step {
+        let step = self.wait_while_paused().await;
+        let mut state = self.server.state.lock();
+        state.pauses.postponed = state.pauses.postponed.saturating_sub(1);
+        step
+    }
+
+    async fn wait_while_paused(&mut self) -> Step {
+        loop {
+            let (mut released, next_end_ms) = {
+                let mut state = self.server.state.lock();
+                let waits = self.pending.front().is_some_and(|request| {
+                    let argv = &self.args[request.args.clone()];
+                    dispatch::must_wait(&mut state, &self.session, argv, unix_time_ms())
+                });
+                if !waits {
+                    return Step::Continue;
+                }
+                (state.pauses.subscribe(), state.pauses.next_end_ms())
+            };
+            let pause_ends = async {
+                match next_end_ms {
+                    // The pause is over once its end has passed: wake just after it.
+                    Some(at) if at < u64::MAX => {
+                        let wait_ms = at.saturating_sub(unix_time_ms()) + 1;
+                        tokio::time::sleep(Duration::from_millis(wait_ms)).await
+                    }
+                    _ => std::future::pending().await,
+                }
+            };
             self.reserve_input();
             tokio::select! {
                 biased;
-                changed = pause.changed() => {
+                changed = released.changed() => {
                     if changed.is_err() {
                         return Step::Close("server dropped the client".into());
                     }
                 }
+                _ = pause_ends => {}
                 message = self.rx.recv() => match message {
                     Some(m) => {
                         if let Step::Close(r) = self.handle_outbound(m) {
@@ -627,7 +697,7 @@ impl Connection {
                     // Nothing is parsed meanwhile: the query buffer limit applies here too.
                     if self.input.len() > self.input_limits.query_limit {
                         self.server.state.lock().stats.client_query_buffer_kills += 1;
-                        return Step::Close("query buffer limit while writes were paused".into());
+                        return Step::Close("query buffer limit while paused".into());
                     }
                 }
             }

@@ -19,9 +19,12 @@ pub async fn run(server: Arc<Server>) {
         }
         crate::server::clock::refresh();
         crate::alloc::note_peak();
+        server.migrate_sockets.close_idle(std::time::Instant::now());
         let mut state = server.state.lock();
         let now_ms = unix_time_ms();
         state.stats.sample_ops(now_ms);
+        // A CLIENT PAUSE whose time is up ends here even if no client is waiting on it.
+        state.pauses.refresh(now_ms);
         // A quarter of each period at most, as Redis's slow cycle does.
         crate::expire::active_expire_cycle(&mut state, now_ms, period / 4);
         crate::expire::active_expire_fields(&mut state, now_ms, crate::expire::FIELD_KEYS_PER_RUN);
@@ -108,7 +111,7 @@ fn replication_cron(state: &mut crate::server::State, now_ms: u64) {
     drop_lagging_replicas(state, now_ms);
     // A replica's own replicas get its master's PINGs through the proxied stream. During a
     // FAILOVER nothing may move the offset the target has to reach.
-    if state.repl.replicas.is_empty() || state.repl.is_replica() || state.repl.writes_paused() {
+    if state.repl.replicas.is_empty() || state.repl.is_replica() || state.repl.failing_over() {
         state.repl.getack_requested = false;
         // The period runs from when there is someone to ping: a replica that attaches gets
         // its first PING a period later, not at once (Redis counts cron loops the same way;

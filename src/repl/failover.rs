@@ -7,6 +7,7 @@
 //! command, the pause and the link live with the rest of replication.
 
 use crate::server::State;
+use crate::server::pause::{PauseKind, PausePurpose};
 use crate::server::replication::{Failover, FailoverPhase};
 
 /// One attached replica as the failover sees it.
@@ -79,8 +80,9 @@ pub fn start(state: &mut State, failover: Failover) {
         None => tracing::info!("FAILOVER requested to any replica"),
     }
     state.repl.failover = Some(failover);
-    state.repl.write_pause.send_replace(true);
-    state.expire_deletes = false;
+    state
+        .pauses
+        .pause(PausePurpose::Failover, PauseKind::Write, u64::MAX);
 }
 
 /// One cron tick: hands over once the target caught up, or gives up at the deadline.
@@ -130,8 +132,13 @@ pub fn abort(state: &mut State, reason: &str) {
     if failover.phase == FailoverPhase::InProgress {
         crate::repl::role::unfollow(state);
     }
-    state.repl.clear_failover();
-    state.expire_deletes = !state.repl.is_replica();
+    clear(state);
+}
+
+/// Ends the failover (done or abandoned) and lets paused writes run.
+fn clear(state: &mut State) {
+    state.repl.failover = None;
+    state.pauses.unpause(PausePurpose::Failover);
 }
 
 /// The target answered our `PSYNC … FAILOVER` with a sync: we are its replica now.
@@ -140,7 +147,7 @@ pub fn completed(state: &mut State) {
         let elapsed_ms = crate::server::unix_time_ms().saturating_sub(failover.started_unix_ms);
         tracing::info!("FAILOVER completed in {elapsed_ms} ms: this server is now a replica");
     }
-    state.repl.clear_failover();
+    clear(state);
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 pub mod blocking;
 pub mod clients;
 pub mod clock;
+pub mod migrate;
 pub mod notify;
+pub mod pause;
 pub mod persistence;
 pub mod propagate;
 pub mod pubsub;
@@ -42,8 +44,11 @@ pub struct State {
     pub blocking: blocking::Blocking,
     /// Changes since the last save (Redis's `server.dirty`).
     pub dirty: u64,
-    /// False on replicas: keys are only hidden once expired, never deleted locally.
+    /// False on replicas: keys are only hidden once expired, never deleted locally (see
+    /// [`State::deletes_expired`], which pauses also stop).
     pub expire_deletes: bool,
+    /// CLIENT PAUSE, FAILOVER's pause, and the keys MIGRATE holds.
+    pub pauses: pause::Pauses,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the background cycle deletes expired keys.
     pub active_expire: bool,
     pub lastsave_unix: u64,
@@ -84,6 +89,7 @@ impl State {
             blocking: blocking::Blocking::default(),
             dirty: 0,
             expire_deletes: true,
+            pauses: pause::Pauses::default(),
             active_expire: true,
             lastsave_unix: unix_time_ms() / 1000,
             loading: false,
@@ -100,6 +106,14 @@ impl State {
         let replid = state.repl.ids.replid;
         state.repl.log.set_replid(replid);
         state
+    }
+
+    /// Whether expired keys are deleted now, lazily or by the active cycle. Not on a
+    /// replica (its master sends the DELs) and not while clients are paused, as in Redis:
+    /// nothing may move the offset a FAILOVER target must reach, or change the data a
+    /// CLIENT PAUSE meant to hold still.
+    pub fn deletes_expired(&self) -> bool {
+        self.expire_deletes && self.pauses.active().is_none()
     }
 
     /// Ends a batch: pending effects become one record, the log is trimmed to its limits,
@@ -141,6 +155,8 @@ pub struct Server {
     /// The replication configuration (`master_epoch`) a link task should follow: role
     /// changes set it, the link supervisor starts the task.
     pub link_epoch: tokio::sync::watch::Sender<u64>,
+    /// Sockets MIGRATE keeps open to its targets; used outside the state lock.
+    pub migrate_sockets: migrate::TargetSockets,
     /// The server itself, for command handlers that start tasks holding it (REPLICAOF).
     pub this: std::sync::Weak<Server>,
 }
@@ -165,6 +181,7 @@ impl Server {
             net_output_bytes: AtomicU64::new(0),
             repl_offset: tokio::sync::watch::Sender::new(0),
             link_epoch: tokio::sync::watch::Sender::new(0),
+            migrate_sockets: migrate::TargetSockets::default(),
         })
     }
 

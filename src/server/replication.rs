@@ -132,8 +132,6 @@ pub struct ReplState {
     pub io_engine: crate::fanout::Engine,
     /// FAILOVER under way on this master.
     pub failover: Option<Failover>,
-    /// True while writes wait (FAILOVER): connections holding a write wait for it to drop.
-    pub write_pause: tokio::sync::watch::Sender<bool>,
 }
 
 impl ReplState {
@@ -156,19 +154,12 @@ impl ReplState {
             hot_bytes_max: 64 << 20,
             io_engine: crate::fanout::Engine::Poll,
             failover: None,
-            write_pause: tokio::sync::watch::Sender::new(false),
         }
     }
 
-    /// Writes of normal clients wait while a failover is under way.
-    pub fn writes_paused(&self) -> bool {
+    /// A FAILOVER is under way (its pause of writes is in `State::pauses`).
+    pub fn failing_over(&self) -> bool {
         self.failover.is_some()
-    }
-
-    /// Ends the failover (done or abandoned) and lets paused writes run.
-    pub fn clear_failover(&mut self) {
-        self.failover = None;
-        self.write_pause.send_replace(false);
     }
 
     pub fn is_replica(&self) -> bool {

@@ -40,6 +40,8 @@ pub struct Session {
     pub reply_mode: ReplyMode,
     /// Set by a blocking command that found nothing to serve.
     pub pending_block: Option<BlockRequest>,
+    /// Set by a MIGRATE whose transfer the connection carries out outside the lock.
+    pub pending_migrate: Option<Box<super::migrate::MigrateJob>>,
     pub close_after_reply: bool,
     pub is_monitor: bool,
     /// Where its commands come from: a client, our master's stream (applied even on a

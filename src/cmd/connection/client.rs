@@ -5,8 +5,36 @@ use bytes::Bytes;
 use crate::cmd::{Ctx, errors};
 use crate::resp::{Protocol, Reply};
 use crate::server::clients::{ClientHandle, Outbound};
+use crate::server::pause::{PauseKind, PausePurpose};
 use crate::server::session::ReplyMode;
 use crate::util::num::parse_i64;
+
+/// CLIENT PAUSE timeout-ms [WRITE|ALL]: clients wait until the time has passed or CLIENT
+/// UNPAUSE; a pause that is already on keeps the stricter kind and the later end.
+fn pause(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let kind = match argv.get(3).map(|mode| mode.to_ascii_lowercase()) {
+        None => PauseKind::All,
+        Some(mode) if mode == b"write" => PauseKind::Write,
+        Some(mode) if mode == b"all" => PauseKind::All,
+        Some(_) => return Reply::error("ERR CLIENT PAUSE mode must be WRITE or ALL"),
+    };
+    let Some(timeout_ms) = parse_i64(&argv[2]) else {
+        return Reply::error("ERR timeout is not an integer or out of range");
+    };
+    let Ok(timeout_ms) = u64::try_from(timeout_ms) else {
+        return Reply::error("ERR timeout is negative");
+    };
+    // As in Redis, 0 means a pause that has already ended.
+    let end_ms = if timeout_ms == 0 {
+        0
+    } else {
+        ctx.now_ms.saturating_add(timeout_ms)
+    };
+    ctx.state
+        .pauses
+        .pause(PausePurpose::ClientCommand, kind, end_ms);
+    Reply::ok()
+}
 
 /// Redis accepts names of printable ASCII without spaces.
 pub fn valid_client_name(name: &[u8]) -> bool {
@@ -43,11 +71,16 @@ pub fn client(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
                 .state
                 .clients
                 .get(ctx.session.id)
-                .map(|c| describe(c, ctx.now_ms))
+                .map(|c| describe(c, ctx.now_ms, own_request(ctx, argv)))
                 .unwrap_or_default();
             Reply::Verbatim(Bytes::from(format!("{line}\n")))
         }
-        (b"list", _) => list(ctx, &argv[2..]),
+        (b"list", _) => list(ctx, argv),
+        (b"pause", 3 | 4) => pause(ctx, argv),
+        (b"unpause", 2) => {
+            ctx.state.pauses.unpause(PausePurpose::ClientCommand);
+            Reply::ok()
+        }
         (b"kill", n) if n >= 3 => kill(ctx, &argv[2..]),
         (b"reply", 3) => match argv[2].to_ascii_lowercase().as_slice() {
             b"on" => {
@@ -186,7 +219,23 @@ fn parse_type(name: &[u8]) -> Option<&'static str> {
 }
 
 /// One CLIENT LIST line, with Redis 7.0's fields.
-pub fn describe(c: &ClientHandle, now_ms: u64) -> String {
+/// What the client being described holds of a request: `qbuf` (bytes of it in the query
+/// buffer) and `argv-mem` (bytes of its arguments).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestMemory {
+    pub query_bytes: usize,
+    pub argv_bytes: usize,
+}
+
+/// The calling client's own request, which is in its buffers while CLIENT LIST runs.
+fn own_request(ctx: &Ctx<'_>, argv: &[Bytes]) -> RequestMemory {
+    RequestMemory {
+        query_bytes: ctx.state.request_frame.as_ref().map_or(0, |f| f.len()),
+        argv_bytes: argv.iter().map(|a| a.len()).sum(),
+    }
+}
+
+pub fn describe(c: &ClientHandle, now_ms: u64, request: RequestMemory) -> String {
     let name = c
         .name
         .as_ref()
@@ -204,7 +253,7 @@ pub fn describe(c: &ClientHandle, now_ms: u64) -> String {
         .unwrap_or_default();
     format!(
         "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
-         qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r \
+         qbuf={} qbuf-free=0 argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r \
          cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
@@ -218,6 +267,8 @@ pub fn describe(c: &ClientHandle, now_ms: u64) -> String {
         c.patterns,
         c.shard_subscriptions,
         c.multi_len,
+        request.query_bytes,
+        request.argv_bytes,
         c.queued(),
         match &c.last_subcommand {
             Some(sub) => format!("{}|{}", c.last_cmd, String::from_utf8_lossy(sub)),
@@ -229,7 +280,8 @@ pub fn describe(c: &ClientHandle, now_ms: u64) -> String {
     )
 }
 
-fn list(ctx: &mut Ctx<'_>, options: &[Bytes]) -> Reply {
+fn list(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let options = &argv[2..];
     let mut wanted_type: Option<&'static str> = None;
     let mut wanted_ids: Option<Vec<u64>> = None;
     match options {
@@ -265,7 +317,13 @@ fn list(ctx: &mut Ctx<'_>, options: &[Bytes]) -> Reply {
         if wanted_ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
             continue;
         }
-        text.push_str(&describe(c, ctx.now_ms));
+        let request = if c.id == ctx.session.id {
+            own_request(ctx, argv)
+        } else {
+            // Between batches a client has parsed all it sent and holds no arguments.
+            RequestMemory::default()
+        };
+        text.push_str(&describe(c, ctx.now_ms, request));
         text.push('\n');
     }
     Reply::Verbatim(Bytes::from(text))

@@ -101,7 +101,7 @@ pub fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     // master's DEL, as it keeps past expiries everywhere).
     if let Some(at) = expire_at
         && at <= now
-        && ctx.state.expire_deletes
+        && ctx.state.deletes_expired()
     {
         if deleted {
             ctx.modified(key);

@@ -107,7 +107,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], base_ms: u64, unit: Unit) -
         return Reply::Integer(0);
     }
     let now = i64::try_from(ctx.now_ms).unwrap_or(i64::MAX);
-    if when <= now && ctx.state.expire_deletes {
+    if when <= now && ctx.state.deletes_expired() {
         ctx.db().remove(key);
         ctx.modified(key);
         ctx.notify(events::GENERIC, "del", key);

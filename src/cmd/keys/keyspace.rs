@@ -151,7 +151,7 @@ pub fn randomkey(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Reply {
             return Reply::Nil;
         };
         tries += 1;
-        if !expired || tries >= RANDOM_TRIES_ON_REPLICA && !ctx.state.expire_deletes {
+        if !expired || tries >= RANDOM_TRIES_ON_REPLICA && !ctx.state.deletes_expired() {
             return Reply::Bulk(key);
         }
         ctx.expire_if_needed(db, &key);

@@ -6,6 +6,7 @@ mod dump;
 mod expire;
 mod flush;
 mod keyspace;
+pub mod migrate;
 mod object;
 mod rename;
 mod sort;
@@ -120,6 +121,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "generic",
         dump::restore
     ),
+    command!("migrate", -6, WRITE, (3, 3, 1), "generic", migrate::migrate),
     command!(
         "sort",
         -2,

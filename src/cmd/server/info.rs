@@ -206,7 +206,7 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
              tracking_clients:{}\r\nclients_in_timeout_table:{}\r\n",
             state.clients.len(),
             state.config.maxclients,
-            state.blocking.len(),
+            state.blocking.len() + state.pauses.postponed,
             state.tracking.clients.len(),
             state
                 .blocking
@@ -247,7 +247,7 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
                  expired_keys:{}\r\nexpired_subkeys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\n\
                  expire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\n\
                  current_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\n\
-                 pubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n\
+                 pubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:{}\r\n\
                  slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n\
                  active_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\n\
                  current_active_defrag_time:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\n\
@@ -276,6 +276,7 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
                 state.pubsub.channels.len(),
                 state.pubsub.patterns.len(),
                 state.pubsub.shard_channels.len(),
+                ctx.server.migrate_sockets.len(),
                 tracking_keys,
                 tracking_items,
                 tracking_prefixes,

@@ -59,7 +59,7 @@ pub fn getex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     };
     let absolute = options.flags & (EXAT | PXAT) != 0;
     match expire_at {
-        Some(at) if absolute && at <= ctx.now_ms && ctx.state.expire_deletes => {
+        Some(at) if absolute && at <= ctx.now_ms && ctx.state.deletes_expired() => {
             ctx.db().remove(key);
             ctx.modified(key);
             ctx.notify(events::GENERIC, "del", key);
