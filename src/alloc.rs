@@ -70,6 +70,46 @@ const MI_OPTION_ARENA_PURGE_MULT: i32 = 24;
 
 unsafe extern "C" {
     fn mi_option_set(option: i32, value: std::ffi::c_long);
+    fn mi_process_info(
+        elapsed_msecs: *mut usize,
+        user_msecs: *mut usize,
+        system_msecs: *mut usize,
+        current_rss: *mut usize,
+        peak_rss: *mut usize,
+        current_commit: *mut usize,
+        peak_commit: *mut usize,
+        page_faults: *mut usize,
+    );
+}
+
+/// What the allocator holds from the system: (committed bytes, resident bytes), as
+/// mimalloc measures them; INFO's `allocator_active` and `allocator_resident`.
+pub fn allocator_footprint() -> (u64, u64) {
+    let mut out = [0usize; 8];
+    let [
+        elapsed,
+        user,
+        system,
+        rss,
+        peak_rss,
+        commit,
+        peak_commit,
+        faults,
+    ] = &mut out;
+    // SAFETY: mi_process_info writes one size_t through each pointer, all valid here.
+    unsafe {
+        mi_process_info(
+            elapsed,
+            user,
+            system,
+            rss,
+            peak_rss,
+            commit,
+            peak_commit,
+            faults,
+        )
+    };
+    (out[5] as u64, out[3] as u64)
 }
 
 /// Freed memory goes back to the kernel after about a second of disuse instead of 100 ms.

@@ -96,6 +96,10 @@ async fn serve(config: Config) -> Result<()> {
     {
         tracing::warn!("could not write pidfile {pidfile}: {e}");
     }
+    server.startup_memory_bytes.store(
+        sluice::alloc::allocated_bytes(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     // "PID: N" as Redis's banner prints it: tools that start servers (Redis's own test
     // suite among them) wait for that text.
     tracing::info!(

@@ -131,3 +131,40 @@ fn pauses_behave_as_in_redis() {
     let redis = scenarios(&ServerProcess::redis(&[]));
     assert_eq!(sluice, redis);
 }
+
+/// A paused replica reads its master's stream but applies it only after the pause, as
+/// Redis postpones its master client; returns (applied while paused, applied after).
+fn replica_pause(master: &ServerProcess, replica: &ServerProcess) -> (bool, bool) {
+    let mut m = master.client();
+    let mut r = replica.client();
+    m.cmd(&["CONFIG", "SET", "repl-ping-replica-period", "3600"]);
+    r.cmd(&["REPLICAOF", "127.0.0.1", &master.port.to_string()]);
+    m.cmd(&["SET", "foo", "bar"]);
+    common::compare::wait_in_sync(&mut m, &mut r, LIMIT);
+    r.cmd(&["CLIENT", "PAUSE", "100000", "WRITE"]);
+    m.cmd(&["SET", "foo2", "bar2"]);
+    let master_offset = || info_field(&mut master.client(), "replication", "master_repl_offset");
+    let target = master_offset();
+    wait_for(
+        LIMIT,
+        "the replica to read the write",
+        || info_field(&mut r, "replication", "slave_read_repl_offset") == target,
+        String::new,
+    );
+    let applied_while_paused = r.cmd(&["GET", "foo2"]) == Resp::bulk("bar2");
+    r.cmd(&["CLIENT", "UNPAUSE"]);
+    common::compare::wait_in_sync(&mut m, &mut r, LIMIT);
+    let applied_after = r.cmd(&["GET", "foo2"]) == Resp::bulk("bar2");
+    (applied_while_paused, applied_after)
+}
+
+#[test]
+fn a_paused_replica_reads_but_does_not_apply() {
+    let sluice = replica_pause(&ServerProcess::sluice(&[]), &ServerProcess::sluice(&[]));
+    assert_eq!(sluice, (false, true));
+    if !redis_available("a_paused_replica_reads_but_does_not_apply") {
+        return;
+    }
+    let redis = replica_pause(&ServerProcess::redis(&[]), &ServerProcess::redis(&[]));
+    assert_eq!(redis, sluice);
+}

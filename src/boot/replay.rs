@@ -137,5 +137,19 @@ pub fn replay(server: &Server, log: &DurableLog, from: u64, db: Option<u32>) -> 
         "replication log replayed up to offset {}",
         outcome.end
     );
+    forget_replayed_commands(server, outcome.commands);
     outcome
+}
+
+/// Replaying is loading, not serving: what it ran stays out of the command statistics, the
+/// slow log and the latency monitor, as Redis keeps an AOF load out of them.
+fn forget_replayed_commands(server: &Server, commands: u64) {
+    let mut state = server.state.lock();
+    state.stats.commands.clear();
+    state.stats.total_commands_processed = state
+        .stats
+        .total_commands_processed
+        .saturating_sub(commands);
+    state.slowlog.reset();
+    state.latency.reset(None);
 }

@@ -16,6 +16,7 @@ use crate::server::migrate::{MigrateJob, TransferOutcome};
 use crate::server::pause::PauseKind;
 use crate::server::propagate::CommandEffects;
 use crate::server::session::ReplyMode;
+use crate::server::slowlog::SlowlogEntry;
 use crate::server::stats::CommandStat;
 use crate::server::{Server, Session, State, unix_time_ms, unix_time_us};
 
@@ -258,10 +259,13 @@ fn full_name(spec: &CommandSpec, argv: &[Bytes]) -> String {
 fn reject(
     state: &mut State,
     session: &mut Session,
-    spec: Option<&CommandSpec>,
+    spec: Option<&'static CommandSpec>,
     text: impl Into<std::borrow::Cow<'static, str>>,
 ) -> Reply {
     let text = text.into();
+    if let Some(spec) = spec {
+        command_stat(state, spec, None).rejected_calls += 1;
+    }
     if spec.is_some_and(|s| s.name == "exec") {
         session.multi = None;
         let watched = std::mem::take(&mut session.watched);
@@ -296,6 +300,30 @@ fn check_and_run(
     };
     if !spec.arity_ok(argv.len()) {
         return reject(state, session, Some(spec), errors::wrong_arity(spec.name));
+    }
+    // A container's subcommand is looked up and its arity checked here, as Redis does,
+    // so that the errors (and a transaction they doom) are Redis's.
+    if has_subcommands(spec.name) && super::subcommands::is_container(spec.name) {
+        match super::subcommands::lookup(spec.name, &argv[1]) {
+            None => {
+                let container = String::from_utf8_lossy(&argv[0]).into_owned();
+                return reject(
+                    state,
+                    session,
+                    Some(spec),
+                    errors::unknown_subcommand(&argv[1], &container),
+                );
+            }
+            Some(sub) if !sub.arity_ok(argv.len()) => {
+                return reject(
+                    state,
+                    session,
+                    Some(spec),
+                    errors::wrong_arity(sub.full_name),
+                );
+            }
+            Some(_) => {}
+        }
     }
     if !session.authenticated && state.config.requirepass.is_some() && !spec.has(flags::NO_AUTH) {
         return reject(state, session, Some(spec), errors::NOAUTH);
@@ -350,7 +378,7 @@ pub fn call(
     nested: bool,
 ) -> Reply {
     if !state.clients.monitors.is_empty() && !spec.has(flags::ADMIN | flags::SKIP_MONITOR) {
-        feed_monitors(state, session, argv);
+        feed_monitors(state, session, &super::redact::redacted(spec.name, argv));
     }
     run_in_ctx(server, state, session, spec, argv, nested, |ctx| {
         (spec.handler)(ctx, argv)
@@ -416,26 +444,108 @@ fn run_in_ctx(
         // Counted once, when the transfer is done and the command completes.
         return reply;
     }
-    let stat = state
-        .stats
-        .commands
-        .entry(spec as *const CommandSpec as usize)
-        .or_insert_with(|| CommandStat {
-            name: spec.name,
-            ..CommandStat::default()
-        });
     let ended = Instant::now();
-    stat.calls += 1;
-    stat.usec +=
+    let duration_us =
         crate::util::num::u64_saturating(ended.saturating_duration_since(started).as_micros());
+    let sub = if has_subcommands(spec.name) {
+        argv.get(1)
+            .and_then(|name| super::subcommands::lookup(spec.name, name))
+    } else {
+        None
+    };
+    let tracking = state.config.introspection.latency_tracking && session.pending_block.is_none();
+    let stat = command_stat(state, spec, sub);
+    stat.calls += 1;
+    stat.usec += duration_us;
     if reply.is_error() {
         stat.failed_calls += 1;
     }
+    if tracking {
+        // Redis records microseconds × 1000 in its nanosecond histogram.
+        stat.latency
+            .get_or_insert_with(Box::default)
+            .record_ns(duration_us.saturating_mul(1000));
+    }
     state.stats.total_commands_processed += 1;
+    if session.pending_block.is_none() && spec.name != "exec" {
+        // A blocked command is logged when it is served; EXEC's commands are logged, not
+        // EXEC (Redis's SKIP_SLOWLOG).
+        note_duration(
+            state,
+            session.id,
+            session.name.as_ref(),
+            spec,
+            argv,
+            duration_us,
+        );
+    }
     if state.batch_clock.is_some() {
         state.batch_clock = Some(ended);
     }
     reply
+}
+
+/// The statistics of a command, or of its subcommand (Redis counts `client|id`, not
+/// `client`). Keyed by the address of the static spec: hashing a pointer is far cheaper
+/// than hashing a name on every call.
+pub fn command_stat<'s>(
+    state: &'s mut State,
+    spec: &'static CommandSpec,
+    sub: Option<&'static super::subcommands::Subcommand>,
+) -> &'s mut CommandStat {
+    let (key, name) = match sub {
+        Some(sub) => (sub as *const _ as usize, sub.full_name),
+        None => (spec as *const CommandSpec as usize, spec.name),
+    };
+    state
+        .stats
+        .commands
+        .entry(key)
+        .or_insert_with(|| CommandStat {
+            name,
+            ..CommandStat::default()
+        })
+}
+
+/// The slow log and the latency monitor hear of a command that took `duration_us`;
+/// `client_name` is the name as the command left it (CLIENT SETNAME shows its new name).
+fn note_duration(
+    state: &mut State,
+    client: u64,
+    client_name: Option<&Bytes>,
+    spec: &'static CommandSpec,
+    argv: &[Bytes],
+    duration_us: u64,
+) {
+    let settings = &state.config.introspection;
+    let latency_ms = duration_us / 1000;
+    if settings.latency_threshold_ms > 0 && latency_ms >= settings.latency_threshold_ms {
+        let event = if spec.has(flags::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        state.latency.add(event, unix_time_ms() / 1000, latency_ms);
+    }
+    let slower_than_us = settings.slowlog_slower_than_us;
+    if slower_than_us < 0 || i64::try_from(duration_us).unwrap_or(i64::MAX) < slower_than_us {
+        return;
+    }
+    let len_max = settings.slowlog_len_max;
+    let peer = state.clients.addr_of(client);
+    let client_name = client_name.cloned().unwrap_or_default();
+    let argv = super::redact::redacted(spec.name, argv);
+    state.slowlog.push(
+        SlowlogEntry {
+            id: 0,
+            unix_seconds: unix_time_ms() / 1000,
+            duration_us,
+            argv: crate::server::slowlog::trimmed_args(&argv),
+            peer,
+            client_name,
+        },
+        len_max,
+    );
 }
 
 /// A blocked command's non-blocking attempt: `None` means "still nothing to serve".
@@ -553,6 +663,7 @@ pub fn serve_blocked(server: &Server, state: &mut State) {
             let mut session = Session::new(id, true);
             session.db = db;
             session.protocol = protocol;
+            let serve_started = Instant::now();
             let mut ctx = Ctx::new(state, &mut session, server, unix_time_ms());
             ctx.nested = true;
             let served = serve(&mut ctx, &args);
@@ -570,20 +681,26 @@ pub fn serve_blocked(server: &Server, state: &mut State) {
             match served {
                 Some(reply) => {
                     state.blocking.unblock(id);
+                    if let Some(spec) = args.first().and_then(|name| super::lookup(name)) {
+                        // Counted as Redis counts a served blocked command: the time the
+                        // serving took, not the time it waited.
+                        let serve_us =
+                            crate::util::num::u64_saturating(serve_started.elapsed().as_micros());
+                        if state.config.introspection.latency_tracking {
+                            command_stat(state, spec, None)
+                                .latency
+                                .get_or_insert_with(Box::default)
+                                .record_ns(serve_us.saturating_mul(1000));
+                        }
+                        let name = state.clients.get(id).and_then(|c| c.name.clone());
+                        note_duration(state, id, name.as_ref(), spec, &args, serve_us);
+                    }
                     // A blocked command that ends in an error counts as a failed call, as
                     // in Redis (its call was counted when it blocked).
                     if let Reply::Error(text) = &reply {
                         state.stats.record_error(text);
                         if let Some(spec) = args.first().and_then(|name| super::lookup(name)) {
-                            state
-                                .stats
-                                .commands
-                                .entry(spec as *const CommandSpec as usize)
-                                .or_insert_with(|| CommandStat {
-                                    name: spec.name,
-                                    ..CommandStat::default()
-                                })
-                                .failed_calls += 1;
+                            command_stat(state, spec, None).failed_calls += 1;
                         }
                     }
                     if let Some(client) = state.clients.get(id) {

@@ -42,6 +42,17 @@ pub fn unknown_command(argv: &[bytes::Bytes]) -> String {
     format!("ERR unknown command '{name}', with args beginning with: {args}")
 }
 
+/// A known subcommand given the wrong arguments inside its handler (Redis's
+/// `addReplySubcommandSyntaxError`).
+pub fn subcommand_syntax(sub: &[u8], command: &str) -> String {
+    let sub = c_string(sub);
+    let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {} HELP.",
+        command.to_ascii_uppercase()
+    )
+}
+
 pub fn unknown_subcommand(sub: &[u8], command: &str) -> String {
     let sub = c_string(sub);
     let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();

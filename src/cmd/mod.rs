@@ -19,6 +19,7 @@ pub mod key_positions;
 pub mod keys;
 pub mod list;
 pub mod pubsub;
+pub mod redact;
 pub mod repl;
 pub mod server;
 
@@ -27,6 +28,7 @@ mod durability_tests;
 pub mod set;
 pub mod stream;
 pub mod string;
+pub mod subcommands;
 pub mod transaction;
 pub mod zset;
 

@@ -123,6 +123,37 @@ pub struct Config {
     pub encoding_limits: EncodingLimits,
     /// `notify-keyspace-events`, read by every write: typed, not looked up by name.
     pub keyspace_events: keyspace_events::KeyspaceEvents,
+    /// SLOWLOG and LATENCY settings, read after every command.
+    pub introspection: Introspection,
+}
+
+/// What the slow log and the latency monitor record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Introspection {
+    /// `slowlog-log-slower-than`: commands that ran at least this long are logged;
+    /// negative turns the log off.
+    pub slowlog_slower_than_us: i64,
+    /// `slowlog-max-len`.
+    pub slowlog_len_max: usize,
+    /// `latency-monitor-threshold`: events lasting at least this long are sampled; 0 is off.
+    pub latency_threshold_ms: u64,
+    /// `latency-tracking`: per-command latency histograms (LATENCY HISTOGRAM, INFO
+    /// latencystats).
+    pub latency_tracking: bool,
+    /// `latency-tracking-info-percentiles`, shown by INFO latencystats.
+    pub latency_percentiles: Vec<f64>,
+}
+
+impl Default for Introspection {
+    fn default() -> Introspection {
+        Introspection {
+            slowlog_slower_than_us: 10_000,
+            slowlog_len_max: 128,
+            latency_threshold_ms: 0,
+            latency_tracking: true,
+            latency_percentiles: vec![50.0, 99.0, 99.9],
+        }
+    }
 }
 
 /// `repl-compression`: zstd-compressed full syncs for replicas that announce `capa zstd`.
@@ -169,6 +200,11 @@ const HONOURED_REDIS_DIRECTIVES: &[&str] = &[
     "stream-node-max-bytes",
     "hll-sparse-max-bytes",
     "notify-keyspace-events",
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
+    "latency-monitor-threshold",
+    "latency-tracking",
+    "latency-tracking-info-percentiles",
 ];
 
 impl Default for Config {
@@ -243,6 +279,7 @@ impl Default for Config {
                 hll_sparse_max_bytes: 3000,
             },
             keyspace_events: keyspace_events::KeyspaceEvents::default(),
+            introspection: Introspection::default(),
         };
         let names: Vec<&'static str> = config.values.keys().copied().collect();
         for name in names {
@@ -582,6 +619,34 @@ impl Config {
                 self.encoding_limits.hll_sparse_max_bytes = parse_memory(&value)
                     .and_then(|b| usize::try_from(b).ok())
                     .unwrap_or(3000)
+            }
+            "slowlog-log-slower-than" => {
+                self.introspection.slowlog_slower_than_us = value
+                    .parse()
+                    .map_err(|_| bad("argument couldn't be parsed into an integer"))?
+            }
+            "slowlog-max-len" => {
+                self.introspection.slowlog_len_max = value
+                    .parse()
+                    .map_err(|_| bad("argument couldn't be parsed into an integer"))?
+            }
+            "latency-monitor-threshold" => {
+                self.introspection.latency_threshold_ms = value
+                    .parse()
+                    .map_err(|_| bad("argument couldn't be parsed into an integer"))?
+            }
+            "latency-tracking" => self.introspection.latency_tracking = value == "yes",
+            "latency-tracking-info-percentiles" => {
+                let percentiles: Option<Vec<f64>> = value
+                    .split_ascii_whitespace()
+                    .map(|p| p.parse::<f64>().ok().filter(|p| (0.0..=100.0).contains(p)))
+                    .collect();
+                let percentiles = percentiles
+                    .ok_or_else(|| bad("Invalid latency-tracking-info-percentiles parameters"))?;
+                // Shown as Redis shows them: "50.0 99.0" reads back as "50 99".
+                let shown: Vec<String> = percentiles.iter().map(|p| p.to_string()).collect();
+                self.values.insert(name, shown.join(" "));
+                self.introspection.latency_percentiles = percentiles;
             }
             _ => {}
         }

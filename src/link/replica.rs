@@ -43,6 +43,8 @@ const REFUSED_RETRY_DELAY: Duration = Duration::from_secs(30);
 /// ACKs, liveness checks and progress lines happen on this beat.
 const TICK: Duration = Duration::from_secs(1);
 const READ_CHUNK_BYTES: usize = 256 * 1024;
+/// Stream bytes a replica buffers while CLIENT PAUSE holds its master's stream.
+const HELD_STREAM_BYTES_MAX: usize = 64 << 20;
 /// RDB chunks queued between the socket and the loader thread (memory bound of the queue).
 const LOADER_QUEUE_CHUNKS: usize = 64;
 /// How often INFO's sync progress fields are refreshed during a transfer.
@@ -950,8 +952,19 @@ impl Link {
         let mut applier = StreamApplier::new(client.id, stream_db);
         let mut read_total = self.input.len() as u64;
         let mut next_beat = Instant::now() + TICK;
+        // CLIENT PAUSE holds the master's stream too, as Redis postpones its master client:
+        // what arrives is read (and counted in the read offset) but applied only after.
+        let (paused, mut released) = {
+            let state = self.server.state.lock();
+            (state.pauses.in_force(), state.pauses.subscribe())
+        };
         let end = loop {
-            if let Err(end) = self.apply_input(&mut applier, start + read_total).await {
+            let held = paused.load(std::sync::atomic::Ordering::Relaxed);
+            if held {
+                if let Some(link) = self.server.state.lock().repl.master.as_mut() {
+                    link.read_offset = start + read_total;
+                }
+            } else if let Err(end) = self.apply_input(&mut applier, start + read_total).await {
                 break end;
             }
             // Checked on every pass: a master that keeps the socket readable must not
@@ -965,12 +978,16 @@ impl Link {
             if self.input.capacity() - self.input.len() < READ_CHUNK_BYTES / 4 {
                 self.input.reserve(READ_CHUNK_BYTES);
             }
+            // While held, reading stops once a pause's worth of stream is buffered: the
+            // master then keeps the rest, as for any slow replica.
+            let may_read = !held || self.input.len() < HELD_STREAM_BYTES_MAX;
             tokio::select! {
                 biased;
                 reason = client.kill_switch.tripped() => {
                     break retry(format!("master client killed: {reason}"));
                 }
-                result = self.reader.read_buf(&mut self.input) => {
+                _ = released.changed(), if held => {}
+                result = self.reader.read_buf(&mut self.input), if may_read => {
                     match self.after_read(result) {
                         Ok(n) => read_total += n as u64,
                         Err(end) => break end,

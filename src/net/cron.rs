@@ -26,7 +26,13 @@ pub async fn run(server: Arc<Server>) {
         // A CLIENT PAUSE whose time is up ends here even if no client is waiting on it.
         state.pauses.refresh(now_ms);
         // A quarter of each period at most, as Redis's slow cycle does.
+        let cycle_started = std::time::Instant::now();
         crate::expire::active_expire_cycle(&mut state, now_ms, period / 4);
+        let cycle_ms = crate::util::num::u64_saturating(cycle_started.elapsed().as_millis());
+        let threshold_ms = state.config.introspection.latency_threshold_ms;
+        if threshold_ms > 0 && cycle_ms >= threshold_ms {
+            state.latency.add("expire-cycle", now_ms / 1000, cycle_ms);
+        }
         crate::expire::active_expire_fields(&mut state, now_ms, crate::expire::FIELD_KEYS_PER_RUN);
         // Keys the cycle expired under BCAST prefixes: no command will send them.
         state.send_tracking_broadcasts(None);

@@ -5,6 +5,7 @@
 pub mod blocking;
 pub mod clients;
 pub mod clock;
+pub mod latency;
 pub mod migrate;
 pub mod notify;
 pub mod pause;
@@ -14,6 +15,7 @@ pub mod pubsub;
 pub mod replication;
 pub mod session;
 pub mod shutdown;
+pub mod slowlog;
 pub mod stats;
 pub mod tracking;
 pub mod watch;
@@ -49,6 +51,8 @@ pub struct State {
     pub expire_deletes: bool,
     /// CLIENT PAUSE, FAILOVER's pause, and the keys MIGRATE holds.
     pub pauses: pause::Pauses,
+    pub slowlog: slowlog::Slowlog,
+    pub latency: latency::LatencyMonitor,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the background cycle deletes expired keys.
     pub active_expire: bool,
     pub lastsave_unix: u64,
@@ -90,6 +94,8 @@ impl State {
             dirty: 0,
             expire_deletes: true,
             pauses: pause::Pauses::default(),
+            slowlog: slowlog::Slowlog::default(),
+            latency: latency::LatencyMonitor::default(),
             active_expire: true,
             lastsave_unix: unix_time_ms() / 1000,
             loading: false,
@@ -155,6 +161,9 @@ pub struct Server {
     /// The replication configuration (`master_epoch`) a link task should follow: role
     /// changes set it, the link supervisor starts the task.
     pub link_epoch: tokio::sync::watch::Sender<u64>,
+    /// `used_memory` once the server was set up, before any data loaded (INFO's
+    /// `used_memory_startup`).
+    pub startup_memory_bytes: AtomicU64,
     /// Sockets MIGRATE keeps open to its targets; used outside the state lock.
     pub migrate_sockets: migrate::TargetSockets,
     /// The server itself, for command handlers that start tasks holding it (REPLICAOF).
@@ -182,6 +191,7 @@ impl Server {
             repl_offset: tokio::sync::watch::Sender::new(0),
             link_epoch: tokio::sync::watch::Sender::new(0),
             migrate_sockets: migrate::TargetSockets::default(),
+            startup_memory_bytes: AtomicU64::new(0),
         })
     }
 

@@ -3,6 +3,8 @@
 //! and the connection waits on [`Pauses::subscribe`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 
@@ -50,6 +52,9 @@ pub struct Pauses {
     /// Connections waiting now. INFO `blocked_clients` counts them, as Redis counts its
     /// postponed clients.
     pub postponed: usize,
+    /// Whether any pause is in force, readable without the server lock: a replica's link
+    /// checks it before applying each batch of its master's stream.
+    in_force: Arc<AtomicBool>,
 }
 
 impl Default for Pauses {
@@ -59,6 +64,7 @@ impl Default for Pauses {
             held_keys: HashMap::new(),
             released: tokio::sync::watch::Sender::new(0),
             postponed: 0,
+            in_force: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -75,6 +81,7 @@ impl Pauses {
             },
             None => PauseEvent { kind, end_ms },
         });
+        self.in_force.store(true, Ordering::Relaxed);
     }
 
     pub fn unpause(&mut self, purpose: PausePurpose) {
@@ -139,7 +146,14 @@ impl Pauses {
     }
 
     fn release(&self) {
+        self.in_force
+            .store(self.active().is_some(), Ordering::Relaxed);
         self.released.send_modify(|generation| *generation += 1);
+    }
+
+    /// A handle on whether any pause is in force, for readers outside the lock.
+    pub fn in_force(&self) -> Arc<AtomicBool> {
+        self.in_force.clone()
     }
 }
 

@@ -4,11 +4,14 @@ use std::collections::HashMap;
 
 #[derive(Debug, Default, Clone)]
 pub struct CommandStat {
+    /// `get`, or `client|id` for a subcommand.
     pub name: &'static str,
     pub calls: u64,
     pub usec: u64,
     pub rejected_calls: u64,
     pub failed_calls: u64,
+    /// Latencies with `latency-tracking yes` (LATENCY HISTOGRAM, INFO latencystats).
+    pub latency: Option<Box<crate::util::histogram::LatencyHistogram>>,
 }
 
 #[derive(Debug, Default)]
@@ -50,7 +53,9 @@ impl Stats {
 
     pub fn instantaneous_ops_per_sec(&self) -> u64 {
         match (self.ops_samples.first(), self.ops_samples.last()) {
-            (Some(&(t0, c0)), Some(&(t1, c1))) if t1 > t0 => (c1 - c0) * 1000 / (t1 - t0),
+            (Some(&(t0, c0)), Some(&(t1, c1))) if t1 > t0 => {
+                c1.saturating_sub(c0) * 1000 / (t1 - t0)
+            }
             _ => 0,
         }
     }

@@ -1,5 +1,5 @@
 //! The reference programs the tests run beside sluice (Debian's redis-server, redis-tools and
-//! redis-sentinel, Redis 7.0). On a fresh machine the first test that needs one installs
+//! redis-sentinel, Redis 7.0, and prometheus-redis-exporter). On a fresh machine the first test that needs one installs
 //! them, once for every test process (a lock file serialises the test binaries), when it
 //! runs as root with apt-get; otherwise it fails naming the exact command to run.
 //! `SLUICE_SKIP_REDIS=1` skips the tests that need them instead, with a notice.
@@ -9,10 +9,15 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// Debian's packages and a program of each that must exist once installed.
-const PACKAGES: [(&str, &str); 3] = [
+const PACKAGES: [(&str, &str); 4] = [
     ("redis-server", "/usr/bin/redis-server"),
     ("redis-tools", "/usr/bin/redis-cli"),
     ("redis-sentinel", "/usr/bin/redis-sentinel"),
+    // What a Prometheus setup scrapes Redis with (tests/exporter.rs).
+    (
+        "prometheus-redis-exporter",
+        "/usr/bin/prometheus-redis-exporter",
+    ),
 ];
 const LOCK_FILE: &str = "/tmp/sluice-tests-install.lock";
 

@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use crate::cmd::subcommands::{self, Subcommand};
 use crate::cmd::table::{CommandSpec, all};
 use crate::cmd::{Ctx, errors, flags, lookup};
 use crate::resp::Reply;
@@ -24,16 +25,27 @@ const FLAG_NAMES: &[(u32, &str)] = &[
     (flags::ALLOW_BUSY, "allow_busy"),
 ];
 
-fn info_of(c: &CommandSpec) -> Reply {
-    let mut flag_names: Vec<Reply> = FLAG_NAMES
+fn flag_names(flag_bits: u32) -> Vec<Reply> {
+    FLAG_NAMES
         .iter()
-        .filter(|(f, _)| c.has(*f))
+        .filter(|(f, _)| flag_bits & *f != 0)
         .map(|(_, n)| Reply::simple(*n))
-        .collect();
+        .collect()
+}
+
+fn info_of(c: &CommandSpec) -> Reply {
+    let mut flag_names = flag_names(c.flags);
     if crate::cmd::key_positions::is_movable(c.name) {
         flag_names.push(Reply::simple("movablekeys"));
     }
-    let categories: Vec<Reply> = categories_of(c).into_iter().map(Reply::simple).collect();
+    let categories: Vec<Reply> = categories_of(c.flags, c.group)
+        .into_iter()
+        .map(Reply::simple)
+        .collect();
+    let subcommands = subcommands::of(c.name)
+        .iter()
+        .map(|sub| sub_info_of(sub, c.group))
+        .collect();
     Reply::Array(vec![
         Reply::bulk_str(c.name),
         Reply::Integer(i64::from(c.arity)),
@@ -44,25 +56,49 @@ fn info_of(c: &CommandSpec) -> Reply {
         Reply::Set(categories),
         Reply::Set(Vec::new()),
         Reply::Array(Vec::new()),
+        Reply::Array(subcommands),
+    ])
+}
+
+/// A subcommand's entry in its container's COMMAND INFO, shaped as a command's.
+fn sub_info_of(sub: &Subcommand, group: &str) -> Reply {
+    let categories: Vec<Reply> = categories_of(sub.flags, group)
+        .into_iter()
+        .map(Reply::simple)
+        .collect();
+    Reply::Array(vec![
+        Reply::bulk_str(sub.full_name),
+        Reply::Integer(i64::from(sub.arity)),
+        Reply::Set(flag_names(sub.flags)),
+        Reply::Integer(i64::from(sub.first_key)),
+        Reply::Integer(i64::from(sub.last_key)),
+        Reply::Integer(i64::from(sub.key_step)),
+        Reply::Set(categories),
+        Reply::Set(Vec::new()),
+        Reply::Array(Vec::new()),
         Reply::Array(Vec::new()),
     ])
 }
 
-/// The ACL categories COMMAND INFO lists for a command.
-fn categories_of(c: &CommandSpec) -> Vec<&'static str> {
+/// The ACL categories COMMAND INFO lists for a command with these flags, in this group.
+fn categories_of(flag_bits: u32, group: &str) -> Vec<&'static str> {
     let mut categories = Vec::new();
     for (flag, name) in [
         (flags::WRITE, "@write"),
         (flags::READONLY, "@read"),
         (flags::ADMIN, "@admin"),
     ] {
-        if c.has(flag) {
+        if flag_bits & flag != 0 {
             categories.push(name);
         }
     }
-    categories.extend(acl_category(c.group));
-    categories.push(if c.has(flags::FAST) { "@fast" } else { "@slow" });
-    if c.has(flags::BLOCKING) {
+    categories.extend(acl_category(group));
+    categories.push(if flag_bits & flags::FAST != 0 {
+        "@fast"
+    } else {
+        "@slow"
+    });
+    if flag_bits & flags::BLOCKING != 0 {
         categories.push("@blocking");
     }
     categories
@@ -71,25 +107,34 @@ fn categories_of(c: &CommandSpec) -> Vec<&'static str> {
 /// `COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]`: no module
 /// is loaded, so that filter lists nothing.
 fn list(argv: &[Bytes]) -> Reply {
-    let names = |keep: &dyn Fn(&CommandSpec) -> bool| {
-        Reply::Array(
-            all()
-                .into_iter()
-                .filter(|c| keep(c))
-                .map(|c| Reply::bulk_str(c.name))
-                .collect(),
-        )
+    // Each command by name, and its subcommands by full name after it, as Redis lists them;
+    // `keep` judges (name, flags, group).
+    let names = |keep: &dyn Fn(&str, u32, &str) -> bool| {
+        let mut out = Vec::new();
+        for c in all() {
+            if keep(c.name, c.flags, c.group) {
+                out.push(Reply::bulk_str(c.name));
+            }
+            for sub in subcommands::of(c.name) {
+                if keep(sub.full_name, sub.flags, c.group) {
+                    out.push(Reply::bulk_str(sub.full_name));
+                }
+            }
+        }
+        Reply::Array(out)
     };
     match argv {
-        [_, _] => names(&|_| true),
+        [_, _] => names(&|_, _, _| true),
         [_, _, filterby, kind, value] if filterby.eq_ignore_ascii_case(b"FILTERBY") => {
             if kind.eq_ignore_ascii_case(b"MODULE") {
                 Reply::Array(Vec::new())
             } else if kind.eq_ignore_ascii_case(b"ACLCAT") {
                 let wanted = format!("@{}", String::from_utf8_lossy(value)).to_ascii_lowercase();
-                names(&|c| categories_of(c).contains(&wanted.as_str()))
+                names(&|_, flag_bits, group| {
+                    categories_of(flag_bits, group).contains(&wanted.as_str())
+                })
             } else if kind.eq_ignore_ascii_case(b"PATTERN") {
-                names(&|c| crate::util::glob::matches(value, c.name.as_bytes(), true))
+                names(&|name, _, _| crate::util::glob::matches(value, name.as_bytes(), true))
             } else {
                 Reply::error(errors::SYNTAX)
             }

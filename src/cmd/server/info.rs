@@ -31,6 +31,7 @@ const ALL_SECTIONS: &[&str] = &[
     "modules",
     "commandstats",
     "errorstats",
+    "latencystats",
     "cluster",
     "keyspace",
 ];
@@ -150,7 +151,7 @@ fn cpu_times() -> (f64, f64) {
     (secs(usage.ru_stime), secs(usage.ru_utime))
 }
 
-fn human_bytes(n: u64) -> String {
+pub fn human_bytes(n: u64) -> String {
     let n = n as f64;
     if n < 1024.0 {
         format!("{n}B")
@@ -215,26 +216,7 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
                 .filter(|b| b.request.deadline_ms.is_some())
                 .count(),
         ),
-        "memory" => {
-            let used = used_memory();
-            let rss = rss_bytes();
-            write!(
-                out,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
-                 used_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_peak_human:{}\r\n\
-                 used_memory_dataset:{used}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n\
-                 mem_fragmentation_ratio:{:.2}\r\nmem_allocator:mimalloc\r\nlazyfree_pending_objects:0\r\n",
-                human_bytes(used),
-                human_bytes(rss),
-                crate::alloc::peak_bytes(),
-                human_bytes(crate::alloc::peak_bytes()),
-                if used > 0 {
-                    rss as f64 / used as f64
-                } else {
-                    0.0
-                },
-            )
-        }
+        "memory" => super::info_memory::render(ctx, out),
         "persistence" => persistence_section(state, out),
         "stats" => {
             let (tracking_keys, tracking_items, tracking_prefixes) = state.tracking.totals();
@@ -326,6 +308,34 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
                     "cmdstat_{name}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
                     s.calls, s.usec, s.rejected_calls, s.failed_calls
                 );
+            }
+            Ok(())
+        }
+        "latencystats" => {
+            let _ = write!(out, "# Latencystats\r\n");
+            let tracking = state.config.introspection.latency_tracking;
+            let mut stats: Vec<_> = state
+                .stats
+                .commands
+                .values()
+                .filter(|_| tracking)
+                .filter_map(|s| Some((s.name, s.latency.as_ref()?)))
+                .collect();
+            stats.sort_by_key(|(name, _)| *name);
+            for (name, histogram) in stats {
+                let _ = write!(out, "latency_percentiles_usec_{name}:");
+                for (i, &percentile) in state
+                    .config
+                    .introspection
+                    .latency_percentiles
+                    .iter()
+                    .enumerate()
+                {
+                    let separator = if i == 0 { "" } else { "," };
+                    let usec = histogram.value_at_percentile(percentile) as f64 / 1000.0;
+                    let _ = write!(out, "{separator}p{percentile}={usec:.3}");
+                }
+                let _ = write!(out, "\r\n");
             }
             Ok(())
         }

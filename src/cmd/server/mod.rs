@@ -5,11 +5,14 @@ mod config;
 mod debug;
 mod function;
 pub mod info;
+mod info_memory;
+mod latency;
 mod memory;
 mod misc;
 mod replicaof;
 mod save;
 pub mod shutdown;
+mod slowlog;
 
 use crate::cmd::CommandSpec;
 use crate::cmd::flags::*;
@@ -25,6 +28,22 @@ pub const COMMANDS: &[CommandSpec] = &[
         function::function
     ),
     command!("info", -1, LOADING | STALE, (0, 0, 0), "server", info::info),
+    command!(
+        "slowlog",
+        -2,
+        ADMIN | LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        slowlog::slowlog
+    ),
+    command!(
+        "latency",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        latency::latency
+    ),
     command!("memory", -2, READONLY, (0, 0, 0), "server", memory::memory),
     command!(
         "config",
