@@ -50,7 +50,8 @@ fn main() -> Result<()> {
     sluice::logging::init(&config.loglevel, &config.logfile).map_err(anyhow::Error::msg)?;
     for name in &config.ignored {
         tracing::warn!(
-            "directive '{name}' is accepted for compatibility but has no effect in sluice"
+            "directive '{name}' is accepted for compatibility but has no effect in sluice: {}",
+            sluice::config::no_effect_reason(name).unwrap_or("not used by sluice")
         );
     }
     if config.daemonize {

@@ -5,6 +5,7 @@
 
 mod fsync;
 pub mod keyspace_events;
+pub mod no_effect;
 mod redis_directives;
 mod spec;
 mod units;
@@ -192,7 +193,12 @@ pub struct EncodingLimits {
 
 /// Redis directives sluice honours though it keeps them in the table of Redis's defaults
 /// (their values are checked and shown as Redis shows them).
-const HONOURED_REDIS_DIRECTIVES: &[&str] = &[
+/// Why directive `name` (or its alias) changes nothing in sluice, if it changes nothing.
+pub fn no_effect_reason(name: &str) -> Option<&'static str> {
+    no_effect::reason(spec::canonical_name(name))
+}
+
+pub(crate) const HONOURED_REDIS_DIRECTIVES: &[&str] = &[
     "zset-max-listpack-entries",
     "zset-max-listpack-value",
     "set-max-intset-entries",

@@ -114,6 +114,13 @@ fn set(ctx: &mut Ctx<'_>, pairs: &[Bytes]) -> Reply {
         }
     }
     let loglevel_changed = candidate.loglevel != ctx.state.config.loglevel;
+    // The first time a directive without effect is set, the log says so and why.
+    for name in &candidate.ignored[ctx.state.config.ignored.len().min(candidate.ignored.len())..] {
+        tracing::info!(
+            "CONFIG SET {name}: accepted, but it has no effect in sluice: {}",
+            crate::config::no_effect_reason(name).unwrap_or("not used by sluice")
+        );
+    }
     ctx.state.config = candidate;
     let backlog = ctx.state.config.repl_backlog_size;
     ctx.state.repl.log.set_backlog_bytes_max(backlog);
