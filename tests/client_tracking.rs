@@ -160,3 +160,34 @@ fn invalidations_match_redis() {
         assert!(!b.is_empty(), "{name} saw nothing on redis-server");
     }
 }
+
+/// Past `tracking-table-max-keys`, keys are forgotten and their readers told: with two
+/// keys tracked and a limit of one, one invalidation arrives and one key stays tracked,
+/// as on redis-server (which key is unspecified).
+fn table_limit(server: &ServerProcess) -> (usize, String) {
+    let mut listener = server.client();
+    let listener_id = listener.cmd(&["CLIENT", "ID"]).int().unwrap().to_string();
+    listener.cmd(&["SUBSCRIBE", "__redis__:invalidate"]);
+    let mut reader = server.client();
+    reader.cmd(&["CLIENT", "TRACKING", "on", "REDIRECT", &listener_id]);
+    reader.cmd(&["MSET", "key1", "1", "key2", "2"]);
+    reader.cmd(&["MGET", "key1", "key2"]);
+    reader.cmd(&["CONFIG", "SET", "tracking-table-max-keys", "1"]);
+    // The limit is applied before the next command (and by the cron).
+    reader.cmd(&["PING"]);
+    let message = listener.read().unwrap();
+    let keys = message.items().unwrap()[2].items().unwrap().len();
+    let total = common::compare::info_field(&mut reader, "stats", "tracking_total_keys").unwrap();
+    reader.cmd(&["CONFIG", "SET", "tracking-table-max-keys", "1000000"]);
+    (keys, total)
+}
+
+#[test]
+fn the_tracking_table_keeps_its_limit_as_in_redis() {
+    let sluice = table_limit(&ServerProcess::sluice(&[]));
+    assert_eq!(sluice, (1, "1".to_string()));
+    if !redis_available("the_tracking_table_keeps_its_limit_as_in_redis") {
+        return;
+    }
+    assert_eq!(table_limit(&ServerProcess::redis(&[])), sluice);
+}

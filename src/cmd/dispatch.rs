@@ -354,6 +354,9 @@ fn check_and_run(
         }
         return super::transaction::queued_reply();
     }
+    if state.tracking.active() {
+        state.limit_tracking_table();
+    }
     if session.in_pubsub_mode() && !allowed_in_pubsub(spec.name) {
         return reject(
             state,

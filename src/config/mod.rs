@@ -126,6 +126,9 @@ pub struct Config {
     pub keyspace_events: keyspace_events::KeyspaceEvents,
     /// SLOWLOG and LATENCY settings, read after every command.
     pub introspection: Introspection,
+    /// `tracking-table-max-keys`: keys CLIENT TRACKING remembers before it forgets some
+    /// (0: no limit).
+    pub tracking_table_max_keys: usize,
 }
 
 /// What the slow log and the latency monitor record.
@@ -211,6 +214,7 @@ pub(crate) const HONOURED_REDIS_DIRECTIVES: &[&str] = &[
     "latency-monitor-threshold",
     "latency-tracking",
     "latency-tracking-info-percentiles",
+    "tracking-table-max-keys",
 ];
 
 impl Default for Config {
@@ -286,6 +290,7 @@ impl Default for Config {
             },
             keyspace_events: keyspace_events::KeyspaceEvents::default(),
             introspection: Introspection::default(),
+            tracking_table_max_keys: 1_000_000,
         };
         let names: Vec<&'static str> = config.values.keys().copied().collect();
         for name in names {
@@ -642,6 +647,11 @@ impl Config {
                     .map_err(|_| bad("argument couldn't be parsed into an integer"))?
             }
             "latency-tracking" => self.introspection.latency_tracking = value == "yes",
+            "tracking-table-max-keys" => {
+                self.tracking_table_max_keys = value
+                    .parse()
+                    .map_err(|_| bad("argument couldn't be parsed into an integer"))?
+            }
             "latency-tracking-info-percentiles" => {
                 let percentiles: Option<Vec<f64>> = value
                     .split_ascii_whitespace()

@@ -199,10 +199,6 @@ pub const NO_EFFECT: &[(&str, &str)] = &[
         "not implemented yet: nothing is evicted",
     ),
     (
-        "tracking-table-max-keys",
-        "not implemented yet: the tracking table is not bounded",
-    ),
-    (
         "hash-max-listpack-entries",
         "not implemented yet: OBJECT ENCODING judges hashes by Redis's default limits",
     ),

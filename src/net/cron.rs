@@ -36,6 +36,9 @@ pub async fn run(server: Arc<Server>) {
         crate::expire::active_expire_fields(&mut state, now_ms, crate::expire::FIELD_KEYS_PER_RUN);
         // Keys the cycle expired under BCAST prefixes: no command will send them.
         state.send_tracking_broadcasts(None);
+        if state.tracking.active() {
+            state.limit_tracking_table();
+        }
         replication_cron(&mut state, now_ms);
         crate::repl::failover::tick(&server, &mut state, now_ms);
         crate::snapshot::save::cron(&server, &mut state, now_ms / 1000);

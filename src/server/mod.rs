@@ -42,6 +42,8 @@ pub struct State {
     pub pubsub: pubsub::PubSub,
     /// CLIENT TRACKING: who may cache which keys.
     pub tracking: tracking::Tracking,
+    /// Passes of `limit_tracking_table` in a row that left the table over its limit.
+    pub tracking_eviction_rounds: u32,
     pub watches: watch::Watches,
     pub blocking: blocking::Blocking,
     /// Changes since the last save (Redis's `server.dirty`).
@@ -89,6 +91,7 @@ impl State {
             clients: clients::Clients::default(),
             pubsub: pubsub::PubSub::default(),
             tracking: tracking::Tracking::default(),
+            tracking_eviction_rounds: 0,
             watches: watch::Watches::default(),
             blocking: blocking::Blocking::default(),
             dirty: 0,

@@ -119,6 +119,24 @@ impl State {
 
     /// Sends the BCAST invalidations gathered since the last time; those for `current`
     /// are returned (they follow its reply).
+    /// Keeps the tracking table within `tracking-table-max-keys` (before each command and
+    /// in the cron, as Redis does): the effort grows each time one pass was not enough.
+    pub fn limit_tracking_table(&mut self) {
+        let keys_max = self.config.tracking_table_max_keys;
+        if keys_max == 0 || self.tracking.table_len() <= keys_max {
+            self.tracking_eviction_rounds = 0;
+            return;
+        }
+        let effort = TRACKING_EVICTION_EFFORT * (self.tracking_eviction_rounds as usize + 1);
+        let told = self.tracking.evict_over_limit(keys_max, effort);
+        self.deliver_invalidations(told, None);
+        if self.tracking.table_len() > keys_max {
+            self.tracking_eviction_rounds = self.tracking_eviction_rounds.saturating_add(1);
+        } else {
+            self.tracking_eviction_rounds = 0;
+        }
+    }
+
     pub fn send_tracking_broadcasts(&mut self, current: Option<u64>) -> Vec<Reply> {
         if !self.tracking.has_broadcasts() {
             return Vec::new();
@@ -135,3 +153,7 @@ impl State {
         }
     }
 }
+
+/// Keys one pass of [`State::limit_tracking_table`] may forget, times the passes that
+/// were not enough (Redis's effort of 100).
+const TRACKING_EVICTION_EFFORT: usize = 100;

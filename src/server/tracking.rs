@@ -186,6 +186,39 @@ impl Tracking {
             .collect()
     }
 
+    /// Keys in the default-mode table (INFO `tracking_total_keys`).
+    pub fn table_len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Over `keys_max` keys (`tracking-table-max-keys`), forgets keys until under it, at
+    /// most `effort` of them, telling their clients as if the keys had changed (Redis's
+    /// `trackingLimitUsedSlots`). Which keys go is unspecified, as Redis picks at random.
+    pub fn evict_over_limit(&mut self, keys_max: usize, effort: usize) -> Vec<Invalidation> {
+        let mut told = Vec::new();
+        for _ in 0..effort {
+            if self.table.len() <= keys_max {
+                break;
+            }
+            let Some(key) = self.table.keys().next().cloned() else {
+                break;
+            };
+            let Some(ids) = self.table.remove(&key) else {
+                break;
+            };
+            self.items -= ids.len();
+            told.extend(
+                ids.into_iter()
+                    .filter(|id| self.clients.get(id).is_some_and(|t| !t.bcast))
+                    .map(|client| Invalidation {
+                        client,
+                        keys: Some(vec![key.clone()]),
+                    }),
+            );
+        }
+        told
+    }
+
     /// FLUSHDB or FLUSHALL: every tracking client is told that every key changed.
     pub fn flush(&mut self) -> Vec<Invalidation> {
         self.table.clear();
@@ -242,6 +275,30 @@ mod tests {
 
     fn b(s: &str) -> Bytes {
         Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    #[test]
+    fn over_the_limit_keys_are_forgotten_and_their_readers_told() {
+        let mut t = Tracking::default();
+        t.enable(1, ClientTracking::default(), &[]);
+        t.enable(2, ClientTracking::default(), &[]);
+        t.remember(1, [b("a"), b("b"), b("c")]);
+        t.remember(2, [b("a")]);
+        assert!(t.evict_over_limit(3, 100).is_empty());
+        let told = t.evict_over_limit(1, 100);
+        assert_eq!(t.table_len(), 1);
+        // Two keys went: each reader of each is told once.
+        let keys: BTreeSet<Vec<u8>> = told
+            .iter()
+            .flat_map(|i| i.keys.clone().unwrap_or_default())
+            .map(|k| k.to_vec())
+            .collect();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(t.totals().0, 1);
+        // The effort bounds one pass.
+        t.remember(1, [b("x"), b("y"), b("z")]);
+        t.evict_over_limit(0, 2);
+        assert_eq!(t.table_len(), 2);
     }
 
     #[test]
