@@ -215,6 +215,9 @@ pub(crate) const HONOURED_REDIS_DIRECTIVES: &[&str] = &[
     "latency-tracking",
     "latency-tracking-info-percentiles",
     "tracking-table-max-keys",
+    // OBJECT ENCODING judges hashes by them.
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
 ];
 
 impl Default for Config {

@@ -199,16 +199,8 @@ pub const NO_EFFECT: &[(&str, &str)] = &[
         "not implemented yet: nothing is evicted",
     ),
     (
-        "hash-max-listpack-entries",
-        "not implemented yet: OBJECT ENCODING judges hashes by Redis's default limits",
-    ),
-    (
-        "hash-max-listpack-value",
-        "not implemented yet: OBJECT ENCODING judges hashes by Redis's default limits",
-    ),
-    (
         "list-max-listpack-size",
-        "not implemented yet: OBJECT ENCODING judges lists by Redis's default limit",
+        "lists are quicklists of nodes as in Redis 7.0, whose node size is internal",
     ),
     ("lua-time-limit", "scripting is not implemented yet"),
     ("busy-reply-threshold", "scripting is not implemented yet"),
