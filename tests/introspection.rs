@@ -196,3 +196,28 @@ fn subcommands_are_listed_as_redis_lists_them() {
     };
     assert_eq!(subs(&sluice), subs(&redis));
 }
+
+/// LOLWUT VERSION 6 draws at random: the shape (rows, cells per row, the closing lines)
+/// is Redis's.
+#[test]
+fn the_skyline_has_redis_shape() {
+    let shape = |server: &ServerProcess| -> (usize, Vec<usize>, String) {
+        let art = server
+            .client()
+            .cmd(&["LOLWUT", "VERSION", "6", "30", "6"])
+            .text()
+            .unwrap();
+        let lines: Vec<&str> = art.lines().collect();
+        let cells = lines[..6]
+            .iter()
+            .map(|l| l.matches(" \u{1b}[0m").count())
+            .collect();
+        (lines.len(), cells, lines[6..].join("\n"))
+    };
+    let ours = shape(&ServerProcess::sluice(&[]));
+    assert_eq!(ours.1, vec![30; 6]);
+    if !redis_available("the_skyline_has_redis_shape") {
+        return;
+    }
+    assert_eq!(ours, shape(&ServerProcess::redis(&[])));
+}

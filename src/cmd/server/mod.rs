@@ -7,6 +7,7 @@ mod function;
 pub mod info;
 mod info_memory;
 mod latency;
+mod lolwut;
 mod memory;
 mod misc;
 mod replicaof;
@@ -28,6 +29,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         function::function
     ),
     command!("info", -1, LOADING | STALE, (0, 0, 0), "server", info::info),
+    command!(
+        "lolwut",
+        -1,
+        READONLY | FAST,
+        (0, 0, 0),
+        "server",
+        lolwut::lolwut
+    ),
     command!(
         "slowlog",
         -2,
