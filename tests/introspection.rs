@@ -221,3 +221,89 @@ fn the_skyline_has_redis_shape() {
     }
     assert_eq!(ours, shape(&ServerProcess::redis(&[])));
 }
+
+/// COMMAND INFO's key specifications (without Redis's free-text notes) and COMMAND
+/// GETKEYSANDFLAGS answer as on redis-server, for every command both serve and for
+/// argument lists that exercise each kind of spec.
+#[test]
+fn key_specifications_match_redis() {
+    if !redis_available("key_specifications_match_redis") {
+        return;
+    }
+    let sluice = ServerProcess::sluice(&[]);
+    let redis = ServerProcess::redis(&[]);
+    let (mut s, mut r) = (sluice.client(), redis.client());
+    let theirs: BTreeSet<String> = r
+        .cmd(&["COMMAND", "LIST"])
+        .items()
+        .unwrap()
+        .iter()
+        .map(|n| n.text().unwrap())
+        .collect();
+    let without_notes = |info: Resp| -> Resp {
+        // Each spec is a flat [name, value, …] list in RESP2; drop the "notes" pair.
+        let specs = info.items().unwrap()[0].items().unwrap()[8].items().unwrap();
+        Resp::Array(
+            specs
+                .into_iter()
+                .map(|spec| {
+                    let fields = spec.items().unwrap();
+                    let mut kept = Vec::new();
+                    for pair in fields.chunks(2) {
+                        if pair[0] != Resp::bulk("notes") {
+                            kept.extend(pair.iter().cloned());
+                        }
+                    }
+                    Resp::Array(kept)
+                })
+                .collect(),
+        )
+    };
+    let ours: Vec<String> = s
+        .cmd(&["COMMAND", "LIST"])
+        .items()
+        .unwrap()
+        .iter()
+        .map(|n| n.text().unwrap())
+        .filter(|n| !n.contains('|') && theirs.contains(n))
+        .collect();
+    assert!(ours.len() > 150, "too few commands compared: {}", ours.len());
+    for name in &ours {
+        let mine = without_notes(s.cmd(&["COMMAND", "INFO", name]));
+        let real = without_notes(r.cmd(&["COMMAND", "INFO", name]));
+        assert_eq!(mine, real, "key specs of {name}");
+    }
+    for line in [
+        "get k",
+        "set k v",
+        "set k v GET",
+        "mset a 1 b 2",
+        "lmove a b LEFT RIGHT",
+        "zunionstore d 2 a b WEIGHTS 1 2",
+        "zunionstore d 5 a b",
+        "bitfield k GET u8 0",
+        "bitfield k SET u8 0 1",
+        "sort k BY w STORE d",
+        "sort_ro k",
+        "migrate h 1 \"\" 0 10 KEYS a b",
+        "xread COUNT 2 STREAMS s1 s2 0 0",
+        "xreadgroup GROUP g c STREAMS s 0",
+        "georadius k 0 0 1 km STORE d",
+        "xinfo STREAM s",
+        "object ENCODING k",
+        "eval x 0",
+        "ping",
+        "blmpop 0 2 a b LEFT",
+        "sintercard 2 a b LIMIT 1",
+    ] {
+        let mut argv = vec!["COMMAND", "GETKEYSANDFLAGS"];
+        argv.extend(line.split(' ').map(|w| if w == "\"\"" { "" } else { w }));
+        let mine = s.cmd(&argv);
+        let real = r.cmd(&argv);
+        if line.starts_with("eval") {
+            // Not served by sluice.
+            continue;
+        }
+        assert_eq!(mine, real, "COMMAND GETKEYSANDFLAGS {line}");
+    }
+}

@@ -16,6 +16,7 @@ pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod key_positions;
+pub mod key_specs;
 pub mod keys;
 pub mod list;
 pub mod pubsub;

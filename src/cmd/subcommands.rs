@@ -1,4 +1,4 @@
-//! The subcommands sluice serves of Redis 7.0's container commands (CLIENT, CONFIG, …):
+//! Redis 7.0's subcommands of the container commands sluice serves (CLIENT, CONFIG, …):
 //! their full names, arities, flags and first key, as Redis's command table declares them.
 //! Dispatch checks a subcommand's existence and arity here before the handler runs, and
 //! per-command statistics and latency histograms are kept under these names
@@ -112,6 +112,7 @@ pub const SUBCOMMANDS: &[Subcommand] = &[
     sub!("command|count", 2, LOADING | STALE, (0, 0, 0)),
     sub!("command|docs", -2, LOADING | STALE, (0, 0, 0)),
     sub!("command|getkeys", -4, LOADING | STALE, (0, 0, 0)),
+    sub!("command|getkeysandflags", -4, LOADING | STALE, (0, 0, 0)),
     sub!("command|help", 2, LOADING | STALE, (0, 0, 0)),
     sub!("command|info", -2, LOADING | STALE, (0, 0, 0)),
     sub!("command|list", -2, LOADING | STALE, (0, 0, 0)),

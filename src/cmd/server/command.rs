@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use crate::cmd::key_specs;
 use crate::cmd::subcommands::{self, Subcommand};
 use crate::cmd::table::{CommandSpec, all};
 use crate::cmd::{Ctx, errors, flags, lookup};
@@ -55,7 +56,7 @@ fn info_of(c: &CommandSpec) -> Reply {
         Reply::Integer(i64::from(c.key_step)),
         Reply::Set(categories),
         Reply::Set(Vec::new()),
-        Reply::Array(Vec::new()),
+        key_specs::describe(c.name),
         Reply::Array(subcommands),
     ])
 }
@@ -75,7 +76,7 @@ fn sub_info_of(sub: &Subcommand, group: &str) -> Reply {
         Reply::Integer(i64::from(sub.key_step)),
         Reply::Set(categories),
         Reply::Set(Vec::new()),
-        Reply::Array(Vec::new()),
+        key_specs::describe(sub.full_name),
         Reply::Array(Vec::new()),
     ])
 }
@@ -220,6 +221,34 @@ pub fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             }
             Reply::Array(keys)
         }
+        b"getkeysandflags" if argv.len() >= 4 => {
+            let Some(spec) = lookup(&argv[2]) else {
+                return Reply::error("ERR Invalid command specified");
+            };
+            let args = &argv[2..];
+            if !spec.arity_ok(args.len()) {
+                return Reply::error("ERR Invalid number of arguments specified for command");
+            }
+            match key_specs::keys_and_flags(spec, args) {
+                Ok(keys) if !keys.is_empty() => Reply::Array(
+                    keys.into_iter()
+                        .map(|(at, flags)| {
+                            Reply::Array(vec![
+                                Reply::Bulk(args[at].clone()),
+                                Reply::Set(flags.into_iter().map(Reply::simple).collect()),
+                            ])
+                        })
+                        .collect(),
+                ),
+                Ok(_) if crate::cmd::key_positions::key_positions(spec, args).is_none() => {
+                    Reply::error("ERR Invalid arguments specified for command")
+                }
+                Ok(_) => Reply::error("ERR The command has no key arguments"),
+                Err(key_specs::KeysError::Invalid) => {
+                    Reply::error("ERR Invalid arguments specified for command")
+                }
+            }
+        }
         b"help" if argv.len() == 2 => Reply::Array(
             [
                 "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -246,10 +275,9 @@ pub fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             .map(|l| Reply::simple(*l))
             .collect(),
         ),
-        b"count" | b"getkeys" | b"help" => Reply::error(errors::wrong_arity(&format!(
-            "command|{}",
-            String::from_utf8_lossy(&sub)
-        ))),
+        b"count" | b"getkeys" | b"getkeysandflags" | b"help" => Reply::error(errors::wrong_arity(
+            &format!("command|{}", String::from_utf8_lossy(&sub)),
+        )),
         _ => Reply::error(errors::unknown_subcommand(&argv[1], "command")),
     }
 }
