@@ -242,7 +242,9 @@ fn key_specifications_match_redis() {
         .collect();
     let without_notes = |info: Resp| -> Resp {
         // Each spec is a flat [name, value, …] list in RESP2; drop the "notes" pair.
-        let specs = info.items().unwrap()[0].items().unwrap()[8].items().unwrap();
+        let specs = info.items().unwrap()[0].items().unwrap()[8]
+            .items()
+            .unwrap();
         Resp::Array(
             specs
                 .into_iter()
@@ -267,7 +269,11 @@ fn key_specifications_match_redis() {
         .map(|n| n.text().unwrap())
         .filter(|n| !n.contains('|') && theirs.contains(n))
         .collect();
-    assert!(ours.len() > 150, "too few commands compared: {}", ours.len());
+    assert!(
+        ours.len() > 150,
+        "too few commands compared: {}",
+        ours.len()
+    );
     for name in &ours {
         let mine = without_notes(s.cmd(&["COMMAND", "INFO", name]));
         let real = without_notes(r.cmd(&["COMMAND", "INFO", name]));

@@ -53,11 +53,12 @@ fn allowed_in_pubsub(name: &str) -> bool {
 ///
 /// A request with a wrong arity is answered at once, as in Redis. The master's stream is
 /// never held here (it applies through `link::apply`).
-pub fn must_wait(state: &mut State, session: &Session, argv: &[Bytes], now_ms: u64) -> bool {
-    if session.source.from_master() {
+pub fn must_wait(state: &mut State, session: &Session, argv: &[Bytes]) -> bool {
+    // The common case, checked before anything costs: nothing pauses, nothing is held.
+    if state.pauses.idle() || session.source.from_master() {
         return false;
     }
-    state.pauses.refresh(now_ms);
+    state.pauses.refresh(unix_time_ms());
     let Some(spec) = argv.first().and_then(|name| lookup(name)) else {
         return false;
     };
@@ -464,10 +465,7 @@ fn run_in_ctx(
         stat.failed_calls += 1;
     }
     if tracking {
-        // Redis records microseconds × 1000 in its nanosecond histogram.
-        stat.latency
-            .get_or_insert_with(Box::default)
-            .record_ns(duration_us.saturating_mul(1000));
+        stat.record_latency_us(duration_us);
     }
     state.stats.total_commands_processed += 1;
     if session.pending_block.is_none() && spec.name != "exec" {
@@ -690,10 +688,7 @@ pub fn serve_blocked(server: &Server, state: &mut State) {
                         let serve_us =
                             crate::util::num::u64_saturating(serve_started.elapsed().as_micros());
                         if state.config.introspection.latency_tracking {
-                            command_stat(state, spec, None)
-                                .latency
-                                .get_or_insert_with(Box::default)
-                                .record_ns(serve_us.saturating_mul(1000));
+                            command_stat(state, spec, None).record_latency_us(serve_us);
                         }
                         let name = state.clients.get(id).and_then(|c| c.name.clone());
                         note_duration(state, id, name.as_ref(), spec, &args, serve_us);

@@ -342,7 +342,7 @@ impl Connection {
         let mut close = None;
         while let Some(request) = self.pending.pop_front() {
             let argv = &self.args[request.args.clone()];
-            if dispatch::must_wait(&mut state, &self.session, argv, unix_time_ms()) {
+            if dispatch::must_wait(&mut state, &self.session, argv) {
                 self.pending.push_front(request);
                 self.paused = true;
                 state.pauses.postponed += 1;
@@ -653,7 +653,7 @@ impl Connection {
                 let mut state = self.server.state.lock();
                 let waits = self.pending.front().is_some_and(|request| {
                     let argv = &self.args[request.args.clone()];
-                    dispatch::must_wait(&mut state, &self.session, argv, unix_time_ms())
+                    dispatch::must_wait(&mut state, &self.session, argv)
                 });
                 if !waits {
                     return Step::Continue;

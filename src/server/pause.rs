@@ -104,6 +104,12 @@ impl Pauses {
         }
     }
 
+    /// No pause and no held key: no request waits (one test on every request's path).
+    #[inline]
+    pub fn idle(&self) -> bool {
+        self.events.iter().all(Option::is_none) && self.held_keys.is_empty()
+    }
+
     /// The strictest pause in force (as of the last refresh).
     pub fn active(&self) -> Option<PauseKind> {
         self.events.iter().flatten().map(|event| event.kind).max()

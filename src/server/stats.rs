@@ -14,6 +14,16 @@ pub struct CommandStat {
     pub latency: Option<Box<crate::util::histogram::LatencyHistogram>>,
 }
 
+impl CommandStat {
+    /// Adds one call's latency to the histogram (Redis records microseconds × 1000 in a
+    /// nanosecond histogram).
+    pub fn record_latency_us(&mut self, duration_us: u64) {
+        self.latency
+            .get_or_insert_with(Box::default)
+            .record_ns(duration_us.saturating_mul(1000));
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Stats {
     pub total_connections_received: u64,
