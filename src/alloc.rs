@@ -85,31 +85,22 @@ unsafe extern "C" {
 /// What the allocator holds from the system: (committed bytes, resident bytes), as
 /// mimalloc measures them; INFO's `allocator_active` and `allocator_resident`.
 pub fn allocator_footprint() -> (u64, u64) {
-    let mut out = [0usize; 8];
-    let [
-        elapsed,
-        user,
-        system,
-        rss,
-        peak_rss,
-        commit,
-        peak_commit,
-        faults,
-    ] = &mut out;
+    let (mut elapsed, mut user, mut system, mut faults) = (0usize, 0usize, 0usize, 0usize);
+    let (mut rss, mut peak_rss, mut commit, mut peak_commit) = (0usize, 0usize, 0usize, 0usize);
     // SAFETY: mi_process_info writes one size_t through each pointer, all valid here.
     unsafe {
         mi_process_info(
-            elapsed,
-            user,
-            system,
-            rss,
-            peak_rss,
-            commit,
-            peak_commit,
-            faults,
+            &mut elapsed,
+            &mut user,
+            &mut system,
+            &mut rss,
+            &mut peak_rss,
+            &mut commit,
+            &mut peak_commit,
+            &mut faults,
         )
     };
-    (out[5] as u64, out[3] as u64)
+    (commit as u64, rss as u64)
 }
 
 /// Freed memory goes back to the kernel after about a second of disuse instead of 100 ms.

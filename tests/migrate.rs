@@ -135,154 +135,53 @@ fn option_replies(source: &ServerProcess) -> Vec<Resp> {
     let closed_port = common::free_port().to_string();
     let mut src = source.client();
     let mut replies = Vec::new();
-    let mut run = |src: &mut Client, words: &[&str]| replies.push(src.cmd(words));
-    run(&mut src, &["SET", "a", "1"]);
-    run(&mut src, &["SET", "b", "2"]);
-    run(&mut src, &["RPUSH", "c", "x", "y"]);
-    run(&mut src, &["SET", "ttl", "v", "PX", "100000"]);
-    // No password, then a wrong one: the target's NOAUTH / WRONGPASS come back.
-    run(&mut src, &["MIGRATE", "127.0.0.1", &port, "a", "0", "1000"]);
-    run(
-        &mut src,
-        &[
-            "MIGRATE",
-            "127.0.0.1",
-            &port,
-            "a",
-            "0",
-            "1000",
-            "AUTH",
-            "bad",
-        ],
-    );
-    run(
-        &mut src,
-        &[
-            "MIGRATE",
-            "127.0.0.1",
-            &port,
-            "a",
-            "0",
-            "1000",
-            "AUTH2",
-            "default",
-            "pw",
-        ],
-    );
-    run(&mut src, &["EXISTS", "a"]);
-    // COPY keeps the source's key; then the target has it: BUSYKEY, unless REPLACE.
-    run(
-        &mut src,
-        &[
-            "MIGRATE",
-            "127.0.0.1",
-            &port,
-            "b",
-            "3",
-            "1000",
-            "COPY",
-            "AUTH",
-            "pw",
-        ],
-    );
-    run(&mut src, &["EXISTS", "b"]);
-    run(
-        &mut src,
-        &[
-            "MIGRATE",
-            "127.0.0.1",
-            &port,
-            "b",
-            "3",
-            "1000",
-            "COPY",
-            "AUTH",
-            "pw",
-        ],
-    );
-    run(
-        &mut src,
-        &[
-            "MIGRATE",
-            "127.0.0.1",
-            &port,
-            "b",
-            "3",
-            "1000",
-            "REPLACE",
-            "AUTH",
-            "pw",
-        ],
-    );
-    run(&mut src, &["EXISTS", "b"]);
-    run(
-        &mut src,
-        &[
-            "MIGRATE",
-            "127.0.0.1",
-            &port,
-            "",
-            "0",
-            "1000",
-            "AUTH",
-            "pw",
-            "KEYS",
-            "c",
-            "ttl",
-            "missing",
-        ],
-    );
-    run(
-        &mut src,
-        &[
-            "MIGRATE",
-            "127.0.0.1",
-            &port,
-            "missing",
-            "0",
-            "1000",
-            "AUTH",
-            "pw",
-        ],
-    );
-    run(
-        &mut src,
-        &[
-            "MIGRATE",
-            "127.0.0.1",
-            &port,
-            "",
-            "0",
-            "1000",
-            "KEYS",
-            "nope",
-        ],
-    );
-    // Argument errors.
-    run(
-        &mut src,
-        &["MIGRATE", "127.0.0.1", &port, "x", "0", "1000", "KEYS", "a"],
-    );
-    run(
-        &mut src,
-        &["MIGRATE", "127.0.0.1", &port, "x", "0", "1000", "AUTH"],
-    );
-    run(
-        &mut src,
-        &["MIGRATE", "127.0.0.1", &port, "x", "0", "1000", "FOO"],
-    );
-    run(
-        &mut src,
-        &["MIGRATE", "127.0.0.1", &port, "x", "zero", "1000"],
-    );
-    run(&mut src, &["MIGRATE", "127.0.0.1", &port, "x", "0", "soon"]);
-    // Nobody listening.
-    run(&mut src, &["SET", "d", "4"]);
-    run(
-        &mut src,
-        &["MIGRATE", "127.0.0.1", &closed_port, "d", "0", "500"],
-    );
-    run(&mut src, &["EXISTS", "d"]);
+    // One command per line; {target} and {closed} are ports, "" an empty argument.
+    let script = r#"
+        SET a 1
+        SET b 2
+        RPUSH c x y
+        SET ttl v PX 100000
+        # No password, then a wrong one: the target's NOAUTH / WRONGPASS come back.
+        MIGRATE 127.0.0.1 {target} a 0 1000
+        MIGRATE 127.0.0.1 {target} a 0 1000 AUTH bad
+        MIGRATE 127.0.0.1 {target} a 0 1000 AUTH2 default pw
+        EXISTS a
+        # COPY keeps the source's key; then the target has it: BUSYKEY, unless REPLACE.
+        MIGRATE 127.0.0.1 {target} b 3 1000 COPY AUTH pw
+        EXISTS b
+        MIGRATE 127.0.0.1 {target} b 3 1000 COPY AUTH pw
+        MIGRATE 127.0.0.1 {target} b 3 1000 REPLACE AUTH pw
+        EXISTS b
+        MIGRATE 127.0.0.1 {target} "" 0 1000 AUTH pw KEYS c ttl missing
+        MIGRATE 127.0.0.1 {target} missing 0 1000 AUTH pw
+        MIGRATE 127.0.0.1 {target} "" 0 1000 KEYS nope
+        # Argument errors.
+        MIGRATE 127.0.0.1 {target} x 0 1000 KEYS a
+        MIGRATE 127.0.0.1 {target} x 0 1000 AUTH
+        MIGRATE 127.0.0.1 {target} x 0 1000 FOO
+        MIGRATE 127.0.0.1 {target} x zero 1000
+        MIGRATE 127.0.0.1 {target} x 0 soon
+        # Nobody listening.
+        SET d 4
+        MIGRATE 127.0.0.1 {closed} d 0 500
+        EXISTS d
+    "#;
+    for line in script.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let words: Vec<&str> = line
+            .split(' ')
+            .map(|w| match w {
+                "{target}" => port.as_str(),
+                "{closed}" => closed_port.as_str(),
+                "\"\"" => "",
+                other => other,
+            })
+            .collect();
+        replies.push(src.cmd(&words));
+    }
+    assert_eq!(replies.len(), 24, "every line of the script ran");
     // What the target holds, with the TTL kept.
     for (db, key) in [("0", "a"), ("3", "b"), ("0", "c"), ("0", "ttl")] {
         tgt.cmd(&["SELECT", db]);
@@ -325,8 +224,10 @@ fn a_write_to_a_key_being_moved_waits_for_the_target() {
     let source = ServerProcess::sluice(&[]);
     let mut mover = source.client();
     mover.cmd(&["SET", "k", "old"]);
+    // The timeout is the window in which the test's SET must arrive: wide enough that a
+    // loaded machine cannot close it first.
     mover
-        .send(&["MIGRATE", "127.0.0.1", &silent_port, "k", "0", "1500"])
+        .send(&["MIGRATE", "127.0.0.1", &silent_port, "k", "0", "4000"])
         .unwrap();
     // Connected: the key is held from before the connection until the answer.
     accepted.recv_timeout(Duration::from_secs(5)).unwrap();

@@ -60,11 +60,6 @@ impl Slowlog {
         self.entries.truncate(len_max);
     }
 
-    /// Keeps at most `len_max` entries (after CONFIG SET slowlog-max-len).
-    pub fn truncate(&mut self, len_max: usize) {
-        self.entries.truncate(len_max);
-    }
-
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -169,6 +169,20 @@ fn docs_of(c: &CommandSpec) -> Reply {
     ])
 }
 
+/// The command COMMAND GETKEYS and GETKEYSANDFLAGS are asked about, with its arguments,
+/// or the error they answer when it is unknown or given the wrong number of arguments.
+fn command_to_inspect(args: &[Bytes]) -> Result<(&'static CommandSpec, &[Bytes]), Reply> {
+    let Some(spec) = lookup(&args[0]) else {
+        return Err(Reply::error("ERR Invalid command specified"));
+    };
+    if !spec.arity_ok(args.len()) {
+        return Err(Reply::error(
+            "ERR Invalid number of arguments specified for command",
+        ));
+    }
+    Ok((spec, args))
+}
+
 pub fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     if argv.len() == 1 {
         return Reply::Array(all().into_iter().map(info_of).collect());
@@ -202,13 +216,10 @@ pub fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             )
         }
         b"getkeys" if argv.len() >= 4 => {
-            let Some(spec) = lookup(&argv[2]) else {
-                return Reply::error("ERR Invalid command specified");
+            let (spec, args) = match command_to_inspect(&argv[2..]) {
+                Ok(found) => found,
+                Err(e) => return e,
             };
-            let args = &argv[2..];
-            if !spec.arity_ok(args.len()) {
-                return Reply::error("ERR Invalid number of arguments specified for command");
-            }
             let Some(positions) = crate::cmd::key_positions::key_positions(spec, args) else {
                 return Reply::error("ERR Invalid arguments specified for command");
             };
@@ -222,13 +233,10 @@ pub fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             Reply::Array(keys)
         }
         b"getkeysandflags" if argv.len() >= 4 => {
-            let Some(spec) = lookup(&argv[2]) else {
-                return Reply::error("ERR Invalid command specified");
+            let (spec, args) = match command_to_inspect(&argv[2..]) {
+                Ok(found) => found,
+                Err(e) => return e,
             };
-            let args = &argv[2..];
-            if !spec.arity_ok(args.len()) {
-                return Reply::error("ERR Invalid number of arguments specified for command");
-            }
             match key_specs::keys_and_flags(spec, args) {
                 Ok(keys) if !keys.is_empty() => Reply::Array(
                     keys.into_iter()

@@ -313,14 +313,17 @@ fn render_section(ctx: &mut Ctx<'_>, section: &str, out: &mut String) {
         }
         "latencystats" => {
             let _ = write!(out, "# Latencystats\r\n");
-            let tracking = state.config.introspection.latency_tracking;
-            let mut stats: Vec<_> = state
-                .stats
-                .commands
-                .values()
-                .filter(|_| tracking)
-                .filter_map(|s| Some((s.name, s.latency.as_ref()?)))
-                .collect();
+            // With tracking off the section is there, empty, as in Redis.
+            let mut stats: Vec<_> = if state.config.introspection.latency_tracking {
+                state
+                    .stats
+                    .commands
+                    .values()
+                    .filter_map(|s| Some((s.name, s.latency.as_ref()?)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             stats.sort_by_key(|(name, _)| *name);
             for (name, histogram) in stats {
                 let _ = write!(out, "latency_percentiles_usec_{name}:");

@@ -76,7 +76,7 @@ pub fn migrate(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         .and_then(|p| p.parse::<u16>().ok())
     else {
         // Redis's atoi would make any such port fail to connect.
-        return Reply::error(transfer_connect_error());
+        return Reply::error(transfer::CONNECT_ERROR);
     };
     let compress = ctx
         .state
@@ -130,10 +130,6 @@ pub fn migrate(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     ctx.session.pending_migrate = Some(Box::new(job));
     // Not sent: the connection answers once the transfer is done (`finish`).
     Reply::Nil
-}
-
-fn transfer_connect_error() -> String {
-    "IOERR error or timeout connecting to the client".to_string()
 }
 
 /// Step 3: the keys the target restored leave this server (unless COPY), propagated as one

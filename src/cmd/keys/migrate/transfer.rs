@@ -15,7 +15,7 @@ use crate::server::migrate::{MigrateJob, TargetSocket, TargetSockets, TransferOu
 /// A reply line longer than this is not a reply to RESTORE (Redis reads into 1 KiB).
 const REPLY_LINE_BYTES_MAX: usize = 64 * 1024;
 
-const CONNECT_ERROR: &str = "IOERR error or timeout connecting to the client";
+pub const CONNECT_ERROR: &str = "IOERR error or timeout connecting to the client";
 
 #[derive(Debug)]
 enum SocketError {
