@@ -17,6 +17,7 @@ pub mod logging;
 pub mod net;
 pub mod repl;
 pub mod resp;
+pub mod script;
 pub mod server;
 pub mod snapshot;
 pub mod store;

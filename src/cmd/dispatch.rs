@@ -304,6 +304,8 @@ fn check_and_run(
     }
     // A container's subcommand is looked up and its arity checked here, as Redis does,
     // so that the errors (and a transaction they doom) are Redis's.
+    // A container's flags are its subcommand's (FUNCTION LOAD writes, FUNCTION LIST does not).
+    let mut command_flags = spec.flags;
     if has_subcommands(spec.name) && super::subcommands::is_container(spec.name) {
         match super::subcommands::lookup(spec.name, &argv[1]) {
             None => {
@@ -323,14 +325,14 @@ fn check_and_run(
                     errors::wrong_arity(sub.full_name),
                 );
             }
-            Some(_) => {}
+            Some(sub) => command_flags = sub.flags,
         }
     }
     if !session.authenticated && state.config.requirepass.is_some() && !spec.has(flags::NO_AUTH) {
         return reject(state, session, Some(spec), errors::NOAUTH);
     }
     // Checked before queueing, as Redis does, so a refused write aborts the transaction.
-    if let Some(refusal) = replication_refusal(state, session, spec) {
+    if let Some(refusal) = replication_refusal(state, session, spec, command_flags) {
         return reject(state, session, Some(spec), refusal);
     }
     if state.loading && !spec.has(flags::LOADING) && !session.source.from_master() {
@@ -401,12 +403,10 @@ fn run_in_ctx(
     body: impl FnOnce(&mut Ctx<'_>) -> Reply,
 ) -> Reply {
     let started = state.batch_clock.unwrap_or_else(Instant::now);
-    let mut ctx = Ctx::new(
-        state,
-        session,
-        server,
-        crate::server::clock::unix_ms_at(started),
-    );
+    let now_ms = state
+        .script_time_ms
+        .unwrap_or_else(|| crate::server::clock::unix_ms_at(started));
+    let mut ctx = Ctx::new(state, session, server, now_ms);
     ctx.nested = nested;
     let reply = body(&mut ctx);
     let Ctx {
@@ -782,52 +782,75 @@ fn queues_a_write(session: &Session) -> bool {
     })
 }
 
+/// Why writes are refused for the disk's sake.
+pub enum DiskError {
+    /// The last snapshot failed (with save points and stop-writes-on-bgsave-error).
+    Snapshot,
+    /// The durable log cannot be written; the OS's text when there is one.
+    Log(Option<String>),
+}
+
+/// Whether the disk stops writes now (Redis's `writeCommandsDeniedByDiskError`).
+pub fn disk_error(state: &State) -> Option<DiskError> {
+    let config = &state.config;
+    if config.stop_writes_on_bgsave_error
+        && !config.save_points.is_empty()
+        && !state.persistence.last_status_ok
+    {
+        return Some(DiskError::Snapshot);
+    }
+    match &state.repl.durable {
+        Some(durable) if durable.has_error() => Some(DiskError::Log(
+            durable.error().as_ref().and_then(os_error_text),
+        )),
+        _ => None,
+    }
+}
+
 /// Refusals that depend on the replication role: writes to a read-only replica, anything but
 /// stale-safe commands while the link is down with `replica-serve-stale-data no`, and writes
 /// without enough good replicas (`min-replicas-to-write`).
-fn replication_refusal(
+pub fn replication_refusal(
     state: &State,
     session: &Session,
     spec: &CommandSpec,
+    command_flags: u32,
 ) -> Option<std::borrow::Cow<'static, str>> {
     if session.source.from_master() {
         return None;
     }
     let config = &state.config;
-    let writes = spec.has(flags::WRITE) || (spec.name == "exec" && queues_a_write(session));
+    let has = |flag: u32| command_flags & flag != 0;
+    let writes = has(flags::WRITE) || (spec.name == "exec" && queues_a_write(session));
     // As Redis: a failed save stops writes (and PING, so that monitoring notices) until a
     // save succeeds, when save points are configured and stop-writes-on-bgsave-error is on.
-    if (writes || spec.name == "ping")
-        && config.stop_writes_on_bgsave_error
-        && !config.save_points.is_empty()
-        && !state.persistence.last_status_ok
-    {
-        return Some(errors::BGSAVE_ERROR.into());
-    }
-    if writes
-        && let Some(durable) = &state.repl.durable
-        && durable.has_error()
-    {
+    match disk_error(state) {
+        Some(DiskError::Snapshot) if writes || spec.name == "ping" => {
+            return Some(errors::BGSAVE_ERROR.into());
+        }
         // As Redis words an AOF it cannot write: the OS error, when there is one.
-        return Some(match durable.error().as_ref().and_then(os_error_text) {
-            Some(os) => format!("MISCONF Errors writing the replication log: {os}").into(),
-            None => {
-                "MISCONF Errors writing the replication log. Please check the logs for details."
-                    .into()
-            }
-        });
+        Some(DiskError::Log(os)) if writes => {
+            return Some(match os {
+                Some(os) => format!("MISCONF Errors writing the replication log: {os}").into(),
+                None => {
+                    "MISCONF Errors writing the replication log. Please check the logs for details."
+                        .into()
+                }
+            });
+        }
+        _ => {}
     }
     if let Some(link) = &state.repl.master {
         if link.status != crate::server::replication::LinkStatus::Up
             && !config.replica_serve_stale_data
-            && !spec.has(flags::STALE)
+            && !has(flags::STALE)
         {
             return Some(
                 "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
                     .into(),
             );
         }
-        if config.replica_read_only && spec.has(flags::WRITE) {
+        if config.replica_read_only && has(flags::WRITE) {
             return Some(errors::READONLY.into());
         }
         return None;
@@ -835,7 +858,7 @@ fn replication_refusal(
     // As in Redis, a max lag of 0 turns the check off as well.
     if config.min_replicas_to_write > 0
         && config.min_replicas_max_lag_seconds > 0
-        && spec.has(flags::WRITE)
+        && has(flags::WRITE)
     {
         let good = crate::repl::wait::good_replica_count(state);
         if good < config.min_replicas_to_write {

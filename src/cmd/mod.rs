@@ -22,6 +22,7 @@ pub mod list;
 pub mod pubsub;
 pub mod redact;
 pub mod repl;
+pub mod scripting;
 pub mod server;
 
 #[cfg(test)]

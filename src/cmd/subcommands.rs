@@ -141,6 +141,20 @@ pub const SUBCOMMANDS: &[Subcommand] = &[
         ADMIN | NOSCRIPT | LOADING | STALE,
         (0, 0, 0)
     ),
+    sub!("function|delete", 3, WRITE | NOSCRIPT, (0, 0, 0)),
+    sub!("function|dump", 2, NOSCRIPT, (0, 0, 0)),
+    sub!("function|flush", -2, WRITE | NOSCRIPT, (0, 0, 0)),
+    sub!("function|help", 2, LOADING | STALE, (0, 0, 0)),
+    sub!("function|kill", 2, NOSCRIPT | ALLOW_BUSY, (0, 0, 0)),
+    sub!("function|list", -2, NOSCRIPT, (0, 0, 0)),
+    sub!("function|load", -3, WRITE | DENYOOM | NOSCRIPT, (0, 0, 0)),
+    sub!(
+        "function|restore",
+        -3,
+        WRITE | DENYOOM | NOSCRIPT,
+        (0, 0, 0)
+    ),
+    sub!("function|stats", 2, NOSCRIPT | ALLOW_BUSY, (0, 0, 0)),
     sub!(
         "latency|doctor",
         2,
@@ -205,6 +219,12 @@ pub const SUBCOMMANDS: &[Subcommand] = &[
         PUBSUB | LOADING | STALE,
         (0, 0, 0)
     ),
+    sub!("script|debug", 3, NOSCRIPT, (0, 0, 0)),
+    sub!("script|exists", -3, NOSCRIPT, (0, 0, 0)),
+    sub!("script|flush", -2, NOSCRIPT | ALLOW_BUSY, (0, 0, 0)),
+    sub!("script|help", 2, LOADING | STALE, (0, 0, 0)),
+    sub!("script|kill", 2, NOSCRIPT | ALLOW_BUSY, (0, 0, 0)),
+    sub!("script|load", 3, NOSCRIPT | STALE, (0, 0, 0)),
     sub!("slowlog|get", -2, ADMIN | LOADING | STALE, (0, 0, 0)),
     sub!("slowlog|help", 2, LOADING | STALE, (0, 0, 0)),
     sub!("slowlog|len", 2, ADMIN | LOADING | STALE, (0, 0, 0)),

@@ -72,6 +72,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::transaction::COMMANDS,
         super::pubsub::COMMANDS,
         super::repl::COMMANDS,
+        super::scripting::COMMANDS,
     ]
     .into_iter()
     .flatten()

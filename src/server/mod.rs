@@ -76,6 +76,11 @@ pub struct State {
     pub batch_clock: Option<std::time::Instant>,
     /// The bytes of the request being executed, as received (see `dispatch::execute_request`).
     pub request_frame: Option<bytes::Bytes>,
+    /// While a script runs: the Unix ms every one of its commands sees as now, so that a key
+    /// cannot expire half-way through it (Redis's script time snapshot).
+    pub script_time_ms: Option<u64>,
+    /// Function libraries (FUNCTION LOAD): data like keys, saved and replicated.
+    pub functions: crate::script::library::Libraries,
 }
 
 impl State {
@@ -110,6 +115,8 @@ impl State {
             rng: rand::rngs::SmallRng::from_os_rng(),
             batch_clock: None,
             request_frame: None,
+            script_time_ms: None,
+            functions: crate::script::library::Libraries::default(),
         };
         state.repl.hot_bytes_max = hot_bytes_max;
         let replid = state.repl.ids.replid;
@@ -169,6 +176,12 @@ pub struct Server {
     pub startup_memory_bytes: AtomicU64,
     /// Sockets MIGRATE keeps open to its targets; used outside the state lock.
     pub migrate_sockets: migrate::TargetSockets,
+    /// The Lua VM and its script cache, made on first use. Only taken while the state lock
+    /// is held (commands run scripts under it), so it never waits on anything itself.
+    pub scripts: Mutex<Option<crate::script::ScriptEngine>>,
+    /// The Lua VM of function libraries (separate from EVAL's, as in Redis: SCRIPT FLUSH
+    /// leaves functions alone). Follows `State::functions` by its generation.
+    pub functions: Mutex<Option<crate::script::ScriptEngine>>,
     /// The server itself, for command handlers that start tasks holding it (REPLICAOF).
     pub this: std::sync::Weak<Server>,
 }
@@ -194,6 +207,8 @@ impl Server {
             repl_offset: tokio::sync::watch::Sender::new(0),
             link_epoch: tokio::sync::watch::Sender::new(0),
             migrate_sockets: migrate::TargetSockets::default(),
+            scripts: Mutex::new(None),
+            functions: Mutex::new(None),
             startup_memory_bytes: AtomicU64::new(0),
         })
     }

@@ -147,6 +147,26 @@ impl State {
         });
     }
 
+    /// Forgets the effects queued after the first `kept` (a script's writes that
+    /// `redis.set_repl` keeps from replicas).
+    pub fn drop_effects_after(&mut self, kept: usize) {
+        self.effects.truncate(kept);
+    }
+
+    /// Wraps the effects gathered since `first` (a script's) in MULTI … EXEC when there are
+    /// several, as Redis 7.0 does: one effect is atomic by itself. MULTI and EXEC take the
+    /// dbs of the first and last effects, so that no SELECT comes between.
+    pub fn wrap_if_several(&mut self, first: usize) {
+        let (Some(start), Some(end)) = (self.effects.get(first), self.effects.last()) else {
+            return;
+        };
+        if self.effects.len() < first + 2 {
+            return;
+        }
+        let (start_db, end_db) = (start.db, end.db);
+        self.wrap_transaction(first, start_db, end_db);
+    }
+
     /// The end of one request of `source`: what is still queued reaches the log, or, for a
     /// master's commands, is dropped (their bytes are logged by [`State::proxy`]).
     pub fn finish_request(&mut self, source: Source) {

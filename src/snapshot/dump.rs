@@ -124,6 +124,82 @@ pub fn restore(payload: &[u8], zset_limits: CompactLimits) -> Result<Value, Rest
     }
 }
 
+/// The FUNCTION DUMP payload of libraries given by their code: each as an RDB stores it
+/// (the FUNCTION2 opcode and the code), then the RDB version and CRC-64, as Redis writes it.
+pub fn dump_functions(codes: &[Bytes], compress_lzf: bool) -> Bytes {
+    let mut encoder = Encoder::new(EncoderOptions {
+        compress_lzf,
+        rdb_version: DUMP_RDB_VERSION,
+        ..EncoderOptions::default()
+    });
+    for code in codes {
+        encoder.write_function(code);
+    }
+    let rdb: Vec<u8> = encoder.finish().concat();
+    // header | functions | EOF | CRC-64
+    let body_end = rdb.len() - 9;
+    assert!(
+        rdb.len() >= RDB_HEADER_BYTES + 9 && rdb[body_end] == EOF_OPCODE,
+        "an RDB of functions only"
+    );
+    let mut payload = Vec::with_capacity(body_end - RDB_HEADER_BYTES + FOOTER_BYTES);
+    payload.extend_from_slice(&rdb[RDB_HEADER_BYTES..body_end]);
+    let version = u16::try_from(DUMP_RDB_VERSION).unwrap_or(u16::MAX);
+    payload.extend_from_slice(&version.to_le_bytes());
+    let crc = crc64(&payload);
+    payload.extend_from_slice(&crc.to_le_bytes());
+    Bytes::from(payload)
+}
+
+/// Why a FUNCTION RESTORE payload was refused, worded as Redis words it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FunctionRestoreError {
+    #[error("DUMP payload version or checksum are wrong")]
+    VersionOrChecksum,
+    #[error("given type is not a function")]
+    NotAFunction,
+    #[error("failed loading the given functions payload")]
+    BadFormat,
+}
+
+/// The libraries' code a FUNCTION DUMP payload holds.
+pub fn restore_functions(payload: &[u8]) -> Result<Vec<Bytes>, FunctionRestoreError> {
+    let body_len = payload
+        .len()
+        .checked_sub(FOOTER_BYTES)
+        .ok_or(FunctionRestoreError::VersionOrChecksum)?;
+    let version = u32::from(u16::from_le_bytes([
+        payload[body_len],
+        payload[body_len + 1],
+    ]));
+    let crc_at = payload.len() - 8;
+    let stored_crc = u64::from_le_bytes(
+        payload[crc_at..]
+            .try_into()
+            .map_err(|_| FunctionRestoreError::VersionOrChecksum)?,
+    );
+    if version > RDB_VERSION_READ_MAX || crc64(&payload[..crc_at]) != stored_crc {
+        return Err(FunctionRestoreError::VersionOrChecksum);
+    }
+    let body = &payload[..body_len];
+    let mut rdb = Vec::with_capacity(body.len() + 20);
+    rdb.extend_from_slice(format!("REDIS{:04}", version.max(1)).as_bytes());
+    rdb.extend_from_slice(body);
+    rdb.push(EOF_OPCODE);
+    // A zero CRC means "not computed": the payload's own was checked above.
+    rdb.extend_from_slice(&[0; 8]);
+    let items = sluice_rdb::decode_all(&rdb, DecodeLimits::default())
+        .map_err(|_| FunctionRestoreError::BadFormat)?;
+    items
+        .into_iter()
+        .filter(|item| !matches!(item, Item::End(_)))
+        .map(|item| match item {
+            Item::Function(code) => Ok(code),
+            _ => Err(FunctionRestoreError::NotAFunction),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,6 @@
 mod command;
 mod config;
 mod debug;
-mod function;
 pub mod info;
 mod info_memory;
 mod latency;
@@ -20,14 +19,6 @@ use crate::cmd::flags::*;
 use crate::command;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    command!(
-        "function",
-        -2,
-        NOSCRIPT,
-        (0, 0, 0),
-        "scripting",
-        function::function
-    ),
     command!("info", -1, LOADING | STALE, (0, 0, 0), "server", info::info),
     command!(
         "lolwut",

@@ -1,0 +1,807 @@
+//! The Lua VM scripts run in: one per server, with the script cache (SHA1 → compiled
+//! function) and the sandbox. It knows nothing of the keyspace: a script's commands go to a
+//! [`Host`], which the command layer provides for each run.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value, Variadic};
+use parking_lot::Mutex;
+
+use super::convert::{error_table, lua_to_reply, mark_counted, reply_to_lua};
+use super::flags::{ScriptFlags, parse_shebang};
+use super::libs::raise as lib_error;
+use super::lrand48::Lrand48;
+use super::{ScriptError, Sha1Hex};
+use crate::resp::{Protocol, Reply};
+use crate::util::num::i64_saturating;
+
+/// The most memory the VM may take: a script that builds a huge table fails with an
+/// out-of-memory error instead of taking the server down.
+pub const VM_MEMORY_BYTES_MAX: usize = 1 << 30;
+
+/// The chunk name of the engine's own Lua code: frames from it are skipped when an error
+/// is placed in the user's script.
+const INTERNAL_CHUNK: &str = "=sluice";
+
+/// `redis.set_repl` flags (Redis's PROPAGATE_AOF | PROPAGATE_REPL).
+pub const REPL_AOF: u8 = 1;
+pub const REPL_REPLICA: u8 = 2;
+pub const REPL_ALL: u8 = REPL_AOF | REPL_REPLICA;
+
+/// What runs a script's commands: the command layer, for one run.
+pub trait Host {
+    /// Runs one command for the script, its client speaking `protocol`. `Err` is a refusal
+    /// before the command ran (unknown command, write from a read-only script, ...), worded
+    /// as Redis words it: `-CODE text`, or bare text that gets the code `ERR`.
+    fn call(&mut self, argv: Vec<Bytes>, protocol: Protocol) -> Result<Reply, String>;
+    /// `redis.set_repl`: where the script's following writes propagate (`REPL_*`).
+    fn set_replication(&mut self, flags: u8);
+    /// Whether `argv` names a command the caller may run (`redis.acl_check_cmd`); `None`
+    /// when it names no command.
+    fn may_run(&self, argv: &[Bytes]) -> Option<bool>;
+}
+
+/// A script in the cache.
+pub struct CachedScript {
+    pub body: Bytes,
+    pub flags: ScriptFlags,
+    function: Function,
+}
+
+/// One run's keys and arguments.
+#[derive(Clone, Copy)]
+pub struct Run<'a> {
+    pub keys: &'a [Bytes],
+    pub args: &'a [Bytes],
+}
+
+/// A function a library registered while it loaded.
+pub struct RegisteredFunction {
+    pub name: String,
+    pub description: Option<Bytes>,
+    pub flags: ScriptFlags,
+    callback: Function,
+}
+
+/// How a run passes its keys and arguments: EVAL sets the globals KEYS and ARGV; a
+/// library's function receives them as its two arguments.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Eval,
+    Function,
+}
+
+pub struct ScriptEngine {
+    lua: Lua,
+    /// The real global table (scripts see a read-only face of it).
+    globals: Table,
+    /// Where the running script's dispatcher is put.
+    slot: Table,
+    /// Runs a function under the error handler: `run(f)` → ok, value.
+    runner: Function,
+    /// The same for a library's function: `run_with(f, keys, args)`.
+    runner_with_args: Function,
+    /// Runs a library's code in the loading environment: ok and what it registered.
+    library_loader: Function,
+    /// Functions of loaded libraries, by function name (the function VM only).
+    functions: HashMap<String, Function>,
+    /// The registry generation these functions were compiled from.
+    libraries_generation: u64,
+    /// The environment scripts run in.
+    env: Table,
+    scripts: HashMap<Sha1Hex, CachedScript>,
+    /// Bytes of script bodies held (INFO's `used_memory_scripts_eval`).
+    scripts_body_bytes: usize,
+}
+
+impl ScriptEngine {
+    pub fn new() -> Result<ScriptEngine, ScriptError> {
+        let lua = Lua::new_with(
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+            LuaOptions::default(),
+        )?;
+        lua.set_memory_limit(VM_MEMORY_BYTES_MAX)?;
+        let globals = lua.globals();
+        // Redis's deny list: these are absent, so a script reading them gets the
+        // nonexistent-global error.
+        for name in ["dofile", "loadfile", "print"] {
+            globals.raw_set(name, Value::Nil)?;
+        }
+        register_libraries(&lua, &globals)?;
+        let slot = lua.create_table()?;
+        let redis: Table = globals.raw_get("redis")?;
+        register_redis_api(&lua, &redis, &slot)?;
+        let internal = internal_table(&lua)?;
+        let (runner, env, runner_with_args, library_loader): (Function, Table, Function, Function) =
+            lua.load(include_str!("sandbox.lua"))
+                .set_name(INTERNAL_CHUNK)
+                .call((globals.clone(), internal))?;
+        Ok(ScriptEngine {
+            lua,
+            globals,
+            slot,
+            runner,
+            runner_with_args,
+            library_loader,
+            functions: HashMap::new(),
+            libraries_generation: 0,
+            env,
+            scripts: HashMap::new(),
+            scripts_body_bytes: 0,
+        })
+    }
+
+    pub fn get(&self, sha: &Sha1Hex) -> Option<&CachedScript> {
+        self.scripts.get(sha)
+    }
+
+    pub fn contains(&self, sha: &Sha1Hex) -> bool {
+        self.scripts.contains_key(sha)
+    }
+
+    pub fn script_count(&self) -> usize {
+        self.scripts.len()
+    }
+
+    pub fn scripts_body_bytes(&self) -> usize {
+        self.scripts_body_bytes
+    }
+
+    pub fn vm_memory_bytes(&self) -> usize {
+        self.lua.used_memory()
+    }
+
+    /// Compiles `body` into the cache (SCRIPT LOAD, or EVAL of a new script). Errors are
+    /// the reply's text.
+    pub fn load(&mut self, body: &Bytes) -> Result<Sha1Hex, String> {
+        let sha = Sha1Hex::of(body);
+        if self.scripts.contains_key(&sha) {
+            return Ok(sha);
+        }
+        let shebang = parse_shebang(body).map_err(|e| format!("ERR {e}"))?;
+        // The shebang is skipped but its line feed kept, so line numbers stay the user's.
+        let source = &body[shebang.len_bytes..];
+        let function = self
+            .lua
+            .load(source)
+            .set_name("@user_script")
+            .set_environment(self.env.clone())
+            .into_function()
+            .map_err(|e| {
+                format!(
+                    "ERR Error compiling script (new function): {}",
+                    error_message(&e)
+                )
+            })?;
+        self.scripts_body_bytes += body.len();
+        self.scripts.insert(
+            sha.clone(),
+            CachedScript {
+                body: body.clone(),
+                flags: shebang.flags,
+                function,
+            },
+        );
+        Ok(sha)
+    }
+
+    /// Runs a cached script in EVAL mode (KEYS and ARGV as globals) and returns its reply.
+    /// The script's client starts in RESP2; its commands go to `host`.
+    pub fn run(&mut self, sha: &Sha1Hex, run: Run<'_>, host: &mut dyn Host) -> Reply {
+        let Some(script) = self.scripts.get(sha) else {
+            return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
+        };
+        let function = script.function.clone();
+        self.run_function(function, Mode::Eval, sha.as_str(), run, host)
+    }
+
+    /// Runs function `name` of a loaded library (FCALL).
+    pub fn call_function(&mut self, name: &str, run: Run<'_>, host: &mut dyn Host) -> Reply {
+        let Some(function) = self.functions.get(name).cloned() else {
+            return Reply::error("ERR Function not found");
+        };
+        self.run_function(function, Mode::Function, name, run, host)
+    }
+
+    fn run_function(
+        &self,
+        function: Function,
+        mode: Mode,
+        name: &str,
+        run: Run<'_>,
+        host: &mut dyn Host,
+    ) -> Reply {
+        match self.try_run(function, mode, name, run, host) {
+            Ok(reply) => reply,
+            Err(e) => Reply::error(format!(
+                "ERR Error running script {name}, {:.100}",
+                error_message(&e)
+            )),
+        }
+    }
+
+    fn try_run(
+        &self,
+        function: Function,
+        mode: Mode,
+        name: &str,
+        run: Run<'_>,
+        host: &mut dyn Host,
+    ) -> mlua::Result<Reply> {
+        let lua = &self.lua;
+        let keys = string_array(lua, run.keys)?;
+        let args = string_array(lua, run.args)?;
+        if mode == Mode::Eval {
+            self.globals.raw_set("KEYS", &keys)?;
+            self.globals.raw_set("ARGV", &args)?;
+        }
+        let protocol = std::cell::Cell::new(Protocol::Resp2);
+        let result = lua.scope(|scope| {
+            let dispatch = scope.create_function_mut(|lua, args: Variadic<Value>| {
+                dispatch(lua, &args, host, &protocol)
+            })?;
+            self.slot.raw_set("dispatch", dispatch)?;
+            let outcome = match mode {
+                Mode::Eval => self.runner.call::<(bool, Value)>(function),
+                Mode::Function => self
+                    .runner_with_args
+                    .call::<(bool, Value)>((function, keys, args)),
+            };
+            self.slot.raw_set("dispatch", Value::Nil)?;
+            let (ok, value) = outcome?;
+            Ok(if ok {
+                lua_to_reply(&value, protocol.get())
+            } else {
+                error_reply(&value, name)
+            })
+        });
+        // The arguments are garbage now; a small collection step per run keeps the VM from
+        // running long full cycles later (Redis steps its collector every 50 runs).
+        lua.gc_step_kbytes(1)?;
+        result
+    }
+
+    /// The registry generation the loaded functions match.
+    pub fn libraries_generation(&self) -> u64 {
+        self.libraries_generation
+    }
+
+    pub fn set_libraries_generation(&mut self, generation: u64) {
+        self.libraries_generation = generation;
+    }
+
+    /// Runs a library's code (after its header line) so that it registers its functions,
+    /// which are returned, not installed. Errors are the reply's text without `ERR `.
+    pub fn create_library(&self, code: &[u8]) -> Result<Vec<RegisteredFunction>, String> {
+        let chunk = self
+            .lua
+            .load(code)
+            .set_name("@user_function")
+            .set_environment(self.env.clone())
+            .into_function()
+            .map_err(|e| format!("Error compiling function: {}", error_message(&e)))?;
+        let (ok, outcome): (bool, Value) = self
+            .library_loader
+            .call(chunk)
+            .map_err(|e| format!("Error registering functions: {}", error_message(&e)))?;
+        let list = match (ok, outcome) {
+            (true, Value::Table(list)) => list,
+            (_, Value::String(text)) => {
+                return Err(format!(
+                    "Error registering functions: {}",
+                    text.to_string_lossy()
+                ));
+            }
+            _ => return Err("Error registering functions: unknown error".into()),
+        };
+        let mut registered = Vec::new();
+        for entry in list.sequence_values::<Table>() {
+            let entry = entry.map_err(|e| error_message(&e))?;
+            let name: String = entry.raw_get("name").map_err(|e| error_message(&e))?;
+            let callback: Function = entry.raw_get("callback").map_err(|e| error_message(&e))?;
+            let description: Option<mlua::String> = entry
+                .raw_get("description")
+                .map_err(|e| error_message(&e))?;
+            let flag_names: Table = entry.raw_get("flags").map_err(|e| error_message(&e))?;
+            let mut flags = ScriptFlags::default();
+            for flag in flag_names.sequence_values::<mlua::String>() {
+                let flag = flag.map_err(|e| error_message(&e))?;
+                super::flags::set_flags(&mut flags, &flag.as_bytes())?;
+            }
+            registered.push(RegisteredFunction {
+                name,
+                description: description.map(|d| Bytes::copy_from_slice(&d.as_bytes())),
+                flags,
+                callback,
+            });
+        }
+        Ok(registered)
+    }
+
+    /// Makes a library's functions callable (replacing those of `replaced`, the names of
+    /// the library's previous version).
+    pub fn install_library(&mut self, replaced: &[String], registered: Vec<RegisteredFunction>) {
+        for name in replaced {
+            self.functions.remove(name);
+        }
+        for function in registered {
+            self.functions.insert(function.name, function.callback);
+        }
+    }
+
+    /// Forgets a deleted library's functions.
+    pub fn remove_functions(&mut self, names: &[String]) {
+        for name in names {
+            self.functions.remove(name);
+        }
+    }
+}
+
+/// The reply for a script that raised `err` (the error handler's table, or a raw value
+/// when the handler itself could not run).
+fn error_reply(err: &Value, name: &str) -> Reply {
+    let Value::Table(table) = err else {
+        let text = match err {
+            Value::String(s) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+            Value::Error(e) => error_message(e),
+            _ => "execution failure".to_string(),
+        };
+        return Reply::error(format!("ERR Error running script {name}, {text:.100}"));
+    };
+    let message: String = match table.raw_get::<Value>("err") {
+        Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+        _ => "ERR unknown error".to_string(),
+    };
+    let source: Option<String> = table.raw_get("source").ok();
+    let line: Option<i64> = table.raw_get("line").ok();
+    match (source, line) {
+        (Some(source), Some(line)) => {
+            Reply::error(format!("{message} script: {name}, on {source}:{line}."))
+        }
+        _ => Reply::error(message),
+    }
+}
+
+/// The message of an mlua error without mlua's decorations: what a Lua error handler would
+/// have seen as the error's text.
+pub fn error_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::RuntimeError(text) | mlua::Error::SyntaxError { message: text, .. } => {
+            text.clone()
+        }
+        mlua::Error::MemoryError(_) => "not enough memory".to_string(),
+        mlua::Error::CallbackError { cause, .. } => error_message(cause),
+        mlua::Error::WithContext { cause, .. } => error_message(cause),
+        other => other.to_string(),
+    }
+}
+
+fn string_array(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
+    let table = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, item) in items.iter().enumerate() {
+        table.raw_set(i + 1, lua.create_string(item)?)?;
+    }
+    Ok(table)
+}
+
+/// The running script's dispatcher: `op` 1 runs a command (redis.call/pcall), 2 is
+/// redis.setresp, 3 redis.set_repl, 4 redis.acl_check_cmd. Returns ok and a value, or
+/// false and an error table (raised by the Lua side, or returned by pcall).
+fn dispatch(
+    lua: &Lua,
+    args: &[Value],
+    host: &mut dyn Host,
+    protocol: &std::cell::Cell<Protocol>,
+) -> mlua::Result<(bool, Value)> {
+    let failed = |text: &str| -> mlua::Result<(bool, Value)> {
+        Ok((false, Value::Table(error_table(lua, text)?)))
+    };
+    let op = match args.first() {
+        Some(Value::Integer(op)) => *op,
+        Some(Value::Number(op)) => i64_saturating(*op),
+        _ => 0,
+    };
+    let rest = &args[1.min(args.len())..];
+    match op {
+        1 => {
+            let argv = match command_argv(rest) {
+                Ok(argv) => argv,
+                Err(text) => return failed(text),
+            };
+            match host.call(argv, protocol.get()) {
+                Ok(Reply::Error(text)) => {
+                    let table = error_table(lua, &format!("-{text}"))?;
+                    mark_counted(&table)?;
+                    Ok((false, Value::Table(table)))
+                }
+                Ok(reply) => Ok((true, reply_to_lua(lua, &reply, protocol.get())?)),
+                Err(text) => {
+                    let table = error_table(lua, &text)?;
+                    mark_counted(&table)?;
+                    Ok((false, Value::Table(table)))
+                }
+            }
+        }
+        2 => {
+            if rest.len() != 1 {
+                return failed("redis.setresp() requires one argument.");
+            }
+            match number(&rest[0]) {
+                Some(2.0) => protocol.set(Protocol::Resp2),
+                Some(3.0) => protocol.set(Protocol::Resp3),
+                _ => return failed("RESP version must be 2 or 3."),
+            }
+            Ok((true, Value::Nil))
+        }
+        3 => {
+            if rest.len() != 1 {
+                return failed("redis.set_repl() requires two arguments.");
+            }
+            match number(&rest[0]).map(i64_saturating) {
+                Some(flags @ 0..=3) => {
+                    host.set_replication(u8::try_from(flags).unwrap_or(0));
+                    Ok((true, Value::Nil))
+                }
+                _ => failed(
+                    "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+                ),
+            }
+        }
+        4 => {
+            let argv = match command_argv(rest) {
+                Ok(argv) => argv,
+                Err(text) => return failed(text),
+            };
+            match host.may_run(&argv) {
+                Some(allowed) => Ok((true, Value::Boolean(allowed))),
+                None => failed("Invalid command passed to redis.acl_check_cmd()"),
+            }
+        }
+        _ => failed("invalid dispatcher call"),
+    }
+}
+
+fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Number(n) => Some(*n),
+        Value::String(s) => s.to_str().ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A command's arguments from Lua values: strings as they are, numbers as `%.17g` (Lua's
+/// own conversion would lose precision), anything else refused.
+fn command_argv(values: &[Value]) -> Result<Vec<Bytes>, &'static str> {
+    if values.is_empty() {
+        return Err("Please specify at least one argument for this redis lib call");
+    }
+    values
+        .iter()
+        .map(|value| match value {
+            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(i) if i.unsigned_abs() < 100_000_000_000_000_000 => {
+                Ok(Bytes::from(itoa::Buffer::new().format(*i).to_owned()))
+            }
+            Value::Integer(i) => Ok(Bytes::from(crate::resp::float::format_g17(*i as f64))),
+            Value::Number(n) => Ok(Bytes::from(crate::resp::float::format_g17(*n))),
+            _ => Err("Lua redis lib command arguments must be strings or integers"),
+        })
+        .collect()
+}
+
+/// The libraries Redis gives scripts besides Lua's own, the `redis` table's constants, and
+/// `math.random` on Redis's generator.
+fn register_libraries(lua: &Lua, globals: &Table) -> mlua::Result<()> {
+    let cjson = lua.create_table()?;
+    super::libs::cjson::register(lua, &cjson)?;
+    globals.raw_set("cjson", cjson)?;
+    let bit = lua.create_table()?;
+    super::libs::bit::register(lua, &bit)?;
+    globals.raw_set("bit", bit)?;
+    let cmsgpack = lua.create_table()?;
+    super::libs::cmsgpack::register(lua, &cmsgpack)?;
+    globals.raw_set("cmsgpack", cmsgpack)?;
+
+    let redis = lua.create_table()?;
+    redis.raw_set("REDIS_VERSION", crate::REDIS_VERSION)?;
+    redis.raw_set("REDIS_VERSION_NUM", redis_version_num())?;
+    for (name, level) in [
+        ("LOG_DEBUG", 0),
+        ("LOG_VERBOSE", 1),
+        ("LOG_NOTICE", 2),
+        ("LOG_WARNING", 3),
+    ] {
+        redis.raw_set(name, level)?;
+    }
+    for (name, flags) in [
+        ("REPL_NONE", 0),
+        ("REPL_AOF", REPL_AOF),
+        ("REPL_SLAVE", REPL_REPLICA),
+        ("REPL_REPLICA", REPL_REPLICA),
+        ("REPL_ALL", REPL_ALL),
+    ] {
+        redis.raw_set(name, flags)?;
+    }
+    globals.raw_set("redis", redis)?;
+
+    let rng = Arc::new(Mutex::new(Lrand48::default()));
+    let math: Table = globals.raw_get("math")?;
+    let draw = Arc::clone(&rng);
+    math.raw_set(
+        "random",
+        lua.create_function(move |lua, args: Variadic<Value>| {
+            let r = draw.lock().next_fraction();
+            let int_arg = |i: usize| number(&args[i]).map(c_int);
+            match args.len() {
+                0 => Ok(r),
+                1 => match int_arg(0) {
+                    Some(upper) if upper >= 1 => Ok((r * f64::from(upper)).floor() + 1.0),
+                    Some(_) => Err(lib_error(
+                        lua,
+                        "bad argument #1 to 'random' (interval is empty)",
+                    )),
+                    None => Err(lib_error(
+                        lua,
+                        "bad argument #1 to 'random' (number expected)",
+                    )),
+                },
+                2 => match (int_arg(0), int_arg(1)) {
+                    (Some(lower), Some(upper)) if lower <= upper => {
+                        let span = f64::from(upper) - f64::from(lower) + 1.0;
+                        Ok((r * span).floor() + f64::from(lower))
+                    }
+                    (Some(_), Some(_)) => Err(lib_error(
+                        lua,
+                        "bad argument #2 to 'random' (interval is empty)",
+                    )),
+                    _ => Err(lib_error(lua, "bad argument to 'random' (number expected)")),
+                },
+                _ => Err(lib_error(lua, "wrong number of arguments")),
+            }
+        })?,
+    )?;
+    math.raw_set(
+        "randomseed",
+        lua.create_function(move |lua, args: Variadic<Value>| {
+            let seed = args.first().and_then(number).ok_or_else(|| {
+                lib_error(lua, "bad argument #1 to 'randomseed' (number expected)")
+            })?;
+            rng.lock().seed(c_int(seed));
+            Ok(())
+        })?,
+    )?;
+    Ok(())
+}
+
+/// `(int)n` for a Lua number a library takes as a C int (`luaL_checkint`), saturating.
+fn c_int(n: f64) -> i32 {
+    let wide = i64_saturating(n);
+    i32::try_from(wide).unwrap_or(if wide < 0 { i32::MIN } else { i32::MAX })
+}
+
+/// `REDIS_VERSION_NUM`: 0x00MMmmpp.
+fn redis_version_num() -> i64 {
+    let mut parts = crate::REDIS_VERSION
+        .split('.')
+        .map(|p| p.parse::<i64>().unwrap_or(0));
+    let mut next = || parts.next().unwrap_or(0);
+    (next() << 16) | (next() << 8) | next()
+}
+
+/// The engine's native helpers the sandbox builds on.
+fn internal_table(lua: &Lua) -> mlua::Result<Table> {
+    let internal = lua.create_table()?;
+    internal.raw_set(
+        "error_text",
+        lua.create_function(|_, err: Value| {
+            Ok(match err {
+                Value::Error(e) => match raised_by_redis(&e) {
+                    Some(raised) => raised.err.clone(),
+                    None => error_message(&e),
+                },
+                other => lua_tostring(&other),
+            })
+        })?,
+    )?;
+    internal.raw_set(
+        "error_table",
+        lua.create_function(|lua, text: mlua::String| error_table(lua, &text.to_string_lossy()))?,
+    )?;
+    internal.raw_set(
+        "on_error",
+        lua.create_function(|lua, err: Value| {
+            // Anything but a Redis error is text that gets the code ERR, whatever it looks
+            // like.
+            let text = match err {
+                Value::Table(table) => return located(lua, table),
+                Value::Error(e) => match raised_by_redis(&e) {
+                    Some(raised) => {
+                        let table = lua.create_table()?;
+                        table.raw_set("err", raised.err.as_str())?;
+                        return located(lua, table);
+                    }
+                    None => error_message(&e),
+                },
+                Value::String(s) => s.to_string_lossy(),
+                other => lua_tostring(&other),
+            };
+            let table = lua.create_table()?;
+            table.raw_set("err", format!("ERR {text}"))?;
+            located(lua, table)
+        })?,
+    )?;
+    Ok(internal)
+}
+
+/// A Redis error table raised by the engine's native functions (redis.call and friends).
+/// Native code cannot raise a Lua table, so it raises this, and the error handler and
+/// `pcall` turn it back into the table's text.
+#[derive(Debug, thiserror::Error)]
+#[error("{err}")]
+pub struct RaisedError {
+    pub err: String,
+}
+
+fn raise(table: &Table) -> mlua::Error {
+    let err = match table.raw_get::<Value>("err") {
+        Ok(Value::String(s)) => s.to_string_lossy(),
+        _ => "ERR unknown error".to_string(),
+    };
+    mlua::Error::external(RaisedError { err })
+}
+
+fn raise_text(lua: &Lua, text: &str) -> mlua::Error {
+    match error_table(lua, text) {
+        Ok(table) => raise(&table),
+        Err(e) => e,
+    }
+}
+
+/// The Redis error inside an mlua error, if it is one.
+fn raised_by_redis(e: &mlua::Error) -> Option<&RaisedError> {
+    match e {
+        mlua::Error::ExternalError(inner) => inner.downcast_ref::<RaisedError>(),
+        mlua::Error::CallbackError { cause, .. } => raised_by_redis(cause),
+        mlua::Error::WithContext { cause, .. } => raised_by_redis(cause),
+        _ => None,
+    }
+}
+
+/// The `redis` table's functions. The ones that reach the server go through the running
+/// script's dispatcher in `slot`; outside a run they raise Redis's error.
+fn register_redis_api(lua: &Lua, redis: &Table, slot: &Table) -> mlua::Result<()> {
+    fn through_dispatcher(
+        lua: &Lua,
+        slot: &Table,
+        op: i64,
+        what: &'static str,
+        raises: bool,
+    ) -> mlua::Result<Function> {
+        let slot = slot.clone();
+        lua.create_function(move |lua, args: mlua::MultiValue| {
+            let Ok(Value::Function(dispatch)) = slot.raw_get::<Value>("dispatch") else {
+                return Err(raise_text(
+                    lua,
+                    &format!("{what} can only be called inside a script invocation"),
+                ));
+            };
+            let mut call_args = args;
+            call_args.push_front(Value::Integer(op));
+            let (ok, value): (bool, Value) = dispatch.call(call_args)?;
+            match (ok, value) {
+                (false, Value::Table(table)) if raises => Err(raise(&table)),
+                (_, value) => Ok(value),
+            }
+        })
+    }
+    redis.raw_set(
+        "call",
+        through_dispatcher(lua, slot, 1, "redis.call/pcall", true)?,
+    )?;
+    redis.raw_set(
+        "pcall",
+        through_dispatcher(lua, slot, 1, "redis.call/pcall", false)?,
+    )?;
+    redis.raw_set(
+        "setresp",
+        through_dispatcher(lua, slot, 2, "redis.setresp", true)?,
+    )?;
+    redis.raw_set(
+        "set_repl",
+        through_dispatcher(lua, slot, 3, "redis.set_repl", true)?,
+    )?;
+    redis.raw_set(
+        "acl_check_cmd",
+        through_dispatcher(lua, slot, 4, "redis.acl_check_cmd", true)?,
+    )?;
+    redis.raw_set(
+        "sha1hex",
+        lua.create_function(|lua, args: Variadic<Value>| {
+            if args.len() != 1 {
+                return Err(raise_text(lua, "wrong number of arguments"));
+            }
+            let bytes: Vec<u8> = match &args[0] {
+                Value::String(s) => s.as_bytes().to_vec(),
+                Value::Integer(i) => i.to_string().into_bytes(),
+                Value::Number(n) => crate::resp::float::format_g(*n, 14).into_bytes(),
+                _ => Vec::new(),
+            };
+            lua.create_string(Sha1Hex::of(&bytes).as_str())
+        })?,
+    )?;
+    redis.raw_set(
+        "log",
+        lua.create_function(|lua, args: Variadic<Value>| {
+            if args.len() < 2 {
+                return Err(raise_text(
+                    lua,
+                    "redis.log() requires two arguments or more.",
+                ));
+            }
+            let Some(level) = number(&args[0]) else {
+                return Err(raise_text(
+                    lua,
+                    "First argument must be a number (log level).",
+                ));
+            };
+            let level = i64_saturating(level);
+            if !(0..=3).contains(&level) {
+                return Err(raise_text(lua, "Invalid debug level."));
+            }
+            let text = args[1..]
+                .iter()
+                .filter_map(|v| match v {
+                    Value::String(s) => Some(s.to_string_lossy()),
+                    Value::Integer(i) => Some(i.to_string()),
+                    Value::Number(n) => Some(crate::resp::float::format_g(*n, 14)),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            match level {
+                3 => tracing::warn!(target: "sluice::script", "{text}"),
+                2 => tracing::info!(target: "sluice::script", "{text}"),
+                _ => tracing::debug!(target: "sluice::script", "{text}"),
+            }
+            Ok(())
+        })?,
+    )?;
+    Ok(())
+}
+
+/// Adds to an error table where in the user's code it was raised: the first frame, from
+/// the handler up, that is neither native nor the engine's own.
+fn located(lua: &Lua, table: Table) -> mlua::Result<Table> {
+    {
+        {
+            // Level 0 is the handler itself.
+            let mut level = 1;
+            while let Some(frame) = lua.inspect_stack(level) {
+                let source = frame.source();
+                let internal =
+                    source.what == "C" || source.source.as_deref() == Some(INTERNAL_CHUNK);
+                if !internal {
+                    table.raw_set("source", source.source.as_deref().unwrap_or("?"))?;
+                    table.raw_set("line", frame.curr_line())?;
+                    break;
+                }
+                level += 1;
+            }
+            Ok(table)
+        }
+    }
+}
+
+/// `tostring` of a value that is neither a string nor a number, as an error message.
+fn lua_tostring(value: &Value) -> String {
+    match value {
+        Value::Nil => "nil".into(),
+        Value::Boolean(b) => b.to_string(),
+        Value::Integer(i) => i.to_string(),
+        Value::Number(n) => crate::resp::float::format_g(*n, 14),
+        other => other.type_name().into(),
+    }
+}

@@ -1,0 +1,219 @@
+//! Function libraries (Redis 7.0's FUNCTION LOAD): their metadata line, and the registry of
+//! loaded libraries. The registry is data, like keys: it is saved in snapshots, replicated
+//! by the FUNCTION commands, and survives restarts. The compiled functions live in the
+//! function VM, which follows the registry by its generation.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bytes::Bytes;
+
+use super::flags::ScriptFlags;
+
+/// The only engine Redis 7.0 has.
+pub const ENGINE_NAME: &str = "LUA";
+
+/// What the `#!lua name=<library>` line of a library says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LibraryHeader {
+    pub engine: String,
+    pub name: String,
+    /// Bytes of the header line (the code proper starts with its line feed).
+    pub len_bytes: usize,
+}
+
+/// Reads a library's header, with Redis's errors (without the `ERR ` code).
+pub fn parse_header(code: &[u8]) -> Result<LibraryHeader, String> {
+    if !code.starts_with(b"#!") {
+        return Err("Missing library metadata".into());
+    }
+    let Some(end) = code.iter().position(|&b| b == b'\n') else {
+        return Err("Invalid library metadata".into());
+    };
+    let parts = match crate::resp::parse::split_args(&code[..end]) {
+        Some(parts) if !parts.is_empty() => parts,
+        _ => return Err("Invalid library metadata".into()),
+    };
+    let engine = String::from_utf8_lossy(&parts[0][2..]).into_owned();
+    let mut name = None;
+    for part in &parts[1..] {
+        if part.len() >= 5 && part[..5].eq_ignore_ascii_case(b"name=") {
+            if name.is_some() {
+                return Err(
+                    "Invalid metadata value, name argument was given multiple times".into(),
+                );
+            }
+            name = Some(String::from_utf8_lossy(&part[5..]).into_owned());
+            continue;
+        }
+        return Err(format!(
+            "Invalid metadata value given: {}",
+            String::from_utf8_lossy(part)
+        ));
+    }
+    let name = name.ok_or("Library name was not given")?;
+    Ok(LibraryHeader {
+        engine,
+        name,
+        len_bytes: end,
+    })
+}
+
+/// Library and function names: letters, digits and underscores, at least one.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// A function a library registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionMeta {
+    pub description: Option<Bytes>,
+    pub flags: ScriptFlags,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Library {
+    /// The code as loaded, header included (FUNCTION LIST WITHCODE, DUMP, snapshots).
+    pub code: Bytes,
+    pub functions: BTreeMap<String, FunctionMeta>,
+}
+
+/// Every loaded library, and which library each function name belongs to.
+#[derive(Debug, Clone, Default)]
+pub struct Libraries {
+    libraries: BTreeMap<String, Library>,
+    function_owner: HashMap<String, String>,
+    /// Bumped on every change: the function VM compares it with what it compiled.
+    generation: u64,
+}
+
+impl Libraries {
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Library> {
+        self.libraries.get(name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Library)> {
+        self.libraries.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.libraries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.libraries.is_empty()
+    }
+
+    pub fn function_count(&self) -> usize {
+        self.function_owner.len()
+    }
+
+    /// The library holding function `name`, and the function's metadata.
+    pub fn function(&self, name: &str) -> Option<(&str, &FunctionMeta)> {
+        let library = self.function_owner.get(name)?;
+        let meta = self.libraries.get(library)?.functions.get(name)?;
+        Some((library, meta))
+    }
+
+    /// A function of `library` whose name another library already uses.
+    pub fn colliding_function(&self, library: &str, functions: &[String]) -> Option<String> {
+        functions
+            .iter()
+            .find(|f| {
+                self.function_owner
+                    .get(*f)
+                    .is_some_and(|owner| owner != library)
+            })
+            .cloned()
+    }
+
+    /// Adds (or replaces) a library. The caller checked names and collisions.
+    pub fn insert(&mut self, name: String, library: Library) {
+        self.remove(&name);
+        for function in library.functions.keys() {
+            self.function_owner.insert(function.clone(), name.clone());
+        }
+        self.libraries.insert(name, library);
+        self.generation += 1;
+    }
+
+    pub fn remove(&mut self, name: &str) -> Option<Library> {
+        let library = self.libraries.remove(name)?;
+        for function in library.functions.keys() {
+            self.function_owner.remove(function);
+        }
+        self.generation += 1;
+        Some(library)
+    }
+
+    pub fn clear(&mut self) {
+        self.libraries.clear();
+        self.function_owner.clear();
+        self.generation += 1;
+    }
+
+    /// Every library's code, for snapshots and FUNCTION DUMP.
+    pub fn codes(&self) -> Vec<Bytes> {
+        self.libraries.values().map(|l| l.code.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_read_as_redis_reads_them() {
+        let header = parse_header(b"#!lua name=mylib\nreturn 1").unwrap();
+        assert_eq!(header.engine, "lua");
+        assert_eq!(header.name, "mylib");
+        assert_eq!(header.len_bytes, 16);
+        assert_eq!(
+            parse_header(b"return 1").unwrap_err(),
+            "Missing library metadata"
+        );
+        assert_eq!(
+            parse_header(b"#!lua name=x").unwrap_err(),
+            "Invalid library metadata"
+        );
+        assert_eq!(
+            parse_header(b"#!lua\n").unwrap_err(),
+            "Library name was not given"
+        );
+        assert_eq!(
+            parse_header(b"#!lua name=a name=b\n").unwrap_err(),
+            "Invalid metadata value, name argument was given multiple times"
+        );
+        assert_eq!(
+            parse_header(b"#!lua foo=bar\n").unwrap_err(),
+            "Invalid metadata value given: foo=bar"
+        );
+    }
+
+    #[test]
+    fn the_registry_tracks_function_owners() {
+        let mut libraries = Libraries::default();
+        let meta = FunctionMeta {
+            description: None,
+            flags: ScriptFlags::default(),
+        };
+        let library = Library {
+            code: Bytes::from_static(b"#!lua name=a\n"),
+            functions: BTreeMap::from([("f".to_string(), meta.clone())]),
+        };
+        libraries.insert("a".into(), library.clone());
+        assert_eq!(libraries.function("f").map(|(lib, _)| lib), Some("a"));
+        assert_eq!(
+            libraries.colliding_function("b", &["f".into()]),
+            Some("f".into())
+        );
+        assert_eq!(libraries.colliding_function("a", &["f".into()]), None);
+        let generation = libraries.generation();
+        libraries.remove("a");
+        assert!(libraries.function("f").is_none());
+        assert!(libraries.generation() > generation);
+    }
+}
