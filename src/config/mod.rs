@@ -129,6 +129,9 @@ pub struct Config {
     /// `tracking-table-max-keys`: keys CLIENT TRACKING remembers before it forgets some
     /// (0: no limit).
     pub tracking_table_max_keys: usize,
+    /// `busy-reply-threshold` (`lua-time-limit`): after a script ran this long, other
+    /// clients are answered BUSY and SCRIPT KILL / FUNCTION KILL may stop it.
+    pub busy_reply_threshold_ms: u64,
 }
 
 /// What the slow log and the latency monitor record.
@@ -215,6 +218,7 @@ pub(crate) const HONOURED_REDIS_DIRECTIVES: &[&str] = &[
     "latency-tracking",
     "latency-tracking-info-percentiles",
     "tracking-table-max-keys",
+    "busy-reply-threshold",
     // OBJECT ENCODING judges hashes by them.
     "hash-max-listpack-entries",
     "hash-max-listpack-value",
@@ -294,6 +298,7 @@ impl Default for Config {
             keyspace_events: keyspace_events::KeyspaceEvents::default(),
             introspection: Introspection::default(),
             tracking_table_max_keys: 1_000_000,
+            busy_reply_threshold_ms: 5000,
         };
         let names: Vec<&'static str> = config.values.keys().copied().collect();
         for name in names {
@@ -641,6 +646,11 @@ impl Config {
             }
             "slowlog-max-len" => {
                 self.introspection.slowlog_len_max = value
+                    .parse()
+                    .map_err(|_| bad("argument couldn't be parsed into an integer"))?
+            }
+            "busy-reply-threshold" => {
+                self.busy_reply_threshold_ms = value
                     .parse()
                     .map_err(|_| bad("argument couldn't be parsed into an integer"))?
             }

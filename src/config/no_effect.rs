@@ -202,14 +202,6 @@ pub const NO_EFFECT: &[(&str, &str)] = &[
         "list-max-listpack-size",
         "lists are quicklists of nodes as in Redis 7.0, whose node size is internal",
     ),
-    (
-        "lua-time-limit",
-        "not implemented yet: a long script is not interrupted, nor are others told BUSY",
-    ),
-    (
-        "busy-reply-threshold",
-        "not implemented yet: a long script is not interrupted, nor are others told BUSY",
-    ),
     ("unixsocket", "not implemented yet: only TCP is served"),
     ("unixsocketperm", "not implemented yet: only TCP is served"),
     (

@@ -94,7 +94,6 @@ pub const REDIS_DIRECTIVES: &[(&str, &str)] = &[
     ("list-max-ziplist-size", "-2"),
     ("logfile", ""),
     ("loglevel", "notice"),
-    ("lua-time-limit", "5000"),
     ("masterauth", ""),
     ("masteruser", ""),
     ("maxclients", "10000"),

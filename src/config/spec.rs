@@ -157,6 +157,7 @@ pub const DIRECTIVES: &[Directive] = &[
 /// Old names Redis still accepts, and the directive each stands for.
 pub const ALIASES: &[(&str, &str)] = &[
     ("slaveof", "replicaof"),
+    ("lua-time-limit", "busy-reply-threshold"),
     ("slave-read-only", "replica-read-only"),
     ("slave-serve-stale-data", "replica-serve-stale-data"),
     ("repl-ping-slave-period", "repl-ping-replica-period"),

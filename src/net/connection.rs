@@ -98,6 +98,8 @@ struct Connection {
     paused: bool,
     /// Requests are left to run once the output is flushed.
     has_more: bool,
+    /// A script holds the server lock: requests wait (or are answered BUSY) without it.
+    script_running: bool,
     input_limits: InputLimits,
     /// With `repl-log-fsync always`: the durable log, and the offset it must be durable up to
     /// before the buffered replies may go out (they may depend on any record up to it).
@@ -115,6 +117,9 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     let (tx, rx) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicUsize::new(0));
     let kill_switch = Arc::new(KillSwitch::default());
+    // A running script holds the lock: wait for it without stalling this thread (a client
+    // connecting meanwhile is admitted once it ends).
+    server.script_ended().await;
     let admission = {
         let mut state = server.state.lock();
         state.stats.total_connections_received += 1;
@@ -178,6 +183,7 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
         blocked: false,
         paused: false,
         has_more: false,
+        script_running: false,
         input_limits,
         reply_gate: None,
     };
@@ -237,6 +243,12 @@ impl Connection {
                 let step = self.wait_unpaused().await;
                 self.paused = false;
                 match step {
+                    Step::Continue => continue,
+                    Step::Close(reason) => return reason,
+                }
+            }
+            if std::mem::take(&mut self.script_running) {
+                match self.wait_for_script().await {
                     Step::Continue => continue,
                     Step::Close(reason) => return reason,
                 }
@@ -309,7 +321,19 @@ impl Connection {
             if self.pending.is_empty() {
                 break;
             }
-            if let Step::Close(reason) = self.execute_pending() {
+            if self.server.script_watch.running().is_some() {
+                // Waiting for the lock here would stall this thread for the whole script.
+                self.script_running = true;
+                return Step::Continue;
+            }
+            // A script may run long: the runtime's other tasks (other clients, answered BUSY
+            // meanwhile) move to another thread while this one runs it.
+            let step = if self.batch_runs_scripts() {
+                tokio::task::block_in_place(|| self.execute_pending())
+            } else {
+                self.execute_pending()
+            };
+            if let Step::Close(reason) = step {
                 return Step::Close(reason);
             }
             if self.blocked || self.paused {
@@ -330,6 +354,27 @@ impl Connection {
             return Step::Close(format!("protocol error: {e}"));
         }
         Step::Continue
+    }
+
+    /// Whether the batch about to run holds a script (EVAL, FCALL, or EXEC of a transaction
+    /// holding one).
+    fn batch_runs_scripts(&self) -> bool {
+        let runs_script = |argv: &[Bytes]| {
+            argv.first()
+                .is_some_and(|name| crate::cmd::scripting::runs_script(name))
+        };
+        self.pending.iter().any(|request| {
+            let argv = &self.args[request.args.clone()];
+            runs_script(argv)
+                || (argv
+                    .first()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(b"exec"))
+                    && self
+                        .session
+                        .multi
+                        .as_ref()
+                        .is_some_and(|multi| multi.queued.iter().any(|q| runs_script(q))))
+        })
     }
 
     /// Executes queued requests under one lock acquisition until done, blocked, or at a limit.
@@ -635,6 +680,38 @@ impl Connection {
             reply.encode(self.session.protocol, &mut self.output);
         }
         self.end_batch(&server, &mut state, log_end_before);
+    }
+
+    /// Waits while a script runs. Once it has run past `busy-reply-threshold`, requests are
+    /// answered without the lock: BUSY, or SCRIPT KILL / FUNCTION KILL / FUNCTION STATS,
+    /// as Redis answers them meanwhile; commands Redis allows while busy wait for the lock.
+    async fn wait_for_script(&mut self) -> Step {
+        loop {
+            let watch = Arc::clone(&self.server.script_watch);
+            if watch.running().is_none() {
+                return Step::Continue;
+            }
+            if let Some(kind) = watch.busy(unix_time_ms()) {
+                while let Some(request) = self.pending.front() {
+                    let argv = &self.args[request.args.clone()];
+                    let Some(reply) = crate::cmd::scripting::busy_reply(&watch, kind, argv) else {
+                        break;
+                    };
+                    reply.encode(self.session.protocol, &mut self.output);
+                    self.pending.pop_front();
+                }
+                if self.pending.is_empty() {
+                    self.args.clear();
+                }
+                if let Err(e) = self.flush().await {
+                    return Step::Close(format!("write error: {e}"));
+                }
+                if self.pending.is_empty() {
+                    return Step::Continue;
+                }
+            }
+            tokio::time::sleep(crate::server::SCRIPT_POLL).await;
+        }
     }
 
     /// Waits until the request at the head of the queue may run (see

@@ -8,6 +8,7 @@ use crate::server::{Server, unix_time_ms};
 
 pub async fn run(server: Arc<Server>) {
     loop {
+        server.script_ended().await;
         let hz = server.state.lock().config.hz.max(1);
         let period = Duration::from_millis(1000 / hz);
         tokio::time::sleep(period).await;
@@ -19,6 +20,7 @@ pub async fn run(server: Arc<Server>) {
         }
         crate::server::clock::refresh();
         crate::alloc::note_peak();
+        server.script_ended().await;
         server.migrate_sockets.close_idle(std::time::Instant::now());
         let mut state = server.state.lock();
         let now_ms = unix_time_ms();

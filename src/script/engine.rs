@@ -13,6 +13,7 @@ use super::convert::{error_table, lua_to_reply, mark_counted, reply_to_lua};
 use super::flags::{ScriptFlags, parse_shebang};
 use super::libs::raise as lib_error;
 use super::lrand48::Lrand48;
+use super::watch::ScriptWatch;
 use super::{ScriptError, Sha1Hex};
 use crate::resp::{Protocol, Reply};
 use crate::util::num::i64_saturating;
@@ -20,6 +21,13 @@ use crate::util::num::i64_saturating;
 /// The most memory the VM may take: a script that builds a huge table fails with an
 /// out-of-memory error instead of taking the server down.
 pub const VM_MEMORY_BYTES_MAX: usize = 1 << 30;
+
+/// How often (in VM instructions) a script checks whether it was asked to stop (Redis's
+/// count).
+pub const HOOK_INSTRUCTIONS: u32 = 100_000;
+
+/// The error a killed script ends with.
+const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 
 /// The chunk name of the engine's own Lua code: frames from it are skipped when an error
 /// is placed in the user's script.
@@ -85,24 +93,49 @@ pub struct ScriptEngine {
     runner_with_args: Function,
     /// Runs a library's code in the loading environment: ok and what it registered.
     library_loader: Function,
-    /// Functions of loaded libraries, by function name (the function VM only).
+    /// Functions of loaded libraries, by lower-case function name (the function VM only).
     functions: HashMap<String, Function>,
     /// The registry generation these functions were compiled from.
     libraries_generation: u64,
     /// The environment scripts run in.
     env: Table,
+    /// The real `redis` table (scripts see a read-only face of it).
+    redis_api: Table,
+    /// What redis.call and redis.pcall are outside a run: an error.
+    call_outside: Function,
+    /// Where KILL requests and the load deadline are read.
+    watch: Arc<ScriptWatch>,
     scripts: HashMap<Sha1Hex, CachedScript>,
     /// Bytes of script bodies held (INFO's `used_memory_scripts_eval`).
     scripts_body_bytes: usize,
 }
 
 impl ScriptEngine {
-    pub fn new() -> Result<ScriptEngine, ScriptError> {
+    /// A new VM. `watch` is where SCRIPT KILL and FUNCTION KILL ask the running script to
+    /// stop; the VM looks every [`HOOK_INSTRUCTIONS`] instructions.
+    pub fn new(watch: Arc<ScriptWatch>) -> Result<ScriptEngine, ScriptError> {
         let lua = Lua::new_with(
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
             LuaOptions::default(),
         )?;
         lua.set_memory_limit(VM_MEMORY_BYTES_MAX)?;
+        let hook_watch = Arc::clone(&watch);
+        lua.set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
+            move |_, _| {
+                if hook_watch.kill_requested() {
+                    return Err(mlua::Error::external(RaisedError {
+                        err: KILLED.to_string(),
+                    }));
+                }
+                if hook_watch.load_timed_out() {
+                    return Err(mlua::Error::external(RaisedError {
+                        err: "ERR FUNCTION LOAD timeout".to_string(),
+                    }));
+                }
+                Ok(mlua::VmState::Continue)
+            },
+        );
         let globals = lua.globals();
         // Redis's deny list: these are absent, so a script reading them gets the
         // nonexistent-global error.
@@ -111,9 +144,10 @@ impl ScriptEngine {
         }
         register_libraries(&lua, &globals)?;
         let slot = lua.create_table()?;
-        let redis: Table = globals.raw_get("redis")?;
-        register_redis_api(&lua, &redis, &slot)?;
-        let internal = internal_table(&lua)?;
+        let redis_api: Table = globals.raw_get("redis")?;
+        register_redis_api(&lua, &redis_api, &slot)?;
+        let call_outside: Function = redis_api.raw_get("call")?;
+        let internal = internal_table(&lua, Arc::clone(&watch))?;
         let (runner, env, runner_with_args, library_loader): (Function, Table, Function, Function) =
             lua.load(include_str!("sandbox.lua"))
                 .set_name(INTERNAL_CHUNK)
@@ -128,6 +162,9 @@ impl ScriptEngine {
             functions: HashMap::new(),
             libraries_generation: 0,
             env,
+            redis_api,
+            call_outside,
+            watch,
             scripts: HashMap::new(),
             scripts_body_bytes: 0,
         })
@@ -199,7 +236,7 @@ impl ScriptEngine {
 
     /// Runs function `name` of a loaded library (FCALL).
     pub fn call_function(&mut self, name: &str, run: Run<'_>, host: &mut dyn Host) -> Reply {
-        let Some(function) = self.functions.get(name).cloned() else {
+        let Some(function) = self.functions.get(&name.to_ascii_lowercase()).cloned() else {
             return Reply::error("ERR Function not found");
         };
         self.run_function(function, Mode::Function, name, run, host)
@@ -238,9 +275,29 @@ impl ScriptEngine {
             self.globals.raw_set("ARGV", &args)?;
         }
         let protocol = std::cell::Cell::new(Protocol::Resp2);
+        let host = std::cell::RefCell::new(host);
         let result = lua.scope(|scope| {
-            let dispatch = scope.create_function_mut(|lua, args: Variadic<Value>| {
-                dispatch(lua, &args, host, &protocol)
+            // redis.call and redis.pcall are native functions bound to this run, so that a
+            // command's arguments go from the script's stack straight to the host.
+            let command = |raises: bool| {
+                let (host, protocol) = (&host, &protocol);
+                scope.create_function(move |lua, args: Variadic<Value>| {
+                    let mut host = host
+                        .try_borrow_mut()
+                        .map_err(|_| mlua::Error::RecursiveMutCallback)?;
+                    match run_command(lua, &args, &mut **host, protocol.get())? {
+                        (false, Value::Table(table)) if raises => Err(raise(&table)),
+                        (_, value) => Ok(value),
+                    }
+                })
+            };
+            self.redis_api.raw_set("call", command(true)?)?;
+            self.redis_api.raw_set("pcall", command(false)?)?;
+            let dispatch = scope.create_function(|lua, args: Variadic<Value>| {
+                let mut host = host
+                    .try_borrow_mut()
+                    .map_err(|_| mlua::Error::RecursiveMutCallback)?;
+                dispatch(lua, &args, &mut **host, &protocol)
             })?;
             self.slot.raw_set("dispatch", dispatch)?;
             let outcome = match mode {
@@ -250,6 +307,8 @@ impl ScriptEngine {
                     .call::<(bool, Value)>((function, keys, args)),
             };
             self.slot.raw_set("dispatch", Value::Nil)?;
+            self.redis_api.raw_set("call", &self.call_outside)?;
+            self.redis_api.raw_set("pcall", &self.call_outside)?;
             let (ok, value) = outcome?;
             Ok(if ok {
                 lua_to_reply(&value, protocol.get())
@@ -274,7 +333,23 @@ impl ScriptEngine {
 
     /// Runs a library's code (after its header line) so that it registers its functions,
     /// which are returned, not installed. Errors are the reply's text without `ERR `.
-    pub fn create_library(&self, code: &[u8]) -> Result<Vec<RegisteredFunction>, String> {
+    /// Loading stops with an error once it took `timeout` (none for a library that must
+    /// load, such as one from our master or a snapshot).
+    pub fn create_library(
+        &self,
+        code: &[u8],
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Vec<RegisteredFunction>, String> {
+        let deadline = timeout.map(|t| {
+            super::watch::now_ms().saturating_add(crate::util::num::u64_saturating(t.as_millis()))
+        });
+        self.watch.set_load_deadline(deadline);
+        let created = self.run_library_code(code);
+        self.watch.set_load_deadline(None);
+        created
+    }
+
+    fn run_library_code(&self, code: &[u8]) -> Result<Vec<RegisteredFunction>, String> {
         let chunk = self
             .lua
             .load(code)
@@ -324,17 +399,18 @@ impl ScriptEngine {
     /// the library's previous version).
     pub fn install_library(&mut self, replaced: &[String], registered: Vec<RegisteredFunction>) {
         for name in replaced {
-            self.functions.remove(name);
+            self.functions.remove(&name.to_ascii_lowercase());
         }
         for function in registered {
-            self.functions.insert(function.name, function.callback);
+            self.functions
+                .insert(function.name.to_ascii_lowercase(), function.callback);
         }
     }
 
     /// Forgets a deleted library's functions.
     pub fn remove_functions(&mut self, names: &[String]) {
         for name in names {
-            self.functions.remove(name);
+            self.functions.remove(&name.to_ascii_lowercase());
         }
     }
 }
@@ -386,7 +462,7 @@ fn string_array(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
     Ok(table)
 }
 
-/// The running script's dispatcher: `op` 1 runs a command (redis.call/pcall), 2 is
+/// The running script's dispatcher for the rarer calls: `op` 1 runs a command, 2 is
 /// redis.setresp, 3 redis.set_repl, 4 redis.acl_check_cmd. Returns ok and a value, or
 /// false and an error table (raised by the Lua side, or returned by pcall).
 fn dispatch(
@@ -405,25 +481,7 @@ fn dispatch(
     };
     let rest = &args[1.min(args.len())..];
     match op {
-        1 => {
-            let argv = match command_argv(rest) {
-                Ok(argv) => argv,
-                Err(text) => return failed(text),
-            };
-            match host.call(argv, protocol.get()) {
-                Ok(Reply::Error(text)) => {
-                    let table = error_table(lua, &format!("-{text}"))?;
-                    mark_counted(&table)?;
-                    Ok((false, Value::Table(table)))
-                }
-                Ok(reply) => Ok((true, reply_to_lua(lua, &reply, protocol.get())?)),
-                Err(text) => {
-                    let table = error_table(lua, &text)?;
-                    mark_counted(&table)?;
-                    Ok((false, Value::Table(table)))
-                }
-            }
-        }
+        1 => run_command(lua, rest, host, protocol.get()),
         2 => {
             if rest.len() != 1 {
                 return failed("redis.setresp() requires one argument.");
@@ -461,6 +519,28 @@ fn dispatch(
         }
         _ => failed("invalid dispatcher call"),
     }
+}
+
+/// redis.call / redis.pcall: runs the command `args` name. Returns ok and the reply as Lua
+/// sees it, or false and Redis's error table.
+fn run_command(
+    lua: &Lua,
+    args: &[Value],
+    host: &mut dyn Host,
+    protocol: Protocol,
+) -> mlua::Result<(bool, Value)> {
+    let argv = match command_argv(args) {
+        Ok(argv) => argv,
+        Err(text) => return Ok((false, Value::Table(error_table(lua, text)?))),
+    };
+    let refused = match host.call(argv, protocol) {
+        Ok(Reply::Error(text)) => format!("-{text}"),
+        Ok(reply) => return Ok((true, reply_to_lua(lua, &reply, protocol)?)),
+        Err(text) => text,
+    };
+    let table = error_table(lua, &refused)?;
+    mark_counted(&table)?;
+    Ok((false, Value::Table(table)))
 }
 
 fn number(value: &Value) -> Option<f64> {
@@ -592,8 +672,13 @@ fn redis_version_num() -> i64 {
 }
 
 /// The engine's native helpers the sandbox builds on.
-fn internal_table(lua: &Lua) -> mlua::Result<Table> {
+fn internal_table(lua: &Lua, watch: Arc<ScriptWatch>) -> mlua::Result<Table> {
     let internal = lua.create_table()?;
+    // A killed script's error may not be caught: pcall and xpcall raise it again.
+    internal.raw_set(
+        "killed",
+        lua.create_function(move |_, ()| Ok(watch.kill_requested() || watch.load_timed_out()))?,
+    )?;
     internal.raw_set(
         "error_text",
         lua.create_function(|_, err: Value| {
@@ -697,14 +782,15 @@ fn register_redis_api(lua: &Lua, redis: &Table, slot: &Table) -> mlua::Result<()
             }
         })
     }
-    redis.raw_set(
-        "call",
-        through_dispatcher(lua, slot, 1, "redis.call/pcall", true)?,
-    )?;
-    redis.raw_set(
-        "pcall",
-        through_dispatcher(lua, slot, 1, "redis.call/pcall", false)?,
-    )?;
+    // Each run binds its own redis.call and redis.pcall; outside a run they only fail.
+    let outside = lua.create_function(|lua, _: mlua::MultiValue| -> mlua::Result<()> {
+        Err(raise_text(
+            lua,
+            "redis.call/pcall can only be called inside a script invocation",
+        ))
+    })?;
+    redis.raw_set("call", &outside)?;
+    redis.raw_set("pcall", outside)?;
     redis.raw_set(
         "setresp",
         through_dispatcher(lua, slot, 2, "redis.setresp", true)?,

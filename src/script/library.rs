@@ -66,18 +66,29 @@ pub fn valid_name(name: &str) -> bool {
 /// A function a library registered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionMeta {
+    /// As registered (lookups ignore case).
+    pub name: String,
     pub description: Option<Bytes>,
     pub flags: ScriptFlags,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Library {
+    /// As its header gives it (lookups ignore case).
+    pub name: String,
     /// The code as loaded, header included (FUNCTION LIST WITHCODE, DUMP, snapshots).
     pub code: Bytes,
+    /// By lower-case name.
     pub functions: BTreeMap<String, FunctionMeta>,
 }
 
-/// Every loaded library, and which library each function name belongs to.
+/// The key library and function names are found by: Redis compares them ignoring case.
+pub fn name_key(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// Every loaded library, and which library each function name belongs to; both by
+/// lower-case name.
 #[derive(Debug, Clone, Default)]
 pub struct Libraries {
     libraries: BTreeMap<String, Library>,
@@ -92,11 +103,11 @@ impl Libraries {
     }
 
     pub fn get(&self, name: &str) -> Option<&Library> {
-        self.libraries.get(name)
+        self.libraries.get(&name_key(name))
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Library)> {
-        self.libraries.iter()
+    pub fn iter(&self) -> impl Iterator<Item = &Library> {
+        self.libraries.values()
     }
 
     pub fn len(&self) -> usize {
@@ -112,36 +123,39 @@ impl Libraries {
     }
 
     /// The library holding function `name`, and the function's metadata.
-    pub fn function(&self, name: &str) -> Option<(&str, &FunctionMeta)> {
-        let library = self.function_owner.get(name)?;
-        let meta = self.libraries.get(library)?.functions.get(name)?;
+    pub fn function(&self, name: &str) -> Option<(&Library, &FunctionMeta)> {
+        let key = name_key(name);
+        let library = self.libraries.get(self.function_owner.get(&key)?)?;
+        let meta = library.functions.get(&key)?;
         Some((library, meta))
     }
 
     /// A function of `library` whose name another library already uses.
     pub fn colliding_function(&self, library: &str, functions: &[String]) -> Option<String> {
+        let library = name_key(library);
         functions
             .iter()
             .find(|f| {
                 self.function_owner
-                    .get(*f)
-                    .is_some_and(|owner| owner != library)
+                    .get(&name_key(f))
+                    .is_some_and(|owner| *owner != library)
             })
             .cloned()
     }
 
     /// Adds (or replaces) a library. The caller checked names and collisions.
-    pub fn insert(&mut self, name: String, library: Library) {
-        self.remove(&name);
+    pub fn insert(&mut self, library: Library) {
+        let key = name_key(&library.name);
+        self.remove(&key);
         for function in library.functions.keys() {
-            self.function_owner.insert(function.clone(), name.clone());
+            self.function_owner.insert(function.clone(), key.clone());
         }
-        self.libraries.insert(name, library);
+        self.libraries.insert(key, library);
         self.generation += 1;
     }
 
     pub fn remove(&mut self, name: &str) -> Option<Library> {
-        let library = self.libraries.remove(name)?;
+        let library = self.libraries.remove(&name_key(name))?;
         for function in library.functions.keys() {
             self.function_owner.remove(function);
         }
@@ -197,22 +211,27 @@ mod tests {
     fn the_registry_tracks_function_owners() {
         let mut libraries = Libraries::default();
         let meta = FunctionMeta {
+            name: "F".into(),
             description: None,
             flags: ScriptFlags::default(),
         };
         let library = Library {
-            code: Bytes::from_static(b"#!lua name=a\n"),
+            name: "A".into(),
+            code: Bytes::from_static(b"#!lua name=A\n"),
             functions: BTreeMap::from([("f".to_string(), meta.clone())]),
         };
-        libraries.insert("a".into(), library.clone());
-        assert_eq!(libraries.function("f").map(|(lib, _)| lib), Some("a"));
+        libraries.insert(library.clone());
+        assert_eq!(
+            libraries.function("f").map(|(lib, _)| lib.name.as_str()),
+            Some("A")
+        );
         assert_eq!(
             libraries.colliding_function("b", &["f".into()]),
             Some("f".into())
         );
-        assert_eq!(libraries.colliding_function("a", &["f".into()]), None);
+        assert_eq!(libraries.colliding_function("a", &["F".into()]), None);
         let generation = libraries.generation();
-        libraries.remove("a");
+        libraries.remove("A");
         assert!(libraries.function("f").is_none());
         assert!(libraries.generation() > generation);
     }

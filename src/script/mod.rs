@@ -8,6 +8,7 @@ pub mod flags;
 pub mod library;
 pub mod libs;
 pub mod lrand48;
+pub mod watch;
 
 use std::fmt;
 

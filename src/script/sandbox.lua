@@ -83,11 +83,15 @@ redis.debug = function() end
 
 -- pcall catches Redis's error tables as their text, as Redis 7.0's own pcall does; errors
 -- raised by the engine's native functions become their text too.
+local killed = internal.killed
 local function caught(ok, ...)
     if ok then
         return ok, ...
     end
     local err = ...
+    if killed() then
+        error(err, 0)
+    end
     if type(err) == 'table' and type(err.err) == 'string' then
         return false, err.err
     end
@@ -98,6 +102,15 @@ local function caught(ok, ...)
 end
 G.pcall = function(...)
     return caught(pcall(...))
+end
+local function caught_x(ok, ...)
+    if not ok and killed() then
+        error((...), 0)
+    end
+    return ok, ...
+end
+G.xpcall = function(...)
+    return caught_x(xpcall(...))
 end
 
 -- What `run` hands back for an error: a table with the error text (prefixed `ERR` unless
@@ -253,10 +266,12 @@ local function register_function(...)
     if not string.find(name, '^[%w_]+$') then
         register_error('Library names can only contain letters, numbers, or underscores(_) and must be at least one character long')
     end
-    if registering.names[name] then
+    -- Function names are compared ignoring case.
+    local key = string.lower(name)
+    if registering.names[key] then
         register_error('Function already exists in the library')
     end
-    registering.names[name] = true
+    registering.names[key] = true
     registering.list[#registering.list + 1] = {
         name = name, callback = callback, flags = flags or {}, description = description }
 end

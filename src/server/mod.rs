@@ -124,6 +124,11 @@ impl State {
         state
     }
 
+    /// Whether a script is running (its commands run nested in it).
+    pub fn in_script(&self) -> bool {
+        self.script_time_ms.is_some()
+    }
+
     /// Whether expired keys are deleted now, lazily or by the active cycle. Not on a
     /// replica (its master sends the DELs) and not while clients are paused, as in Redis:
     /// nothing may move the offset a FAILOVER target must reach, or change the data a
@@ -149,6 +154,9 @@ impl State {
         Some(self.repl.log.end_offset())
     }
 }
+
+/// How often a task waiting for a script to end looks again.
+pub const SCRIPT_POLL: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// The durable log writer may always lag this much behind before writes wait for it.
 const LOG_LAG_BYTES_MIN: u64 = 8 << 20;
@@ -182,6 +190,8 @@ pub struct Server {
     /// The Lua VM of function libraries (separate from EVAL's, as in Redis: SCRIPT FLUSH
     /// leaves functions alone). Follows `State::functions` by its generation.
     pub functions: Mutex<Option<crate::script::ScriptEngine>>,
+    /// The script running now, readable without the state lock (BUSY replies, KILL).
+    pub script_watch: Arc<crate::script::watch::ScriptWatch>,
     /// The server itself, for command handlers that start tasks holding it (REPLICAOF).
     pub this: std::sync::Weak<Server>,
 }
@@ -209,6 +219,7 @@ impl Server {
             migrate_sockets: migrate::TargetSockets::default(),
             scripts: Mutex::new(None),
             functions: Mutex::new(None),
+            script_watch: Arc::default(),
             startup_memory_bytes: AtomicU64::new(0),
         })
     }
@@ -228,6 +239,15 @@ impl Server {
         self.this
             .upgrade()
             .unwrap_or_else(|| unreachable!("Server is only created inside an Arc"))
+    }
+
+    /// Returns once no script holds the state lock. Tasks about to take the lock call it
+    /// first: blocking on the lock during a long script would stall their thread, and with
+    /// it the clients that should be answered BUSY meanwhile.
+    pub async fn script_ended(&self) {
+        while self.script_watch.running().is_some() {
+            tokio::time::sleep(SCRIPT_POLL).await;
+        }
     }
 
     pub fn request_shutdown(&self) {

@@ -11,6 +11,7 @@ use crate::cmd::dispatch::DiskError;
 use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
 use crate::script::flags::ScriptFlags;
+use crate::script::watch::{RunningScript, ScriptKind};
 use crate::script::{Host, Run, Sha1Hex};
 use crate::server::replication::LinkStatus;
 
@@ -53,7 +54,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], source: Source, ro: bool) -> 
     };
     let server = ctx.server;
     let mut engine_slot = server.scripts.lock();
-    let engine = match super::script::engine(&mut engine_slot) {
+    let engine = match super::script::engine(&mut engine_slot, &server.script_watch) {
         Ok(engine) => engine,
         Err(reply) => return reply,
     };
@@ -78,19 +79,25 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], source: Source, ro: bool) -> 
     run_script(
         ctx,
         ScriptCall {
+            kind: ScriptKind::Eval,
+            name: sha.to_string(),
+            argv,
             read_only,
-            keys: &argv[3..3 + numkeys],
-            args: &argv[3 + numkeys..],
+            numkeys,
         },
         |host, run| engine.run(&sha, run, host),
     )
 }
 
-/// A script about to run: its keys and arguments, and whether it may write.
+/// A script about to run: what it is, the command that runs it, and whether it may write.
 pub struct ScriptCall<'a> {
+    pub kind: ScriptKind,
+    /// The SHA1 of a script, or a function's name.
+    pub name: String,
+    /// `EVAL body numkeys keys... args...` (or EVALSHA, FCALL ...).
+    pub argv: &'a [Bytes],
+    pub numkeys: usize,
     pub read_only: bool,
-    pub keys: &'a [Bytes],
-    pub args: &'a [Bytes],
 }
 
 /// Runs a script (`body` runs it in its engine) for the caller of `ctx`: the caller's db is
@@ -105,16 +112,30 @@ pub fn run_script(
     let caller_db = ctx.session.db;
     // One instant for the whole script, so that a key does not expire half-way through.
     let frozen_before = ctx.state.script_time_ms.replace(ctx.now_ms);
+    let watch = std::sync::Arc::clone(&ctx.server.script_watch);
+    watch.start(
+        call.kind,
+        crate::server::unix_time_ms(),
+        ctx.state.config.busy_reply_threshold_ms,
+        ctx.session.source.from_master(),
+        RunningScript {
+            name: call.name,
+            command: call.argv.to_vec(),
+            libraries_count: ctx.state.functions.len(),
+            functions_count: ctx.state.functions.function_count(),
+        },
+    );
     let reply = {
         let mut host = ScriptHost::new(ctx, call.read_only);
         body(
             &mut host,
             Run {
-                keys: call.keys,
-                args: call.args,
+                keys: &call.argv[3..3 + call.numkeys],
+                args: &call.argv[3 + call.numkeys..],
             },
         )
     };
+    watch.finish();
     ctx.state.script_time_ms = frozen_before;
     ctx.session.db = caller_db;
     // Inside EXEC the transaction already wraps everything.

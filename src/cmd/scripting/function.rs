@@ -6,6 +6,7 @@
 //! they were sent, as in Redis.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -15,35 +16,40 @@ use crate::resp::Reply;
 use crate::script::ScriptEngine;
 use crate::script::engine::RegisteredFunction;
 use crate::script::library::{
-    ENGINE_NAME, FunctionMeta, Libraries, Library, parse_header, valid_name,
+    ENGINE_NAME, FunctionMeta, Libraries, Library, name_key, parse_header, valid_name,
 };
+use crate::script::watch::{ScriptKind, ScriptWatch};
 use crate::server::Effect;
+
+/// How long FUNCTION LOAD lets a library's code run (Redis's `LOAD_TIMEOUT_MS`).
+const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The function VM, made now or rebuilt if the registry changed since it compiled it.
 fn synced<'e>(
     slot: &'e mut Option<ScriptEngine>,
     libraries: &Libraries,
+    watch: &Arc<ScriptWatch>,
 ) -> Result<&'e mut ScriptEngine, Reply> {
     let stale = slot
         .as_ref()
         .is_none_or(|engine| engine.libraries_generation() != libraries.generation());
     if stale {
-        *slot = Some(build_vm(libraries).map_err(|e| Reply::error(format!("ERR {e}")))?);
+        *slot = Some(build_vm(libraries, watch).map_err(|e| Reply::error(format!("ERR {e}")))?);
     }
     slot.as_mut()
         .ok_or_else(|| Reply::error("ERR the Lua VM is not available"))
 }
 
 /// A fresh function VM holding every library of `libraries`.
-fn build_vm(libraries: &Libraries) -> Result<ScriptEngine, String> {
-    let mut engine = ScriptEngine::new().map_err(|e| e.to_string())?;
-    for (name, library) in libraries.iter() {
+fn build_vm(libraries: &Libraries, watch: &Arc<ScriptWatch>) -> Result<ScriptEngine, String> {
+    let mut engine = ScriptEngine::new(Arc::clone(watch)).map_err(|e| e.to_string())?;
+    for library in libraries.iter() {
         let header = parse_header(&library.code)?;
-        match engine.create_library(&library.code[header.len_bytes..]) {
+        match engine.create_library(&library.code[header.len_bytes..], None) {
             Ok(registered) => engine.install_library(&[], registered),
             // The registry only holds libraries that loaded: this is a bug or a VM out
             // of memory. The library stays listed; its functions answer not found.
-            Err(e) => tracing::warn!("function library {name} does not load: {e}"),
+            Err(e) => tracing::warn!("function library {} does not load: {e}", library.name),
         }
     }
     engine.set_libraries_generation(libraries.generation());
@@ -78,7 +84,6 @@ fn propagate(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 
 /// A library compiled and checked, ready to be added to the registry.
 struct Compiled {
-    name: String,
     library: Library,
     registered: Vec<RegisteredFunction>,
 }
@@ -89,6 +94,7 @@ fn compile(
     libraries: &Libraries,
     code: &Bytes,
     replace: bool,
+    timeout: Option<std::time::Duration>,
 ) -> Result<Compiled, String> {
     let header = parse_header(code)?;
     if !valid_name(&header.name) {
@@ -100,7 +106,7 @@ fn compile(
     if libraries.get(&header.name).is_some() && !replace {
         return Err(format!("Library '{}' already exists", header.name));
     }
-    let registered = engine.create_library(&code[header.len_bytes..])?;
+    let registered = engine.create_library(&code[header.len_bytes..], timeout)?;
     if registered.is_empty() {
         return Err("No functions registered".into());
     }
@@ -112,8 +118,9 @@ fn compile(
         .iter()
         .map(|f| {
             (
-                f.name.clone(),
+                name_key(&f.name),
                 FunctionMeta {
+                    name: f.name.clone(),
                     description: f.description.clone(),
                     flags: f.flags,
                 },
@@ -121,8 +128,8 @@ fn compile(
         })
         .collect::<BTreeMap<_, _>>();
     Ok(Compiled {
-        name: header.name,
         library: Library {
+            name: header.name,
             code: code.clone(),
             functions,
         },
@@ -149,28 +156,29 @@ fn load(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         return Reply::error("ERR Function code is missing");
     };
     let mut slot = ctx.server.functions.lock();
-    let engine = match synced(&mut slot, &ctx.state.functions) {
+    let engine = match synced(&mut slot, &ctx.state.functions, &ctx.server.script_watch) {
         Ok(engine) => engine,
         Err(reply) => return reply,
     };
-    let compiled = match compile(engine, &ctx.state.functions, code, replace) {
+    // Redis's limit on a library's loading, except for what our master sent: that must load.
+    let timeout = (!ctx.session.source.from_master()).then_some(LOAD_TIMEOUT);
+    let compiled = match compile(engine, &ctx.state.functions, code, replace, timeout) {
         Ok(compiled) => compiled,
         Err(text) => return Reply::error(format!("ERR {text}")),
     };
     let replaced: Vec<String> = ctx
         .state
         .functions
-        .get(&compiled.name)
+        .get(&compiled.library.name)
         .map(|old| old.functions.keys().cloned().collect())
         .unwrap_or_default();
     engine.install_library(&replaced, compiled.registered);
-    ctx.state
-        .functions
-        .insert(compiled.name.clone(), compiled.library);
+    let name = compiled.library.name.clone();
+    ctx.state.functions.insert(compiled.library);
     engine.set_libraries_generation(ctx.state.functions.generation());
     drop(slot);
     propagate(ctx, argv);
-    Reply::bulk(Bytes::from(compiled.name))
+    Reply::bulk(Bytes::from(name))
 }
 
 /// FUNCTION DELETE library
@@ -238,22 +246,19 @@ fn list(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         .state
         .functions
         .iter()
-        .filter(|(name, _)| {
-            pattern.is_none_or(|p| crate::util::glob::matches(p, name.as_bytes(), true))
+        .filter(|library| {
+            pattern.is_none_or(|p| crate::util::glob::matches(p, library.name.as_bytes(), true))
         })
-        .map(|(name, library)| {
+        .map(|library| {
             let mut fields = vec![
-                (Reply::bulk_str("library_name"), Reply::bulk_str(name)),
+                (
+                    Reply::bulk_str("library_name"),
+                    Reply::bulk_str(&library.name),
+                ),
                 (Reply::bulk_str("engine"), Reply::bulk_str(ENGINE_NAME)),
                 (
                     Reply::bulk_str("functions"),
-                    Reply::Array(
-                        library
-                            .functions
-                            .iter()
-                            .map(|(function, meta)| function_entry(function, meta))
-                            .collect(),
-                    ),
+                    Reply::Array(library.functions.values().map(function_entry).collect()),
                 ),
             ];
             if with_code {
@@ -268,7 +273,7 @@ fn list(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     Reply::Array(libraries)
 }
 
-fn function_entry(name: &str, meta: &FunctionMeta) -> Reply {
+fn function_entry(meta: &FunctionMeta) -> Reply {
     let flags = &meta.flags;
     let flag_names = [
         (flags.no_writes, "no-writes"),
@@ -278,7 +283,7 @@ fn function_entry(name: &str, meta: &FunctionMeta) -> Reply {
         (flags.allow_cross_slot_keys, "allow-cross-slot-keys"),
     ];
     Reply::Map(vec![
-        (Reply::bulk_str("name"), Reply::bulk_str(name)),
+        (Reply::bulk_str("name"), Reply::bulk_str(&meta.name)),
         (
             Reply::bulk_str("description"),
             meta.description.clone().map_or(Reply::Nil, Reply::Bulk),
@@ -296,27 +301,52 @@ fn function_entry(name: &str, meta: &FunctionMeta) -> Reply {
     ])
 }
 
+/// FUNCTION STATS while a function runs (answered without the lock: the counts are those
+/// taken when it started).
+pub fn running_stats(watch: &ScriptWatch) -> Reply {
+    let running = watch.describe().unwrap_or_default();
+    let duration_ms = crate::server::unix_time_ms().saturating_sub(watch.started_ms());
+    Reply::Map(vec![
+        (
+            Reply::bulk_str("running_script"),
+            Reply::Map(vec![
+                (Reply::bulk_str("name"), Reply::bulk_str(&running.name)),
+                (
+                    Reply::bulk_str("command"),
+                    Reply::Array(running.command.into_iter().map(Reply::Bulk).collect()),
+                ),
+                (Reply::bulk_str("duration_ms"), Reply::integer(duration_ms)),
+            ]),
+        ),
+        engines_stats(running.libraries_count, running.functions_count),
+    ])
+}
+
+fn engines_stats(libraries_count: usize, functions_count: usize) -> (Reply, Reply) {
+    (
+        Reply::bulk_str("engines"),
+        Reply::Map(vec![(
+            Reply::bulk_str(ENGINE_NAME),
+            Reply::Map(vec![
+                (
+                    Reply::bulk_str("libraries_count"),
+                    Reply::integer(libraries_count),
+                ),
+                (
+                    Reply::bulk_str("functions_count"),
+                    Reply::integer(functions_count),
+                ),
+            ]),
+        )]),
+    )
+}
+
 /// FUNCTION STATS: nothing runs while a command does; the engine's counts.
 fn stats(ctx: &mut Ctx<'_>) -> Reply {
     let functions = &ctx.state.functions;
     Reply::Map(vec![
         (Reply::bulk_str("running_script"), Reply::Nil),
-        (
-            Reply::bulk_str("engines"),
-            Reply::Map(vec![(
-                Reply::bulk_str(ENGINE_NAME),
-                Reply::Map(vec![
-                    (
-                        Reply::bulk_str("libraries_count"),
-                        Reply::integer(functions.len()),
-                    ),
-                    (
-                        Reply::bulk_str("functions_count"),
-                        Reply::integer(functions.function_count()),
-                    ),
-                ]),
-            )]),
-        ),
+        engines_stats(functions.len(), functions.function_count()),
     ])
 }
 
@@ -363,13 +393,15 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         ctx.state.functions.clone()
     };
     let mut restored = Libraries::default();
+    let watch = &ctx.server.script_watch;
     for code in &codes {
-        match restorable(&restored, code) {
-            Ok((name, library)) => restored.insert(name, library),
+        match restorable(&restored, code, watch) {
+            Ok(library) => restored.insert(library),
             Err(text) => return Reply::error(format!("ERR {text}")),
         }
     }
-    for (name, library) in restored.iter() {
+    for library in restored.iter() {
+        let name = &library.name;
         if candidate.get(name).is_some() && policy == Policy::Append {
             return Reply::error(format!("ERR Library {name} already exists"));
         }
@@ -378,9 +410,9 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         if let Some(taken) = candidate.colliding_function(name, &names) {
             return Reply::error(format!("ERR Function {taken} already exists"));
         }
-        candidate.insert(name.clone(), library.clone());
+        candidate.insert(library.clone());
     }
-    let vm = match build_vm(&candidate) {
+    let vm = match build_vm(&candidate, watch) {
         Ok(vm) => vm,
         Err(text) => return Reply::error(format!("ERR {text}")),
     };
@@ -393,10 +425,13 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 }
 
 /// A library from a payload: compiled in a scratch VM to learn its functions.
-fn restorable(restored: &Libraries, code: &Bytes) -> Result<(String, Library), String> {
-    let scratch = ScriptEngine::new().map_err(|e| e.to_string())?;
-    let compiled = compile(&scratch, restored, code, false)?;
-    Ok((compiled.name, compiled.library))
+fn restorable(
+    restored: &Libraries,
+    code: &Bytes,
+    watch: &Arc<ScriptWatch>,
+) -> Result<Library, String> {
+    let scratch = ScriptEngine::new(Arc::clone(watch)).map_err(|e| e.to_string())?;
+    Ok(compile(&scratch, restored, code, false, None)?.library)
 }
 
 fn help() -> Reply {
@@ -482,16 +517,18 @@ fn fcall_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], ro: bool) -> Reply {
     }
     let server = ctx.server;
     let mut slot = server.functions.lock();
-    let engine = match synced(&mut slot, &ctx.state.functions) {
+    let engine = match synced(&mut slot, &ctx.state.functions, &ctx.server.script_watch) {
         Ok(engine) => engine,
         Err(reply) => return reply,
     };
     run_script(
         ctx,
         ScriptCall {
+            kind: ScriptKind::Function,
+            name: name.clone(),
+            argv,
+            numkeys,
             read_only: ro || flags.no_writes,
-            keys: &argv[3..3 + numkeys],
-            args: &argv[3 + numkeys..],
         },
         |host, run| engine.call_function(&name, run, host),
     )

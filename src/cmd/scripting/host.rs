@@ -77,6 +77,7 @@ impl Host for ScriptHost<'_, '_> {
         let spec = self.refusal(&argv)?;
         if spec.has(flags::WRITE) {
             self.wrote = true;
+            self.ctx.server.script_watch.note_write();
         }
         let ctx = &mut *self.ctx;
         let effects_before = ctx.state.queued_effects();

@@ -1,16 +1,22 @@
 //! SCRIPT LOAD EXISTS FLUSH KILL DEBUG HELP, and the engine made on first use.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
+use crate::script::watch::ScriptWatch;
 use crate::script::{ScriptEngine, Sha1Hex};
 
 /// The server's Lua engine, made now if no script ran yet. A VM that cannot be made (no
 /// memory) is an error reply, not a crash.
-pub fn engine(slot: &mut Option<ScriptEngine>) -> Result<&mut ScriptEngine, Reply> {
+pub fn engine<'e>(
+    slot: &'e mut Option<ScriptEngine>,
+    watch: &Arc<ScriptWatch>,
+) -> Result<&'e mut ScriptEngine, Reply> {
     if slot.is_none() {
-        match ScriptEngine::new() {
+        match ScriptEngine::new(Arc::clone(watch)) {
             Ok(engine) => *slot = Some(engine),
             Err(e) => {
                 tracing::warn!("cannot start the Lua VM: {e}");
@@ -52,7 +58,7 @@ pub fn script(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         }
         (b"load", 3) => {
             let mut slot = ctx.server.scripts.lock();
-            let engine = match engine(&mut slot) {
+            let engine = match engine(&mut slot, &ctx.server.script_watch) {
                 Ok(engine) => engine,
                 Err(reply) => return reply,
             };

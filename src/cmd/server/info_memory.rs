@@ -1,7 +1,7 @@
 //! INFO memory, with Redis 7.0's fields in Redis's order. What sluice cannot measure the
 //! way Redis does is derived as stated beside each field; nothing is a constant standing in
-//! for a measurement, except what is truly zero here (no Lua, no cluster, no AOF, no
-//! defragmentation, no lazy freeing).
+//! for a measurement, except what is truly zero here (no cluster, no AOF, no
+//! defragmentation, no lazy freeing; a Lua VM no script has used yet).
 
 use std::fmt::Write;
 
@@ -35,6 +35,32 @@ pub fn render(ctx: &Ctx<'_>, out: &mut String) -> std::fmt::Result {
     let total_system = total_system_memory();
     let percent = |part: u64, whole: u64| ratio(part, whole) * 100.0;
     let maxmemory = 0u64;
+    // The Lua VMs exist once used: an unused one takes nothing.
+    let (eval_vm, scripts_eval, cached_scripts) =
+        ctx.server
+            .scripts
+            .lock()
+            .as_ref()
+            .map_or((0, 0, 0), |engine| {
+                (
+                    engine.vm_memory_bytes() as u64,
+                    engine.scripts_body_bytes() as u64,
+                    engine.script_count(),
+                )
+            });
+    let functions_vm = ctx
+        .server
+        .functions
+        .lock()
+        .as_ref()
+        .map_or(0, |engine| engine.vm_memory_bytes() as u64);
+    let functions_code: u64 = state
+        .functions
+        .iter()
+        .map(|library| library.code.len() as u64)
+        .sum();
+    let vm_total = eval_vm + functions_vm;
+    let scripts_total = scripts_eval + functions_code;
     write!(
         out,
         "# Memory\r\n\
@@ -46,11 +72,12 @@ pub fn render(ctx: &Ctx<'_>, out: &mut String) -> std::fmt::Result {
          used_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{:.2}%\r\n\
          allocator_allocated:{used}\r\nallocator_active:{active}\r\nallocator_resident:{resident}\r\n\
          total_system_memory:{total_system}\r\ntotal_system_memory_human:{}\r\n\
-         used_memory_lua:0\r\nused_memory_vm_eval:0\r\nused_memory_lua_human:0B\r\n\
-         used_memory_scripts_eval:0\r\nnumber_of_cached_scripts:0\r\nnumber_of_functions:0\r\n\
-         number_of_libraries:0\r\nused_memory_vm_functions:0\r\nused_memory_vm_total:0\r\n\
-         used_memory_vm_total_human:0B\r\nused_memory_functions:0\r\nused_memory_scripts:0\r\n\
-         used_memory_scripts_human:0B\r\n\
+         used_memory_lua:{eval_vm}\r\nused_memory_vm_eval:{eval_vm}\r\nused_memory_lua_human:{}\r\n\
+         used_memory_scripts_eval:{scripts_eval}\r\nnumber_of_cached_scripts:{cached_scripts}\r\n\
+         number_of_functions:{}\r\nnumber_of_libraries:{}\r\n\
+         used_memory_vm_functions:{functions_vm}\r\nused_memory_vm_total:{vm_total}\r\n\
+         used_memory_vm_total_human:{}\r\nused_memory_functions:{functions_code}\r\n\
+         used_memory_scripts:{scripts_total}\r\nused_memory_scripts_human:{}\r\n\
          maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:noeviction\r\n\
          allocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\n\
          allocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\n\
@@ -67,6 +94,11 @@ pub fn render(ctx: &Ctx<'_>, out: &mut String) -> std::fmt::Result {
         percent(used, peak),
         percent(dataset, used.saturating_sub(startup)),
         super::info::human_bytes(total_system),
+        super::info::human_bytes(eval_vm),
+        state.functions.function_count(),
+        state.functions.len(),
+        super::info::human_bytes(vm_total),
+        super::info::human_bytes(scripts_total),
         super::info::human_bytes(maxmemory),
         ratio(active, used),
         diff(active, used),

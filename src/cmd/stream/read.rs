@@ -57,6 +57,9 @@ pub fn xread(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         Ok(r) => r,
         Err(e) => return e,
     };
+    if request.block_ms.is_some() && ctx.state.in_script() {
+        return Reply::error("ERR xread command is not allowed with BLOCK option from scripts");
+    }
     let after = match resolve_ids(ctx, request.keys, request.ids) {
         Ok(ids) => ids,
         Err(e) => return e,

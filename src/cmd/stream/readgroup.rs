@@ -200,6 +200,11 @@ pub fn xreadgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         Ok(r) => r,
         Err(e) => return e,
     };
+    if request.block_ms.is_some() && ctx.state.in_script() {
+        return Reply::error(
+            "ERR xreadgroup command is not allowed with BLOCK option from scripts",
+        );
+    }
     match run(ctx, &request) {
         Ok(Some(reply)) => return reply,
         Ok(None) => {}

@@ -30,6 +30,8 @@ impl ReplicaConn<'_> {
         let mut durable_offsets = durable.as_ref().map(|d| d.subscribe_durable());
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
+            // A script holds the lock: waiting for it here would stall this thread.
+            server.script_ended().await;
             if let Err(end) = self.send_available(&mut cursor).await {
                 return end;
             }
@@ -50,6 +52,7 @@ impl ReplicaConn<'_> {
                 read = self.reader.read_buf(self.input) => match read {
                     Ok(0) => return ReplicaEnd::Closed,
                     Ok(_) => {
+                        server.script_ended().await;
                         if let Err(end) = process_acks(&server, self.id, self.input) {
                             return end;
                         }
@@ -57,6 +60,7 @@ impl ReplicaConn<'_> {
                     Err(source) => return ReplicaEnd::Io { context: "read error", source },
                 },
                 _ = tick.tick() => {
+                    server.script_ended().await;
                     if let Some(seconds) = ack_overdue(&server, self.id) {
                         return ReplicaEnd::AckTimeout(seconds);
                     }

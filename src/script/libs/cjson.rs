@@ -2,12 +2,41 @@
 //! `%.14g`, `/` escaped, an empty table encoded as an object, sparse arrays refused, object
 //! keys in the table's own iteration order, `null` decoded as `cjson.null`.
 
+use std::sync::Arc;
+
 use mlua::{Lua, Table, Value, Variadic};
+use parking_lot::Mutex;
 
 use crate::resp::float::format_g;
 
-/// Deepest nesting encoded or decoded (lua-cjson's default).
+/// Deepest nesting encoded or decoded by default (lua-cjson's).
 const NESTING_MAX: usize = 1000;
+
+/// What `cjson.encode_max_depth` and friends set: per VM, kept across scripts as in Redis.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    encode_max_depth: usize,
+    decode_max_depth: usize,
+    encode_invalid_numbers: bool,
+    encode_keep_buffer: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            encode_max_depth: NESTING_MAX,
+            decode_max_depth: NESTING_MAX,
+            encode_invalid_numbers: false,
+            encode_keep_buffer: true,
+        }
+    }
+}
+
+/// Encoding state: the settings in force and the nesting reached.
+#[derive(Clone, Copy)]
+struct Encoding {
+    settings: Settings,
+}
 /// An array whose largest index exceeds this many times its element count (and 10) is
 /// "excessively sparse" (lua-cjson's `encode_sparse_ratio` and `encode_sparse_safe`).
 const SPARSE_RATIO: usize = 2;
@@ -19,23 +48,29 @@ fn null() -> Value {
 }
 
 pub fn register(lua: &Lua, table: &Table) -> mlua::Result<()> {
+    let settings = Arc::new(Mutex::new(Settings::default()));
+    let current = Arc::clone(&settings);
     table.raw_set(
         "encode",
-        lua.create_function(|lua, args: Variadic<Value>| {
+        lua.create_function(move |lua, args: Variadic<Value>| {
             if args.len() != 1 {
                 return Err(super::raise(
                     lua,
                     "bad argument #1 to 'encode' (expected 1 argument)",
                 ));
             }
+            let encoding = Encoding {
+                settings: *current.lock(),
+            };
             let mut out = Vec::new();
-            encode(&args[0], 0, &mut out).map_err(|e| super::raise(lua, e))?;
+            encode(encoding, &args[0], 0, &mut out).map_err(|e| super::raise(lua, e))?;
             lua.create_string(&out)
         })?,
     )?;
+    let current = Arc::clone(&settings);
     table.raw_set(
         "decode",
-        lua.create_function(|lua, args: Variadic<Value>| {
+        lua.create_function(move |lua, args: Variadic<Value>| {
             let text = match args.first() {
                 Some(Value::String(s)) if args.len() == 1 => s.as_bytes().to_vec(),
                 Some(Value::Integer(i)) if args.len() == 1 => i.to_string().into_bytes(),
@@ -47,24 +82,83 @@ pub fn register(lua: &Lua, table: &Table) -> mlua::Result<()> {
                     ));
                 }
             };
-            Decoder::new(lua, &text)
+            let max_depth = current.lock().decode_max_depth;
+            Decoder::new(lua, &text, max_depth)
                 .decode_document()
                 .map_err(|e| super::raise(lua, e))
         })?,
     )?;
+    register_setting(lua, table, &settings, "encode_max_depth", |s, v| {
+        if let Some(depth) = v.and_then(depth_arg) {
+            s.encode_max_depth = depth;
+        }
+        Value::Number(s.encode_max_depth as f64)
+    })?;
+    register_setting(lua, table, &settings, "decode_max_depth", |s, v| {
+        if let Some(depth) = v.and_then(depth_arg) {
+            s.decode_max_depth = depth;
+        }
+        Value::Number(s.decode_max_depth as f64)
+    })?;
+    register_setting(lua, table, &settings, "encode_invalid_numbers", |s, v| {
+        if let Some(Value::Boolean(on)) = v {
+            s.encode_invalid_numbers = *on;
+        }
+        Value::Boolean(s.encode_invalid_numbers)
+    })?;
+    register_setting(lua, table, &settings, "encode_keep_buffer", |s, v| {
+        if let Some(Value::Boolean(on)) = v {
+            s.encode_keep_buffer = *on;
+        }
+        Value::Boolean(s.encode_keep_buffer)
+    })?;
     table.raw_set("null", null())?;
+    table.raw_set("_NAME", "cjson")?;
+    table.raw_set("_VERSION", "2.1.0")?;
     Ok(())
 }
 
-fn encode(value: &Value, depth: usize, out: &mut Vec<u8>) -> Result<(), String> {
+/// A depth setting: a whole number of at least 1.
+fn depth_arg(value: &Value) -> Option<usize> {
+    match value {
+        Value::Integer(i) => usize::try_from(*i).ok().filter(|&d| d >= 1),
+        Value::Number(n) if *n >= 1.0 => usize::try_from(crate::util::num::i64_saturating(*n)).ok(),
+        _ => None,
+    }
+}
+
+/// A `cjson.<name>([value])` setting: sets it when given, returns what is in force.
+fn register_setting(
+    lua: &Lua,
+    table: &Table,
+    settings: &Arc<Mutex<Settings>>,
+    name: &'static str,
+    apply: fn(&mut Settings, Option<&Value>) -> Value,
+) -> mlua::Result<()> {
+    let settings = Arc::clone(settings);
+    table.raw_set(
+        name,
+        lua.create_function(move |_, args: Variadic<Value>| {
+            let mut settings = settings.lock();
+            Ok(apply(&mut settings, args.first()))
+        })?,
+    )
+}
+
+fn encode(
+    encoding: Encoding,
+    value: &Value,
+    depth: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     match value {
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(ud) if ud.0.is_null() => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Integer(i) => encode_number(*i as f64, out)?,
-        Value::Number(n) => encode_number(*n, out)?,
+        Value::Integer(i) => encode_number(encoding, *i as f64, out)?,
+        Value::Number(n) => encode_number(encoding, *n, out)?,
         Value::String(s) => encode_string(&s.as_bytes(), out),
-        Value::Table(t) => encode_table(t, depth + 1, out)?,
+        Value::Table(t) => encode_table(encoding, t, depth + 1, out)?,
         other => {
             return Err(format!(
                 "Cannot serialise {}: type not supported",
@@ -75,9 +169,25 @@ fn encode(value: &Value, depth: usize, out: &mut Vec<u8>) -> Result<(), String> 
     Ok(())
 }
 
-fn encode_number(n: f64, out: &mut Vec<u8>) -> Result<(), String> {
+fn encode_number(encoding: Encoding, n: f64, out: &mut Vec<u8>) -> Result<(), String> {
     if !n.is_finite() {
-        return Err("Cannot serialise number: must not be NaN or Inf".into());
+        if !encoding.settings.encode_invalid_numbers {
+            return Err("Cannot serialise number: must not be NaN or Inf".into());
+        }
+        // As printf writes them.
+        let text: &[u8] = if n.is_nan() {
+            if n.is_sign_negative() {
+                b"-nan"
+            } else {
+                b"nan"
+            }
+        } else if n > 0.0 {
+            b"inf"
+        } else {
+            b"-inf"
+        };
+        out.extend_from_slice(text);
+        return Ok(());
     }
     out.extend_from_slice(format_g(n, 14).as_bytes());
     Ok(())
@@ -128,8 +238,13 @@ fn array_length(t: &Table) -> Result<Option<usize>, String> {
     Ok((max > 0).then_some(max))
 }
 
-fn encode_table(t: &Table, depth: usize, out: &mut Vec<u8>) -> Result<(), String> {
-    if depth > NESTING_MAX {
+fn encode_table(
+    encoding: Encoding,
+    t: &Table,
+    depth: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    if depth > encoding.settings.encode_max_depth {
         return Err(format!("Cannot serialise, excessive nesting ({depth})"));
     }
     if let Some(len) = array_length(t)? {
@@ -139,7 +254,7 @@ fn encode_table(t: &Table, depth: usize, out: &mut Vec<u8>) -> Result<(), String
                 out.push(b',');
             }
             let item: Value = t.raw_get(i).map_err(|e| e.to_string())?;
-            encode(&item, depth, out)?;
+            encode(encoding, &item, depth, out)?;
         }
         out.push(b']');
         return Ok(());
@@ -156,18 +271,18 @@ fn encode_table(t: &Table, depth: usize, out: &mut Vec<u8>) -> Result<(), String
             Value::String(s) => encode_string(&s.as_bytes(), out),
             Value::Integer(i) => {
                 out.push(b'"');
-                encode_number(*i as f64, out)?;
+                encode_number(encoding, *i as f64, out)?;
                 out.push(b'"');
             }
             Value::Number(n) => {
                 out.push(b'"');
-                encode_number(*n, out)?;
+                encode_number(encoding, *n, out)?;
                 out.push(b'"');
             }
             _ => return Err("Cannot serialise table: table key must be a number or string".into()),
         }
         out.push(b':');
-        encode(&item, depth, out)?;
+        encode(encoding, &item, depth, out)?;
     }
     out.push(b'}');
     Ok(())
@@ -180,6 +295,7 @@ struct Decoder<'t> {
     text: &'t [u8],
     at: usize,
     depth: usize,
+    max_depth: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -222,12 +338,13 @@ enum Lexed {
 }
 
 impl<'t> Decoder<'t> {
-    fn new(lua: &'t Lua, text: &'t [u8]) -> Decoder<'t> {
+    fn new(lua: &'t Lua, text: &'t [u8], max_depth: usize) -> Decoder<'t> {
         Decoder {
             lua,
             text,
             at: 0,
             depth: 0,
+            max_depth,
         }
     }
 
@@ -269,7 +386,7 @@ impl<'t> Decoder<'t> {
 
     fn enter(&mut self, at: usize) -> Result<(), String> {
         self.depth += 1;
-        if self.depth > NESTING_MAX {
+        if self.depth > self.max_depth {
             return Err(format!(
                 "Found too many nested data structures ({}) at character {}",
                 self.depth,
@@ -471,11 +588,14 @@ mod tests {
     use super::*;
 
     fn roundtrip(lua: &Lua, json: &str) -> String {
-        let value = Decoder::new(lua, json.as_bytes())
+        let value = Decoder::new(lua, json.as_bytes(), NESTING_MAX)
             .decode_document()
             .unwrap();
         let mut out = Vec::new();
-        encode(&value, 0, &mut out).unwrap();
+        let encoding = Encoding {
+            settings: Settings::default(),
+        };
+        encode(encoding, &value, 0, &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -497,7 +617,7 @@ mod tests {
     fn errors_name_the_token_and_character() {
         let lua = Lua::new();
         let err = |json: &str| {
-            Decoder::new(&lua, json.as_bytes())
+            Decoder::new(&lua, json.as_bytes(), NESTING_MAX)
                 .decode_document()
                 .unwrap_err()
         };
