@@ -237,3 +237,115 @@ fn a_redis_masters_scripts_reach_a_sluice_replica() {
     wait_in_sync(&mut master, &mut replica, SYNC_LIMIT);
     assert_same_data(&mut master, &mut replica, 16);
 }
+
+const LIBRARY: &str = "#!lua name=counters\n\
+redis.register_function('bump', function(keys) return redis.call('incr', keys[1]) end)\n\
+redis.register_function{function_name='peek', callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}}";
+
+/// The libraries a server lists: each library's fields, its functions in name order (the
+/// order of a library's functions in FUNCTION LIST is a hash table's).
+fn libraries(client: &mut Client) -> Vec<String> {
+    let listed = client.cmd(&["FUNCTION", "LIST", "WITHCODE"]);
+    let mut out: Vec<String> = listed
+        .items()
+        .unwrap_or_default()
+        .iter()
+        .map(|library| {
+            let fields = library.items().unwrap_or_default();
+            fields
+                .iter()
+                .map(|field| match field.items() {
+                    Some(functions) => {
+                        let mut functions: Vec<String> =
+                            functions.iter().map(|f| format!("{f:?}")).collect();
+                        functions.sort();
+                        functions.join(",")
+                    }
+                    None => format!("{field:?}"),
+                })
+                .collect::<Vec<_>>()
+                .join(";")
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn functions_survive_restart_full_sync_and_reload() {
+    if !common::redis_available("functions_survive_restart_full_sync_and_reload") {
+        return;
+    }
+    // sluice → restart → redis-server replica (full sync) → FUNCTION LOAD propagates.
+    let mut master_server = ServerProcess::sluice(&[]);
+    let mut master = master_server.client();
+    assert_eq!(
+        master.cmd(&["FUNCTION", "LOAD", LIBRARY]).text().as_deref(),
+        Some("counters")
+    );
+    assert_eq!(master.cmd(&["FCALL", "bump", "1", "c"]).int(), Some(1));
+    master.cmd(&["SAVE"]);
+    master_server.restart();
+    common::compare::wait_loaded(&master_server);
+    let mut master = master_server.client();
+    assert_eq!(master.cmd(&["FCALL", "bump", "1", "c"]).int(), Some(2));
+    assert_eq!(
+        master.cmd(&["DEBUG", "RELOAD"]).text().as_deref(),
+        Some("OK")
+    );
+    assert_eq!(
+        master
+            .cmd(&["FCALL_RO", "peek", "1", "c"])
+            .text()
+            .as_deref(),
+        Some("2")
+    );
+
+    let port = master_server.port.to_string();
+    let redis_replica_server = ServerProcess::redis(&["--replicaof", "127.0.0.1", &port]);
+    let mut redis_replica = redis_replica_server.client();
+    wait_in_sync(&mut master, &mut redis_replica, SYNC_LIMIT);
+    assert_eq!(libraries(&mut redis_replica), libraries(&mut master));
+    assert_eq!(
+        redis_replica
+            .cmd(&["FCALL_RO", "peek", "1", "c"])
+            .text()
+            .as_deref(),
+        Some("2")
+    );
+    master.cmd(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=more\nredis.register_function('two', function() return 2 end)",
+    ]);
+    master.cmd(&["FUNCTION", "DELETE", "counters"]);
+    wait_in_sync(&mut master, &mut redis_replica, SYNC_LIMIT);
+    assert_eq!(libraries(&mut redis_replica), libraries(&mut master));
+
+    // redis-server master with functions → sluice replica (full sync, then the stream).
+    let redis_master_server = ServerProcess::redis(&[]);
+    let mut redis_master = redis_master_server.client();
+    redis_master.cmd(&["FUNCTION", "LOAD", LIBRARY]);
+    redis_master.cmd(&["FCALL", "bump", "1", "c"]);
+    let redis_port = redis_master_server.port.to_string();
+    let sluice_replica_server = ServerProcess::sluice(&["--replicaof", "127.0.0.1", &redis_port]);
+    let mut sluice_replica = sluice_replica_server.client();
+    wait_in_sync(&mut redis_master, &mut sluice_replica, SYNC_LIMIT);
+    assert_eq!(libraries(&mut sluice_replica), libraries(&mut redis_master));
+    assert_eq!(
+        sluice_replica
+            .cmd(&["FCALL_RO", "peek", "1", "c"])
+            .text()
+            .as_deref(),
+        Some("1")
+    );
+    redis_master.cmd(&["FUNCTION", "FLUSH"]);
+    redis_master.cmd(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=more\nredis.register_function('two', function() return 2 end)",
+    ]);
+    wait_in_sync(&mut redis_master, &mut sluice_replica, SYNC_LIMIT);
+    assert_eq!(libraries(&mut sluice_replica), libraries(&mut redis_master));
+    assert_same_data(&mut redis_master, &mut sluice_replica, 16);
+}

@@ -440,6 +440,8 @@ fn records_around(durable: &DurableLog, offset: u64) -> (Option<ReplId>, Option<
 
 /// Swaps the loaded data in (the server stays marked as loading).
 fn install_data(state: &mut State, loaded: Loaded, path: &Path, seconds: f64) {
+    let watch = std::sync::Arc::default();
+    state.functions = crate::script::library::from_codes(&loaded.functions, &watch);
     let old = std::mem::replace(&mut state.dbs, loaded.dbs);
     // Nothing could be written while loading: the old databases are empty.
     drop(old);

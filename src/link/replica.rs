@@ -884,8 +884,11 @@ impl Link {
             keys_already_expired,
             empty_keys_skipped,
             stream_db,
+            functions,
             ..
         } = loaded;
+        // Compiled before the lock is taken: the master's libraries replace ours.
+        let functions = crate::script::library::from_codes(&functions, &self.server.script_watch);
         let old = {
             let mut state = self.server.state.lock();
             if state.repl.master_epoch != self.epoch || state.repl.master.is_none() {
@@ -894,6 +897,7 @@ impl Link {
                 return Err(LinkEnd::Stale);
             }
             let old = std::mem::replace(&mut state.dbs, dbs);
+            state.functions = functions;
             state.repl.restart_history(replid, offset, stream_db);
             // Every watched key may have changed.
             state.watches.touch_db(None, |_, _| true);
@@ -1128,7 +1132,7 @@ impl LoaderThread {
         outcome.map_err(|e| {
             let refused = matches!(
                 e,
-                LoadError::UnsupportedType { .. } | LoadError::Functions | LoadError::DbOutOfRange { .. }
+                LoadError::UnsupportedType { .. } | LoadError::DbOutOfRange { .. }
             );
             LinkEnd::Retry {
                 reason: format!(

@@ -4,10 +4,15 @@
 //! function VM, which follows the registry by its generation.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
+use super::ScriptEngine;
+use super::engine::RegisteredFunction;
 use super::flags::ScriptFlags;
+use super::watch::ScriptWatch;
 
 /// The only engine Redis 7.0 has.
 pub const ENGINE_NAME: &str = "LUA";
@@ -97,6 +102,14 @@ pub struct Libraries {
     generation: u64,
 }
 
+/// Generations come from one counter, so that two registries never share one (a VM built
+/// for one is never taken for the other's).
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    NEXT_GENERATION.fetch_add(1, Ordering::Relaxed)
+}
+
 impl Libraries {
     pub fn generation(&self) -> u64 {
         self.generation
@@ -151,7 +164,7 @@ impl Libraries {
             self.function_owner.insert(function.clone(), key.clone());
         }
         self.libraries.insert(key, library);
-        self.generation += 1;
+        self.generation = next_generation();
     }
 
     pub fn remove(&mut self, name: &str) -> Option<Library> {
@@ -159,20 +172,115 @@ impl Libraries {
         for function in library.functions.keys() {
             self.function_owner.remove(function);
         }
-        self.generation += 1;
+        self.generation = next_generation();
         Some(library)
     }
 
     pub fn clear(&mut self) {
         self.libraries.clear();
         self.function_owner.clear();
-        self.generation += 1;
+        self.generation = next_generation();
     }
 
     /// Every library's code, for snapshots and FUNCTION DUMP.
     pub fn codes(&self) -> Vec<Bytes> {
         self.libraries.values().map(|l| l.code.clone()).collect()
     }
+}
+
+/// A library compiled and checked, ready to be added to the registry.
+pub struct Compiled {
+    pub library: Library,
+    pub registered: Vec<RegisteredFunction>,
+}
+
+/// Compiles `code` in `engine` as a new library, checked against `libraries`: its header,
+/// its name, the functions it registers and theirs. Errors are Redis's texts without `ERR `.
+pub fn compile(
+    engine: &ScriptEngine,
+    libraries: &Libraries,
+    code: &Bytes,
+    replace: bool,
+    timeout: Option<std::time::Duration>,
+) -> Result<Compiled, String> {
+    let header = parse_header(code)?;
+    if !valid_name(&header.name) {
+        return Err("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".into());
+    }
+    if !header.engine.eq_ignore_ascii_case(ENGINE_NAME) {
+        return Err(format!("Engine '{}' not found", header.engine));
+    }
+    if libraries.get(&header.name).is_some() && !replace {
+        return Err(format!("Library '{}' already exists", header.name));
+    }
+    let registered = engine.create_library(&code[header.len_bytes..], timeout)?;
+    if registered.is_empty() {
+        return Err("No functions registered".into());
+    }
+    let names: Vec<String> = registered.iter().map(|f| f.name.clone()).collect();
+    if let Some(taken) = libraries.colliding_function(&header.name, &names) {
+        return Err(format!("Function {taken} already exists"));
+    }
+    let functions = registered
+        .iter()
+        .map(|f| {
+            (
+                name_key(&f.name),
+                FunctionMeta {
+                    name: f.name.clone(),
+                    description: f.description.clone(),
+                    flags: f.flags,
+                },
+            )
+        })
+        .collect::<BTreeMap<_, _>>();
+    Ok(Compiled {
+        library: Library {
+            name: header.name,
+            code: code.clone(),
+            functions,
+        },
+        registered,
+    })
+}
+
+/// A fresh function VM holding every library of `libraries`.
+pub fn build_vm(libraries: &Libraries, watch: &Arc<ScriptWatch>) -> Result<ScriptEngine, String> {
+    let mut engine = ScriptEngine::new(Arc::clone(watch)).map_err(|e| e.to_string())?;
+    for library in libraries.iter() {
+        let header = parse_header(&library.code)?;
+        match engine.create_library(&library.code[header.len_bytes..], None) {
+            Ok(registered) => engine.install_library(&[], registered),
+            // The registry only holds libraries that loaded: this is a bug or a VM out
+            // of memory. The library stays listed; its functions answer not found.
+            Err(e) => tracing::warn!("function library {} does not load: {e}", library.name),
+        }
+    }
+    engine.set_libraries_generation(libraries.generation());
+    Ok(engine)
+}
+
+/// A library compiled in a scratch VM to learn its functions (a payload's, a snapshot's).
+pub fn compile_alone(
+    restored: &Libraries,
+    code: &Bytes,
+    watch: &Arc<ScriptWatch>,
+) -> Result<Library, String> {
+    let scratch = ScriptEngine::new(Arc::clone(watch)).map_err(|e| e.to_string())?;
+    Ok(compile(&scratch, restored, code, false, None)?.library)
+}
+
+/// The registry of the libraries a snapshot holds, each compiled to learn its functions.
+/// A library that does not load is reported and left out.
+pub fn from_codes(codes: &[Bytes], watch: &Arc<ScriptWatch>) -> Libraries {
+    let mut libraries = Libraries::default();
+    for code in codes {
+        match compile_alone(&libraries, code, watch) {
+            Ok(library) => libraries.insert(library),
+            Err(e) => tracing::warn!("a function library in the snapshot does not load: {e}"),
+        }
+    }
+    libraries
 }
 
 #[cfg(test)]

@@ -28,10 +28,6 @@ pub enum LoadError {
         type_name: &'static str,
     },
     #[error(
-        "the dataset holds function libraries, which sluice does not serve: the dataset is refused (nothing is dropped)"
-    )]
-    Functions,
-    #[error(
         "the dataset uses db {db} but this server has {databases} databases (config 'databases')"
     )]
     DbOutOfRange { db: u32, databases: usize },
@@ -97,6 +93,8 @@ pub struct Loaded {
     pub rdb_version: Option<u32>,
     /// Bytes of the RDB (up to and including its CRC).
     pub rdb_bytes: u64,
+    /// Function libraries' code, to be compiled into the registry on install.
+    pub functions: Vec<Bytes>,
 }
 
 /// Builds databases from RDB input pushed in chunks of any size.
@@ -112,6 +110,7 @@ pub struct Loader {
     selected_db: Option<usize>,
     repl_id: Option<String>,
     repl_offset: Option<u64>,
+    functions: Vec<Bytes>,
     now_ms: u64,
     failed: Option<LoadError>,
 }
@@ -133,6 +132,7 @@ impl Loader {
             selected_db: None,
             repl_id: None,
             repl_offset: None,
+            functions: Vec::new(),
             now_ms: crate::server::unix_time_ms(),
             failed: None,
         }
@@ -170,7 +170,8 @@ impl Loader {
                     db.reserve(db_size);
                 }
             }
-            Item::Function(_) => return Err(LoadError::Functions),
+            // The input's buffer is not kept: the code is copied out of it.
+            Item::Function(code) => self.functions.push(Bytes::copy_from_slice(&code)),
             Item::Entry(entry) => self.entry(entry)?,
             Item::SlotInfo { .. } | Item::End(_) => {}
         }
@@ -275,6 +276,7 @@ impl Loader {
             stream_db: self.stream_db,
             repl_id: self.repl_id,
             repl_offset: self.repl_offset,
+            functions: self.functions,
         })
     }
 }

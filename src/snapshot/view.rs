@@ -24,6 +24,8 @@ pub struct Snapshot {
     /// The durable log `offset` refers to: a file written from this snapshot becomes its
     /// replay base once the log is durable past `offset`.
     pub durable: Option<std::sync::Arc<crate::durable::DurableLog>>,
+    /// Function libraries' code (FUNCTION LOAD), saved before the keys as Redis saves them.
+    pub functions: Vec<Bytes>,
 }
 
 /// Takes a snapshot at the current end of the log. The caller holds the lock; the cost is one
@@ -40,6 +42,7 @@ pub fn take(state: &mut State) -> Snapshot {
         ctime_secs: crate::server::unix_time_ms() / 1000,
         keys: state.dbs.iter().map(|db| db.len() as u64).sum(),
         durable: state.repl.durable.clone(),
+        functions: state.functions.codes(),
     }
 }
 
@@ -53,6 +56,9 @@ pub fn encode(
     let field_times = has_field_times(snapshot);
     let mut encoder = Encoder::new(with_version(options, field_times));
     encoder.write_snapshot_aux(&aux(snapshot));
+    for code in &snapshot.functions {
+        encoder.write_function(code);
+    }
     for (index, db) in snapshot.dbs.iter().enumerate() {
         if db.keys == 0 {
             continue;

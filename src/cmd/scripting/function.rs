@@ -5,7 +5,6 @@
 //! snapshot loaded, FUNCTION RESTORE). The commands that change libraries reach replicas as
 //! they were sent, as in Redis.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,10 +13,7 @@ use super::eval::{ScriptCall, refusal_before_run, run_script};
 use crate::cmd::{Ctx, errors};
 use crate::resp::Reply;
 use crate::script::ScriptEngine;
-use crate::script::engine::RegisteredFunction;
-use crate::script::library::{
-    ENGINE_NAME, FunctionMeta, Libraries, Library, name_key, parse_header, valid_name,
-};
+use crate::script::library::{self, ENGINE_NAME, FunctionMeta, Libraries};
 use crate::script::watch::{ScriptKind, ScriptWatch};
 use crate::server::Effect;
 
@@ -34,26 +30,12 @@ fn synced<'e>(
         .as_ref()
         .is_none_or(|engine| engine.libraries_generation() != libraries.generation());
     if stale {
-        *slot = Some(build_vm(libraries, watch).map_err(|e| Reply::error(format!("ERR {e}")))?);
+        *slot = Some(
+            library::build_vm(libraries, watch).map_err(|e| Reply::error(format!("ERR {e}")))?,
+        );
     }
     slot.as_mut()
         .ok_or_else(|| Reply::error("ERR the Lua VM is not available"))
-}
-
-/// A fresh function VM holding every library of `libraries`.
-fn build_vm(libraries: &Libraries, watch: &Arc<ScriptWatch>) -> Result<ScriptEngine, String> {
-    let mut engine = ScriptEngine::new(Arc::clone(watch)).map_err(|e| e.to_string())?;
-    for library in libraries.iter() {
-        let header = parse_header(&library.code)?;
-        match engine.create_library(&library.code[header.len_bytes..], None) {
-            Ok(registered) => engine.install_library(&[], registered),
-            // The registry only holds libraries that loaded: this is a bug or a VM out
-            // of memory. The library stays listed; its functions answer not found.
-            Err(e) => tracing::warn!("function library {} does not load: {e}", library.name),
-        }
-    }
-    engine.set_libraries_generation(libraries.generation());
-    Ok(engine)
 }
 
 pub fn function(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
@@ -82,61 +64,6 @@ fn propagate(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     });
 }
 
-/// A library compiled and checked, ready to be added to the registry.
-struct Compiled {
-    library: Library,
-    registered: Vec<RegisteredFunction>,
-}
-
-/// Compiles `code` in `engine` as a new library (checking it against `libraries`).
-fn compile(
-    engine: &ScriptEngine,
-    libraries: &Libraries,
-    code: &Bytes,
-    replace: bool,
-    timeout: Option<std::time::Duration>,
-) -> Result<Compiled, String> {
-    let header = parse_header(code)?;
-    if !valid_name(&header.name) {
-        return Err("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".into());
-    }
-    if !header.engine.eq_ignore_ascii_case(ENGINE_NAME) {
-        return Err(format!("Engine '{}' not found", header.engine));
-    }
-    if libraries.get(&header.name).is_some() && !replace {
-        return Err(format!("Library '{}' already exists", header.name));
-    }
-    let registered = engine.create_library(&code[header.len_bytes..], timeout)?;
-    if registered.is_empty() {
-        return Err("No functions registered".into());
-    }
-    let names: Vec<String> = registered.iter().map(|f| f.name.clone()).collect();
-    if let Some(taken) = libraries.colliding_function(&header.name, &names) {
-        return Err(format!("Function {taken} already exists"));
-    }
-    let functions = registered
-        .iter()
-        .map(|f| {
-            (
-                name_key(&f.name),
-                FunctionMeta {
-                    name: f.name.clone(),
-                    description: f.description.clone(),
-                    flags: f.flags,
-                },
-            )
-        })
-        .collect::<BTreeMap<_, _>>();
-    Ok(Compiled {
-        library: Library {
-            name: header.name,
-            code: code.clone(),
-            functions,
-        },
-        registered,
-    })
-}
-
 /// FUNCTION LOAD [REPLACE] code
 fn load(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let mut replace = false;
@@ -162,7 +89,7 @@ fn load(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     };
     // Redis's limit on a library's loading, except for what our master sent: that must load.
     let timeout = (!ctx.session.source.from_master()).then_some(LOAD_TIMEOUT);
-    let compiled = match compile(engine, &ctx.state.functions, code, replace, timeout) {
+    let compiled = match library::compile(engine, &ctx.state.functions, code, replace, timeout) {
         Ok(compiled) => compiled,
         Err(text) => return Reply::error(format!("ERR {text}")),
     };
@@ -395,7 +322,7 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let mut restored = Libraries::default();
     let watch = &ctx.server.script_watch;
     for code in &codes {
-        match restorable(&restored, code, watch) {
+        match library::compile_alone(&restored, code, watch) {
             Ok(library) => restored.insert(library),
             Err(text) => return Reply::error(format!("ERR {text}")),
         }
@@ -412,7 +339,7 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         }
         candidate.insert(library.clone());
     }
-    let vm = match build_vm(&candidate, watch) {
+    let vm = match library::build_vm(&candidate, watch) {
         Ok(vm) => vm,
         Err(text) => return Reply::error(format!("ERR {text}")),
     };
@@ -422,16 +349,6 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     *ctx.server.functions.lock() = Some(vm);
     propagate(ctx, argv);
     Reply::ok()
-}
-
-/// A library from a payload: compiled in a scratch VM to learn its functions.
-fn restorable(
-    restored: &Libraries,
-    code: &Bytes,
-    watch: &Arc<ScriptWatch>,
-) -> Result<Library, String> {
-    let scratch = ScriptEngine::new(Arc::clone(watch)).map_err(|e| e.to_string())?;
-    Ok(compile(&scratch, restored, code, false, None)?.library)
 }
 
 fn help() -> Reply {

@@ -95,7 +95,26 @@ fn reload(ctx: &mut Ctx<'_>, options: &[Bytes]) -> Reply {
             return Reply::error("ERR Error trying to load the RDB dump, check server logs.");
         }
     };
+    let libraries = crate::script::library::from_codes(&loaded.functions, &ctx.server.script_watch);
     let state = &mut *ctx.state;
+    if flush {
+        state.functions = libraries;
+    } else if !merge
+        && let Some(taken) = libraries
+            .iter()
+            .find(|library| state.functions.get(&library.name).is_some())
+    {
+        tracing::warn!(
+            "DEBUG RELOAD NOFLUSH: library {} already exists",
+            taken.name
+        );
+        return Reply::error("ERR Error trying to load the RDB dump, check server logs.");
+    } else {
+        // MERGE: a library in the file replaces ours of the same name.
+        for library in libraries.iter() {
+            state.functions.insert(library.clone());
+        }
+    }
     if flush {
         let old = std::mem::replace(&mut state.dbs, loaded.dbs);
         std::thread::spawn(move || drop(old));
