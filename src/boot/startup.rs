@@ -517,6 +517,7 @@ mod tests {
             repl_offset: Some(offset),
             rdb_version: Some(10),
             rdb_bytes: 0,
+            functions: Vec::new(),
         }
     }
 
