@@ -326,14 +326,7 @@ impl Connection {
                 self.script_running = true;
                 return Step::Continue;
             }
-            // A script may run long: the runtime's other tasks (other clients, answered BUSY
-            // meanwhile) move to another thread while this one runs it.
-            let step = if self.batch_runs_scripts() {
-                tokio::task::block_in_place(|| self.execute_pending())
-            } else {
-                self.execute_pending()
-            };
-            if let Step::Close(reason) = step {
+            if let Step::Close(reason) = self.execute_pending() {
                 return Step::Close(reason);
             }
             if self.blocked || self.paused {
@@ -354,27 +347,6 @@ impl Connection {
             return Step::Close(format!("protocol error: {e}"));
         }
         Step::Continue
-    }
-
-    /// Whether the batch about to run holds a script (EVAL, FCALL, or EXEC of a transaction
-    /// holding one).
-    fn batch_runs_scripts(&self) -> bool {
-        let runs_script = |argv: &[Bytes]| {
-            argv.first()
-                .is_some_and(|name| crate::cmd::scripting::runs_script(name))
-        };
-        self.pending.iter().any(|request| {
-            let argv = &self.args[request.args.clone()];
-            runs_script(argv)
-                || (argv
-                    .first()
-                    .is_some_and(|n| n.eq_ignore_ascii_case(b"exec"))
-                    && self
-                        .session
-                        .multi
-                        .as_ref()
-                        .is_some_and(|multi| multi.queued.iter().any(|q| runs_script(q))))
-        })
     }
 
     /// Executes queued requests under one lock acquisition until done, blocked, or at a limit.

@@ -26,6 +26,11 @@ pub const VM_MEMORY_BYTES_MAX: usize = 1 << 30;
 /// count).
 pub const HOOK_INSTRUCTIONS: u32 = 100_000;
 
+/// Runs between two explicit collection steps, and the step's size (Redis's
+/// `LUA_GC_CYCLE_PERIOD` for both).
+const GC_STEP_RUNS: u32 = 50;
+const GC_STEP_KBYTES: i32 = 50;
+
 /// The error a killed script ends with.
 const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 
@@ -105,6 +110,7 @@ pub struct ScriptEngine {
     call_outside: Function,
     /// Where KILL requests and the load deadline are read.
     watch: Arc<ScriptWatch>,
+    runs_since_gc_step: std::cell::Cell<u32>,
     scripts: HashMap<Sha1Hex, CachedScript>,
     /// Bytes of script bodies held (INFO's `used_memory_scripts_eval`).
     scripts_body_bytes: usize,
@@ -123,6 +129,7 @@ impl ScriptEngine {
         lua.set_hook(
             mlua::HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
             move |_, _| {
+                hook_watch.give_way_if_long();
                 if hook_watch.kill_requested() {
                     return Err(mlua::Error::external(RaisedError {
                         err: KILLED.to_string(),
@@ -165,6 +172,7 @@ impl ScriptEngine {
             redis_api,
             call_outside,
             watch,
+            runs_since_gc_step: std::cell::Cell::new(0),
             scripts: HashMap::new(),
             scripts_body_bytes: 0,
         })
@@ -316,9 +324,15 @@ impl ScriptEngine {
                 error_reply(&value, name)
             })
         });
-        // The arguments are garbage now; a small collection step per run keeps the VM from
-        // running long full cycles later (Redis steps its collector every 50 runs).
-        lua.gc_step_kbytes(1)?;
+        // Besides the collector's own pace, a step every GC_STEP_RUNS runs keeps it from
+        // falling behind on what each run leaves (Redis does the same).
+        let runs = self.runs_since_gc_step.get() + 1;
+        if runs >= GC_STEP_RUNS {
+            self.runs_since_gc_step.set(0);
+            lua.gc_step_kbytes(GC_STEP_KBYTES)?;
+        } else {
+            self.runs_since_gc_step.set(runs);
+        }
         result
     }
 

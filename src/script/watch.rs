@@ -59,6 +59,8 @@ pub struct ScriptWatch {
     kill: AtomicBool,
     /// While a library loads: the Unix ms by which it must be done (0: no limit).
     load_deadline_ms: AtomicU64,
+    /// The running script's thread gave its other tasks to another thread.
+    handed_off: AtomicBool,
     running: Mutex<Option<RunningScript>>,
 }
 
@@ -78,6 +80,7 @@ impl ScriptWatch {
         self.wrote.store(false, Ordering::SeqCst);
         self.from_master.store(from_master, Ordering::SeqCst);
         self.kill.store(false, Ordering::SeqCst);
+        self.handed_off.store(false, Ordering::SeqCst);
         let code = match kind {
             ScriptKind::Eval => EVAL,
             ScriptKind::Function => FUNCTION,
@@ -127,6 +130,23 @@ impl ScriptWatch {
         self.kill.load(Ordering::Acquire)
     }
 
+    /// Called by the VM's hook while a script runs: once it ran for [`HAND_OFF_AFTER_MS`]
+    /// (or half the busy threshold, if lower), the runtime's other tasks on this thread
+    /// (other clients, to be answered BUSY) move to another thread, once per script. Short
+    /// scripts, nearly all of them, never pay for it.
+    pub fn give_way_if_long(&self) {
+        if self.running().is_none() || self.handed_off.load(Ordering::Acquire) {
+            return;
+        }
+        let threshold = self.threshold_ms.load(Ordering::Acquire);
+        let after = HAND_OFF_AFTER_MS.min((threshold / 2).max(1));
+        if now_ms().saturating_sub(self.started_ms()) < after {
+            return;
+        }
+        self.handed_off.store(true, Ordering::Release);
+        hand_off_thread();
+    }
+
     /// A library starts loading and must be done by `deadline_ms`, or stops loading.
     pub fn set_load_deadline(&self, deadline_ms: Option<u64>) {
         self.load_deadline_ms
@@ -155,6 +175,21 @@ impl ScriptWatch {
         }
         self.kill.store(true, Ordering::Release);
         KillOutcome::Killed
+    }
+}
+
+/// How long a script runs before its thread hands the runtime's other tasks over.
+pub const HAND_OFF_AFTER_MS: u64 = 20;
+
+/// Hands the tokio worker this thread runs, and its queued tasks, to another thread, and
+/// keeps running the script here. `block_in_place` starts the other thread; the pause
+/// inside it lets that thread take the worker before this one could take it back.
+/// Outside a multi-thread runtime (start-up replay, tests) there is nothing to hand over.
+fn hand_off_thread() {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread {
+        tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(2)));
     }
 }
 

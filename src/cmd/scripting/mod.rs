@@ -81,20 +81,6 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-/// Whether a command named `name` runs a script.
-pub fn runs_script(name: &[u8]) -> bool {
-    [
-        &b"eval"[..],
-        b"evalsha",
-        b"eval_ro",
-        b"evalsha_ro",
-        b"fcall",
-        b"fcall_ro",
-    ]
-    .iter()
-    .any(|script| name.eq_ignore_ascii_case(script))
-}
-
 /// The reply to a request that arrives while a script has been running past
 /// `busy-reply-threshold`, made without the server lock (the script holds it): SCRIPT KILL,
 /// FUNCTION KILL and FUNCTION STATS are answered, other commands get BUSY, and those
