@@ -472,9 +472,12 @@ fn a_bad_file_stops_startup_with_a_clear_error() {
     assert_refused_at_startup(&corrupt, "Fatal error loading the DB file");
     assert_refused_at_startup(&good[..good.len() - 20], "Fatal error loading the DB file");
     assert_refused_at_startup(b"not an rdb file at all", "Fatal error loading the DB file");
+}
 
-    if redis_available("a_bad_file_stops_startup_with_a_clear_error") {
-        // Something sluice does not serve (a function library): refused, never dropped.
+#[test]
+fn a_file_holding_function_libraries_loads_them() {
+    if redis_available("a_file_holding_function_libraries_loads_them") {
+        // Redis 7.0 saves libraries with the FUNCTION2 opcode: they load with the keys.
         let redis_dir = TempDir::new("persist-function");
         let mut redis = ServerProcess::redis(&["--dir", &path_arg(redis_dir.path())]);
         let mut client = redis.client();
@@ -489,7 +492,32 @@ fn a_bad_file_stops_startup_with_a_clear_error() {
         drop(client);
         shutdown(&mut redis, &["NOSAVE"]);
         let file = std::fs::read(redis_dir.path().join("dump.rdb")).expect("reading dump.rdb");
-        assert_refused_at_startup(&file, "function libraries");
+        let dir = TempDir::new("persist-function-load");
+        std::fs::write(dir.path().join("dump.rdb"), &file).expect("writing dump.rdb");
+        let mut server = Spawned::start(dir.path(), dir.path());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut client = loop {
+            if let Ok(client) = Client::try_connect(server.port) {
+                break client;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no connection; log:\n{}",
+                server.log_text()
+            );
+            assert!(
+                server.exit_code_within(Duration::ZERO).is_none(),
+                "sluice exited; log:\n{}",
+                server.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while client.cmd(&["GET", "k"]).text().as_deref() != Some("v") {
+            assert!(Instant::now() < deadline, "the file's key never appeared");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(client.cmd(&["FCALL", "one", "0"]).int(), Some(1));
     }
 }
 
