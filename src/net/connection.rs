@@ -663,7 +663,10 @@ impl Connection {
             if watch.running().is_none() {
                 return Step::Continue;
             }
-            if let Some(kind) = watch.busy(unix_time_ms()) {
+            // A client that has not authenticated is answered nothing (and may kill
+            // nothing) before the script ends.
+            let may_answer = self.session.authenticated || !self.input_limits.requirepass_set;
+            if let Some(kind) = watch.busy(unix_time_ms()).filter(|_| may_answer) {
                 while let Some(request) = self.pending.front() {
                     let argv = &self.args[request.args.clone()];
                     let Some(reply) = crate::cmd::scripting::busy_reply(&watch, kind, argv) else {
