@@ -663,6 +663,7 @@ impl Connection {
             if watch.running().is_none() {
                 return Step::Continue;
             }
+            watch.tick();
             // A client that has not authenticated is answered nothing (and may kill
             // nothing) before the script ends.
             let may_answer = self.session.authenticated || !self.input_limits.requirepass_set;

@@ -59,8 +59,13 @@ pub struct ScriptWatch {
     kill: AtomicBool,
     /// While a library loads: the Unix ms by which it must be done (0: no limit).
     load_deadline_ms: AtomicU64,
-    /// The running script's thread gave its other tasks to another thread.
-    handed_off: AtomicBool,
+    /// Counted by tasks that wait for the running script (`Server::script_ended`): if it
+    /// moves, the runtime serves others and no hand-over is needed.
+    runtime_ticks: AtomicU64,
+    /// `runtime_ticks` when the hook last looked.
+    ticks_at_last_look: AtomicU64,
+    /// When the running script's thread last tried to hand its worker over (0: never).
+    last_hand_off_ms: AtomicU64,
     running: Mutex<Option<RunningScript>>,
 }
 
@@ -80,7 +85,9 @@ impl ScriptWatch {
         self.wrote.store(false, Ordering::SeqCst);
         self.from_master.store(from_master, Ordering::SeqCst);
         self.kill.store(false, Ordering::SeqCst);
-        self.handed_off.store(false, Ordering::SeqCst);
+        self.last_hand_off_ms.store(0, Ordering::SeqCst);
+        self.ticks_at_last_look
+            .store(self.runtime_ticks.load(Ordering::SeqCst), Ordering::SeqCst);
         let code = match kind {
             ScriptKind::Eval => EVAL,
             ScriptKind::Function => FUNCTION,
@@ -130,20 +137,36 @@ impl ScriptWatch {
         self.kill.load(Ordering::Acquire)
     }
 
+    /// A task waiting for the script saw it still running: the runtime is alive.
+    pub fn tick(&self) {
+        self.runtime_ticks.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Called by the VM's hook while a script runs: once it ran for [`HAND_OFF_AFTER_MS`]
-    /// (or half the busy threshold, if lower), the runtime's other tasks on this thread
-    /// (other clients, to be answered BUSY) move to another thread, once per script. Short
-    /// scripts, nearly all of them, never pay for it.
+    /// (or half the busy threshold, if lower), if no task of the runtime has run since the
+    /// hook last looked, this thread hands its tokio worker and the tasks queued on it
+    /// (other clients, to be answered BUSY) to another thread; it tries again every
+    /// [`HAND_OFF_RETRY_MS`] while the runtime stays stuck (a hand-over can lose the race
+    /// for the worker on a loaded machine). Short scripts, nearly all of them, never pay.
     pub fn give_way_if_long(&self) {
-        if self.running().is_none() || self.handed_off.load(Ordering::Acquire) {
+        if self.running().is_none() {
             return;
         }
+        let now = now_ms();
         let threshold = self.threshold_ms.load(Ordering::Acquire);
         let after = HAND_OFF_AFTER_MS.min((threshold / 2).max(1));
-        if now_ms().saturating_sub(self.started_ms()) < after {
+        if now.saturating_sub(self.started_ms()) < after {
             return;
         }
-        self.handed_off.store(true, Ordering::Release);
+        let ticks = self.runtime_ticks.load(Ordering::Acquire);
+        if self.ticks_at_last_look.swap(ticks, Ordering::AcqRel) != ticks {
+            return;
+        }
+        let last = self.last_hand_off_ms.load(Ordering::Acquire);
+        if last != 0 && now.saturating_sub(last) < HAND_OFF_RETRY_MS {
+            return;
+        }
+        self.last_hand_off_ms.store(now, Ordering::Release);
         hand_off_thread();
     }
 
@@ -180,6 +203,8 @@ impl ScriptWatch {
 
 /// How long a script runs before its thread hands the runtime's other tasks over.
 pub const HAND_OFF_AFTER_MS: u64 = 20;
+/// How soon a hand-over that did not take is tried again.
+pub const HAND_OFF_RETRY_MS: u64 = 10;
 
 /// Hands the tokio worker this thread runs, and its queued tasks, to another thread, and
 /// keeps running the script here. `block_in_place` starts the other thread; the pause

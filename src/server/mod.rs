@@ -246,6 +246,7 @@ impl Server {
     /// it the clients that should be answered BUSY meanwhile.
     pub async fn script_ended(&self) {
         while self.script_watch.running().is_some() {
+            self.script_watch.tick();
             tokio::time::sleep(SCRIPT_POLL).await;
         }
     }
