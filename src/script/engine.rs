@@ -476,8 +476,8 @@ fn string_array(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
     Ok(table)
 }
 
-/// The running script's dispatcher for the rarer calls: `op` 1 runs a command, 2 is
-/// redis.setresp, 3 redis.set_repl, 4 redis.acl_check_cmd. Returns ok and a value, or
+/// The running script's dispatcher for the rarer calls (redis.call and redis.pcall are
+/// bound per run): `op` 2 is redis.setresp, 3 redis.set_repl, 4 redis.acl_check_cmd. Returns ok and a value, or
 /// false and an error table (raised by the Lua side, or returned by pcall).
 fn dispatch(
     lua: &Lua,
@@ -495,7 +495,6 @@ fn dispatch(
     };
     let rest = &args[1.min(args.len())..];
     match op {
-        1 => run_command(lua, rest, host, protocol.get()),
         2 => {
             if rest.len() != 1 {
                 return failed("redis.setresp() requires one argument.");

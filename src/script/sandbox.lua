@@ -84,6 +84,17 @@ redis.debug = function() end
 -- pcall catches Redis's error tables as their text, as Redis 7.0's own pcall does; errors
 -- raised by the engine's native functions become their text too.
 local killed = internal.killed
+
+-- The text of a Redis error table or of an error raised by native code; nil for others.
+local function redis_error_text(err)
+    if type(err) == 'table' and type(err.err) == 'string' then
+        return err.err
+    end
+    if type(err) == 'userdata' then
+        return error_text(err)
+    end
+end
+
 local function caught(ok, ...)
     if ok then
         return ok, ...
@@ -92,13 +103,7 @@ local function caught(ok, ...)
     if killed() then
         error(err, 0)
     end
-    if type(err) == 'table' and type(err.err) == 'string' then
-        return false, err.err
-    end
-    if type(err) == 'userdata' then
-        return false, error_text(err)
-    end
-    return false, err
+    return false, redis_error_text(err) or err
 end
 G.pcall = function(...)
     return caught(pcall(...))
@@ -328,13 +333,7 @@ local function load_library(f)
     if ok then
         return true, registered
     end
-    if type(err) == 'table' and type(err.err) == 'string' then
-        return false, err.err
-    end
-    if type(err) == 'userdata' then
-        return false, error_text(err)
-    end
-    return false, 'ERR ' .. tostring(err)
+    return false, redis_error_text(err) or ('ERR ' .. tostring(err))
 end
 
 return run, env, run_with, load_library
