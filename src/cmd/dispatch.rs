@@ -222,7 +222,7 @@ fn pushes_of(reply: Reply) -> Option<Reply> {
 }
 
 /// Commands whose first argument names a subcommand; Redis reports them as `name|sub`.
-fn has_subcommands(name: &str) -> bool {
+pub fn has_subcommands(name: &str) -> bool {
     matches!(
         name,
         "client"

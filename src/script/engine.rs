@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value, Variadic};
+use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value, Variadic, ffi};
 use parking_lot::Mutex;
 
-use super::convert::{error_table, lua_to_reply, mark_counted, reply_to_lua};
+use super::convert::error_table;
 use super::flags::{ScriptFlags, parse_shebang};
 use super::libs::raise as lib_error;
 use super::lrand48::Lrand48;
+use super::native::{self, ContextPtr, OwnedContext};
 use super::watch::ScriptWatch;
 use super::{ScriptError, Sha1Hex};
 use crate::resp::{Protocol, Reply};
@@ -90,8 +91,6 @@ pub struct ScriptEngine {
     lua: Lua,
     /// The real global table (scripts see a read-only face of it).
     globals: Table,
-    /// Where the running script's dispatcher is put.
-    slot: Table,
     /// Runs a function under the error handler: `run(f)` → ok, value.
     runner: Function,
     /// The same for a library's function: `run_with(f, keys, args)`.
@@ -104,16 +103,15 @@ pub struct ScriptEngine {
     libraries_generation: u64,
     /// The environment scripts run in.
     env: Table,
-    /// The real `redis` table (scripts see a read-only face of it).
-    redis_api: Table,
-    /// What redis.call and redis.pcall are outside a run: an error.
-    call_outside: Function,
     /// Where KILL requests and the load deadline are read.
     watch: Arc<ScriptWatch>,
     runs_since_gc_step: std::cell::Cell<u32>,
     scripts: HashMap<Sha1Hex, CachedScript>,
     /// Bytes of script bodies held (INFO's `used_memory_scripts_eval`).
     scripts_body_bytes: usize,
+    /// What the native functions of a run share: the host its commands go to. Declared
+    /// last so that it is freed after every field holding the VM.
+    context: OwnedContext,
 }
 
 impl ScriptEngine {
@@ -150,10 +148,11 @@ impl ScriptEngine {
             globals.raw_set(name, Value::Nil)?;
         }
         register_libraries(&lua, &globals)?;
-        let slot = lua.create_table()?;
+        let context = OwnedContext::default();
         let redis_api: Table = globals.raw_get("redis")?;
-        register_redis_api(&lua, &redis_api, &slot)?;
-        let call_outside: Function = redis_api.raw_get("call")?;
+        register_redis_api(&lua, &redis_api, context.ptr())?;
+        // SAFETY: a fresh VM, a protected call with mlua's free slots, no run under way.
+        unsafe { lua.exec_raw::<()>((), |state| context.ptr().anchor_field_names(state)) }?;
         let internal = internal_table(&lua, Arc::clone(&watch))?;
         let (runner, env, runner_with_args, library_loader): (Function, Table, Function, Function) =
             lua.load(include_str!("sandbox.lua"))
@@ -162,15 +161,13 @@ impl ScriptEngine {
         Ok(ScriptEngine {
             lua,
             globals,
-            slot,
+            context,
             runner,
             runner_with_args,
             library_loader,
             functions: HashMap::new(),
             libraries_generation: 0,
             env,
-            redis_api,
-            call_outside,
             watch,
             runs_since_gc_step: std::cell::Cell::new(0),
             scripts: HashMap::new(),
@@ -222,7 +219,7 @@ impl ScriptEngine {
             })?;
         self.scripts_body_bytes += body.len();
         self.scripts.insert(
-            sha.clone(),
+            sha,
             CachedScript {
                 body: body.clone(),
                 flags: shebang.flags,
@@ -232,19 +229,21 @@ impl ScriptEngine {
         Ok(sha)
     }
 
-    /// Runs a cached script in EVAL mode (KEYS and ARGV as globals) and returns its reply.
-    /// The script's client starts in RESP2; its commands go to `host`.
-    pub fn run(&mut self, sha: &Sha1Hex, run: Run<'_>, host: &mut dyn Host) -> Reply {
-        let Some(script) = self.scripts.get(sha) else {
-            return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
-        };
-        let function = script.function.clone();
-        self.run_function(function, Mode::Eval, sha.as_str(), run, host)
+    /// Runs a cached script (named `sha`) in EVAL mode, KEYS and ARGV as globals, and
+    /// returns its reply. The script's client starts in RESP2; its commands go to `host`.
+    pub fn run(
+        &self,
+        script: &CachedScript,
+        sha: &Sha1Hex,
+        run: Run<'_>,
+        host: &mut dyn Host,
+    ) -> Reply {
+        self.run_function(&script.function, Mode::Eval, sha.as_str(), run, host)
     }
 
     /// Runs function `name` of a loaded library (FCALL).
-    pub fn call_function(&mut self, name: &str, run: Run<'_>, host: &mut dyn Host) -> Reply {
-        let Some(function) = self.functions.get(&name.to_ascii_lowercase()).cloned() else {
+    pub fn call_function(&self, name: &str, run: Run<'_>, host: &mut dyn Host) -> Reply {
+        let Some(function) = self.functions.get(&name.to_ascii_lowercase()) else {
             return Reply::error("ERR Function not found");
         };
         self.run_function(function, Mode::Function, name, run, host)
@@ -252,7 +251,7 @@ impl ScriptEngine {
 
     fn run_function(
         &self,
-        function: Function,
+        function: &Function,
         mode: Mode,
         name: &str,
         run: Run<'_>,
@@ -269,60 +268,64 @@ impl ScriptEngine {
 
     fn try_run(
         &self,
-        function: Function,
+        function: &Function,
         mode: Mode,
         name: &str,
         run: Run<'_>,
         host: &mut dyn Host,
     ) -> mlua::Result<Reply> {
         let lua = &self.lua;
-        let keys = string_array(lua, run.keys)?;
-        let args = string_array(lua, run.args)?;
-        if mode == Mode::Eval {
-            self.globals.raw_set("KEYS", &keys)?;
-            self.globals.raw_set("ARGV", &args)?;
-        }
-        let protocol = std::cell::Cell::new(Protocol::Resp2);
-        let host = std::cell::RefCell::new(host);
-        let result = lua.scope(|scope| {
-            // redis.call and redis.pcall are native functions bound to this run, so that a
-            // command's arguments go from the script's stack straight to the host.
-            let command = |raises: bool| {
-                let (host, protocol) = (&host, &protocol);
-                scope.create_function(move |lua, args: Variadic<Value>| {
-                    let mut host = host
-                        .try_borrow_mut()
-                        .map_err(|_| mlua::Error::RecursiveMutCallback)?;
-                    match run_command(lua, &args, &mut **host, protocol.get())? {
-                        (false, Value::Table(table)) if raises => Err(raise(&table)),
-                        (_, value) => Ok(value),
-                    }
-                })
+        let context = self.context.ptr();
+        let bound = context.bind(host);
+        let mut reply = None;
+        // One protected call for the whole run: KEYS and ARGV built on the stack, the
+        // script run under the error handler, and its result read off the stack (an error
+        // is left there for `error_reply`).
+        // SAFETY: the closures only push, call and read on the stack mlua hands them; they
+        // hold nothing that needs dropping while a Lua call could raise (see `native`).
+        let outcome = unsafe {
+            let mut finish = |state: *mut ffi::lua_State| {
+                // Stack: ok, value.
+                if ffi::lua_toboolean(state, 1) != 0 {
+                    reply = Some(native::script_result(
+                        lua,
+                        state,
+                        2,
+                        bound.protocol(),
+                        self.context.ptr(),
+                    ));
+                    ffi::lua_settop(state, 1);
+                }
             };
-            self.redis_api.raw_set("call", command(true)?)?;
-            self.redis_api.raw_set("pcall", command(false)?)?;
-            let dispatch = scope.create_function(|lua, args: Variadic<Value>| {
-                let mut host = host
-                    .try_borrow_mut()
-                    .map_err(|_| mlua::Error::RecursiveMutCallback)?;
-                dispatch(lua, &args, &mut **host, &protocol)
-            })?;
-            self.slot.raw_set("dispatch", dispatch)?;
-            let outcome = match mode {
-                Mode::Eval => self.runner.call::<(bool, Value)>(function),
-                Mode::Function => self
-                    .runner_with_args
-                    .call::<(bool, Value)>((function, keys, args)),
-            };
-            self.slot.raw_set("dispatch", Value::Nil)?;
-            self.redis_api.raw_set("call", &self.call_outside)?;
-            self.redis_api.raw_set("pcall", &self.call_outside)?;
-            let (ok, value) = outcome?;
-            Ok(if ok {
-                lua_to_reply(&value, protocol.get())
-            } else {
-                error_reply(&value, name)
-            })
+            match mode {
+                Mode::Eval => lua.exec_raw::<(bool, Value)>(
+                    (&self.runner, function, &self.globals),
+                    |state| {
+                        native::push_bytes(state, b"KEYS");
+                        native::push_string_array(state, run.keys);
+                        ffi::lua_rawset(state, 3);
+                        native::push_bytes(state, b"ARGV");
+                        native::push_string_array(state, run.args);
+                        ffi::lua_rawset(state, 3);
+                        ffi::lua_settop(state, 2);
+                        ffi::lua_call(state, 1, 2);
+                        finish(state);
+                    },
+                ),
+                Mode::Function => {
+                    lua.exec_raw::<(bool, Value)>((&self.runner_with_args, function), |state| {
+                        native::push_string_array(state, run.keys);
+                        native::push_string_array(state, run.args);
+                        ffi::lua_call(state, 3, 2);
+                        finish(state);
+                    })
+                }
+            }
+        };
+        drop(bound);
+        let result = outcome.map(|(ok, value)| match reply {
+            Some(reply) if ok => reply,
+            _ => error_reply(&value, name),
         });
         // Besides the collector's own pace, a step every GC_STEP_RUNS runs keeps it from
         // falling behind on what each run leaves (Redis does the same).
@@ -468,94 +471,6 @@ pub fn error_message(e: &mlua::Error) -> String {
     }
 }
 
-fn string_array(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
-    let table = lua.create_table_with_capacity(items.len(), 0)?;
-    for (i, item) in items.iter().enumerate() {
-        table.raw_set(i + 1, lua.create_string(item)?)?;
-    }
-    Ok(table)
-}
-
-/// The running script's dispatcher for the rarer calls (redis.call and redis.pcall are
-/// bound per run): `op` 2 is redis.setresp, 3 redis.set_repl, 4 redis.acl_check_cmd. Returns ok and a value, or
-/// false and an error table (raised by the Lua side, or returned by pcall).
-fn dispatch(
-    lua: &Lua,
-    args: &[Value],
-    host: &mut dyn Host,
-    protocol: &std::cell::Cell<Protocol>,
-) -> mlua::Result<(bool, Value)> {
-    let failed = |text: &str| -> mlua::Result<(bool, Value)> {
-        Ok((false, Value::Table(error_table(lua, text)?)))
-    };
-    let op = match args.first() {
-        Some(Value::Integer(op)) => *op,
-        Some(Value::Number(op)) => i64_saturating(*op),
-        _ => 0,
-    };
-    let rest = &args[1.min(args.len())..];
-    match op {
-        2 => {
-            if rest.len() != 1 {
-                return failed("redis.setresp() requires one argument.");
-            }
-            match number(&rest[0]) {
-                Some(2.0) => protocol.set(Protocol::Resp2),
-                Some(3.0) => protocol.set(Protocol::Resp3),
-                _ => return failed("RESP version must be 2 or 3."),
-            }
-            Ok((true, Value::Nil))
-        }
-        3 => {
-            if rest.len() != 1 {
-                return failed("redis.set_repl() requires two arguments.");
-            }
-            match number(&rest[0]).map(i64_saturating) {
-                Some(flags @ 0..=3) => {
-                    host.set_replication(u8::try_from(flags).unwrap_or(0));
-                    Ok((true, Value::Nil))
-                }
-                _ => failed(
-                    "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
-                ),
-            }
-        }
-        4 => {
-            let argv = match command_argv(rest) {
-                Ok(argv) => argv,
-                Err(text) => return failed(text),
-            };
-            match host.may_run(&argv) {
-                Some(allowed) => Ok((true, Value::Boolean(allowed))),
-                None => failed("Invalid command passed to redis.acl_check_cmd()"),
-            }
-        }
-        _ => failed("invalid dispatcher call"),
-    }
-}
-
-/// redis.call / redis.pcall: runs the command `args` name. Returns ok and the reply as Lua
-/// sees it, or false and Redis's error table.
-fn run_command(
-    lua: &Lua,
-    args: &[Value],
-    host: &mut dyn Host,
-    protocol: Protocol,
-) -> mlua::Result<(bool, Value)> {
-    let argv = match command_argv(args) {
-        Ok(argv) => argv,
-        Err(text) => return Ok((false, Value::Table(error_table(lua, text)?))),
-    };
-    let refused = match host.call(argv, protocol) {
-        Ok(Reply::Error(text)) => format!("-{text}"),
-        Ok(reply) => return Ok((true, reply_to_lua(lua, &reply, protocol)?)),
-        Err(text) => text,
-    };
-    let table = error_table(lua, &refused)?;
-    mark_counted(&table)?;
-    Ok((false, Value::Table(table)))
-}
-
 fn number(value: &Value) -> Option<f64> {
     match value {
         Value::Integer(i) => Some(*i as f64),
@@ -565,8 +480,8 @@ fn number(value: &Value) -> Option<f64> {
     }
 }
 
-/// A command's arguments from Lua values: strings as they are, numbers as `%.17g` (Lua's
-/// own conversion would lose precision), anything else refused.
+/// A command's arguments from Lua values (`redis.acl_check_cmd`), converted as
+/// `redis.call` converts them.
 fn command_argv(values: &[Value]) -> Result<Vec<Bytes>, &'static str> {
     if values.is_empty() {
         return Err("Please specify at least one argument for this redis lib call");
@@ -575,11 +490,12 @@ fn command_argv(values: &[Value]) -> Result<Vec<Bytes>, &'static str> {
         .iter()
         .map(|value| match value {
             Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Integer(i) if i.unsigned_abs() < 100_000_000_000_000_000 => {
-                Ok(Bytes::from(itoa::Buffer::new().format(*i).to_owned()))
-            }
-            Value::Integer(i) => Ok(Bytes::from(crate::resp::float::format_g17(*i as f64))),
-            Value::Number(n) => Ok(Bytes::from(crate::resp::float::format_g17(*n))),
+            #[allow(
+                clippy::cast_precision_loss,
+                reason = "the integer came from a Lua number, a double"
+            )]
+            Value::Integer(i) => Ok(native::number_argument(*i as f64)),
+            Value::Number(n) => Ok(native::number_argument(*n)),
             _ => Err("Lua redis lib command arguments must be strings or integers"),
         })
         .collect()
@@ -768,53 +684,83 @@ fn raised_by_redis(e: &mlua::Error) -> Option<&RaisedError> {
     }
 }
 
-/// The `redis` table's functions. The ones that reach the server go through the running
-/// script's dispatcher in `slot`; outside a run they raise Redis's error.
-fn register_redis_api(lua: &Lua, redis: &Table, slot: &Table) -> mlua::Result<()> {
-    fn through_dispatcher(
+/// The `redis` table's functions. The ones that reach the server find the running
+/// script's host through `context`; outside a run they raise Redis's error.
+fn register_redis_api(lua: &Lua, redis: &Table, context: ContextPtr) -> mlua::Result<()> {
+    /// A native function of the running script: `run` gets its arguments, host and
+    /// protocol, and returns its value or an error's text.
+    fn bound(
         lua: &Lua,
-        slot: &Table,
-        op: i64,
+        context: ContextPtr,
         what: &'static str,
-        raises: bool,
+        run: fn(&[Value], &mut dyn Host, &mut Protocol) -> Result<Value, &'static str>,
     ) -> mlua::Result<Function> {
-        let slot = slot.clone();
-        lua.create_function(move |lua, args: mlua::MultiValue| {
-            let Ok(Value::Function(dispatch)) = slot.raw_get::<Value>("dispatch") else {
+        lua.create_function(move |lua, args: Variadic<Value>| {
+            // SAFETY: mlua calls this from the running script; no other reference to the
+            // context is live during a native call.
+            let Some((host, protocol)) = (unsafe { context.running() }) else {
                 return Err(raise_text(
                     lua,
                     &format!("{what} can only be called inside a script invocation"),
                 ));
             };
-            let mut call_args = args;
-            call_args.push_front(Value::Integer(op));
-            let (ok, value): (bool, Value) = dispatch.call(call_args)?;
-            match (ok, value) {
-                (false, Value::Table(table)) if raises => Err(raise(&table)),
-                (_, value) => Ok(value),
-            }
+            run(&args, host, protocol).map_err(|text| raise_text(lua, text))
         })
     }
-    // Each run binds its own redis.call and redis.pcall; outside a run they only fail.
-    let outside = lua.create_function(|lua, _: mlua::MultiValue| -> mlua::Result<()> {
-        Err(raise_text(
-            lua,
-            "redis.call/pcall can only be called inside a script invocation",
-        ))
-    })?;
-    redis.raw_set("call", &outside)?;
-    redis.raw_set("pcall", outside)?;
+    for (name, function) in [
+        ("call", native::redis_call as ffi::lua_CFunction),
+        ("pcall", native::redis_pcall),
+    ] {
+        // SAFETY: pushes a C closure whose upvalue is the context, as the native functions
+        // expect; the context outlives the VM's use of it (the engine owns both).
+        let closure: Function = unsafe {
+            lua.exec_raw((), |state| {
+                ffi::lua_pushlightuserdata(state, context.as_light_userdata());
+                ffi::lua_pushcclosure(state, function, 1);
+            })
+        }?;
+        redis.raw_set(name, closure)?;
+    }
     redis.raw_set(
         "setresp",
-        through_dispatcher(lua, slot, 2, "redis.setresp", true)?,
+        bound(lua, context, "redis.setresp", |args, _, protocol| {
+            if args.len() != 1 {
+                return Err("redis.setresp() requires one argument.");
+            }
+            match number(&args[0]) {
+                Some(2.0) => *protocol = Protocol::Resp2,
+                Some(3.0) => *protocol = Protocol::Resp3,
+                _ => return Err("RESP version must be 2 or 3."),
+            }
+            Ok(Value::Nil)
+        })?,
     )?;
     redis.raw_set(
         "set_repl",
-        through_dispatcher(lua, slot, 3, "redis.set_repl", true)?,
+        bound(lua, context, "redis.set_repl", |args, host, _| {
+            if args.len() != 1 {
+                return Err("redis.set_repl() requires two arguments.");
+            }
+            match number(&args[0]).map(i64_saturating) {
+                Some(flags @ 0..=3) => {
+                    host.set_replication(u8::try_from(flags).unwrap_or(0));
+                    Ok(Value::Nil)
+                }
+                _ => Err(
+                    "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+                ),
+            }
+        })?,
     )?;
     redis.raw_set(
         "acl_check_cmd",
-        through_dispatcher(lua, slot, 4, "redis.acl_check_cmd", true)?,
+        bound(lua, context, "redis.acl_check_cmd", |args, host, _| {
+            let argv = command_argv(args)?;
+            match host.may_run(&argv) {
+                Some(allowed) => Ok(Value::Boolean(allowed)),
+                None => Err("Invalid command passed to redis.acl_check_cmd()"),
+            }
+        })?,
     )?;
     redis.raw_set(
         "sha1hex",

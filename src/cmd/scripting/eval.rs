@@ -64,14 +64,14 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], source: Source, ro: bool) -> 
             Err(text) => return Reply::error(text),
         },
         Source::Sha => match Sha1Hex::parse(&argv[1]) {
-            Some(sha) if engine.contains(&sha) => sha,
-            _ => return Reply::error(NOSCRIPT),
+            Some(sha) => sha,
+            None => return Reply::error(NOSCRIPT),
         },
     };
-    let flags = engine
-        .get(&sha)
-        .map(|script| script.flags)
-        .unwrap_or_default();
+    let Some(script) = engine.get(&sha) else {
+        return Reply::error(NOSCRIPT);
+    };
+    let flags = script.flags;
     if let Some(refusal) = refusal_before_run(ctx, flags, ro) {
         return Reply::error(refusal);
     }
@@ -85,7 +85,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], source: Source, ro: bool) -> 
             read_only,
             numkeys,
         },
-        |host, run| engine.run(&sha, run, host),
+        |host, run| engine.run(script, &sha, run, host),
     )
 }
 

@@ -37,7 +37,7 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
             return Err("Wrong number of args calling Redis command from script".into());
         }
         let mut command_flags = spec.flags;
-        if subcommands::is_container(spec.name) {
+        if dispatch::has_subcommands(spec.name) && subcommands::is_container(spec.name) {
             let sub = subcommands::lookup(spec.name, &argv[1])
                 .ok_or("Unknown Redis command called from script")?;
             if !sub.arity_ok(argv.len()) {
