@@ -40,8 +40,11 @@ const REPLY_NESTING_MAX: usize = 1000;
 /// answered with Redis's stack-limit error instead of exhausting the stack.
 const RESULT_NESTING_MAX: usize = 1000;
 
-/// The field names a script's result is read by, in the order of [`Field`].
-const FIELD_NAMES: [&[u8]; 9] = [
+/// Strings kept in the VM's registry for as long as it lives, in the order of
+/// [`Anchored`]: the field names replies and results use, and the commonest values. Pushing
+/// an anchored string is an array read; pushing any other string hashes it and may
+/// allocate.
+const ANCHORED: [&[u8]; 12] = [
     b"err",
     b"ok",
     b"double",
@@ -51,11 +54,14 @@ const FIELD_NAMES: [&[u8]; 9] = [
     b"set",
     b"format",
     b"string",
+    b"ignore_error_stats_update",
+    b"txt",
+    b"OK",
 ];
 
-/// A field of a result table with a meaning (`{ok = ...}`, `{err = ...}`, ...).
+/// An anchored string (see [`ANCHORED`]).
 #[derive(Clone, Copy)]
-enum Field {
+enum Anchored {
     Err,
     Ok,
     Double,
@@ -65,6 +71,21 @@ enum Field {
     Set,
     Format,
     String,
+    IgnoreErrorStatsUpdate,
+    Txt,
+    OkText,
+}
+
+/// Registry references of the [`ANCHORED`] strings.
+type AnchoredRefs = [c_int; ANCHORED.len()];
+
+/// Pushes an anchored string: no allocation, no error.
+///
+/// # Safety
+/// `state` is the VM whose registry holds `refs`, with a free stack slot.
+unsafe fn push_anchored(state: *mut lua_State, refs: &AnchoredRefs, word: Anchored) {
+    // SAFETY: per the contract.
+    unsafe { ffi::lua_rawgeti_(state, ffi::LUA_REGISTRYINDEX, refs[word as usize]) }
 }
 
 /// What a running script's native functions share: the host its commands go to, and what
@@ -80,9 +101,8 @@ pub struct RunContext {
     error: String,
     /// Scratch space for text assembled before it is pushed.
     scratch: BytesMut,
-    /// Registry references of the [`FIELD_NAMES`] strings: anchored there, so that
-    /// pushing one to read a field allocates nothing.
-    field_refs: [c_int; FIELD_NAMES.len()],
+    /// Registry references of the [`ANCHORED`] strings.
+    anchored_refs: AnchoredRefs,
 }
 
 /// The owner of a [`RunContext`]: the engine, which declares it after everything holding
@@ -97,7 +117,7 @@ impl Default for OwnedContext {
             reply: Reply::Nil,
             error: String::new(),
             scratch: BytesMut::new(),
-            field_refs: [0; FIELD_NAMES.len()],
+            anchored_refs: [0; ANCHORED.len()],
         });
         OwnedContext(ContextPtr(NonNull::from(Box::leak(context))))
     }
@@ -128,19 +148,19 @@ unsafe impl Send for ContextPtr {}
 unsafe impl Sync for ContextPtr {}
 
 impl ContextPtr {
-    /// Anchors the field names results are read by in the registry of the VM that will
-    /// use this context.
+    /// Anchors the [`ANCHORED`] strings in the registry of the VM that will use this
+    /// context.
     ///
     /// # Safety
     /// `state` is that VM, inside a protected call, with two free stack slots; no run is
     /// under way.
-    pub unsafe fn anchor_field_names(self, state: *mut lua_State) {
-        for (slot, name) in FIELD_NAMES.iter().enumerate() {
+    pub unsafe fn anchor_strings(self, state: *mut lua_State) {
+        for (slot, name) in ANCHORED.iter().enumerate() {
             // SAFETY: per the contract; the context is not otherwise referenced.
             unsafe {
                 push_bytes(state, name);
                 let reference = ffi::luaL_ref(state, ffi::LUA_REGISTRYINDEX);
-                (*self.0.as_ptr()).field_refs[slot] = reference;
+                (*self.0.as_ptr()).anchored_refs[slot] = reference;
             }
         }
     }
@@ -258,37 +278,42 @@ unsafe fn command(state: *mut lua_State, raises: bool) -> c_int {
         reply,
         error,
         scratch,
+        anchored_refs,
         ..
     } = context;
+    let mut pusher = Pusher {
+        state,
+        refs: anchored_refs,
+        scratch,
+        protocol: *protocol,
+    };
     // SAFETY: pushing onto the running state; see the module's discipline.
     unsafe {
         match called {
             Called::Replied => {
                 if let (true, Reply::Error(text)) = (raises, &*reply) {
-                    push_error_table(state, text, true, true, scratch);
+                    pusher.error_table(text, true, true);
                     ffi::lua_error(state);
                 }
-                push_reply(state, reply, *protocol, scratch, 0);
+                pusher.reply(reply, 0);
             }
             Called::Refused => {
-                push_error_table(state, error, error.starts_with('-'), true, scratch);
+                pusher.error_table(error, error.starts_with('-'), true);
                 if raises {
                     ffi::lua_error(state);
                 }
             }
             Called::BadArguments(text) => {
-                push_error_table(state, text, false, false, scratch);
+                pusher.error_table(text, false, false);
                 if raises {
                     ffi::lua_error(state);
                 }
             }
             Called::Outside => {
-                push_error_table(
-                    state,
+                pusher.error_table(
                     "redis.call/pcall can only be called inside a script invocation",
                     false,
                     false,
-                    scratch,
                 );
                 ffi::lua_error(state);
             }
@@ -382,203 +407,207 @@ pub unsafe fn push_bytes(state: *mut lua_State, bytes: &[u8]) {
     unsafe { ffi::lua_pushlstring_(state, bytes.as_ptr().cast(), bytes.len()) }
 }
 
-/// Sets `table[field] = <the value on top>` for the table just below it, popping the value.
-unsafe fn set_field_below(state: *mut lua_State, field: &[u8]) {
-    // SAFETY: the caller's state holds the table at -2 and the value at -1.
-    unsafe {
-        push_bytes(state, field);
-        ffi::lua_insert(state, -2);
-        ffi::lua_rawset(state, -3);
-    }
-}
-
-/// Pushes `{ [field] = <the value on top> }` in place of the value on top.
-unsafe fn wrap_in_field(state: *mut lua_State, field: &[u8]) {
-    // SAFETY: the caller's state holds the value at -1.
-    unsafe {
-        ffi::lua_createtable(state, 0, 1);
-        ffi::lua_insert(state, -2);
-        set_field_below(state, field);
-    }
-}
-
 fn lua_index(i: usize) -> c_int {
     c_int::try_from(i).unwrap_or(c_int::MAX)
 }
 
-/// Pushes Redis's `{err = "CODE message"}` table for an error's text: `text` starts with
-/// the code when `has_code` (after an optional `-`), else it gets `ERR`. `counted` marks it
-/// as already counted in the error statistics (the command that produced it counted it).
-unsafe fn push_error_table(
+/// Pushes a command's reply (or an error) as `redis.call` returns it. Every function here
+/// may raise (out of memory) and so holds only references and `Copy` values.
+struct Pusher<'c> {
     state: *mut lua_State,
-    text: &str,
-    has_code: bool,
-    counted: bool,
-    scratch: &mut BytesMut,
-) {
-    let (code, message) = if has_code {
-        error_parts(text.strip_prefix('-').unwrap_or(text))
-    } else {
-        ("ERR", text.trim_end_matches(['\r', '\n']))
-    };
-    scratch.clear();
-    scratch.extend_from_slice(code.as_bytes());
-    scratch.extend_from_slice(b" ");
-    scratch.extend_from_slice(message.as_bytes());
-    // SAFETY: the caller's state; see the module's discipline.
-    unsafe {
-        ffi::lua_createtable(state, 0, 2);
-        push_bytes(state, scratch);
-        set_field_below(state, b"err");
-        if counted {
-            ffi::lua_pushboolean(state, 1);
-            set_field_below(state, b"ignore_error_stats_update");
-        }
-    }
-}
-
-/// Pushes a command's reply as `redis.call` returns it, for a script client speaking
-/// `protocol`: what Redis reads back from the RESP it would have sent.
-unsafe fn push_reply(
-    state: *mut lua_State,
-    reply: &Reply,
+    refs: &'c AnchoredRefs,
+    /// Text assembled before it is pushed.
+    scratch: &'c mut BytesMut,
+    /// The RESP version the script's client speaks.
     protocol: Protocol,
-    scratch: &mut BytesMut,
-    depth: usize,
-) {
-    let resp3 = protocol == Protocol::Resp3;
-    // SAFETY (whole function): the caller's state; see the module's discipline.
-    unsafe {
-        if depth > REPLY_NESTING_MAX || ffi::lua_checkstack(state, 4) == 0 {
-            push_bytes(state, b"reached lua stack limit");
-            ffi::lua_error(state);
-        }
-        match reply {
-            #[allow(
-                clippy::cast_precision_loss,
-                reason = "Lua 5.1 numbers are doubles, as in Redis"
-            )]
-            Reply::Integer(i) => ffi::lua_pushnumber(state, *i as f64),
-            Reply::Bulk(b) => push_bytes(state, b),
-            Reply::SmallBulk(b) => push_bytes(state, b.as_bytes()),
-            Reply::Simple(s) => {
-                push_bytes(state, s.as_bytes());
-                wrap_in_field(state, b"ok");
-            }
-            Reply::Error(text) => push_error_table(state, text, true, true, scratch),
-            // RESP3's null is Lua's nil; RESP2's null bulk and null array are false.
-            Reply::Nil | Reply::NilArray if resp3 => ffi::lua_pushnil(state),
-            Reply::Nil | Reply::NilArray => ffi::lua_pushboolean(state, 0),
-            Reply::Array(items) | Reply::Push(items) => {
-                push_array(state, items, protocol, scratch, depth);
-            }
-            Reply::Set(items) if resp3 => {
-                ffi::lua_createtable(state, 0, lua_index(items.len()));
-                for item in items {
-                    push_reply(state, item, protocol, scratch, depth + 1);
-                    ffi::lua_pushboolean(state, 1);
-                    ffi::lua_rawset(state, -3);
-                }
-                wrap_in_field(state, b"set");
-            }
-            Reply::Set(items) => push_array(state, items, protocol, scratch, depth),
-            Reply::Map(pairs) if resp3 => {
-                ffi::lua_createtable(state, 0, lua_index(pairs.len()));
-                for (key, value) in pairs {
-                    push_reply(state, key, protocol, scratch, depth + 1);
-                    push_reply(state, value, protocol, scratch, depth + 1);
-                    ffi::lua_rawset(state, -3);
-                }
-                wrap_in_field(state, b"map");
-            }
-            Reply::Map(pairs) => {
-                ffi::lua_createtable(state, lua_index(pairs.len().saturating_mul(2)), 0);
-                for (i, (key, value)) in pairs.iter().enumerate() {
-                    push_reply(state, key, protocol, scratch, depth + 1);
-                    ffi::lua_rawseti_(state, -2, lua_index(2 * i + 1));
-                    push_reply(state, value, protocol, scratch, depth + 1);
-                    ffi::lua_rawseti_(state, -2, lua_index(2 * i + 2));
-                }
-            }
-            Reply::Double(d) if resp3 => {
-                ffi::lua_pushnumber(state, *d);
-                wrap_in_field(state, b"double");
-            }
-            Reply::DoubleText(text) if resp3 => {
-                ffi::lua_pushnumber(state, crate::util::num::parse_f64(text).unwrap_or(0.0));
-                wrap_in_field(state, b"double");
-            }
-            Reply::Bool(b) if resp3 => ffi::lua_pushboolean(state, c_int::from(*b)),
-            Reply::Bool(b) => ffi::lua_pushnumber(state, if *b { 1.0 } else { 0.0 }),
-            Reply::Verbatim(text) if resp3 => {
-                ffi::lua_createtable(state, 0, 2);
-                push_bytes(state, text);
-                set_field_below(state, b"string");
-                push_bytes(state, b"txt");
-                set_field_below(state, b"format");
-                wrap_in_field(state, b"verbatim_string");
-            }
-            // What a RESP2 client reads for the rest: a bulk string of the same text.
-            Reply::Double(_) | Reply::DoubleText(_) | Reply::Verbatim(_) => {
-                scratch.clear();
-                reply.encode(Protocol::Resp2, scratch);
-                match parse_bulk(scratch) {
-                    Some(text) => push_bytes(state, text),
-                    None => ffi::lua_pushboolean(state, 0),
-                }
-            }
-            // A command answering several times (pushes beside its reply): its reply is
-            // last.
-            Reply::Sequence(items) => {
-                match items.iter().rev().find(|r| !matches!(r, Reply::Push(_))) {
-                    Some(last) => push_reply(state, last, protocol, scratch, depth),
-                    None => ffi::lua_pushnil(state),
-                }
-            }
-            Reply::Raw(bytes) => push_raw(state, bytes, scratch),
-        }
-    }
 }
 
-unsafe fn push_array(
-    state: *mut lua_State,
-    items: &[Reply],
-    protocol: Protocol,
-    scratch: &mut BytesMut,
-    depth: usize,
-) {
-    // SAFETY: the caller's state; see the module's discipline.
-    unsafe {
-        ffi::lua_createtable(state, lua_index(items.len()), 0);
-        for (i, item) in items.iter().enumerate() {
-            push_reply(state, item, protocol, scratch, depth + 1);
-            ffi::lua_rawseti_(state, -2, lua_index(i + 1));
+impl Pusher<'_> {
+    /// Sets `table[field] = <the value on top>` for the table just below it, popping the
+    /// value.
+    unsafe fn set_field_below(&mut self, field: Anchored) {
+        // SAFETY: the table is at -2 and the value at -1.
+        unsafe {
+            push_anchored(self.state, self.refs, field);
+            ffi::lua_insert(self.state, -2);
+            ffi::lua_rawset(self.state, -3);
         }
     }
-}
 
-/// The pre-encoded replies (`+OK`, `+PONG`, ...): simple lines of one type.
-unsafe fn push_raw(state: *mut lua_State, bytes: &[u8], scratch: &mut BytesMut) {
-    let line = bytes.strip_suffix(b"\r\n").unwrap_or(bytes);
-    // SAFETY: the caller's state; see the module's discipline.
-    unsafe {
-        match line.split_first() {
-            Some((b'+', text)) => {
-                push_bytes(state, text);
-                wrap_in_field(state, b"ok");
+    /// Replaces the value on top with `{ [field] = value }`.
+    unsafe fn wrap_in_field(&mut self, field: Anchored) {
+        // SAFETY: the value is at -1.
+        unsafe {
+            ffi::lua_createtable(self.state, 0, 1);
+            ffi::lua_insert(self.state, -2);
+            self.set_field_below(field);
+        }
+    }
+
+    /// Pushes `{ok = text}`.
+    unsafe fn status(&mut self, text: &[u8]) {
+        // SAFETY: see the module's discipline.
+        unsafe {
+            if text == b"OK" {
+                push_anchored(self.state, self.refs, Anchored::OkText);
+            } else {
+                push_bytes(self.state, text);
             }
-            Some((b'-', text)) => {
-                let text = std::str::from_utf8(text).unwrap_or("ERR");
-                push_error_table(state, text, true, false, scratch);
+            self.wrap_in_field(Anchored::Ok);
+        }
+    }
+
+    /// Pushes Redis's `{err = "CODE message"}` table for an error's text: `text` starts
+    /// with the code when `has_code` (after an optional `-`), else it gets `ERR`. `counted`
+    /// marks it as already counted in the error statistics (the command that produced it
+    /// counted it).
+    unsafe fn error_table(&mut self, text: &str, has_code: bool, counted: bool) {
+        let (code, message) = if has_code {
+            error_parts(text.strip_prefix('-').unwrap_or(text))
+        } else {
+            ("ERR", text.trim_end_matches(['\r', '\n']))
+        };
+        self.scratch.clear();
+        self.scratch.extend_from_slice(code.as_bytes());
+        self.scratch.extend_from_slice(b" ");
+        self.scratch.extend_from_slice(message.as_bytes());
+        // SAFETY: see the module's discipline.
+        unsafe {
+            ffi::lua_createtable(self.state, 0, 2);
+            push_bytes(self.state, self.scratch);
+            self.set_field_below(Anchored::Err);
+            if counted {
+                ffi::lua_pushboolean(self.state, 1);
+                self.set_field_below(Anchored::IgnoreErrorStatsUpdate);
             }
-            #[allow(
-                clippy::cast_precision_loss,
-                reason = "Lua 5.1 numbers are doubles, as in Redis"
-            )]
-            Some((b':', text)) => {
-                ffi::lua_pushnumber(state, crate::util::num::parse_i64(text).unwrap_or(0) as f64)
+        }
+    }
+
+    /// Pushes a command's reply as `redis.call` returns it: what Redis reads back from the
+    /// RESP it would have sent the script's client.
+    unsafe fn reply(&mut self, reply: &Reply, depth: usize) {
+        let state = self.state;
+        let resp3 = self.protocol == Protocol::Resp3;
+        // SAFETY (whole function): see the module's discipline.
+        unsafe {
+            if depth > REPLY_NESTING_MAX || ffi::lua_checkstack(state, 4) == 0 {
+                push_bytes(state, b"reached lua stack limit");
+                ffi::lua_error(state);
             }
-            _ => ffi::lua_pushnil(state),
+            match reply {
+                #[allow(
+                    clippy::cast_precision_loss,
+                    reason = "Lua 5.1 numbers are doubles, as in Redis"
+                )]
+                Reply::Integer(i) => ffi::lua_pushnumber(state, *i as f64),
+                Reply::Bulk(b) => push_bytes(state, b),
+                Reply::SmallBulk(b) => push_bytes(state, b.as_bytes()),
+                Reply::Simple(s) => self.status(s.as_bytes()),
+                Reply::Error(text) => self.error_table(text, true, true),
+                // RESP3's null is Lua's nil; RESP2's null bulk and null array are false.
+                Reply::Nil | Reply::NilArray if resp3 => ffi::lua_pushnil(state),
+                Reply::Nil | Reply::NilArray => ffi::lua_pushboolean(state, 0),
+                Reply::Array(items) | Reply::Push(items) => self.array(items, depth),
+                Reply::Set(items) if resp3 => {
+                    ffi::lua_createtable(state, 0, lua_index(items.len()));
+                    for item in items {
+                        self.reply(item, depth + 1);
+                        ffi::lua_pushboolean(state, 1);
+                        ffi::lua_rawset(state, -3);
+                    }
+                    self.wrap_in_field(Anchored::Set);
+                }
+                Reply::Set(items) => self.array(items, depth),
+                Reply::Map(pairs) if resp3 => {
+                    ffi::lua_createtable(state, 0, lua_index(pairs.len()));
+                    for (key, value) in pairs {
+                        self.reply(key, depth + 1);
+                        self.reply(value, depth + 1);
+                        ffi::lua_rawset(state, -3);
+                    }
+                    self.wrap_in_field(Anchored::Map);
+                }
+                Reply::Map(pairs) => {
+                    ffi::lua_createtable(state, lua_index(pairs.len().saturating_mul(2)), 0);
+                    for (i, (key, value)) in pairs.iter().enumerate() {
+                        self.reply(key, depth + 1);
+                        ffi::lua_rawseti_(state, -2, lua_index(2 * i + 1));
+                        self.reply(value, depth + 1);
+                        ffi::lua_rawseti_(state, -2, lua_index(2 * i + 2));
+                    }
+                }
+                Reply::Double(d) if resp3 => {
+                    ffi::lua_pushnumber(state, *d);
+                    self.wrap_in_field(Anchored::Double);
+                }
+                Reply::DoubleText(text) if resp3 => {
+                    ffi::lua_pushnumber(state, crate::util::num::parse_f64(text).unwrap_or(0.0));
+                    self.wrap_in_field(Anchored::Double);
+                }
+                Reply::Bool(b) if resp3 => ffi::lua_pushboolean(state, c_int::from(*b)),
+                Reply::Bool(b) => ffi::lua_pushnumber(state, if *b { 1.0 } else { 0.0 }),
+                Reply::Verbatim(text) if resp3 => {
+                    ffi::lua_createtable(state, 0, 2);
+                    push_bytes(state, text);
+                    self.set_field_below(Anchored::String);
+                    push_anchored(state, self.refs, Anchored::Txt);
+                    self.set_field_below(Anchored::Format);
+                    self.wrap_in_field(Anchored::VerbatimString);
+                }
+                // What a RESP2 client reads for the rest: a bulk string of the same text.
+                Reply::Double(_) | Reply::DoubleText(_) | Reply::Verbatim(_) => {
+                    self.scratch.clear();
+                    reply.encode(Protocol::Resp2, self.scratch);
+                    match parse_bulk(self.scratch) {
+                        Some(text) => push_bytes(state, text),
+                        None => ffi::lua_pushboolean(state, 0),
+                    }
+                }
+                // A command answering several times (pushes beside its reply): its reply is
+                // last.
+                Reply::Sequence(items) => {
+                    match items.iter().rev().find(|r| !matches!(r, Reply::Push(_))) {
+                        Some(last) => self.reply(last, depth),
+                        None => ffi::lua_pushnil(state),
+                    }
+                }
+                Reply::Raw(bytes) => self.raw(bytes),
+            }
+        }
+    }
+
+    unsafe fn array(&mut self, items: &[Reply], depth: usize) {
+        // SAFETY: see the module's discipline.
+        unsafe {
+            ffi::lua_createtable(self.state, lua_index(items.len()), 0);
+            for (i, item) in items.iter().enumerate() {
+                self.reply(item, depth + 1);
+                ffi::lua_rawseti_(self.state, -2, lua_index(i + 1));
+            }
+        }
+    }
+
+    /// The pre-encoded replies (`+OK`, `+PONG`, ...): simple lines of one type.
+    unsafe fn raw(&mut self, bytes: &[u8]) {
+        let line = bytes.strip_suffix(b"\r\n").unwrap_or(bytes);
+        // SAFETY: see the module's discipline.
+        unsafe {
+            match line.split_first() {
+                Some((b'+', text)) => self.status(text),
+                Some((b'-', text)) => {
+                    let text = std::str::from_utf8(text).unwrap_or("ERR");
+                    self.error_table(text, true, false);
+                }
+                #[allow(
+                    clippy::cast_precision_loss,
+                    reason = "Lua 5.1 numbers are doubles, as in Redis"
+                )]
+                Some((b':', text)) => ffi::lua_pushnumber(
+                    self.state,
+                    crate::util::num::parse_i64(text).unwrap_or(0) as f64,
+                ),
+                _ => ffi::lua_pushnil(self.state),
+            }
         }
     }
 }
@@ -615,11 +644,11 @@ pub unsafe fn script_result(
     context: ContextPtr,
 ) -> Reply {
     // SAFETY: per the contract; only the field references are read.
-    let field_refs = unsafe { (*context.0.as_ptr()).field_refs };
+    let refs = unsafe { (*context.0.as_ptr()).anchored_refs };
     let reader = ResultReader {
         lua,
         state,
-        field_refs,
+        refs,
         protocol,
     };
     // SAFETY: per the contract.
@@ -644,7 +673,7 @@ const _: () = assert!(
 struct ResultReader<'l> {
     lua: &'l Lua,
     state: *mut lua_State,
-    field_refs: [c_int; FIELD_NAMES.len()],
+    refs: AnchoredRefs,
     protocol: Protocol,
 }
 
@@ -701,15 +730,11 @@ impl ResultReader<'_> {
     }
 
     /// Pushes `table[field]` and returns its type.
-    unsafe fn push_field(&self, table: c_int, field: Field) -> c_int {
+    unsafe fn push_field(&self, table: c_int, field: Anchored) -> c_int {
         // SAFETY: the caller checked for two free slots; the key is anchored, so pushing it
         // allocates nothing.
         unsafe {
-            ffi::lua_rawgeti_(
-                self.state,
-                ffi::LUA_REGISTRYINDEX,
-                self.field_refs[field as usize],
-            );
+            push_anchored(self.state, &self.refs, field);
             ffi::lua_rawget_(self.state, table);
             ffi::lua_type(self.state, -1)
         }
@@ -719,7 +744,7 @@ impl ResultReader<'_> {
     unsafe fn string_field<T>(
         &self,
         table: c_int,
-        field: Field,
+        field: Anchored,
         read: impl FnOnce(&[u8]) -> T,
     ) -> Option<T> {
         // SAFETY: as `push_field`; the value is popped after it was read.
@@ -739,27 +764,27 @@ impl ResultReader<'_> {
             if !self.room_for_level(depth) {
                 return Reply::error("ERR reached lua stack limit");
             }
-            if let Some(err) = self.string_field(table, Field::Err, |e| {
+            if let Some(err) = self.string_field(table, Anchored::Err, |e| {
                 String::from_utf8_lossy(e).into_owned()
             }) {
                 return Reply::Error(err.into());
             }
-            if let Some(ok) = self.string_field(table, Field::Ok, status_text) {
+            if let Some(ok) = self.string_field(table, Anchored::Ok, status_text) {
                 return Reply::Simple(ok.into());
             }
-            if self.push_field(table, Field::Double) == ffi::LUA_TNUMBER {
+            if self.push_field(table, Anchored::Double) == ffi::LUA_TNUMBER {
                 let d = ffi::lua_tonumber(state, -1);
                 ffi::lua_settop(state, -2);
                 return Reply::Double(d);
             }
             ffi::lua_settop(state, -2);
-            if let Some(big) = self.string_field(table, Field::BigNumber, status_text) {
+            if let Some(big) = self.string_field(table, Anchored::BigNumber, status_text) {
                 return Reply::Bulk(Bytes::from(big));
             }
-            if self.push_field(table, Field::VerbatimString) == ffi::LUA_TTABLE {
+            if self.push_field(table, Anchored::VerbatimString) == ffi::LUA_TTABLE {
                 let verbatim = ffi::lua_gettop(state);
-                let format = self.string_field(verbatim, Field::Format, |_| ());
-                let text = self.string_field(verbatim, Field::String, Bytes::copy_from_slice);
+                let format = self.string_field(verbatim, Anchored::Format, |_| ());
+                let text = self.string_field(verbatim, Anchored::String, Bytes::copy_from_slice);
                 ffi::lua_settop(state, -2);
                 if let (Some(()), Some(text)) = (format, text) {
                     return Reply::Verbatim(text);
@@ -767,7 +792,7 @@ impl ResultReader<'_> {
             } else {
                 ffi::lua_settop(state, -2);
             }
-            if self.push_field(table, Field::Map) == ffi::LUA_TTABLE {
+            if self.push_field(table, Anchored::Map) == ffi::LUA_TTABLE {
                 let map = ffi::lua_gettop(state);
                 let mut pairs = Vec::new();
                 ffi::lua_pushnil(state);
@@ -781,7 +806,7 @@ impl ResultReader<'_> {
                 return Reply::Map(pairs);
             }
             ffi::lua_settop(state, -2);
-            if self.push_field(table, Field::Set) == ffi::LUA_TTABLE {
+            if self.push_field(table, Anchored::Set) == ffi::LUA_TTABLE {
                 let set = ffi::lua_gettop(state);
                 let mut items = Vec::new();
                 ffi::lua_pushnil(state);
