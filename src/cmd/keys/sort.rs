@@ -144,8 +144,9 @@ fn run(ctx: &mut Ctx<'_>, argv: &[Bytes], read_only: bool) -> Reply {
         Some(Value::ZSet(z)) => (z.iter().map(|(m, _)| m.clone()).collect(), false),
         Some(_) => return Reply::error(errors::WRONGTYPE),
     };
-    // A set has no order of its own: what is stored (and replicated) is sorted.
-    if dont_sort && is_set && o.store.is_some() {
+    // A set has no order of its own: what is stored (and replicated), or what a script
+    // sees (its effects must not depend on it), is sorted.
+    if dont_sort && is_set && (o.store.is_some() || ctx.state.in_script()) {
         dont_sort = false;
         o.alpha = true;
         o.by = None;
