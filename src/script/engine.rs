@@ -500,6 +500,9 @@ fn register_libraries(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     let cmsgpack = lua.create_table()?;
     super::libs::cmsgpack::register(lua, &cmsgpack)?;
     globals.raw_set("cmsgpack", cmsgpack)?;
+    let lua_struct = lua.create_table()?;
+    super::libs::lua_struct::register(lua, &lua_struct)?;
+    globals.raw_set("struct", lua_struct)?;
 
     let redis = lua.create_table()?;
     redis.raw_set("REDIS_VERSION", crate::REDIS_VERSION)?;

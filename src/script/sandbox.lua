@@ -293,7 +293,7 @@ local load_redis = setmetatable({
 }, { __index = missing_global })
 local load_globals = setmetatable({ redis = readonly(load_redis) }, { __index = missing_global })
 
-for _, name in ipairs({ 'string', 'math', 'table', 'cjson', 'bit', 'cmsgpack', 'redis', 'coroutine' }) do
+for _, name in ipairs({ 'string', 'math', 'table', 'cjson', 'bit', 'cmsgpack', 'struct', 'redis', 'coroutine' }) do
     if G[name] then
         G[name] = readonly(G[name])
     end

@@ -18,33 +18,8 @@ pub fn to_bits(n: f64) -> u32 {
     (n + 6_755_399_441_055_744.0).to_bits() as u32
 }
 
-fn number_arg(lua: &Lua, value: &Value, position: usize, function: &str) -> mlua::Result<f64> {
-    let found = match value {
-        Value::Integer(i) => return Ok(*i as f64),
-        Value::Number(n) => return Ok(*n),
-        Value::String(s) => {
-            // Lua converts numeric strings where a number is expected.
-            if let Some(n) = s
-                .to_str()
-                .ok()
-                .and_then(|text| text.trim().parse::<f64>().ok())
-            {
-                return Ok(n);
-            }
-            "string"
-        }
-        Value::Nil => "no value",
-        other => other.type_name(),
-    };
-    Err(super::raise(
-        lua,
-        format!("bad argument #{position} to '{function}' (number expected, got {found})"),
-    ))
-}
-
 fn bits_arg(lua: &Lua, args: &[Value], position: usize, function: &str) -> mlua::Result<u32> {
-    let value = args.get(position - 1).unwrap_or(&Value::Nil);
-    number_arg(lua, value, position, function).map(to_bits)
+    super::number_arg(lua, args.get(position - 1), position, function).map(to_bits)
 }
 
 fn result(bits: u32) -> f64 {

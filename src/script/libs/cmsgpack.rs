@@ -37,7 +37,7 @@ pub fn register(lua: &Lua, table: &Table) -> mlua::Result<()> {
     table.raw_set(
         "unpack",
         lua.create_function(|lua, args: Variadic<Value>| {
-            let data = string_arg(lua, &args, 1, "unpack")?;
+            let data = super::string_arg(lua, &args, 1, "unpack")?;
             let (_, values) =
                 unpack(lua, &data, 0, usize::MAX).map_err(|e| super::raise(lua, unpack_text(e)))?;
             Ok(MultiValue::from_vec(values))
@@ -46,7 +46,7 @@ pub fn register(lua: &Lua, table: &Table) -> mlua::Result<()> {
     table.raw_set(
         "unpack_one",
         lua.create_function(|lua, args: Variadic<Value>| {
-            let data = string_arg(lua, &args, 1, "unpack_one")?;
+            let data = super::string_arg(lua, &args, 1, "unpack_one")?;
             let offset = integer_arg(&args, 2)?;
             unpack_returning_offset(lua, &data, offset, 1)
         })?,
@@ -54,7 +54,7 @@ pub fn register(lua: &Lua, table: &Table) -> mlua::Result<()> {
     table.raw_set(
         "unpack_limit",
         lua.create_function(|lua, args: Variadic<Value>| {
-            let data = string_arg(lua, &args, 1, "unpack_limit")?;
+            let data = super::string_arg(lua, &args, 1, "unpack_limit")?;
             let limit = integer_arg(&args, 2)?;
             let offset = integer_arg(&args, 3)?;
             let limit = if limit <= 0 {
@@ -66,21 +66,6 @@ pub fn register(lua: &Lua, table: &Table) -> mlua::Result<()> {
         })?,
     )?;
     Ok(())
-}
-
-fn string_arg(lua: &Lua, args: &[Value], position: usize, function: &str) -> mlua::Result<Vec<u8>> {
-    match args.get(position - 1) {
-        Some(Value::String(s)) => Ok(s.as_bytes().to_vec()),
-        Some(Value::Integer(i)) => Ok(i.to_string().into_bytes()),
-        Some(Value::Number(n)) => Ok(crate::resp::float::format_g(*n, 14).into_bytes()),
-        other => Err(super::raise(
-            lua,
-            format!(
-                "bad argument #{position} to '{function}' (string expected, got {})",
-                other.map_or("no value", |v| v.type_name())
-            ),
-        )),
-    }
 }
 
 fn integer_arg(args: &[Value], position: usize) -> mlua::Result<i64> {
