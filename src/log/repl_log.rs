@@ -38,6 +38,12 @@ pub struct LogMark {
     pub db: u32,
 }
 
+/// The smallest buffer effects are encoded into. Sealed records keep slices of it, so a
+/// new one is allocated whenever the last is used up: with room for many records each,
+/// the log's memory stays close to its bytes (growing buffers by doubling, from a few
+/// bytes per record, held twice the bytes), and fresh memory is taken a chunk at a time.
+const PENDING_CHUNK_BYTES: usize = 64 * 1024;
+
 #[derive(Debug)]
 pub struct ReplLog {
     records: VecDeque<Record>,
@@ -64,7 +70,7 @@ impl ReplLog {
             retained_bytes: 0,
             backlog_bytes_max,
             stream_db: DB_UNKNOWN,
-            pending: BytesMut::new(),
+            pending: BytesMut::with_capacity(PENDING_CHUNK_BYTES),
             pending_db: DB_UNKNOWN,
             replid: ReplId::ZERO,
         }
