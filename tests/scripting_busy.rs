@@ -105,3 +105,34 @@ fn a_busy_script_is_answered_for_and_killed() {
         "SHUTDOWN NOSAVE did not end a server running an unkillable script"
     );
 }
+
+/// A script may call INFO: the VM running it is busy, so INFO reports its figures as last
+/// measured instead of waiting for it (which would hang the server).
+#[test]
+fn a_script_may_call_info() {
+    let server = ServerProcess::sluice(&[]);
+    let mut client = server.client();
+    let eval = client.cmd(&[
+        "EVAL",
+        "return string.match(redis.call('info', 'memory'), 'number_of_cached_scripts:%d+')",
+        "0",
+    ]);
+    assert!(
+        eval.text()
+            .is_some_and(|t| t.starts_with("number_of_cached_scripts:")),
+        "{eval:?}"
+    );
+    client.cmd(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=lib\nredis.register_function('f', function() return redis.call('info') end)",
+    ]);
+    let fcall = client.cmd(&["FCALL", "f", "0"]);
+    assert!(
+        fcall
+            .text()
+            .is_some_and(|t| t.contains("used_memory_vm_functions:")),
+        "{fcall:?}"
+    );
+    assert_eq!(client.cmd(&["PING"]).text().as_deref(), Some("PONG"));
+}

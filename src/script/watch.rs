@@ -67,9 +67,46 @@ pub struct ScriptWatch {
     /// When the running script's thread last tried to hand its worker over (0: never).
     last_hand_off_ms: AtomicU64,
     running: Mutex<Option<RunningScript>>,
+    /// The VMs' figures as last measured, for INFO while a script holds its VM (INFO
+    /// called from a script cannot take the VM's lock; it reports these).
+    eval_vm_bytes: AtomicU64,
+    eval_scripts_bytes: AtomicU64,
+    eval_scripts_count: AtomicU64,
+    functions_vm_bytes: AtomicU64,
+}
+
+/// What INFO memory reports of the Lua VMs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VmFigures {
+    pub eval_vm_bytes: u64,
+    pub eval_scripts_bytes: u64,
+    pub eval_scripts_count: u64,
+    pub functions_vm_bytes: u64,
 }
 
 impl ScriptWatch {
+    /// Records the eval VM's figures.
+    pub fn note_eval_vm(&self, vm_bytes: u64, scripts_bytes: u64, scripts_count: u64) {
+        self.eval_vm_bytes.store(vm_bytes, Ordering::Relaxed);
+        self.eval_scripts_bytes
+            .store(scripts_bytes, Ordering::Relaxed);
+        self.eval_scripts_count
+            .store(scripts_count, Ordering::Relaxed);
+    }
+
+    pub fn note_functions_vm(&self, vm_bytes: u64) {
+        self.functions_vm_bytes.store(vm_bytes, Ordering::Relaxed);
+    }
+
+    pub fn vm_figures(&self) -> VmFigures {
+        VmFigures {
+            eval_vm_bytes: self.eval_vm_bytes.load(Ordering::Relaxed),
+            eval_scripts_bytes: self.eval_scripts_bytes.load(Ordering::Relaxed),
+            eval_scripts_count: self.eval_scripts_count.load(Ordering::Relaxed),
+            functions_vm_bytes: self.functions_vm_bytes.load(Ordering::Relaxed),
+        }
+    }
+
     /// A script starts (called under the server lock).
     pub fn start(
         &self,

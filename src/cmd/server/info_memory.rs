@@ -35,25 +35,29 @@ pub fn render(ctx: &Ctx<'_>, out: &mut String) -> std::fmt::Result {
     let total_system = total_system_memory();
     let percent = |part: u64, whole: u64| ratio(part, whole) * 100.0;
     let maxmemory = 0u64;
-    // The Lua VMs exist once used: an unused one takes nothing.
-    let (eval_vm, scripts_eval, cached_scripts) =
-        ctx.server
-            .scripts
-            .lock()
-            .as_ref()
-            .map_or((0, 0, 0), |engine| {
-                (
-                    engine.vm_memory_bytes() as u64,
-                    engine.scripts_body_bytes() as u64,
-                    engine.script_count(),
-                )
-            });
-    let functions_vm = ctx
-        .server
-        .functions
-        .lock()
-        .as_ref()
-        .map_or(0, |engine| engine.vm_memory_bytes() as u64);
+    // The Lua VMs exist once used: an unused one takes nothing. A script calling INFO
+    // holds its VM, so the figures measured last are reported then.
+    let watch = &ctx.server.script_watch;
+    if let Some(slot) = ctx.server.scripts.try_lock() {
+        let (vm, bytes, count) = slot.as_ref().map_or((0, 0, 0), |engine| {
+            (
+                engine.vm_memory_bytes() as u64,
+                engine.scripts_body_bytes() as u64,
+                engine.script_count() as u64,
+            )
+        });
+        watch.note_eval_vm(vm, bytes, count);
+    }
+    if let Some(slot) = ctx.server.functions.try_lock() {
+        watch.note_functions_vm(slot.as_ref().map_or(0, |e| e.vm_memory_bytes() as u64));
+    }
+    let figures = watch.vm_figures();
+    let (eval_vm, scripts_eval, cached_scripts) = (
+        figures.eval_vm_bytes,
+        figures.eval_scripts_bytes,
+        figures.eval_scripts_count,
+    );
+    let functions_vm = figures.functions_vm_bytes;
     let functions_code: u64 = state
         .functions
         .iter()
