@@ -221,6 +221,32 @@ fn pushes_of(reply: Reply) -> Option<Reply> {
     }
 }
 
+/// Redis's `maxmemory` check before a command: past the limit, commands that may grow the
+/// dataset are refused, and so is queueing anything in a transaction (a queue takes memory
+/// too) but its end; EXEC is refused when what it would run may grow the dataset. Our
+/// master's stream is always obeyed.
+fn refused_for_memory(
+    state: &State,
+    session: &Session,
+    spec: &CommandSpec,
+    command_flags: u32,
+) -> bool {
+    if state.config.maxmemory_bytes == 0 || session.source.from_master() {
+        return false;
+    }
+    let denies = command_flags & flags::DENYOOM != 0
+        || match &session.multi {
+            Some(multi) if spec.name == "exec" => multi.queued.iter().any(|argv| {
+                argv.first()
+                    .and_then(|name| lookup(name))
+                    .is_some_and(|queued| queued.has(flags::DENYOOM))
+            }),
+            Some(_) => !matches!(spec.name, "discard" | "quit" | "reset"),
+            None => false,
+        };
+    denies && super::server::info_memory::out_of_memory(state)
+}
+
 /// Commands whose first argument names a subcommand; Redis reports them as `name|sub`.
 pub fn has_subcommands(name: &str) -> bool {
     matches!(
@@ -330,6 +356,9 @@ fn check_and_run(
     }
     if !session.authenticated && state.config.requirepass.is_some() && !spec.has(flags::NO_AUTH) {
         return reject(state, session, Some(spec), errors::NOAUTH);
+    }
+    if refused_for_memory(state, session, spec, command_flags) {
+        return reject(state, session, Some(spec), errors::OOM);
     }
     // Checked before queueing, as Redis does, so a refused write aborts the transaction.
     if let Some(refusal) = replication_refusal(state, session, spec, command_flags) {

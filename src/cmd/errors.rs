@@ -1,6 +1,7 @@
 //! Error replies, byte-identical to Redis 7.0's.
 
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const NOT_FLOAT: &str = "ERR value is not a valid float";
 pub const SYNTAX: &str = "ERR syntax error";

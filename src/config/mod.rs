@@ -132,6 +132,10 @@ pub struct Config {
     /// `busy-reply-threshold` (`lua-time-limit`): after a script ran this long, other
     /// clients are answered BUSY and SCRIPT KILL / FUNCTION KILL may stop it.
     pub busy_reply_threshold_ms: u64,
+    /// `maxmemory`: past it (counting memory as Redis does, without the replication log
+    /// and replica buffers) commands that may grow the dataset are refused with -OOM
+    /// (0: no limit). Nothing is evicted yet: every policy acts as `noeviction`.
+    pub maxmemory_bytes: u64,
 }
 
 /// What the slow log and the latency monitor record.
@@ -219,6 +223,7 @@ pub(crate) const HONOURED_REDIS_DIRECTIVES: &[&str] = &[
     "latency-tracking-info-percentiles",
     "tracking-table-max-keys",
     "busy-reply-threshold",
+    "maxmemory",
     // OBJECT ENCODING judges hashes by them.
     "hash-max-listpack-entries",
     "hash-max-listpack-value",
@@ -299,6 +304,7 @@ impl Default for Config {
             introspection: Introspection::default(),
             tracking_table_max_keys: 1_000_000,
             busy_reply_threshold_ms: 5000,
+            maxmemory_bytes: 0,
         };
         let names: Vec<&'static str> = config.values.keys().copied().collect();
         for name in names {
@@ -633,6 +639,32 @@ impl Config {
                 self.keyspace_events = events;
                 // Shown as Redis shows it: `KEA` reads back as `AKE`.
                 self.values.insert(name, events.to_string());
+            }
+            "maxmemory" => {
+                self.maxmemory_bytes =
+                    parse_memory(&value).ok_or_else(|| bad("argument must be a memory value"))?;
+                // Shown in bytes, as Redis shows it.
+                self.values.insert(name, self.maxmemory_bytes.to_string());
+            }
+            "maxmemory-policy" => {
+                const POLICIES: [&str; 8] = [
+                    "volatile-lru",
+                    "volatile-lfu",
+                    "volatile-random",
+                    "volatile-ttl",
+                    "allkeys-lru",
+                    "allkeys-lfu",
+                    "allkeys-random",
+                    "noeviction",
+                ];
+                let policy = value.to_ascii_lowercase();
+                if !POLICIES.contains(&policy.as_str()) {
+                    return Err(bad(&format!(
+                        "argument(s) must be one of the following: {}",
+                        POLICIES.join(", ")
+                    )));
+                }
+                self.values.insert(name, policy);
             }
             "hll-sparse-max-bytes" => {
                 self.encoding_limits.hll_sparse_max_bytes = parse_memory(&value)

@@ -167,12 +167,8 @@ pub const NO_EFFECT: &[(&str, &str)] = &[
     ("no-appendfsync-on-rewrite", "no AOF"),
     // Features not implemented yet: the directive is kept so that configurations load.
     (
-        "maxmemory",
-        "not implemented yet: no memory limit is enforced (INFO shows maxmemory:0)",
-    ),
-    (
         "maxmemory-policy",
-        "not implemented yet: nothing is evicted",
+        "not implemented yet: nothing is evicted; past maxmemory every policy refuses writes with -OOM, as noeviction does",
     ),
     (
         "maxmemory-samples",

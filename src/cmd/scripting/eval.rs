@@ -84,6 +84,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], source: Source, ro: bool) -> 
             argv,
             read_only,
             numkeys,
+            allow_oom: !flags.compat && flags.allow_oom,
         },
         |host, run| engine.run(script, &sha, run, host),
     )
@@ -98,6 +99,8 @@ pub struct ScriptCall<'a> {
     pub argv: &'a [Bytes],
     pub numkeys: usize,
     pub read_only: bool,
+    /// Declared `allow-oom`: its writes are not refused past `maxmemory`.
+    pub allow_oom: bool,
 }
 
 /// Runs a script (`body` runs it in its engine) for the caller of `ctx`: the caller's db is
@@ -125,8 +128,12 @@ pub fn run_script(
             functions_count: ctx.state.functions.function_count(),
         },
     );
+    // Redis decides once, as the script starts, whether its first write is refused for
+    // memory (a script cannot be stopped half-way).
+    let out_of_memory =
+        !call.allow_oom && crate::cmd::server::info_memory::out_of_memory(ctx.state);
     let reply = {
-        let mut host = ScriptHost::new(ctx, call.read_only);
+        let mut host = ScriptHost::new(ctx, call.read_only, out_of_memory);
         body(
             &mut host,
             Run {
@@ -168,6 +175,11 @@ pub fn refusal_before_run(ctx: &Ctx<'_>, flags: ScriptFlags, ro: bool) -> Option
         return None;
     }
     let from_master = ctx.session.source.from_master();
+    // A script that declared it may write is refused past maxmemory before it runs (as a
+    // command flagged denyoom), unless it also declared `allow-oom`.
+    if !flags.allow_oom && !from_master && crate::cmd::server::info_memory::out_of_memory(state) {
+        return Some(crate::cmd::errors::OOM.to_string());
+    }
     if state.repl.master.is_some() && state.config.replica_read_only && !from_master {
         return Some("READONLY Can not run script with write flag on readonly replica".into());
     }

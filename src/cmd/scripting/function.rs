@@ -446,6 +446,7 @@ fn fcall_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], ro: bool) -> Reply {
             argv,
             numkeys,
             read_only: ro || flags.no_writes,
+            allow_oom: flags.allow_oom,
         },
         |host, run| engine.call_function(&name, run, host),
     )

@@ -18,15 +18,19 @@ pub struct ScriptHost<'c, 'a> {
     pub wrote: bool,
     /// `redis.set_repl`: whether the script's writes reach replicas.
     pub replicate: bool,
+    /// Memory was past `maxmemory` when the script started (and it did not declare
+    /// `allow-oom`): its first command that may grow the dataset is refused.
+    pub out_of_memory: bool,
 }
 
 impl<'c, 'a> ScriptHost<'c, 'a> {
-    pub fn new(ctx: &'c mut Ctx<'a>, read_only: bool) -> ScriptHost<'c, 'a> {
+    pub fn new(ctx: &'c mut Ctx<'a>, read_only: bool, out_of_memory: bool) -> ScriptHost<'c, 'a> {
         ScriptHost {
             ctx,
             read_only,
             wrote: false,
             replicate: true,
+            out_of_memory,
         }
     }
 
@@ -67,6 +71,10 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
                 dispatch::replication_refusal(state, session, spec, command_flags)
         {
             return Err(format!("-{refusal}"));
+        }
+        if self.out_of_memory && !self.wrote && has(flags::DENYOOM) && !session.source.from_master()
+        {
+            return Err(format!("-{}", crate::cmd::errors::OOM));
         }
         Ok(spec)
     }

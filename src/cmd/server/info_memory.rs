@@ -18,15 +18,7 @@ pub fn render(ctx: &Ctx<'_>, out: &mut String) -> std::fmt::Result {
         .load(std::sync::atomic::Ordering::Relaxed);
     // The in-memory replication log is Redis's backlog and its replica buffers in one.
     let backlog = state.repl.log.retained_bytes();
-    let (mut clients_normal, mut clients_replicas) = (0u64, 0u64);
-    for client in state.clients.by_id.values() {
-        let queued = client.queued() as u64;
-        if client.flags.contains('S') {
-            clients_replicas += queued;
-        } else {
-            clients_normal += queued;
-        }
-    }
+    let (clients_normal, clients_replicas) = client_buffer_bytes(state);
     let overhead = startup + backlog + clients_normal + clients_replicas;
     let dataset = used.saturating_sub(overhead);
     let (active, resident) = crate::alloc::allocator_footprint();
@@ -34,7 +26,8 @@ pub fn render(ctx: &Ctx<'_>, out: &mut String) -> std::fmt::Result {
     let diff = |a: u64, b: u64| i128::from(a) - i128::from(b);
     let total_system = total_system_memory();
     let percent = |part: u64, whole: u64| ratio(part, whole) * 100.0;
-    let maxmemory = 0u64;
+    let maxmemory = state.config.maxmemory_bytes;
+    let policy = state.config.get("maxmemory-policy").unwrap_or("noeviction");
     // The Lua VMs exist once used: an unused one takes nothing. A script calling INFO
     // holds its VM, so the figures measured last are reported then.
     let watch = &ctx.server.script_watch;
@@ -82,12 +75,12 @@ pub fn render(ctx: &Ctx<'_>, out: &mut String) -> std::fmt::Result {
          used_memory_vm_functions:{functions_vm}\r\nused_memory_vm_total:{vm_total}\r\n\
          used_memory_vm_total_human:{}\r\nused_memory_functions:{functions_code}\r\n\
          used_memory_scripts:{scripts_total}\r\nused_memory_scripts_human:{}\r\n\
-         maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:noeviction\r\n\
+         maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{policy}\r\n\
          allocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\n\
          allocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\n\
          rss_overhead_ratio:{:.2}\r\nrss_overhead_bytes:{}\r\n\
          mem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\n\
-         mem_not_counted_for_evict:{backlog}\r\nmem_replication_backlog:{backlog}\r\n\
+         mem_not_counted_for_evict:{}\r\nmem_replication_backlog:{backlog}\r\n\
          mem_total_replication_buffers:{backlog}\r\n\
          mem_clients_slaves:{clients_replicas}\r\nmem_clients_normal:{clients_normal}\r\n\
          mem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:mimalloc\r\n\
@@ -112,7 +105,42 @@ pub fn render(ctx: &Ctx<'_>, out: &mut String) -> std::fmt::Result {
         diff(rss, resident),
         ratio(rss, used),
         diff(rss, used),
+        not_counted_for_evict(state),
     )
+}
+
+/// Bytes queued for clients: (normal clients, replicas).
+fn client_buffer_bytes(state: &crate::server::State) -> (u64, u64) {
+    let (mut normal, mut replicas) = (0u64, 0u64);
+    for client in state.clients.by_id.values() {
+        let queued = client.queued() as u64;
+        if client.flags.contains('S') {
+            replicas += queued;
+        } else {
+            normal += queued;
+        }
+    }
+    (normal, replicas)
+}
+
+/// `mem_not_counted_for_evict`: what replication holds (the in-memory log, Redis's backlog
+/// and replica buffers in one, and what is queued for replicas), so that replicating never
+/// counts toward `maxmemory`.
+pub fn not_counted_for_evict(state: &crate::server::State) -> u64 {
+    state.repl.log.retained_bytes() + client_buffer_bytes(state).1
+}
+
+/// Whether memory is past `maxmemory` (Redis's eviction failing: nothing is evicted yet,
+/// so every policy acts as `noeviction`). A replica leaves that to its master
+/// (`replica-ignore-maxmemory`).
+pub fn out_of_memory(state: &crate::server::State) -> bool {
+    let limit = state.config.maxmemory_bytes;
+    if limit == 0 || state.repl.master.is_some() {
+        return false;
+    }
+    let used = super::info::used_memory();
+    // What is not counted is only worked out (it walks the clients) when it matters.
+    used > limit && used.saturating_sub(not_counted_for_evict(state)) > limit
 }
 
 /// MemTotal of /proc/meminfo in bytes; 0 where it cannot be read.

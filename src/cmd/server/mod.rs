@@ -4,7 +4,7 @@ mod command;
 mod config;
 mod debug;
 pub mod info;
-mod info_memory;
+pub mod info_memory;
 mod latency;
 mod lolwut;
 mod memory;
