@@ -134,6 +134,7 @@ pub fn execute_request(
 ) -> Option<Reply> {
     let log_end_before = state.repl.log.end_offset();
     state.request_frame = frame;
+    state.error_reply_counted = false;
     let reply = check_and_run(server, state, session, argv);
     state.request_frame = None;
     after_request(server, state, session, log_end_before, reply)
@@ -180,7 +181,10 @@ fn after_request(
             session.last_write_offset = log_end;
         }
     }
-    if let Reply::Error(text) = &reply {
+    let counted = std::mem::take(&mut state.error_reply_counted);
+    if let Reply::Error(text) = &reply
+        && !counted
+    {
         state.stats.record_error(text);
     }
     apply_reply_mode(session, reply)

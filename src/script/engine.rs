@@ -55,6 +55,9 @@ pub trait Host {
     /// Whether `argv` names a command the caller may run (`redis.acl_check_cmd`); `None`
     /// when it names no command.
     fn may_run(&self, argv: &[Bytes]) -> Option<bool>;
+    /// The script ends in an error that a command it called produced and that was counted
+    /// in the error statistics then: its own error reply is not counted again.
+    fn error_already_counted(&mut self);
 }
 
 /// A script in the cache.
@@ -278,6 +281,7 @@ impl ScriptEngine {
         let context = self.context.ptr();
         let bound = context.bind(host);
         let mut reply = None;
+        let mut counted_already = false;
         // One protected call for the whole run: KEYS and ARGV built on the stack, the
         // script run under the error handler, and its result read off the stack (an error
         // is left there for `error_reply`).
@@ -287,13 +291,10 @@ impl ScriptEngine {
             let mut finish = |state: *mut ffi::lua_State| {
                 // Stack: ok, value.
                 if ffi::lua_toboolean(state, 1) != 0 {
-                    reply = Some(native::script_result(
-                        lua,
-                        state,
-                        2,
-                        bound.protocol(),
-                        self.context.ptr(),
-                    ));
+                    let (result, counted) =
+                        native::script_result(lua, state, 2, bound.protocol(), self.context.ptr());
+                    reply = Some(result);
+                    counted_already = counted;
                     ffi::lua_settop(state, 1);
                 }
             };
@@ -325,8 +326,15 @@ impl ScriptEngine {
         drop(bound);
         let result = outcome.map(|(ok, value)| match reply {
             Some(reply) if ok => reply,
-            _ => error_reply(&value, name),
+            _ => {
+                let (reply, counted) = error_reply(&value, name);
+                counted_already = counted;
+                reply
+            }
         });
+        if counted_already {
+            host.error_already_counted();
+        }
         // Besides the collector's own pace, a step every GC_STEP_RUNS runs keeps the heap
         // near what is live (Redis does the same; its suite checks the VM stays under
         // 100 KB across 10,000 runs). It costs: each cycle walks the whole live heap, 9% of
@@ -435,28 +443,36 @@ impl ScriptEngine {
 }
 
 /// The reply for a script that raised `err` (the error handler's table, or a raw value
-/// when the handler itself could not run).
-fn error_reply(err: &Value, name: &str) -> Reply {
+/// when the handler itself could not run), and whether the error was counted already.
+fn error_reply(err: &Value, name: &str) -> (Reply, bool) {
     let Value::Table(table) = err else {
         let text = match err {
             Value::String(s) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
             Value::Error(e) => error_message(e),
             _ => "execution failure".to_string(),
         };
-        return Reply::error(format!("ERR Error running script {name}, {text:.100}"));
+        return (
+            Reply::error(format!("ERR Error running script {name}, {text:.100}")),
+            false,
+        );
     };
     let message: String = match table.raw_get::<Value>("err") {
         Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
         _ => "ERR unknown error".to_string(),
     };
+    // Raised by redis.call for a command's error, which was counted when it happened.
+    let counted = table
+        .raw_get::<bool>("ignore_error_stats_update")
+        .unwrap_or(false);
     let source: Option<String> = table.raw_get("source").ok();
     let line: Option<i64> = table.raw_get("line").ok();
-    match (source, line) {
+    let reply = match (source, line) {
         (Some(source), Some(line)) => {
             Reply::error(format!("{message} script: {name}, on {source}:{line}."))
         }
         _ => Reply::error(message),
-    }
+    };
+    (reply, counted)
 }
 
 /// The message of an mlua error without mlua's decorations: what a Lua error handler would

@@ -627,8 +627,10 @@ pub unsafe fn push_string_array(state: *mut lua_State, items: &[Bytes]) {
     }
 }
 
-/// What a script returned (the value at `index`) as the reply to its caller. `protocol` is
-/// the script client's (it decides how booleans are answered).
+/// What a script returned (the value at `index`) as the reply to its caller, and whether it
+/// is an error already counted in the error statistics (an error table a command produced,
+/// returned by `redis.pcall`). `protocol` is the script client's (it decides how booleans
+/// are answered).
 ///
 /// # Safety
 /// `state` is the VM of `lua` and `context`, inside a protected call (so with
@@ -642,7 +644,7 @@ pub unsafe fn script_result(
     index: c_int,
     protocol: Protocol,
     context: ContextPtr,
-) -> Reply {
+) -> (Reply, bool) {
     // SAFETY: per the contract; only the field references are read.
     let refs = unsafe { (*context.0.as_ptr()).anchored_refs };
     let reader = ResultReader {
@@ -652,7 +654,12 @@ pub unsafe fn script_result(
         protocol,
     };
     // SAFETY: per the contract.
-    unsafe { reader.value(ffi::lua_absindex(state, index), 0) }
+    unsafe {
+        let index = ffi::lua_absindex(state, index);
+        let reply = reader.value(index, 0);
+        let counted = matches!(reply, Reply::Error(_)) && reader.marked_counted(index);
+        (reply, counted)
+    }
 }
 
 /// Slots the caller of [`script_result`] may have used.
@@ -717,6 +724,21 @@ impl ResultReader<'_> {
             let _ = self.lua.set_memory_limit(limit);
         }
         grown
+    }
+
+    /// Whether the value at `index` is a table marked `ignore_error_stats_update`.
+    unsafe fn marked_counted(&self, index: c_int) -> bool {
+        // SAFETY: reads within the stack; the value looked up is popped.
+        unsafe {
+            if ffi::lua_type(self.state, index) != ffi::LUA_TTABLE {
+                return false;
+            }
+            let marked = self.push_field(index, Anchored::IgnoreErrorStatsUpdate)
+                == ffi::LUA_TBOOLEAN
+                && ffi::lua_toboolean(self.state, -1) != 0;
+            ffi::lua_settop(self.state, -2);
+            marked
+        }
     }
 
     /// The bytes of the string at `index` (valid while it stays on the stack).
@@ -878,6 +900,8 @@ mod tests {
         }
 
         fn set_replication(&mut self, _flags: u8) {}
+
+        fn error_already_counted(&mut self) {}
 
         fn may_run(&self, _argv: &[Bytes]) -> Option<bool> {
             Some(true)

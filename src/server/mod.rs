@@ -79,6 +79,10 @@ pub struct State {
     /// While a script runs: the Unix ms every one of its commands sees as now, so that a key
     /// cannot expire half-way through it (Redis's script time snapshot).
     pub script_time_ms: Option<u64>,
+    /// The request's error reply was counted in the error statistics already: a script's
+    /// error that a command it called produced (and counted), as Redis's
+    /// `ignore_error_stats_update` marks it.
+    pub error_reply_counted: bool,
     /// Function libraries (FUNCTION LOAD): data like keys, saved and replicated.
     pub functions: crate::script::library::Libraries,
 }
@@ -116,6 +120,7 @@ impl State {
             batch_clock: None,
             request_frame: None,
             script_time_ms: None,
+            error_reply_counted: false,
             functions: crate::script::library::Libraries::default(),
         };
         state.repl.hot_bytes_max = hot_bytes_max;

@@ -132,16 +132,20 @@ pub fn run_script(
     // memory (a script cannot be stopped half-way).
     let out_of_memory =
         !call.allow_oom && crate::cmd::server::info_memory::out_of_memory(ctx.state);
-    let reply = {
+    let (reply, error_counted) = {
         let mut host = ScriptHost::new(ctx, call.read_only, out_of_memory);
-        body(
+        let reply = body(
             &mut host,
             Run {
                 keys: &call.argv[3..3 + call.numkeys],
                 args: &call.argv[3 + call.numkeys..],
             },
-        )
+        );
+        (reply, host.error_counted)
     };
+    if error_counted && reply.is_error() && !ctx.nested {
+        ctx.state.error_reply_counted = true;
+    }
     watch.finish();
     ctx.state.script_time_ms = frozen_before;
     ctx.session.db = caller_db;

@@ -21,6 +21,9 @@ pub struct ScriptHost<'c, 'a> {
     /// Memory was past `maxmemory` when the script started (and it did not declare
     /// `allow-oom`): its first command that may grow the dataset is refused.
     pub out_of_memory: bool,
+    /// The script's error reply was counted in the error statistics when the command that
+    /// produced it failed.
+    pub error_counted: bool,
 }
 
 impl<'c, 'a> ScriptHost<'c, 'a> {
@@ -31,12 +34,21 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
             wrote: false,
             replicate: true,
             out_of_memory,
+            error_counted: false,
         }
     }
 
     /// Refusals before the command runs, in Redis's order. Texts without a code get `ERR`.
     fn refusal(&self, argv: &[Bytes]) -> Result<&'static crate::cmd::CommandSpec, String> {
         let spec = lookup(&argv[0]).ok_or("Unknown Redis command called from script")?;
+        self.refusal_of(spec, argv)
+    }
+
+    fn refusal_of(
+        &self,
+        spec: &'static crate::cmd::CommandSpec,
+        argv: &[Bytes],
+    ) -> Result<&'static crate::cmd::CommandSpec, String> {
         if !spec.arity_ok(argv.len()) {
             return Err("Wrong number of args calling Redis command from script".into());
         }
@@ -82,7 +94,22 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
 
 impl Host for ScriptHost<'_, '_> {
     fn call(&mut self, argv: Vec<Bytes>, protocol: Protocol) -> Result<Reply, String> {
-        let spec = self.refusal(&argv)?;
+        let spec = match self.refusal(&argv) {
+            Ok(spec) => spec,
+            Err(refusal) => {
+                // Counted as Redis counts a command it rejects: the command's rejected
+                // calls and the error.
+                let state = &mut *self.ctx.state;
+                if let Some(spec) = lookup(&argv[0]) {
+                    dispatch::command_stat(state, spec, None).rejected_calls += 1;
+                }
+                match refusal.strip_prefix('-') {
+                    Some(text) => state.stats.record_error(text),
+                    None => state.stats.record_error(&format!("ERR {refusal}")),
+                }
+                return Err(refusal);
+            }
+        };
         if spec.has(flags::WRITE) {
             self.wrote = true;
             self.ctx.server.script_watch.note_write();
@@ -103,6 +130,10 @@ impl Host for ScriptHost<'_, '_> {
 
     fn set_replication(&mut self, flags: u8) {
         self.replicate = flags & REPL_REPLICA != 0;
+    }
+
+    fn error_already_counted(&mut self) {
+        self.error_counted = true;
     }
 
     fn may_run(&self, argv: &[Bytes]) -> Option<bool> {
