@@ -11,6 +11,7 @@ pub mod errors;
 pub mod table;
 
 pub mod bitmap;
+pub mod cluster;
 pub mod connection;
 pub mod geo;
 pub mod hash;

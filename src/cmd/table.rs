@@ -73,6 +73,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::pubsub::COMMANDS,
         super::repl::COMMANDS,
         super::scripting::COMMANDS,
+        super::cluster::COMMANDS,
     ]
     .into_iter()
     .flatten()
