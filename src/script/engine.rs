@@ -292,7 +292,7 @@ impl ScriptEngine {
                 // Stack: ok, value.
                 if ffi::lua_toboolean(state, 1) != 0 {
                     let (result, counted) =
-                        native::script_result(lua, state, 2, bound.protocol(), self.context.ptr());
+                        native::script_result(lua, state, 2, bound.protocol(), context);
                     reply = Some(result);
                     counted_already = counted;
                     ffi::lua_settop(state, 1);
@@ -792,7 +792,7 @@ fn register_redis_api(lua: &Lua, redis: &Table, context: ContextPtr) -> mlua::Re
             let bytes: Vec<u8> = match &args[0] {
                 Value::String(s) => s.as_bytes().to_vec(),
                 Value::Integer(i) => i.to_string().into_bytes(),
-                Value::Number(n) => crate::resp::float::format_g(*n, 14).into_bytes(),
+                Value::Number(n) => super::libs::number_text(*n).into_bytes(),
                 _ => Vec::new(),
             };
             lua.create_string(Sha1Hex::of(&bytes).as_str())
@@ -822,7 +822,7 @@ fn register_redis_api(lua: &Lua, redis: &Table, context: ContextPtr) -> mlua::Re
                 .filter_map(|v| match v {
                     Value::String(s) => Some(s.to_string_lossy()),
                     Value::Integer(i) => Some(i.to_string()),
-                    Value::Number(n) => Some(crate::resp::float::format_g(*n, 14)),
+                    Value::Number(n) => Some(super::libs::number_text(*n)),
                     _ => None,
                 })
                 .collect::<Vec<_>>()
@@ -867,7 +867,7 @@ fn lua_tostring(value: &Value) -> String {
         Value::Nil => "nil".into(),
         Value::Boolean(b) => b.to_string(),
         Value::Integer(i) => i.to_string(),
-        Value::Number(n) => crate::resp::float::format_g(*n, 14),
+        Value::Number(n) => super::libs::number_text(*n),
         other => other.type_name().into(),
     }
 }

@@ -38,17 +38,14 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
         }
     }
 
-    /// Refusals before the command runs, in Redis's order. Texts without a code get `ERR`.
-    fn refusal(&self, argv: &[Bytes]) -> Result<&'static crate::cmd::CommandSpec, String> {
-        let spec = lookup(&argv[0]).ok_or("Unknown Redis command called from script")?;
-        self.refusal_of(spec, argv)
-    }
-
-    fn refusal_of(
+    /// Refusals before command `spec` (`None`: no such command) runs, in Redis's order.
+    /// Texts without a code get `ERR`.
+    fn refusal(
         &self,
-        spec: &'static crate::cmd::CommandSpec,
+        spec: Option<&'static crate::cmd::CommandSpec>,
         argv: &[Bytes],
     ) -> Result<&'static crate::cmd::CommandSpec, String> {
+        let spec = spec.ok_or("Unknown Redis command called from script")?;
         if !spec.arity_ok(argv.len()) {
             return Err("Wrong number of args calling Redis command from script".into());
         }
@@ -94,13 +91,14 @@ impl<'c, 'a> ScriptHost<'c, 'a> {
 
 impl Host for ScriptHost<'_, '_> {
     fn call(&mut self, argv: Vec<Bytes>, protocol: Protocol) -> Result<Reply, String> {
-        let spec = match self.refusal(&argv) {
+        let found = lookup(&argv[0]);
+        let spec = match self.refusal(found, &argv) {
             Ok(spec) => spec,
             Err(refusal) => {
                 // Counted as Redis counts a command it rejects: the command's rejected
                 // calls and the error.
                 let state = &mut *self.ctx.state;
-                if let Some(spec) = lookup(&argv[0]) {
+                if let Some(spec) = found {
                     dispatch::command_stat(state, spec, None).rejected_calls += 1;
                 }
                 match refusal.strip_prefix('-') {

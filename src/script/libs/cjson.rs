@@ -74,7 +74,7 @@ pub fn register(lua: &Lua, table: &Table) -> mlua::Result<()> {
             let text = match args.first() {
                 Some(Value::String(s)) if args.len() == 1 => s.as_bytes().to_vec(),
                 Some(Value::Integer(i)) if args.len() == 1 => i.to_string().into_bytes(),
-                Some(Value::Number(n)) if args.len() == 1 => format_g(*n, 14).into_bytes(),
+                Some(Value::Number(n)) if args.len() == 1 => super::number_text(*n).into_bytes(),
                 _ => {
                     return Err(super::raise(
                         lua,
